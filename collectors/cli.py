@@ -1,0 +1,211 @@
+"""The `kasho-ops` command: migrate, collect, dashboard, catalog, demo.
+
+Every expected failure (bad config, unreachable server, dirty migrations) ends as one line
+on stderr and a non-zero exit code; tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from collectors.config import Config, load_config
+from collectors.errors import ConfigError, KashoOpsError
+from collectors.metric_groups import load_catalog
+from collectors.redact import redact
+
+log = logging.getLogger("kasho-ops")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def configure_logging(verbose: bool = False) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for noisy in ("apscheduler", "psycopg.pool"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if not verbose else logging.INFO)
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(args.config, known_groups=set(load_catalog()))
+
+
+# -- migrate ---------------------------------------------------------------------------------
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from collectors.migrate import MigrationRunner
+
+    url = args.database_url or os.environ.get("DATABASE_URL")
+    if not url:
+        try:
+            url = _config(args).store.dsn.reveal()
+        except ConfigError as exc:
+            raise ConfigError(f"no database given: pass --database-url, set DATABASE_URL, or "
+                              f"configure [store] dsn ({exc})") from None
+    runner = MigrationRunner(url, args.set)
+    if args.action == "version":
+        print(runner.version().describe())
+    elif args.action == "up":
+        applied = runner.up(args.steps)
+        print(f"{args.set}: applied {', '.join(map(str, applied))}" if applied
+              else f"{args.set}: no change, at {runner.version().describe()}")
+    elif args.action == "down":
+        steps = None if args.all else (args.steps or 1)
+        reverted = runner.down(steps)
+        print(f"{args.set}: reverted {', '.join(map(str, reverted))}" if reverted
+              else f"{args.set}: no change, nothing applied")
+    elif args.action == "force":
+        if args.steps is None:
+            raise KashoOpsError("force needs a version: kasho-ops migrate force V --set "
+                                f"{args.set} (-1 for none)")
+        runner.force(args.steps)
+        print(f"{args.set}: forced to version {args.steps}, dirty cleared")
+    return 0
+
+
+# -- collect ---------------------------------------------------------------------------------
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from collectors.scheduler import Collector
+    from collectors.store import MetricStore
+
+    config = _config(args)
+    if not config.targets:
+        raise ConfigError(f"{config.source}: no [[targets]] configured; add one with name and dsn")
+    catalog = load_catalog()
+    groups = [catalog[name] for name in args.group] if args.group else list(catalog.values())
+    store = MetricStore(config.store.dsn)
+    store.open()
+    collector = Collector(config, groups, store)
+    try:
+        if args.once:
+            collector.maintain()
+            records = collector.run_once()
+            for record in records:
+                status = "ok" if record.error is None else f"FAILED: {record.error}"
+                print(f"{record.target:<20} {record.metric_group:<20} "
+                      f"{record.rows_written:>6} rows {record.duration_ms:>8.1f} ms  {status}")
+            failed = sum(1 for r in records if r.error)
+            print(f"{len(records) - failed} ok, {failed} failed")
+            return 1 if failed else 0
+        log.info("collecting %d groups from %d targets into %s", len(groups),
+                 len(config.targets), config.store.display_dsn)
+        collector.build_scheduler().start()
+        return 0
+    finally:
+        collector.close()
+        store.close()
+
+
+def _group_name(value: str) -> str:
+    if value not in load_catalog():
+        raise argparse.ArgumentTypeError(
+            f"no metric group {value!r}; see `kasho-ops catalog` for the list")
+    return value
+
+
+# -- dashboard -------------------------------------------------------------------------------
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    config = _config(args)
+    port = args.port or config.dashboard.port
+    env = {**os.environ, "KASHO_OPS_CONFIG": str(Path(config.source or "").resolve())}
+    argv = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard" / "app.py"),
+            "--server.address", config.dashboard.address, "--server.port", str(port),
+            "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--server.enableXsrfProtection", "true", "--server.enableCORS", "true",
+            "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer"]
+    print(f"dashboard on http://{config.dashboard.address}:{port}/", flush=True)
+    os.execvpe(argv[0], argv, env)
+    return 0  # not reached
+
+
+# -- catalog ---------------------------------------------------------------------------------
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    print(f"{'group':<20} {'kind':<8} {'every':>6}  {'versions':<10} description")
+    for group in load_catalog().values():
+        versions = ",".join(f"{major}+" for major, _ in group.sql_by_major)
+        print(f"{group.name:<20} {group.kind:<8} {group.interval_seconds:>5}s  {versions:<10} "
+              f"{group.description}")
+    return 0
+
+
+# -- demo ------------------------------------------------------------------------------------
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from demo.run import run_demo
+
+    return run_demo(port=args.port, reset=args.reset, scale=args.scale)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="config file (default: $KASHO_OPS_CONFIG or "
+                                         "./kasho-ops.toml)")
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser = argparse.ArgumentParser(prog="kasho-ops", description="PostgreSQL operations "
+                                     "dashboard and collectors for the Kasho database.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    migrate = sub.add_parser("migrate", parents=[common], help="apply schema migrations "
+                             "(golang-migrate compatible)")
+    migrate.add_argument("action", choices=["up", "down", "version", "force"])
+    migrate.add_argument("steps", nargs="?", type=int,
+                         help="up/down: number of migrations; force: the version (-1 for none)")
+    migrate.add_argument("--set", required=True, choices=["kasho", "monitoring"],
+                         help="kasho: the application schema; monitoring: the metrics store")
+    migrate.add_argument("--database-url", help="libpq URL or DSN (default: $DATABASE_URL, "
+                                                "then the config's [store] dsn)")
+    migrate.add_argument("--all", action="store_true", help="down: revert every migration")
+    migrate.set_defaults(func=cmd_migrate)
+
+    collect = sub.add_parser("collect", parents=[common], help="run the collectors")
+    collect.add_argument("--once", action="store_true", help="run every group once and exit; "
+                         "exit code 1 if any failed")
+    collect.add_argument("--group", action="append", type=_group_name,
+                         help="only this group (repeatable)")
+    collect.set_defaults(func=cmd_collect)
+
+    dashboard = sub.add_parser("dashboard", parents=[common], help="serve the dashboard")
+    dashboard.add_argument("--port", type=int, help="port on 127.0.0.1 (default 8501)")
+    dashboard.set_defaults(func=cmd_dashboard)
+
+    catalog = sub.add_parser("catalog", parents=[common], help="list the metric groups")
+    catalog.set_defaults(func=cmd_catalog)
+
+    demo = sub.add_parser("demo", parents=[common], help="local PostgreSQL with demo data, "
+                          "live workload, collectors and dashboard")
+    demo.add_argument("--port", type=int, default=8501, help="dashboard port (default 8501)")
+    demo.add_argument("--reset", action="store_true", help="delete the demo cluster first")
+    demo.add_argument("--scale", type=float, default=1.0,
+                      help="data size factor (1.0 = 10k users, 1M transactions)")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.verbose)
+    try:
+        return int(args.func(args))
+    except KashoOpsError as exc:
+        print(f"kasho-ops: error: {redact(str(exc))}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Test helpers for real PostgreSQL: free ports, throwaway databases, sessions held in threads."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def create_database(admin_dsn: str, prefix: str = "t") -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+    return name
+
+
+def drop_database(admin_dsn: str, name: str) -> None:
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                     .format(psycopg.sql.Identifier(name)))
+
+
+class HeldSession:
+    """A session that runs statements in its own thread and stays open (locks, idle in tx)."""
+
+    def __init__(self, dsn: str, application_name: str = "kasho-test") -> None:
+        self.conn = psycopg.connect(dsn, autocommit=True, application_name=application_name)
+        self.pid = self.conn.info.backend_pid
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def execute(self, statement: str, params: Any = None) -> None:
+        self.conn.execute(statement, params)
+
+    def execute_in_background(self, statement: str) -> None:
+        def run() -> None:
+            try:
+                self.conn.execute(statement)
+            except BaseException as exc:  # recorded for the test to inspect
+                self.error = exc
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def join(self, timeout: float = 10) -> None:
+        if self._thread:
+            self._thread.join(timeout)
+
+    def close(self) -> None:
+        try:
+            self.conn.cancel_safe()
+        except psycopg.Error:
+            pass
+        self.join(5)
+        self.conn.close()
+
+
+@contextmanager
+def held_sessions(dsn: str, count: int) -> Iterator[list[HeldSession]]:
+    sessions = [HeldSession(dsn) for _ in range(count)]
+    try:
+        yield sessions
+    finally:
+        for session in sessions:
+            session.close()
