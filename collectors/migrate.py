@@ -19,8 +19,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from collectors.connections import describe_error
 from collectors.errors import MigrationError
-from collectors.redact import redact
 
 MIGRATIONS_ROOT = Path(__file__).resolve().parent.parent / "migrations"
 VERSION_TABLES = {"kasho": "schema_migrations", "monitoring": "kasho_ops_schema_migrations"}
@@ -105,7 +105,7 @@ class MigrationRunner:
             conn = psycopg.connect(self.database_url, autocommit=True,
                                    application_name="kasho-ops-migrate", connect_timeout=10)
         except psycopg.Error as exc:
-            raise MigrationError(f"cannot connect to the database: {redact(str(exc).strip())}; "
+            raise MigrationError(f"cannot connect to the database: {describe_error(exc)}; "
                                  "check --database-url / DATABASE_URL") from None
         conn.execute("SET lock_timeout = '5s'")
         return conn
@@ -210,9 +210,8 @@ class MigrationRunner:
                 try:
                     conn.execute(path.read_text().encode())
                 except psycopg.Error as exc:
-                    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else exc
                     raise MigrationError(
-                        f"{path.name} failed: {redact(str(first_line))}; the "
+                        f"{path.name} failed: {describe_error(exc)}; the "
                         f"{self.migration_set} database is now dirty at version "
                         f"{target_version}. Fix it by hand, then run `kasho-ops migrate force "
                         f"<version> --set {self.migration_set}`") from None

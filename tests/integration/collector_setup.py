@@ -1,0 +1,40 @@
+"""Builders shared by the collector integration tests: configs and collectors on real clusters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from collectors.config import Config, parse_config
+from collectors.metric_groups import load_catalog
+from collectors.scheduler import Collector
+from collectors.store import MetricStore
+from demo.cluster import LocalCluster
+from tests.conftest import MONITOR_ROLE
+
+
+def make_config(store_dsn: str, targets: dict[str, str], **collector: object) -> Config:
+    raw = {"store": {"dsn": store_dsn},
+           "targets": [{"name": name, "dsn": dsn} for name, dsn in targets.items()],
+           "collector": collector}
+    return parse_config(raw, environ={}, known_groups=set(load_catalog()))
+
+
+def monitor_dsn(cluster: LocalCluster, dbname: str = "postgres") -> str:
+    return cluster.dsn(dbname, MONITOR_ROLE)
+
+
+def open_collector(config: Config, group_names: list[str] | None = None) -> Collector:
+    catalog = load_catalog()
+    groups = [catalog[n] for n in group_names] if group_names else list(catalog.values())
+    store = MetricStore(config.store.dsn)
+    store.open()
+    return Collector(config, groups, store)
+
+
+def write_config_file(path: Path, store_dsn: str, targets: dict[str, str],
+                      extra: str = "") -> Path:
+    lines = ["[store]", f'dsn = "{store_dsn}"', ""]
+    for name, dsn in targets.items():
+        lines += ["[[targets]]", f'name = "{name}"', f'dsn = "{dsn}"', ""]
+    path.write_text("\n".join(lines) + extra)
+    return path

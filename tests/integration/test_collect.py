@@ -1,0 +1,264 @@
+"""Collectors against real clusters: every group, exact counter deltas, failures as data."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from collectors.connections import TargetConnections
+from collectors.metric_groups import load_catalog
+from demo.cluster import LocalCluster
+from tests.integration.collector_setup import (
+    make_config,
+    monitor_dsn,
+    open_collector,
+    write_config_file,
+)
+from tests.pg import HeldSession, free_port
+
+
+def store_rows(store_dsn: str, query: str, params: object = None) -> list[tuple]:
+    with psycopg.connect(store_dsn) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def test_collect_once_cli_writes_rows_for_every_group(
+        pg_cluster: LocalCluster, fresh_store: str, tmp_path: Path) -> None:
+    config = write_config_file(tmp_path / "k.toml", fresh_store,
+                               {"local": monitor_dsn(pg_cluster)})
+    result = subprocess.run([sys.executable, "-m", "collectors.cli", "collect", "--once",
+                             "--config", str(config)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    groups = list(load_catalog())
+    assert result.stdout.strip().splitlines()[-1] == f"{len(groups)} ok, 0 failed"
+    for group in groups:
+        (count,) = store_rows(fresh_store, f"SELECT count(*) FROM kasho_ops.{group}")[0]
+        assert count > 0, f"{group} wrote no rows"
+    runs = store_rows(fresh_store, "SELECT metric_group, error FROM kasho_ops.collector_runs "
+                                   "ORDER BY metric_group")
+    assert runs == [(g, None) for g in sorted(groups)]
+
+
+def test_every_definition_runs_as_monitor_role_and_matches_its_store_table(
+        pg_cluster: LocalCluster, store_dsn: str) -> None:
+    config = make_config(store_dsn, {"local": monitor_dsn(pg_cluster)})
+    connections = TargetConnections(config.targets[0], config.collector)
+    try:
+        for group in load_catalog().values():
+            with connections.connection() as conn:
+                cursor = conn.execute(group.sql_for(conn.info.server_version // 10000))
+                columns = [c.name for c in cursor.description]
+            extra = ["interval_seconds"] if group.is_counter else []
+            table_columns = [r[0] for r in store_rows(
+                store_dsn, "SELECT column_name FROM information_schema.columns WHERE "
+                "table_schema = 'kasho_ops' AND table_name = %s ORDER BY ordinal_position",
+                [group.store_table])]
+            assert sorted(table_columns) == sorted(["collected_at", "target", *extra, *columns])
+    finally:
+        connections.close()
+
+
+def test_monitoring_sessions_are_read_only_bounded_and_named(
+        pg_cluster: LocalCluster, store_dsn: str) -> None:
+    config = make_config(store_dsn, {"local": monitor_dsn(pg_cluster)})
+    connections = TargetConnections(config.targets[0], config.collector)
+    try:
+        with connections.connection() as conn:
+            settings = conn.execute(
+                "SELECT current_setting('default_transaction_read_only'), "
+                "current_setting('statement_timeout'), current_setting('lock_timeout'), "
+                "current_setting('application_name'), "
+                "current_setting('idle_in_transaction_session_timeout'), "
+                "pg_has_role(current_user, 'pg_monitor', 'member'), "
+                "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)").fetchone()
+            assert settings == ("on", "5s", "500ms", "kasho-ops", "30s", True, False)
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+                conn.execute("CREATE TEMP TABLE t (id int)")
+    finally:
+        connections.close()
+
+
+def test_query_on_locked_table_gives_up_and_collection_carries_on(
+        pg_cluster: LocalCluster, store_dsn: str, fresh_database: str, tmp_path: Path) -> None:
+    from collectors.engine import Engine
+    from collectors.metric_groups import MetricGroup
+    from collectors.store import MetricStore
+
+    with psycopg.connect(pg_cluster.dsn(fresh_database), autocommit=True) as admin:
+        admin.execute("CREATE TABLE ledger (id int)")
+    locker = HeldSession(pg_cluster.dsn(fresh_database))
+    locker.execute("BEGIN")
+    locker.execute("LOCK TABLE ledger IN ACCESS EXCLUSIVE MODE")
+    relation_size = MetricGroup(
+        name="database_size", description="size of a locked table", interval_seconds=60,
+        kind="gauge", keys=("datname",), unit="bytes", requires="pg_monitor",
+        sql_by_major=((13, "SELECT 'ledger' AS datname, "
+                           "pg_total_relation_size('public.ledger'::regclass) AS size_bytes"),))
+    config = make_config(store_dsn, {"locked": monitor_dsn(pg_cluster, fresh_database)})
+    store = MetricStore(config.store.dsn)
+    store.open()
+    engine = Engine(config.collector, store)
+    try:
+        blocked = engine.run(relation_size, config.targets[0])
+        assert blocked.error is not None
+        assert "canceling statement due to lock timeout" in blocked.error
+        assert blocked.rows_written == 0
+        carried_on = engine.run(load_catalog()["connections"], config.targets[0])
+        assert carried_on.error is None and carried_on.rows_written > 0
+        recorded = store_rows(store_dsn, "SELECT metric_group, error IS NULL FROM "
+                              "kasho_ops.collector_runs WHERE target = 'locked' "
+                              "ORDER BY started_at")
+        assert recorded == [("database_size", False), ("connections", True)]
+    finally:
+        engine.close()
+        store.close()
+        locker.close()
+
+
+def test_counter_deltas_are_exact_for_controlled_work(
+        pg_cluster: LocalCluster, fresh_store: str, fresh_database: str) -> None:
+    config = make_config(fresh_store, {"local": monitor_dsn(pg_cluster)})
+    collector = open_collector(config, ["database_stats"])
+    group = collector.groups[0]
+    try:
+        with psycopg.connect(pg_cluster.dsn(fresh_database), autocommit=True) as conn:
+            conn.execute("CREATE TABLE payments (id int)")
+        time.sleep(1.1)  # let the setup's stats flush before the baseline
+        assert collector.engine.prime(group, config.targets[0])
+        with psycopg.connect(pg_cluster.dsn(fresh_database)) as conn:
+            for i in range(25):
+                conn.execute("INSERT INTO payments VALUES (%s)", [i])
+                conn.commit()
+            for _ in range(3):
+                conn.execute("INSERT INTO payments VALUES (0), (0)")
+                conn.rollback()
+        time.sleep(0.2)  # backend exit flushes its statistics
+        record = collector.collect(group, config.targets[0])
+        assert record.error is None
+        row = store_rows(fresh_store, "SELECT xact_commit, xact_rollback, tup_inserted, "
+                         "interval_seconds > 0 FROM kasho_ops.database_stats "
+                         "WHERE datname = %s", [fresh_database])
+        assert row == [(25, 3, 31, True)]  # 25 committed + 6 rolled-back inserts
+    finally:
+        collector.close()
+        collector.store.close()
+
+
+def test_stats_reset_and_server_restart_never_give_negative_deltas(
+        tmp_path: Path, store_dsn: str) -> None:
+    cluster = LocalCluster(tmp_path / "restarting", free_port())
+    cluster.start()
+    try:
+        with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+            conn.execute("CREATE ROLE mon LOGIN; GRANT pg_monitor TO mon")
+            conn.execute("CREATE DATABASE app")
+        config = make_config(store_dsn, {"restarting": cluster.dsn("postgres", "mon")})
+        collector = open_collector(config, ["database_stats"])
+        group, target = collector.groups[0], config.targets[0]
+        assert collector.engine.prime(group, target)
+        with psycopg.connect(cluster.dsn("app"), autocommit=True) as conn:
+            conn.execute("SELECT pg_stat_reset()")
+        after_reset = collector.engine.read(group, target, _now())
+        assert "statistics reset" in (after_reset.note or "")
+        assert "app" not in [r["datname"] for r in after_reset.rows]
+        cluster.restart()
+        cluster.wait_ready()
+        first = collector.collect(group, target)  # the pooled connection died with the server
+        second = collector.collect(group, target)
+        third = collector.engine.read(group, target, _now())
+        assert first.error is not None and "restarting" in first.error
+        assert second.error is None or "skipped" in second.error
+        assert all(r["xact_commit"] >= 0 for r in third.rows)
+        collector.close()
+        collector.store.close()
+    finally:
+        cluster.destroy()
+
+
+def _now():
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def test_target_down_is_recorded_and_other_targets_still_collect(
+        pg_cluster: LocalCluster, fresh_store: str) -> None:
+    dead = f"host=127.0.0.1 port={free_port()} dbname=x user=y password=hunter2"
+    config = make_config(fresh_store, {"alive": monitor_dsn(pg_cluster), "dead": dead})
+    collector = open_collector(config, ["connections", "database_size"])
+    try:
+        records = collector.run_once()
+    finally:
+        collector.close()
+        collector.store.close()
+    by_target = {(r.target, r.metric_group): r for r in records}
+    assert by_target[("alive", "connections")].error is None
+    assert by_target[("alive", "database_size")].rows_written > 0
+    dead_errors = [by_target[("dead", g)].error for g in ("connections", "database_size")]
+    assert "cannot connect" in dead_errors[0] and "Connection refused" in dead_errors[0]
+    assert dead_errors[1].startswith("skipped: target down since")  # backoff, not a retry storm
+    stored = store_rows(fresh_store, "SELECT target, error FROM kasho_ops.collector_runs")
+    assert len(stored) == 4
+    assert not any("hunter2" in (error or "") for _, error in stored)
+
+
+def test_scheduled_collector_runs_repeatedly_and_logs_an_outage_once(
+        pg_cluster: LocalCluster, fresh_store: str, tmp_path: Path) -> None:
+    dead = f"host=127.0.0.1 port={free_port()} dbname=x user=y password=hunter2"
+    config = write_config_file(tmp_path / "k.toml", fresh_store,
+                               {"alive": monitor_dsn(pg_cluster), "dead": dead},
+                               extra="[intervals]\nconnections = 1\nconnection_limits = 1\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "collectors.cli", "collect", "--config", str(config),
+         "--group", "connections", "--group", "connection_limits"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        alive_runs = 0
+        while time.monotonic() < deadline and alive_runs < 8:
+            time.sleep(0.5)
+            alive_runs = store_rows(fresh_store, "SELECT count(*) FROM kasho_ops.collector_runs "
+                                    "WHERE target = 'alive' AND error IS NULL")[0][0]
+        assert alive_runs >= 8
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    assert stderr.count("target dead: cannot connect") == 1, stderr
+    assert "hunter2" not in stderr and "Traceback" not in stderr
+    dead_runs = store_rows(fresh_store, "SELECT count(*) FROM kasho_ops.collector_runs "
+                           "WHERE target = 'dead' AND error IS NOT NULL")[0][0]
+    assert dead_runs >= 2
+
+
+def test_store_outage_buffers_rows_and_resends_them(tmp_path: Path, pg_cluster: LocalCluster) -> None:
+    from collectors.migrate import MigrationRunner
+
+    store_cluster = LocalCluster(tmp_path / "store", free_port())
+    store_cluster.start()
+    try:
+        MigrationRunner(store_cluster.dsn(), "monitoring").up()
+        config = make_config(store_cluster.dsn(), {"local": monitor_dsn(pg_cluster)})
+        collector = open_collector(config, ["connection_limits"])
+        group, target = collector.groups[0], config.targets[0]
+        assert collector.collect(group, target).error is None
+        store_cluster.stop()
+        during = collector.collect(group, target)
+        assert during.error is None
+        assert collector.store.pending_rows == 2  # one metric row + one run record
+        store_cluster.start()
+        collector.collect(group, target)
+        assert collector.store.pending_rows == 0
+        rows = store_rows(store_cluster.dsn(), "SELECT count(*) FROM kasho_ops.connection_limits")
+        runs = store_rows(store_cluster.dsn(), "SELECT count(*) FROM kasho_ops.collector_runs")
+        assert rows == [(3,)] and runs == [(3,)]
+        collector.close()
+        collector.store.close()
+    finally:
+        store_cluster.destroy()
