@@ -6,7 +6,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import psycopg
@@ -58,10 +58,8 @@ class HeldSession:
             self._thread.join(timeout)
 
     def close(self) -> None:
-        try:
+        with suppress(psycopg.Error):
             self.conn.cancel_safe()
-        except psycopg.Error:
-            pass
         self.join(5)
         self.conn.close()
 

@@ -129,7 +129,7 @@ def test_second_runner_waits_for_the_advisory_lock(
 
 
 def test_file_layout_errors_are_clear(tmp_path: Path) -> None:
-    with pytest.raises(MigrationError, match="has no .down.sql file"):
+    with pytest.raises(MigrationError, match=r"has no \.down\.sql file"):
         load_migrations(write_set(tmp_path / "a", {"0001_x.up.sql": "SELECT 1;"}))
     with pytest.raises(MigrationError, match="not a migration file name"):
         load_migrations(write_set(tmp_path / "b", {"1-x.up.sql": "SELECT 1;"}))

@@ -86,7 +86,7 @@ def test_invalid_config_is_one_line_naming_the_key(raw: dict, message: str) -> N
 
 
 def test_missing_file_and_bad_toml(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="not found; copy kasho-ops.example.toml"):
+    with pytest.raises(ConfigError, match=r"not found; copy kasho-ops\.example\.toml"):
         load_config(tmp_path / "absent.toml")
     broken = tmp_path / "broken.toml"
     broken.write_text("[store\ndsn = 1")
