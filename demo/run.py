@@ -1,0 +1,252 @@
+"""`kasho-ops demo`: the whole pipeline on this machine, started and stopped by one command.
+
+A PostgreSQL 15 cluster under `.kasho-ops/demo/` holds both the Kasho database (`kasho`, seeded
+once and kept between runs) and the metrics store (`kasho_ops`). A pgbench workload, the
+collector and the dashboard run as child processes; Ctrl-C stops all of them and the cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from collectors.errors import KashoOpsError
+from collectors.metric_groups import load_catalog
+from collectors.migrate import MigrationRunner
+from demo.cluster import ClusterError, LocalCluster
+from demo.seed import seed
+from demo.workload import Workload, start_workload
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEMO_PG_PORT = 54329
+KASHO_DB = "kasho"
+STORE_DB = "kasho_ops"
+MONITOR_ROLE = "kasho_ops_monitor"
+# Short intervals so the charts fill within a minute; production defaults are in the catalogue.
+DEMO_MAX_INTERVAL_SECONDS = 10
+DEFAULT_SIZES = {"users": 10_000, "accounts": 20_000, "transactions": 1_000_000}
+
+
+@dataclass(frozen=True)
+class DemoPaths:
+    root: Path
+
+    @property
+    def cluster(self) -> Path:
+        return self.root / "postgres"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "kasho-ops.toml"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+
+def say(message: str) -> None:
+    print(f"[demo] {message}", flush=True)
+
+
+def demo_home() -> Path:
+    return Path(os.environ.get("KASHO_OPS_HOME", PROJECT_ROOT / ".kasho-ops")) / "demo"
+
+
+def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
+    started = time.monotonic()
+    paths = DemoPaths(demo_home())
+    pg_port = int(os.environ.get("KASHO_OPS_DEMO_PG_PORT", DEMO_PG_PORT))
+    if reset and paths.root.exists():
+        say(f"--reset: deleting {paths.root}")
+        LocalCluster(paths.cluster, pg_port).destroy()
+    paths.logs.mkdir(parents=True, exist_ok=True)
+
+    cluster = LocalCluster(paths.cluster, pg_port)
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    workload: Workload | None = None
+    stop_requested = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        say(f"starting PostgreSQL 15 on 127.0.0.1:{pg_port} (data in {paths.cluster})")
+        cluster.start()
+        cluster.wait_ready()
+        prepare_databases(cluster)
+        say("applying migrations: kasho (application schema), monitoring (metrics store)")
+        MigrationRunner(cluster.dsn(KASHO_DB), "kasho").up()
+        MigrationRunner(cluster.dsn(STORE_DB), "monitoring").up()
+        seed_if_empty(cluster, scale)
+        write_demo_config(paths.config, cluster)
+
+        say("starting the live workload (pgbench, payments scripts)")
+        workload = start_workload(cluster.dsn(KASHO_DB), clients=4, rate=150,
+                                  log_path=paths.logs / "workload.log")
+        children["collector"] = spawn("collector", ["collect", "--config", str(paths.config)],
+                                      paths)
+        children["dashboard"] = spawn("dashboard", ["dashboard", "--config", str(paths.config),
+                                                    "--port", str(port)], paths)
+        wait_for_dashboard(port, children, paths, lambda: stop_requested)
+        url = f"http://127.0.0.1:{port}/"
+        say(f"dashboard: {url}   (logs in {paths.logs}; Ctrl-C stops everything)")
+        if wait_for_first_data(cluster.dsn(STORE_DB), children, paths,
+                               lambda: stop_requested):
+            say(f"live data in the store {time.monotonic() - started:.0f} s after start; "
+                f"open {url}")
+        while not stop_requested:
+            check_children(children, paths)
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    except (ClusterError, KashoOpsError, psycopg.Error) as exc:
+        print(f"kasho-ops demo: error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        say("stopping the dashboard, collector, workload and PostgreSQL")
+        for child in children.values():
+            stop_process(child)
+        if workload is not None:
+            workload.stop()
+        cluster.stop()
+    return 0
+
+
+def prepare_databases(cluster: LocalCluster) -> None:
+    """The Kasho database, the metrics store and the least-privilege monitoring role."""
+    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+        existing = {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
+        for name in (KASHO_DB, STORE_DB):
+            if name not in existing:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [MONITOR_ROLE]).fetchone() \
+                is None:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN CONNECTION LIMIT 5").format(
+                sql.Identifier(MONITOR_ROLE)))
+            conn.execute(sql.SQL("GRANT pg_monitor TO {}").format(sql.Identifier(MONITOR_ROLE)))
+    with psycopg.connect(cluster.dsn(KASHO_DB), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+
+
+def seed_if_empty(cluster: LocalCluster, scale: float) -> None:
+    with psycopg.connect(cluster.dsn(KASHO_DB)) as conn:
+        if conn.execute("SELECT EXISTS (SELECT 1 FROM transactions)").fetchone()[0]:
+            say("demo data already seeded (use --reset to start over)")
+            return
+        sizes = {name: max(1, int(count * scale)) for name, count in DEFAULT_SIZES.items()}
+        say(f"seeding {sizes['users']:,} users, {sizes['accounts']:,} accounts, "
+            f"{sizes['transactions']:,} transactions over 90 days")
+        clock = time.monotonic()
+        seed(conn, **sizes, days=90, progress=progress_printer())
+        conn.commit()
+        print(file=sys.stderr)
+        say(f"seeded in {time.monotonic() - clock:.0f} s")
+    with psycopg.connect(cluster.dsn(KASHO_DB), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+
+
+def progress_printer() -> Callable[[str, int, int], None]:
+    interactive = sys.stderr.isatty()
+
+    def show(step: str, done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / total) if total else width
+        bar = "#" * filled + "." * (width - filled)
+        line = f"  {step:<14} [{bar}] {done:>10,}/{total:,}"
+        if interactive:
+            print("\r" + line, end="", file=sys.stderr, flush=True)
+        elif done == total:
+            print(line, file=sys.stderr, flush=True)
+
+    return show
+
+
+def write_demo_config(path: Path, cluster: LocalCluster) -> None:
+    intervals = "\n".join(
+        f"{name} = {min(group.interval_seconds, DEMO_MAX_INTERVAL_SECONDS)}"
+        for name, group in load_catalog().items())
+    path.write_text(
+        "# Written by `kasho-ops demo`; see kasho-ops.example.toml for every key.\n"
+        f'[store]\ndsn = "{cluster.dsn(STORE_DB)}"\nretention_days = 7\n\n'
+        f"[intervals]\n{intervals}\n\n"
+        f'[[targets]]\nname = "kasho"\ndsn = "{cluster.dsn(KASHO_DB, MONITOR_ROLE)}"\n')
+
+
+def spawn(name: str, cli_args: list[str], paths: DemoPaths) -> subprocess.Popen[bytes]:
+    log = open(paths.logs / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it until exit
+    # A new session keeps the terminal's Ctrl-C away from the children: we stop them in order.
+    return subprocess.Popen([sys.executable, "-m", "collectors.cli", *cli_args],
+                            stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT,
+                            start_new_session=True)
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout_seconds: float = 10) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def check_children(children: dict[str, subprocess.Popen[bytes]], paths: DemoPaths) -> None:
+    for name, child in children.items():
+        if child.poll() is not None:
+            raise KashoOpsError(f"the {name} exited with code {child.returncode}; "
+                                f"see {paths.logs / (name + '.log')}")
+
+
+def wait_for_dashboard(port: int, children: dict[str, subprocess.Popen[bytes]],
+                       paths: DemoPaths, stopping: Callable[[], bool],
+                       timeout_seconds: float = 60) -> None:
+    deadline = time.monotonic() + timeout_seconds
+    health = f"http://127.0.0.1:{port}/_stcore/health"
+    while time.monotonic() < deadline and not stopping():
+        check_children(children, paths)
+        try:
+            with urllib.request.urlopen(health, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.3)
+    if not stopping():
+        raise KashoOpsError(f"the dashboard did not answer on port {port} within "
+                            f"{timeout_seconds:.0f} s; is the port already in use?")
+
+
+def wait_for_first_data(store_dsn: str, children: dict[str, subprocess.Popen[bytes]],
+                        paths: DemoPaths, stopping: Callable[[], bool],
+                        timeout_seconds: float = 120) -> bool:
+    """Until every gauge group has a successful run with rows: the Overview has charts."""
+    wanted = [g.name for g in load_catalog().values() if not g.is_counter]
+    deadline = time.monotonic() + timeout_seconds
+    with psycopg.connect(store_dsn, autocommit=True) as conn:
+        while time.monotonic() < deadline and not stopping():
+            check_children(children, paths)
+            row = conn.execute(
+                "SELECT count(DISTINCT metric_group) FROM kasho_ops.collector_runs "
+                "WHERE error IS NULL AND rows_written > 0 AND metric_group = ANY(%s)",
+                [wanted]).fetchone()
+            if row is not None and row[0] == len(wanted):
+                return True
+            time.sleep(0.5)
+    if not stopping():
+        say(f"no complete collection after {timeout_seconds:.0f} s; "
+            f"see {paths.logs / 'collector.log'}")
+    return False
