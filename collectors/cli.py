@@ -126,7 +126,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
             "--server.enableXsrfProtection", "true", "--server.enableCORS", "true",
             "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer"]
-    print(f"dashboard on http://{config.dashboard.address}:{port}/", flush=True)
+    print(f"dashboard listening on {config.dashboard.address}:{port}", flush=True)
     os.execvpe(argv[0], argv, env)
     return 0  # not reached
 
@@ -179,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     collect.set_defaults(func=cmd_collect)
 
     dashboard = sub.add_parser("dashboard", parents=[common], help="serve the dashboard")
-    dashboard.add_argument("--port", type=int, help="port on 127.0.0.1 (default 8501)")
+    dashboard.add_argument("--port", type=int, help="port (default: [dashboard] port, 8501)")
     dashboard.set_defaults(func=cmd_dashboard)
 
     catalog = sub.add_parser("catalog", parents=[common], help="list the metric groups")

@@ -6,6 +6,9 @@ this module as plain strings: DSNs and passwords are wrapped in `Secret`.
 
 from __future__ import annotations
 
+import functools
+import ipaddress
+import logging
 import os
 import re
 import tomllib
@@ -20,7 +23,10 @@ from collectors.redact import Secret, redact
 
 DEFAULT_CONFIG_FILE = "kasho-ops.toml"
 CONFIG_ENV = "KASHO_OPS_CONFIG"
+DASHBOARD_ADDRESS_ENV = "KASHO_OPS_DASHBOARD_ADDRESS"
 TARGET_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -183,10 +189,7 @@ def parse_config(raw: dict[str, Any], *, source: Path | None = None,
                    "never crowds out the application; lower it")
 
     dashboard_raw = table("dashboard")
-    address = dashboard_raw.get("address", "127.0.0.1")
-    if address not in LOOPBACK_ADDRESSES:
-        raise fail(f"dashboard.address {address!r} is not a loopback address; bind to "
-                   "127.0.0.1 and put a TLS reverse proxy with authentication in front")
+    address = _dashboard_address(dashboard_raw, env, fail)
     actions_enabled = dashboard_raw.get("actions_enabled", False)
     if not isinstance(actions_enabled, bool):
         raise fail("dashboard.actions_enabled must be true or false")
@@ -200,6 +203,45 @@ def parse_config(raw: dict[str, Any], *, source: Path | None = None,
 
     return Config(store=store, targets=_targets(raw.get("targets", []), env, fail),
                   collector=collector, dashboard=dashboard, source=source)
+
+
+def _dashboard_address(section: dict[str, Any], env: dict[str, str], fail: Any) -> str:
+    """[dashboard] address: loopback only, unless KASHO_OPS_DASHBOARD_ADDRESS says otherwise.
+
+    The file can only name a loopback address, so no shared or copied config exposes the
+    dashboard. A container is the exception: Streamlit must listen on the container's own
+    interface, and the host decides who reaches it (docker-compose.yml publishes the port on
+    the host's 127.0.0.1 only). Whoever starts the process makes that choice, so it is an
+    environment override, limited to IP literals, and logged.
+    """
+    address = section.get("address", "127.0.0.1")
+    if not isinstance(address, str) or address not in LOOPBACK_ADDRESSES:
+        raise fail(f"dashboard.address {address!r} is not a loopback address; bind to "
+                   "127.0.0.1 and put a TLS reverse proxy with authentication in front "
+                   f"(inside a container, set {DASHBOARD_ADDRESS_ENV}=0.0.0.0 instead)")
+    override = env.get(DASHBOARD_ADDRESS_ENV, "").strip()
+    if not override:
+        return address
+    if override in LOOPBACK_ADDRESSES:
+        return override
+    try:
+        ip = ipaddress.ip_address(override)
+    except ValueError:
+        raise fail(f"{DASHBOARD_ADDRESS_ENV} {override!r} is not an IP address; use 0.0.0.0 "
+                   "inside a container (publish the port on the host's 127.0.0.1) or "
+                   "127.0.0.1") from None
+    if not ip.is_loopback:
+        _warn_dashboard_exposed(override)
+    return override
+
+
+@functools.cache
+def _warn_dashboard_exposed(address: str) -> None:
+    # Once per process and address, however often the config is parsed.
+    log.warning("dashboard binds %s because %s is set: it listens beyond loopback with no TLS "
+                "of its own, which is safe only where something else limits who reaches the "
+                "port, such as a container published on the host's 127.0.0.1, or a firewall",
+                address, DASHBOARD_ADDRESS_ENV)
 
 
 def _targets(raw_targets: Any, env: dict[str, str], fail: Any) -> tuple[Target, ...]:

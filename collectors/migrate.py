@@ -24,6 +24,11 @@ from collectors.errors import MigrationError
 
 MIGRATIONS_ROOT = Path(__file__).resolve().parent.parent / "migrations"
 VERSION_TABLES = {"kasho": "schema_migrations", "monitoring": "kasho_ops_schema_migrations"}
+# golang-migrate keeps its table in current_schema(), which is right for the application set.
+# The monitoring set pins `public`: once 0001 creates schema kasho_ops, a store role named
+# kasho_ops would otherwise resolve current_schema() to it ("$user" in search_path), lose
+# sight of its version table and re-run 0001.
+VERSION_TABLE_SCHEMAS = {"kasho": None, "monitoring": "public"}
 NIL_VERSION = -1
 _ADVISORY_LOCK_SALT = 1486364155
 _FILE_NAME = re.compile(r"^(?P<version>\d+)_(?P<name>[a-z0-9_]+)\.(?P<direction>up|down)\.sql$")
@@ -96,6 +101,7 @@ class MigrationRunner:
         self.database_url = database_url
         self.migration_set = migration_set
         self.table = VERSION_TABLES[migration_set]
+        self.schema = VERSION_TABLE_SCHEMAS[migration_set] or "public"  # resolved per session
         self.migrations = load_migrations(directory or MIGRATIONS_ROOT / migration_set)
 
     # -- connection and lock ------------------------------------------------------------
@@ -110,18 +116,27 @@ class MigrationRunner:
         conn.execute("SET lock_timeout = '5s'")
         return conn
 
+    def _version_table_schema(self, conn: psycopg.Connection[Any]) -> str:
+        pinned = VERSION_TABLE_SCHEMAS[self.migration_set]
+        return pinned or conn.execute("SELECT current_schema()").fetchone()[0]
+
     def _ensure_version_table(self, conn: psycopg.Connection[Any]) -> None:
         exists = conn.execute(
-            "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() "
-            "AND table_name = %s", [self.table]).fetchone()
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = %s "
+            "AND table_name = %s", [self.schema, self.table]).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (version bigint NOT NULL "
                                  "PRIMARY KEY, dirty boolean NOT NULL)")
-                         .format(sql.Identifier(self.table)))
+                         .format(self._table))
+
+    @property
+    def _table(self) -> sql.Identifier:
+        return sql.Identifier(self.schema, self.table)
 
     def _lock(self, conn: psycopg.Connection[Any]) -> int:
-        database, schema = conn.execute("SELECT current_database(), current_schema()").fetchone()
-        lock_id = advisory_lock_id(database, schema, self.table)
+        database = conn.execute("SELECT current_database()").fetchone()[0]
+        self.schema = self._version_table_schema(conn)
+        lock_id = advisory_lock_id(database, self.schema, self.table)
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
         while not conn.execute("SELECT pg_try_advisory_lock(%s)", [lock_id]).fetchone()[0]:
             if time.monotonic() > deadline:
@@ -145,17 +160,17 @@ class MigrationRunner:
 
     def _read_version(self, conn: psycopg.Connection[Any]) -> VersionState:
         row = conn.execute(sql.SQL("SELECT version, dirty FROM {} LIMIT 1")
-                           .format(sql.Identifier(self.table))).fetchone()
+                           .format(self._table)).fetchone()
         if row is None:
             return VersionState(NIL_VERSION, False)
         return VersionState(int(row[0]), bool(row[1]))
 
     def _set_version(self, conn: psycopg.Connection[Any], version: int, dirty: bool) -> None:
         with conn.transaction():
-            conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(self.table)))
+            conn.execute(sql.SQL("TRUNCATE {}").format(self._table))
             if version >= 0 or dirty:
                 conn.execute(sql.SQL("INSERT INTO {} (version, dirty) VALUES (%s, %s)")
-                             .format(sql.Identifier(self.table)), [version, dirty])
+                             .format(self._table), [version, dirty])
 
     # -- commands --------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from collectors.migrate import (
     MIGRATIONS_ROOT,
     NIL_VERSION,
     MigrationRunner,
+    VersionState,
     advisory_lock_id,
     load_migrations,
 )
@@ -165,3 +166,25 @@ def test_cli_bad_database_url_is_one_line_without_password() -> None:
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("kasho-ops: error: cannot connect to the database")
     assert "hunter2" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_store_role_named_like_the_schema_finds_its_version_table(
+        pg_cluster: LocalCluster, fresh_database: str) -> None:
+    # "$user" in search_path makes current_schema() kasho_ops once 0001 created that schema.
+    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS kasho_ops")
+        conn.execute("CREATE ROLE kasho_ops LOGIN")
+        conn.execute(f"ALTER DATABASE {fresh_database} OWNER TO kasho_ops")
+    dsn = pg_cluster.dsn(fresh_database, "kasho_ops")
+    try:
+        latest = max(m.version for m in load_migrations(MIGRATIONS_ROOT / "monitoring"))
+        assert MigrationRunner(dsn, "monitoring").up()
+        assert MigrationRunner(dsn, "monitoring").up() == []
+        assert MigrationRunner(dsn, "monitoring").version() == VersionState(latest, False)
+    finally:
+        with psycopg.connect(pg_cluster.dsn(fresh_database), autocommit=True) as conn:
+            conn.execute("DROP SCHEMA IF EXISTS kasho_ops CASCADE")
+            conn.execute(f"ALTER DATABASE {fresh_database} OWNER TO postgres")
+            conn.execute("DROP OWNED BY kasho_ops")
+        with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
+            conn.execute("DROP ROLE kasho_ops")
