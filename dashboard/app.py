@@ -1,0 +1,59 @@
+"""Kasho Ops dashboard entry point: `kasho-ops dashboard` runs `streamlit run` on this file.
+
+It is the router and frame around every page: page config, the config file
+($KASHO_OPS_CONFIG), the sidebar (target and time range, mirrored in the URL), then the
+current page from dashboard/navigation.py, which reads its PageContext.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+# `streamlit run dashboard/app.py` puts dashboard/ on sys.path, not the project root.
+_PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
+if _PROJECT_ROOT not in sys.path:
+    sys.path.insert(0, _PROJECT_ROOT)
+
+from collectors.config import Config, load_config  # noqa: E402
+from collectors.errors import KashoOpsError  # noqa: E402
+from collectors.metric_groups import load_catalog  # noqa: E402
+from collectors.redact import redact  # noqa: E402
+from dashboard import navigation, sidebar  # noqa: E402
+from dashboard.context import SESSION_KEY  # noqa: E402
+from dashboard.data import store_label  # noqa: E402
+
+NOTES_KEY = "kasho_ops.url_notes"
+
+st.set_page_config(page_title="Kasho Ops", page_icon=":material/database:", layout="wide",
+                   initial_sidebar_state="expanded")
+
+
+def _load_config() -> Config | None:
+    try:
+        return load_config(None, known_groups=set(load_catalog()))
+    except KashoOpsError as exc:
+        st.error(redact(str(exc)), icon=":material/error:")
+        return None
+
+
+st.logo(str(Path(__file__).resolve().parent / "static" / "logo.svg"), size="large")
+page = st.navigation(navigation.build_pages())
+config = _load_config()
+if config is None:
+    st.stop()
+if not config.targets:
+    st.warning(f"No targets configured in {config.source}: add a [[targets]] table with a "
+               "name and a dsn, then reload.", icon=":material/warning:")
+    st.stop()
+context, notes = sidebar.render(config, store_label(config))
+st.session_state[SESSION_KEY] = context
+# Notes about a bad link survive the root page's forward (a rerun) and show on the real page.
+pending_notes = st.session_state.setdefault(NOTES_KEY, [])
+pending_notes.extend(notes)
+if page.url_path:  # not the root forwarder
+    for note in st.session_state.pop(NOTES_KEY):
+        st.warning(note, icon=":material/link_off:")
+page.run()

@@ -1,0 +1,205 @@
+"""Fixtures for the browser tests: a store holding hours of realistic samples, a real
+`kasho-ops dashboard` server, and Debian's Chromium driven by playwright."""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.integration.collector_setup import write_config_file
+from tests.pg import free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+SEEDED_TARGET = "kasho-primary"
+EMPTY_TARGET = "kasho-replica"
+HOURS_OF_HISTORY = 7
+# database_size collection "stopped" this long ago, so the page must show it stale.
+SIZE_COLLECTION_STOPPED = timedelta(minutes=40)
+
+
+def _copy(conn: psycopg.Connection[Any], table: str, columns: tuple[str, ...],
+          rows: list[tuple[Any, ...]], days: set[Any]) -> None:
+    for day in days:
+        conn.execute("SELECT kasho_ops.ensure_partition(%s, %s)", [table, day])
+    statement = psycopg.sql.SQL("COPY kasho_ops.{} ({}) FROM STDIN").format(
+        psycopg.sql.Identifier(table),
+        psycopg.sql.SQL(", ").join(map(psycopg.sql.Identifier, columns)))
+    with conn.cursor().copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def seed_realistic_store(store_dsn: str, target: str, now: datetime,
+                         hours: int = HOURS_OF_HISTORY, seed: int = 7) -> None:
+    """Hours of samples shaped like a busy OLTP primary: a morning ramp in traffic, an
+    idle-in-transaction episode, a cache-unfriendly report, steady database growth, and
+    database_size collection that stopped SIZE_COLLECTION_STOPPED ago."""
+    rng = random.Random(seed)
+    start = now - timedelta(hours=hours)
+    days = {(start + timedelta(hours=h)).date() for h in range(hours + 1)} | {now.date()}
+
+    def load(t: datetime) -> float:  # 0..1 traffic shape over the period
+        x = (t - start) / (now - start)
+        return 0.35 + 0.45 * math.sin(math.pi * x) + 0.08 * math.sin(12 * math.pi * x)
+
+    sizes, runs = [], []
+    t = start
+    size_stop = now - SIZE_COLLECTION_STOPPED
+    while t <= size_stop:
+        x = (t - start) / (now - start)
+        sizes += [(t, target, "kasho", int(4.21e9 + 1.6e8 * x + rng.uniform(0, 2e6))),
+                  (t, target, "kasho_reporting", int(8.6e8 + 3.5e7 * x)),
+                  (t, target, "postgres", 7_631_663)]
+        runs.append((t, target, "database_size", rng.uniform(40, 90), 3, None))
+        t += timedelta(seconds=300)
+
+    connections, limits = [], []
+    t = start
+    while t <= now:
+        level = load(t)
+        episode = start + timedelta(hours=hours * 0.55) <= t <= start + timedelta(
+            hours=hours * 0.62)
+        shape = [
+            ("kasho", "kasho_app", "kasho-api", "10.0.1.21", "active",
+             max(1, round(22 * level + rng.gauss(0, 2)))),
+            ("kasho", "kasho_app", "kasho-api", "10.0.1.21", "idle",
+             max(0, round(60 * level + 18 + rng.gauss(0, 3)))),
+            ("kasho", "kasho_app", "kasho-worker", "10.0.1.34", "active",
+             max(0, round(6 * level + rng.gauss(0, 1)))),
+            ("kasho", "kasho_app", "kasho-worker", "10.0.1.34", "idle in transaction",
+             (9 + rng.randint(0, 3)) if episode else rng.choice([0, 0, 0, 1])),
+            ("kasho_reporting", "reporter", "metabase", "10.0.2.5", "idle",
+             8 + rng.randint(0, 2)),
+            ("postgres", "kasho_ops_monitor", "kasho-ops", "127.0.0.1", "active", 1),
+        ]
+        for datname, user, app, addr, state, count in shape:
+            if count:
+                connections.append((t, target, datname, user, app, addr, state, count,
+                                    0, rng.uniform(0, 30)))
+        in_use = sum(row[-1] for row in shape)
+        limits.append((t, target, 200, 3, in_use))
+        for group in ("connections", "connection_limits"):
+            runs.append((t, target, group, rng.uniform(2, 9), len(shape), None))
+        t += timedelta(seconds=15)
+
+    stats = []
+    t = start + timedelta(seconds=60)
+    while t <= now:
+        level = load(t)
+        report = start + timedelta(hours=hours * 0.3) <= t <= start + timedelta(
+            hours=hours * 0.36)
+        commits = int(60 * (900 * level + rng.gauss(0, 40)))
+        rollbacks = int(commits * rng.uniform(0.002, 0.006))
+        hits = int(commits * 42)
+        reads = int(hits * (0.045 if report else rng.uniform(0.0015, 0.004)))
+        stats.append((t, target, 60.0, "kasho", 90, commits, rollbacks, reads, hits,
+                      hits * 3, commits * 2, commits // 3, commits // 2, commits // 40,
+                      0, 1 if report else 0, 8_388_608 if report else 0, 0, 12.5, 3.1, None))
+        stats.append((t, target, 60.0, "kasho_reporting", 9, 120, 0, 400 if report else 10,
+                      9_000, 30_000, 2_000, 0, 0, 0, 0, 0, 0, 0, 1.0, 0.0, None))
+        runs.append((t, target, "database_stats", rng.uniform(4, 12), 2, None))
+        t += timedelta(seconds=60)
+
+    with psycopg.connect(store_dsn, autocommit=True) as conn:
+        _copy(conn, "database_size", ("collected_at", "target", "datname", "size_bytes"),
+              sizes, days)
+        _copy(conn, "connections", ("collected_at", "target", "datname", "usename",
+                                    "application_name", "client_addr", "state", "connections",
+                                    "waiting_on_lock", "longest_in_state_seconds"),
+              connections, days)
+        _copy(conn, "connection_limits", ("collected_at", "target", "max_connections",
+                                          "reserved_connections", "client_connections"),
+              limits, days)
+        _copy(conn, "database_stats", (
+            "collected_at", "target", "interval_seconds", "datname", "backends", "xact_commit",
+            "xact_rollback", "blks_read", "blks_hit", "tup_returned", "tup_fetched",
+            "tup_inserted", "tup_updated", "tup_deleted", "conflicts", "temp_files",
+            "temp_bytes", "deadlocks", "blk_read_time_ms", "blk_write_time_ms",
+            "stats_reset"), stats, days)
+        _copy(conn, "collector_runs", ("started_at", "target", "metric_group", "duration_ms",
+                                       "rows_written", "error"), runs, days)
+
+
+def wait_for_health(base_url: str, process: subprocess.Popen[bytes], log: Path,
+                    timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"dashboard exited with {process.returncode}: "
+                               f"{log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.2)
+    raise RuntimeError(f"dashboard at {base_url} did not become healthy in {timeout:.0f} s")
+
+
+@pytest.fixture
+def seeded_store(fresh_store: str) -> str:
+    seed_realistic_store(fresh_store, SEEDED_TARGET, datetime.now(UTC))
+    return fresh_store
+
+
+@pytest.fixture
+def dashboard_url(seeded_store: str, tmp_path: Path) -> Iterator[str]:
+    """A real `kasho-ops dashboard` on a free loopback port, serving the seeded store."""
+    config = write_config_file(
+        tmp_path / "kasho-ops.toml", seeded_store,
+        {SEEDED_TARGET: "host=127.0.0.1 dbname=kasho user=kasho_ops_monitor",
+         EMPTY_TARGET: "host=127.0.0.1 dbname=kasho user=kasho_ops_monitor"})
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "KASHO_OPS_CONFIG"}
+    log = tmp_path / "dashboard.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "collectors.cli", "dashboard", "--config", str(config),
+             "--port", str(port)], cwd=PROJECT_ROOT, env=env, stdout=output,
+            stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(base_url, process, log)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def chromium_page() -> Iterator[Any]:
+    """A page in headless Chromium (request it before dashboard_url, so a missing browser
+    skips the test before a server starts)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium package "
+                    "(apt-get install chromium) to run the browser tests")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            yield page
+        finally:
+            browser.close()
