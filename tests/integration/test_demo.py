@@ -1,0 +1,76 @@
+"""`kasho-ops demo` end to end at a small scale: data on the dashboard, then a clean stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psycopg
+
+from tests.pg import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _wait_for_line(process: subprocess.Popen[str], needle: str, timeout_seconds: float,
+                   seen: list[str]) -> None:
+    deadline = time.monotonic() + timeout_seconds
+    assert process.stdout is not None
+    os.set_blocking(process.stdout.fileno(), False)
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if line:
+            seen.append(line)
+            if needle in line:
+                return
+        elif process.poll() is not None:
+            break
+        else:
+            time.sleep(0.1)
+    raise AssertionError(f"no {needle!r} from the demo; it printed:\n{''.join(seen)}")
+
+
+def test_demo_serves_live_data_and_stops_everything_on_interrupt(tmp_path: Path) -> None:
+    pg_port, web_port = free_port(), free_port()
+    env = {**os.environ, "KASHO_OPS_HOME": str(tmp_path), "KASHO_OPS_DEMO_PG_PORT": str(pg_port)}
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "collectors.cli", "demo", "--scale", "0.002",
+         "--port", str(web_port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen: list[str] = []
+    try:
+        _wait_for_line(demo, "live data in the store", 180, seen)
+        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/_stcore/health") as response:
+            assert response.status == 200
+        store = f"host=127.0.0.1 port={pg_port} dbname=kasho_ops user=postgres"
+        with psycopg.connect(store) as conn:
+            groups = {row[0] for row in conn.execute(
+                "SELECT metric_group FROM kasho_ops.collector_runs WHERE error IS NULL")}
+            assert {"database_size", "connections", "connection_limits"} <= groups
+        kasho = f"host=127.0.0.1 port={pg_port} dbname=kasho user=postgres"
+        with psycopg.connect(kasho) as conn:
+            users, transactions = conn.execute(
+                "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM transactions)"
+            ).fetchone()
+            assert (users, transactions) >= (20, 2000)
+            workload_sessions = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE application_name = 'kasho-demo-workload'").fetchone()[0]
+            assert workload_sessions > 0
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.wait(60)
+    rest = demo.stdout.read() if demo.stdout else ""
+    assert demo.returncode == 0, "".join(seen) + rest
+    assert "Traceback" not in "".join(seen) + rest
+    # Nothing it started is left: the cluster is stopped and both ports are closed.
+    assert not (tmp_path / "demo" / "postgres" / "data" / "postmaster.pid").exists()
+    for port in (pg_port, web_port):
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
