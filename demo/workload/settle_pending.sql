@@ -1,0 +1,17 @@
+-- Settlement job: the oldest pending deposit or withdrawal completes (moving the balance) or,
+-- one time in ten, fails. SKIP LOCKED lets several settlers work the queue at once.
+\set outcome random(1, 10)
+WITH settled AS (
+    UPDATE transactions t
+    SET status = CASE WHEN :outcome = 1 THEN 'failed' ELSE 'completed' END
+    WHERE t.id = (SELECT id FROM transactions
+                  WHERE status = 'pending' AND kind IN ('deposit', 'withdrawal')
+                  ORDER BY created_at
+                  LIMIT 1
+                  FOR UPDATE SKIP LOCKED)
+    RETURNING t.account_id, t.kind, t.amount, t.status
+)
+UPDATE accounts a
+SET balance = a.balance + CASE s.kind WHEN 'deposit' THEN s.amount ELSE -s.amount END
+FROM settled s
+WHERE a.id = s.account_id AND s.status = 'completed';

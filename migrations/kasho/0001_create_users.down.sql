@@ -1,0 +1,5 @@
+SET lock_timeout = '5s';
+
+-- Destroys every user row.
+DROP TABLE users;
+DROP FUNCTION set_updated_at();

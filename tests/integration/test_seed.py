@@ -1,0 +1,190 @@
+"""The demo seed on a real server: exact counts, a believable mix, consistent money, refusals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+
+from collectors.migrate import MigrationRunner
+from demo import seed as seed_module
+from demo.cluster import LocalCluster
+from demo.seed import CURRENCIES, SeedError, SeedSummary, seed
+from tests.pg import create_database, drop_database
+
+UNTIL = datetime(2025, 3, 31, 18, 30, tzinfo=UTC)
+SMALL = {"users": 200, "accounts": 400, "transactions": 5_000, "days": 90}
+Progress = list[tuple[str, int, int]]
+
+
+def kasho_database(cluster: LocalCluster) -> str:
+    name = create_database(cluster.dsn(), "seed")
+    MigrationRunner(cluster.dsn(name), "kasho").up()
+    return name
+
+
+@pytest.fixture(scope="module")
+def seeded(pg_cluster: LocalCluster) -> Iterator[tuple[str, SeedSummary, Progress]]:
+    name = kasho_database(pg_cluster)
+    steps: Progress = []
+    with psycopg.connect(pg_cluster.dsn(name), autocommit=True) as conn:
+        summary = seed(conn, **SMALL, until=UNTIL,
+                       progress=lambda step, done, total: steps.append((step, done, total)))
+    yield pg_cluster.dsn(name), summary, steps
+    drop_database(pg_cluster.dsn(), name)
+
+
+@pytest.fixture
+def conn(seeded: tuple[str, SeedSummary, Progress]) -> Iterator[psycopg.Connection[Any]]:
+    with psycopg.connect(seeded[0], autocommit=True) as connection:
+        yield connection
+
+
+def scalar(conn: psycopg.Connection[Any], query: str, params: Any = None) -> Any:
+    return conn.execute(query, params).fetchone()[0]
+
+
+def content_digest(conn: psycopg.Connection[Any]) -> tuple[str, ...]:
+    return tuple(scalar(conn, f"SELECT md5(string_agg(t::text, E'\\n' ORDER BY t::text)) "
+                              f"FROM {table} t")
+                 for table in ("users", "accounts", "transactions", "demo_accounts"))
+
+
+def test_counts_are_exact(conn: psycopg.Connection[Any],
+                          seeded: tuple[str, SeedSummary, Progress]) -> None:
+    _, summary, steps = seeded
+    assert (scalar(conn, "SELECT count(*) FROM users"), scalar(conn, "SELECT count(*) FROM "
+            "accounts"), scalar(conn, "SELECT count(*) FROM transactions")) == (200, 400, 5_000)
+    open_accounts = scalar(conn, "SELECT count(*) FROM accounts WHERE status = 'open'")
+    assert (summary.users, summary.accounts, summary.transactions, summary.open_accounts,
+            summary.until) == (200, 400, 5_000, open_accounts, UNTIL)
+    assert scalar(conn, "SELECT count(*) FROM demo_accounts") == open_accounts
+    assert scalar(conn, "SELECT count(*) FROM users u WHERE NOT EXISTS "
+                        "(SELECT FROM accounts a WHERE a.user_id = u.id)") == 0
+    assert steps == [("users", 200, 200), ("accounts", 400, 400),
+                     ("transactions", 5_000, 5_000), ("balances", 400, 400)]
+
+
+def test_statuses_kinds_and_currencies_are_all_present(conn: psycopg.Connection[Any]) -> None:
+    statuses = dict(conn.execute(
+        "SELECT status, count(*) FROM transactions GROUP BY status").fetchall())
+    assert set(statuses) == {"completed", "pending", "failed", "reversed"}
+    assert 0.88 < statuses["completed"] / 5_000 < 0.95
+    assert {row[0] for row in conn.execute("SELECT DISTINCT kind FROM transactions")} == {
+        "deposit", "withdrawal", "transfer_in", "transfer_out", "fee"}
+    codes = {code for code, *_ in CURRENCIES}
+    assert {row[0] for row in conn.execute("SELECT DISTINCT currency FROM accounts")} == codes
+    assert {row[0] for row in conn.execute("SELECT DISTINCT currency FROM transactions")} == codes
+    assert scalar(conn, "SELECT count(*) FROM transactions t JOIN accounts a "
+                        "ON a.id = t.account_id WHERE t.currency <> a.currency") == 0
+    assert scalar(conn, "SELECT min(currency_accounts) FROM demo_accounts") >= 2
+    users = dict(conn.execute("SELECT status, count(*) FROM users GROUP BY 1").fetchall())
+    assert set(users) <= {"active", "suspended", "closed"} and users["active"] > 180
+    accounts = dict(conn.execute("SELECT status, count(*) FROM accounts GROUP BY 1").fetchall())
+    assert set(accounts) == {"open", "frozen", "closed"} and accounts["open"] > 360
+
+
+def test_amounts_are_positive_in_each_currency_s_minor_units(
+        conn: psycopg.Connection[Any]) -> None:
+    assert scalar(conn, "SELECT min(amount) FROM transactions") > 0
+    assert scalar(conn, "SELECT count(*) FROM transactions WHERE currency = 'JPY' "
+                        "AND amount <> round(amount)") == 0
+    assert scalar(conn, "SELECT count(*) FROM transactions WHERE amount <> round(amount, 2)") == 0
+
+
+def test_transfers_are_paired(conn: psycopg.Connection[Any]) -> None:
+    outs = scalar(conn, "SELECT count(*) FROM transactions WHERE kind = 'transfer_out'")
+    assert outs > 300
+    assert scalar(conn, "SELECT count(*) FROM transactions WHERE kind = 'transfer_in'") == outs
+    unmatched = scalar(conn, """
+        SELECT count(*) FROM transactions o
+        WHERE o.kind = 'transfer_out'
+          AND (SELECT count(*) FROM transactions i
+               WHERE i.kind = 'transfer_in' AND i.account_id = o.counterparty_account_id
+                 AND i.counterparty_account_id = o.account_id AND i.amount = o.amount
+                 AND i.currency = o.currency AND i.status = o.status
+                 AND i.created_at = o.created_at AND i.updated_at = o.updated_at) <> 1""")
+    assert unmatched == 0
+
+
+def test_balances_equal_completed_movements(conn: psycopg.Connection[Any]) -> None:
+    mismatched = scalar(conn, """
+        SELECT count(*) FROM accounts a
+        WHERE a.balance <> coalesce((
+            SELECT sum(CASE WHEN t.kind IN ('deposit', 'transfer_in') THEN t.amount
+                            ELSE -t.amount END)
+            FROM transactions t WHERE t.account_id = a.id AND t.status = 'completed'), 0)""")
+    assert mismatched == 0
+    assert scalar(conn, "SELECT count(*) FROM accounts WHERE balance > 0") > 300
+
+
+def test_time_spread_has_a_daily_and_weekly_shape(conn: psycopg.Connection[Any]) -> None:
+    first, last = conn.execute(
+        "SELECT min(created_at), max(created_at) FROM transactions").fetchone()
+    assert UNTIL - timedelta(days=90) <= first < UNTIL - timedelta(days=89)
+    assert UNTIL - timedelta(hours=1) < last <= UNTIL
+    by_hour = dict(conn.execute("SELECT extract(hour FROM created_at AT TIME ZONE 'UTC')::int, "
+                                "count(*) FROM transactions GROUP BY 1").fetchall())
+    assert by_hour[3] * 5 < by_hour[13]
+    by_weekday = dict(conn.execute("SELECT extract(isodow FROM created_at AT TIME ZONE 'UTC')"
+                                   "::int, count(*) FROM transactions GROUP BY 1").fetchall())
+    assert by_weekday[7] < by_weekday[6] < min(by_weekday[day] for day in range(1, 6))
+    assert scalar(conn, "SELECT count(*) FROM transactions WHERE status = 'pending' "
+                        "AND created_at > %s", [UNTIL - timedelta(days=1)]) > 0
+    assert scalar(conn, "SELECT count(*) FROM accounts a JOIN users u ON u.id = a.user_id "
+                        "WHERE a.created_at < u.created_at OR a.created_at > %s",
+                  [UNTIL - timedelta(days=90)]) == 0
+    assert scalar(conn, "SELECT count(*) FROM transactions WHERE updated_at < created_at") == 0
+
+
+def test_same_arguments_give_the_same_rows_whatever_the_chunk_size(
+        pg_cluster: LocalCluster, seeded: tuple[str, SeedSummary, Progress],
+        conn: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(seed_module, "CHUNK_PAIRS", 1_000)
+    name = kasho_database(pg_cluster)
+    try:
+        with psycopg.connect(pg_cluster.dsn(name), autocommit=True) as other:
+            steps: Progress = []
+            seed(other, **SMALL, until=UNTIL,
+                 progress=lambda step, done, total: steps.append((step, done, total)))
+            assert [done for step, done, _ in steps if step == "transactions"] == [
+                2_000, 4_000, 5_000]
+            assert content_digest(other) == content_digest(conn)
+            seed(other, **SMALL, until=UNTIL, random_seed=2, reset=True)
+            reseeded = content_digest(other)
+            assert all(a != b for a, b in zip(reseeded, content_digest(conn), strict=True))
+    finally:
+        drop_database(pg_cluster.dsn(), name)
+
+
+def test_refuses_tables_with_rows_unless_reset(pg_cluster: LocalCluster) -> None:
+    name = kasho_database(pg_cluster)
+    try:
+        with psycopg.connect(pg_cluster.dsn(name), autocommit=True) as conn:
+            seed(conn, users=5, accounts=14, transactions=51, days=3)
+            with pytest.raises(SeedError) as refused:
+                seed(conn, users=8, accounts=20, transactions=80, days=3)
+            message = str(refused.value)
+            assert message == ("the Kasho tables are not empty (users, accounts, transactions "
+                               "hold rows); seed with reset=True to truncate them first")
+            assert scalar(conn, "SELECT count(*) FROM transactions") == 51
+            summary = seed(conn, users=8, accounts=20, transactions=80, days=3, reset=True)
+            assert summary.transactions == 80
+            assert (scalar(conn, "SELECT count(*) FROM users"),
+                    scalar(conn, "SELECT count(*) FROM transactions")) == (8, 80)
+    finally:
+        drop_database(pg_cluster.dsn(), name)
+
+
+def test_refuses_a_database_without_the_kasho_schema(pg_cluster: LocalCluster,
+                                                     fresh_database: str) -> None:
+    with psycopg.connect(pg_cluster.dsn(fresh_database), autocommit=True) as conn:
+        with pytest.raises(SeedError, match=r"^the Kasho schema is missing \(no table users, "
+                                            r"accounts, transactions\); apply it first: "
+                                            r"kasho-ops migrate up --set kasho$"):
+            seed(conn, users=5, accounts=14, transactions=10)
+        with pytest.raises(SeedError, match="accounts must be at least 14"):
+            seed(conn, users=5, accounts=13, transactions=10)
