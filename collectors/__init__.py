@@ -9,5 +9,9 @@ deltas with reset and restart detection; `engine.py` runs one group against one 
 records the run; `store.py` writes rows and run records to the store with COPY into daily
 partitions; `scheduler.py` runs every group for every target on its interval with backoff
 for targets that are down; `migrate.py` is the golang-migrate-compatible migration runner;
-`cli.py` is the `kasho-ops` command.
+`cli.py` is the `kasho-ops` command; `explain.py` plans one collected statement on demand
+(a DBA action: read-only, never ANALYZE, under a timeout); `activity.py` reads a target's
+sessions live for the Activity page, masks query literals and builds the blocking forest;
+`actions.py` cancels or terminates a backend through the target's `actions_dsn`, refusing
+our own sessions, and audits every attempt in kasho_ops.dba_actions.
 """

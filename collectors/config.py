@@ -36,6 +36,7 @@ class Target:
     name: str
     dsn: Secret
     password: Secret | None = None
+    actions_dsn: Secret | None = None  # a role with pg_signal_backend, for DBA actions only
 
     def connect_kwargs(self) -> dict[str, Any]:
         """libpq parameters for this target (password only if configured explicitly)."""
@@ -99,7 +100,7 @@ _SECTION_KEYS: dict[str, set[str]] = {
     "collector": {"statement_timeout_ms", "lock_timeout_ms", "connect_timeout_seconds",
                   "max_connections_per_target", "backoff_base_seconds", "backoff_cap_seconds"},
     "dashboard": {"address", "port", "stale_after_intervals", "actions_enabled"},
-    "target": {"name", "dsn", "password_env", "password_file"},
+    "target": {"name", "dsn", "password_env", "password_file", "actions_dsn"},
 }
 _TOP_LEVEL = {"store", "targets", "collector", "intervals", "dashboard"}
 LOOPBACK_ADDRESSES = {"127.0.0.1", "::1", "localhost"}
@@ -264,8 +265,13 @@ def _targets(raw_targets: Any, env: dict[str, str], fail: Any) -> tuple[Target, 
             raise fail(f"{label}.dsn is missing for target {name!r}; set dsn = \"host=... "
                        f"dbname=...\" or KASHO_OPS_TARGET_{env_key(name)}_DSN")
         _check_dsn(dsn, f"{label}.dsn", fail)
+        actions_dsn = env.get(f"KASHO_OPS_TARGET_{env_key(name)}_ACTIONS_DSN") or item.get(
+            "actions_dsn")
+        if actions_dsn is not None:
+            _check_dsn(actions_dsn, f"{label}.actions_dsn", fail)
         targets.append(Target(name=name, dsn=Secret(dsn),
-                              password=_password(item, env, label, fail)))
+                              password=_password(item, env, label, fail),
+                              actions_dsn=Secret(actions_dsn) if actions_dsn else None))
     return tuple(targets)
 
 

@@ -3,7 +3,9 @@
 `Engine.run(group, target)` picks the group's SQL for the server's major version, runs it
 read-only under the group's timeout, turns counters into deltas (keeping the previous sample
 per target and group in memory), writes the rows and a run record to the store, and returns
-what happened. It never raises for a failed collection: every failure is a RunRecord.
+what happened. A group's text columns (query texts, names) go to its side table once per
+text key, never into every row. It never raises for a failed collection: every failure is
+a RunRecord.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from collectors.connections import TargetConnections, describe_error
 from collectors.deltas import Sample, counter_deltas, index_rows
 from collectors.errors import KashoOpsError, TargetUnavailable
 from collectors.metric_groups import MetricGroup
+from collectors.redact import mask_string_literals
 from collectors.store import Batch, MetricStore, RunRecord
 
 log = logging.getLogger(__name__)
 QUERY_MARKER = "/* kasho-ops */ "
+MAX_REMEMBERED_TEXTS = 200_000
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class Engine:
         self.store = store
         self._connections: dict[str, TargetConnections] = {}
         self._samples: dict[tuple[str, str], Sample] = {}
+        self._texts_stored: dict[tuple[str, str], set[tuple[Any, ...]]] = {}
         self._lock = threading.Lock()
 
     def connections_for(self, target: Target) -> TargetConnections:
@@ -92,7 +97,7 @@ class Engine:
             previous = self._samples.get((target.name, group.name))
             self._samples[(target.name, group.name)] = current
         result = counter_deltas(previous, current, group.counters, group.reset_column,
-                                group.only_changed)
+                                group.only_changed, group.new_from_zero)
         note = None
         if result.baseline_only:
             note = "first sample: baseline taken, deltas from the next run"
@@ -100,7 +105,8 @@ class Engine:
             note = "server restarted since the last sample: new baseline, no deltas this run"
             log.warning("target %s restarted; %s starts a new baseline", target.name, group.name)
         elif result.reset_keys:
-            note = f"statistics reset for {len(result.reset_keys)} series: skipped this run"
+            handled = "counted from zero" if group.new_from_zero else "skipped this run"
+            note = f"statistics reset for {len(result.reset_keys)} series: {handled}"
         return GroupRows(rows=result.rows, server_major=server_major, note=note)
 
     def prime(self, group: MetricGroup, target: Target) -> bool:
@@ -127,7 +133,8 @@ class Engine:
             error = str(exc)
             unreachable = True
         except psycopg.Error as exc:
-            error = f"{group.name} on {target.name}: {describe_error(exc)}"
+            error = (missing_extension_error(group, target, exc)
+                     or f"{group.name} on {target.name}: {describe_error(exc)}")
         except KashoOpsError as exc:
             error = str(exc)
         duration_ms = (time.perf_counter() - clock) * 1000
@@ -135,8 +142,55 @@ class Engine:
                            duration_ms=duration_ms, rows_written=len(rows), error=error,
                            target_unreachable=unreachable)
         if self.store is not None:
-            self.store.write([to_batch(group, target.name, started_at, rows)], record)
+            rows, texts = group.split_texts(rows)
+            stored = self._texts_stored.setdefault((target.name, group.name), set())
+            if len(stored) > MAX_REMEMBERED_TEXTS:  # the side table's key still dedupes
+                stored.clear()
+            new_texts = {key: text for key, text in texts.items() if key not in stored}
+            batches = [to_batch(group, target.name, started_at, rows)]
+            if new_texts:
+                batches.append(text_batch(group, target.name, started_at,
+                                          list(new_texts.values())))
+            self.store.write(batches, record)
+            stored.update(new_texts)
         return record
+
+
+def missing_extension_error(group: MetricGroup, target: Target,
+                            exc: psycopg.Error) -> str | None:
+    """One line with the exact fix when the group's extension is missing or not preloaded."""
+    if not group.extension:
+        return None
+    extension = group.extension
+    params = target.connect_kwargs()
+    dbname = params.get("dbname") or params.get("user") or "the target database"
+    preload = f"shared_preload_libraries = '{extension}'"
+    create = f"CREATE EXTENSION {extension};"
+    if exc.sqlstate in ("42P01", "42883"):  # undefined_table, undefined_function
+        needs = (f" (postgresql.conf must also have {preload}; adding it needs a restart)"
+                 if group.preload_library else "")
+        return (f"{group.name} on {target.name}: {extension} is not installed in database "
+                f"{dbname}: run {create} there{needs}")
+    if exc.sqlstate == "55000" and group.preload_library:  # object_not_in_prerequisite_state
+        return (f"{group.name} on {target.name}: {extension} is not preloaded: add {preload} "
+                f"to postgresql.conf and restart PostgreSQL ({create} is already done in "
+                f"database {dbname})")
+    return None
+
+
+def text_batch(group: MetricGroup, target_name: str, collected_at: datetime,
+               texts: list[Mapping[str, Any]]) -> Batch:
+    """The side-table rows of a group's text columns, stored once per text key."""
+    columns = ("target", "first_seen_at", *group.text_keys, *group.text_columns)
+
+    def value(text: Mapping[str, Any], column: str) -> Any:
+        if column in group.mask_literals_in and isinstance(text[column], str):
+            return mask_string_literals(text[column])
+        return text[column]
+
+    values = tuple((target_name, collected_at, *(value(t, c) for c in columns[2:]))
+                   for t in texts)
+    return Batch(group.text_table or "", columns, values, collected_at.date(), insert_once=True)
 
 
 def to_batch(group: MetricGroup, target_name: str, collected_at: datetime,

@@ -11,6 +11,7 @@ import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from collectors.errors import KashoOpsError
 
@@ -35,12 +36,34 @@ class MetricGroup:
     counters: tuple[str, ...] = ()
     reset_column: str | None = None
     only_changed: bool = False
+    new_from_zero: bool = False
     timeout_ms: int | None = None
     sql_by_major: tuple[tuple[int, str], ...] = ()
+    text_columns: tuple[str, ...] = ()
+    text_keys: tuple[str, ...] = ()
+    text_table: str | None = None
+    mask_literals_in: tuple[str, ...] = ()
+    extension: str | None = None
+    preload_library: bool = False
 
     @property
     def store_table(self) -> str:
         return self.name
+
+    def split_texts(self, rows: list[dict[str, Any]]) -> tuple[
+            list[dict[str, Any]], dict[tuple[Any, ...], dict[str, Any]]]:
+        """Rows without the text columns, and the text rows by text key (one per key)."""
+        if not self.text_columns:
+            return rows, {}
+        texts: dict[tuple[Any, ...], dict[str, Any]] = {}
+        slim = []
+        for row in rows:
+            key = tuple(row[k] for k in self.text_keys)
+            if key not in texts:
+                texts[key] = {**dict(zip(self.text_keys, key, strict=True)),
+                              **{c: row[c] for c in self.text_columns}}
+            slim.append({c: v for c, v in row.items() if c not in self.text_columns})
+        return slim, texts
 
     @property
     def is_counter(self) -> bool:
@@ -85,19 +108,42 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
     if not isinstance(interval, int) or interval < 1:
         raise fail("interval_seconds must be a whole number >= 1")
     timeout_ms = spec.get("timeout_ms")
+    keys = tuple(spec.get("keys", ()))  # type: ignore[arg-type]
+    text_columns = tuple(spec.get("text_columns", ()))  # type: ignore[arg-type]
+    text_keys = tuple(spec.get("text_keys", keys))  # type: ignore[arg-type]
+    text_table = spec.get("text_table")
+    if text_columns:
+        if not isinstance(text_table, str) or not text_table:
+            raise fail("text_columns need a text_table to keep them in")
+        if not set(text_keys) <= set(keys) or not text_keys:
+            raise fail("text_keys must be a non-empty subset of keys")
+        if set(text_columns) & (set(keys) | set(counters)):
+            raise fail("text_columns cannot also be keys or counters")
+    elif text_table or "text_keys" in spec:
+        raise fail("text_table and text_keys only make sense with text_columns")
+    mask_literals_in = tuple(spec.get("mask_literals_in", ()))  # type: ignore[arg-type]
+    if not set(mask_literals_in) <= set(text_columns):
+        raise fail("mask_literals_in must name text_columns")
     return MetricGroup(
         name=name,
         description=str(spec.get("description", "")),
         interval_seconds=interval,
         kind=kind,
-        keys=tuple(spec.get("keys", ())),  # type: ignore[arg-type]
+        keys=keys,
         unit=str(spec.get("unit", "")),
         requires=str(spec.get("requires", "")),
         counters=counters,
         reset_column=spec.get("reset_column"),  # type: ignore[arg-type]
         only_changed=bool(spec.get("only_changed", False)),
+        new_from_zero=bool(spec.get("new_from_zero", False)),
         timeout_ms=timeout_ms if isinstance(timeout_ms, int) else None,
         sql_by_major=tuple(sorted(sql_files)),
+        text_columns=text_columns,
+        text_keys=text_keys if text_columns else (),
+        text_table=text_table if text_columns else None,  # type: ignore[arg-type]
+        mask_literals_in=mask_literals_in,
+        extension=spec.get("extension"),  # type: ignore[arg-type]
+        preload_library=bool(spec.get("preload_library", False)),
     )
 
 

@@ -31,12 +31,16 @@ RUN_COLUMNS = ("started_at", "target", "metric_group", "duration_ms", "rows_writ
 
 @dataclass(frozen=True)
 class Batch:
-    """Rows for one store table, all with their time column in `day` (UTC)."""
+    """Rows for one store table, all with their time column in `day` (UTC).
+
+    `insert_once` marks a side table of texts (not partitioned, with a primary key): rows
+    whose key is already stored are skipped, never duplicated or overwritten."""
 
     table: str
     columns: tuple[str, ...]
     rows: tuple[tuple[Any, ...], ...]
     day: date
+    insert_once: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,9 @@ class MetricStore:
     def _copy(self, batches: Sequence[Batch]) -> None:
         with self._pool.connection() as conn, conn.transaction():
             for batch in batches:
+                if batch.insert_once:
+                    self._insert_once(conn, batch)
+                    continue
                 self._ensure_partition(conn, batch.table, batch.day)
                 statement = sql.SQL("COPY {}.{} ({}) FROM STDIN").format(
                     sql.Identifier(SCHEMA), sql.Identifier(batch.table),
@@ -117,6 +124,14 @@ class MetricStore:
                 with conn.cursor().copy(statement) as copy:
                     for row in batch.rows:
                         copy.write_row(row)
+
+    @staticmethod
+    def _insert_once(conn: psycopg.Connection[Any], batch: Batch) -> None:
+        statement = sql.SQL("INSERT INTO {}.{} ({}) VALUES ({}) ON CONFLICT DO NOTHING").format(
+            sql.Identifier(SCHEMA), sql.Identifier(batch.table),
+            sql.SQL(", ").join(map(sql.Identifier, batch.columns)),
+            sql.SQL(", ").join([sql.Placeholder()] * len(batch.columns)))
+        conn.cursor().executemany(statement, batch.rows)
 
     def _ensure_partition(self, conn: psycopg.Connection[Any], table: str, day: date) -> None:
         if (table, day) in self._partitions:

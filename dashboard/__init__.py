@@ -10,7 +10,8 @@ reads from the store; `charts.py` turns DataFrames into plotly figures (pure);
 metric group ok / stale / failing / never (pure); `units.py` formats bytes, rates and ages;
 `query_data.py`, `query_analysis.py` (pure) and `query_charts.py` (pure) are the reads,
 logic and charts of the Queries page; `activity_data.py` (store reads, the audit trail and
-the live read) and `activity_charts.py` (pure) serve the Connections, Activity and Locks
-pages; `views/` holds the page scripts, layout only (`overview.py`, `queries.py`,
-`connections.py`, `activity.py`, `locks.py`).
+the live read), `activity_tables.py` (pure: headline numbers and tables) and
+`activity_charts.py` (pure) serve the Connections, Activity and Locks pages; `views/`
+holds the page scripts, layout only (`overview.py`, `queries.py`, `connections.py`,
+`activity.py`, `locks.py`).
 """

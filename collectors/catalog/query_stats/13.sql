@@ -1,0 +1,29 @@
+-- query_stats, PostgreSQL 13: pg_stat_statements 1.8 (total_time became total_exec_time and
+-- planning counters appeared in 13). No toplevel column and no pg_stat_statements_info yet:
+-- every entry counts as top level and resets are found only by counters going backwards.
+-- exec_time_squares_ms2 (calls * (stddev^2 + mean^2)) is cumulative, so its per-interval
+-- delta gives the interval's own standard deviation.
+SELECT s.queryid,
+       s.dbid::bigint                      AS dbid,
+       s.userid::bigint                    AS userid,
+       true                                AS toplevel,
+       coalesce(d.datname::text, s.dbid::text)   AS datname,
+       coalesce(r.rolname::text, s.userid::text) AS rolname,
+       left(s.query, 20000)                AS query,
+       s.calls,
+       s.total_exec_time                   AS total_exec_time_ms,
+       s.calls * (s.stddev_exec_time ^ 2 + s.mean_exec_time ^ 2) AS exec_time_squares_ms2,
+       s.plans,
+       s.total_plan_time                   AS total_plan_time_ms,
+       s.rows,
+       s.shared_blks_hit, s.shared_blks_read, s.shared_blks_dirtied, s.shared_blks_written,
+       s.temp_blks_read, s.temp_blks_written,
+       s.blk_read_time                     AS blk_read_time_ms,
+       s.blk_write_time                    AS blk_write_time_ms,
+       s.wal_records,
+       s.wal_bytes::bigint                 AS wal_bytes,
+       NULL::timestamptz                   AS stats_since
+FROM pg_stat_statements s
+LEFT JOIN pg_database d ON d.oid = s.dbid
+LEFT JOIN pg_roles r ON r.oid = s.userid
+WHERE s.queryid IS NOT NULL

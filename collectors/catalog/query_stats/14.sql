@@ -1,0 +1,31 @@
+-- query_stats, PostgreSQL 14-16: pg_stat_statements 1.9/1.10. toplevel separates statements
+-- run inside functions (pg_stat_statements.track = all) from those sent by clients; the
+-- global stats_reset of pg_stat_statements_info marks a pg_stat_statements_reset() of every
+-- entry. An evicted entry (dealloc) that comes back starts from zero and shows as counters
+-- going backwards. exec_time_squares_ms2 (calls * (stddev^2 + mean^2)) is cumulative, so its
+-- per-interval delta gives the interval's own standard deviation.
+SELECT s.queryid,
+       s.dbid::bigint                      AS dbid,
+       s.userid::bigint                    AS userid,
+       s.toplevel,
+       coalesce(d.datname::text, s.dbid::text)   AS datname,
+       coalesce(r.rolname::text, s.userid::text) AS rolname,
+       left(s.query, 20000)                AS query,
+       s.calls,
+       s.total_exec_time                   AS total_exec_time_ms,
+       s.calls * (s.stddev_exec_time ^ 2 + s.mean_exec_time ^ 2) AS exec_time_squares_ms2,
+       s.plans,
+       s.total_plan_time                   AS total_plan_time_ms,
+       s.rows,
+       s.shared_blks_hit, s.shared_blks_read, s.shared_blks_dirtied, s.shared_blks_written,
+       s.temp_blks_read, s.temp_blks_written,
+       s.blk_read_time                     AS blk_read_time_ms,
+       s.blk_write_time                    AS blk_write_time_ms,
+       s.wal_records,
+       s.wal_bytes::bigint                 AS wal_bytes,
+       i.stats_reset                       AS stats_since
+FROM pg_stat_statements s
+CROSS JOIN pg_stat_statements_info i
+LEFT JOIN pg_database d ON d.oid = s.dbid
+LEFT JOIN pg_roles r ON r.oid = s.userid
+WHERE s.queryid IS NOT NULL

@@ -1,0 +1,172 @@
+"""The Connections, Activity and Locks pages in Chromium, served by a real `kasho-ops
+dashboard`: hours of history in the store plus a real lock chain on the live server, and a
+terminate through the confirmation dialog. Leaves connections.png, activity.png,
+activity-confirm.png and locks.png in test-artifacts/."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from playwright.sync_api import expect
+
+from demo.cluster import LocalCluster
+from tests.e2e.activity_history import seed_activity_history
+from tests.e2e.conftest import ARTIFACTS, PROJECT_ROOT, seed_realistic_store, wait_for_health
+from tests.integration.activity_setup import lock_chain, wait_for_session
+from tests.integration.collector_setup import make_config, monitor_dsn, open_collector
+from tests.pg import HeldSession, free_port
+
+pytestmark = pytest.mark.e2e
+LOAD_TIMEOUT_MS = 60_000
+TARGET = "local"
+
+
+@dataclass
+class LiveDashboard:
+    url: str
+    store_dsn: str
+    chain_pids: tuple[int, int, int]
+    victim: HeldSession
+
+
+def ensure_roles(cluster: LocalCluster) -> None:
+    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+        for role, grants in (("kasho_app", None),
+                             ("kasho_ops_actions", "pg_signal_backend, pg_read_all_stats")):
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone():
+                conn.execute(f"CREATE ROLE {role} LOGIN")
+                if grants:
+                    conn.execute(f"GRANT {grants} TO {role}")
+
+
+@pytest.fixture
+def live_dashboard(pg_cluster: LocalCluster, fresh_database: str, fresh_store: str,
+                   tmp_path: Path) -> Iterator[LiveDashboard]:
+    ensure_roles(pg_cluster)
+    now = datetime.now(UTC)
+    seed_realistic_store(fresh_store, TARGET, now)
+    seed_activity_history(fresh_store, TARGET, now)
+    target_dsn = monitor_dsn(pg_cluster, fresh_database)
+    victim = HeldSession(pg_cluster.dsn(fresh_database, "kasho_app"), "billing-worker")
+    victim.execute_in_background("SELECT pg_sleep(300) /* invoice 'INV-2024-0042' */")
+    wait_for_session(pg_cluster.dsn(), victim.pid, state="active")
+    config = tmp_path / "kasho-ops.toml"
+    config.write_text(f'[store]\ndsn = "{fresh_store}"\n\n[dashboard]\nactions_enabled = true\n'
+                      f'\n[[targets]]\nname = "{TARGET}"\ndsn = "{target_dsn}"\n'
+                      f'actions_dsn = "{pg_cluster.dsn(fresh_database, "kasho_ops_actions")}"\n')
+    with lock_chain(pg_cluster, fresh_database) as chain:
+        collector = open_collector(make_config(fresh_store, {TARGET: target_dsn}))
+        try:
+            for group in collector.groups:
+                if group.name != "query_stats":
+                    collector.collect(group, collector.config.targets[0])
+        finally:
+            collector.close()
+            collector.store.close()
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if k != "KASHO_OPS_CONFIG"}
+        log = tmp_path / "dashboard.log"
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "collectors.cli", "dashboard", "--config", str(config),
+                 "--port", str(port)], cwd=PROJECT_ROOT, env=env, stdout=output,
+                stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for_health(url, process, log)
+            yield LiveDashboard(url, fresh_store, (chain.a.pid, chain.b.pid, chain.c.pid),
+                                victim)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+            victim.close()
+
+
+def screenshot(page: Any, name: str, charts: int = 0) -> None:
+    height = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
+    page.set_viewport_size({"width": page.viewport_size["width"], "height": height + 40})
+    if charts:
+        wait_for_charts(page, charts)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def wait_for_charts(page: Any, count: int) -> None:
+    # A plotly chart has several .main-svg layers but one title: count the titles.
+    page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .gtitle').length "
+                           f">= {count}", timeout=LOAD_TIMEOUT_MS)
+
+
+def chart_titles(page: Any) -> list[str]:
+    return page.locator(".js-plotly-plot .gtitle").evaluate_all(
+        "titles => titles.map(t => t.textContent)")
+
+
+def test_activity_page_refreshes_pauses_and_terminates_through_the_dialog(
+        live_dashboard: LiveDashboard, chromium_page: Any) -> None:
+    page, victim = chromium_page, live_dashboard.victim
+    page.goto(f"{live_dashboard.url}/activity?target={TARGET}")
+    expect(page.get_by_role("heading", name="Who blocks whom")).to_be_visible(
+        timeout=LOAD_TIMEOUT_MS)
+    expect(page.get_by_text("refreshing every 5 s")).to_be_visible()
+    waiting = page.get_by_test_id("stMetric").filter(has_text="Waiting on a lock")
+    expect(waiting).to_contain_text("2")
+    page.get_by_text("Pause", exact=True).click()
+    expect(page.get_by_text("· paused")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+    screenshot(page, "activity.png")
+
+    page.set_viewport_size({"width": 1600, "height": 1000})
+    page.get_by_text("Pause", exact=True).click()  # live again: the dialog must survive it
+    expect(page.get_by_text("refreshing every 5 s")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+    page.get_by_label("Backend pid").fill(str(victim.pid))
+    page.get_by_label("Backend pid").press("Enter")
+    page.get_by_role("button", name="Terminate backend…").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text(f"Terminate pid {victim.pid} on {TARGET}?",
+                                   timeout=LOAD_TIMEOUT_MS)
+    expect(dialog).to_contain_text("billing-worker")
+    as_of = page.get_by_text("As of ").first.text_content()
+    page.wait_for_function(
+        "seen => [...document.querySelectorAll('[data-testid=stCaptionContainer]')]"
+        ".some(c => c.textContent.startsWith('As of ') && c.textContent !== seen)",
+        arg=as_of, timeout=LOAD_TIMEOUT_MS)  # the live view refreshed behind the dialog
+    expect(dialog).to_contain_text(f"Terminate pid {victim.pid} on {TARGET}?")
+    page.screenshot(path=str(ARTIFACTS / "activity-confirm.png"))
+    dialog.get_by_role("button", name="Yes, terminate").click()
+    expect(page.get_by_text(f"pid {victim.pid} on {TARGET}: backend terminated")).to_be_visible(
+        timeout=LOAD_TIMEOUT_MS)
+    with psycopg.connect(live_dashboard.store_dsn) as conn:
+        assert conn.execute("SELECT actor, pid, action, outcome, query FROM "
+                            "kasho_ops.dba_actions").fetchall() == [
+            ("unauthenticated (actions_enabled)", victim.pid, "terminate", "signalled",
+             "SELECT pg_sleep(?) /* invoice ? */")]
+
+
+def test_connections_and_locks_pages_draw_their_charts(
+        live_dashboard: LiveDashboard, chromium_page: Any) -> None:
+    page = chromium_page
+    page.goto(f"{live_dashboard.url}/connections?target={TARGET}&range=24h")
+    wait_for_charts(page, 3)
+    assert chart_titles(page) == ["Connections against the limit", "Connections by state",
+                                  "Oldest query, transaction and idle transaction"]
+    expect(page.get_by_test_id("stMetric")).to_have_count(4)
+    screenshot(page, "connections.png", charts=3)
+
+    page.set_viewport_size({"width": 1600, "height": 1000})
+    page.goto(f"{live_dashboard.url}/locks?target={TARGET}&range=24h")
+    expect(page.get_by_role("heading", name="Lock waits in the range")).to_be_visible(
+        timeout=LOAD_TIMEOUT_MS)
+    wait_for_charts(page, 3)
+    assert chart_titles(page) == ["Lock waits", "Active sessions by wait event type",
+                                  "Deadlocks and recovery conflicts"]
+    expect(page.get_by_role("heading", name="Lock waits in the range")).to_be_visible()
+    screenshot(page, "locks.png", charts=3)

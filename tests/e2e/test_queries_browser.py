@@ -1,0 +1,67 @@
+"""The Queries page in Chromium: from a spike in the load-shape chart to its statement in two
+clicks, a pasted detail URL, and back.
+
+Leaves screenshots in test-artifacts/queries.png and test-artifacts/queries-detail.png.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import ARTIFACTS, SEEDED_TARGET
+from tests.query_history import KASHO_STATEMENTS, seed_query_history, tail_statements
+
+pytestmark = pytest.mark.e2e
+LOAD_TIMEOUT_MS = 60_000
+REPORT = next(s for s in KASHO_STATEMENTS if s.queryid == 7_005)  # most statement time
+
+
+@pytest.fixture
+def query_history(seeded_store: str) -> str:
+    seed_query_history(seeded_store, SEEDED_TARGET, datetime.now(UTC), timedelta(days=2),
+                       [*KASHO_STATEMENTS, *tail_statements(30)])
+    return seeded_store
+
+
+def screenshot(page: Any, name: str) -> None:
+    height = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
+    page.set_viewport_size({"width": page.viewport_size["width"], "height": height + 40})
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def test_a_bar_segment_opens_its_statement_and_back(query_history: str, dashboard_url: str,
+                                                    chromium_page: Any) -> None:
+    page = chromium_page
+    page.goto(f"{dashboard_url}/queries?target={SEEDED_TARGET}&range=24h")
+    page.wait_for_selector(".js-plotly-plot .barlayer .trace path", timeout=LOAD_TIMEOUT_MS)
+    expect(page.get_by_role("heading", name="Top statements by total time")).to_be_visible()
+    expect(page.get_by_test_id("stDataFrame")).to_have_count(2)  # regressions, top statements
+    screenshot(page, "queries.png")
+
+    # The first trace is the statement with the most time; click one of its bars.
+    page.locator(".js-plotly-plot .barlayer .trace").first.locator("path").nth(-3).click(
+        force=True)
+    expect(page.get_by_role("heading", name=f"Statement {REPORT.queryid}")).to_be_visible(
+        timeout=LOAD_TIMEOUT_MS)
+    assert re.search(rf"[?&]queryid={REPORT.queryid}&dbid={REPORT.dbid}&userid="
+                     rf"{REPORT.userid}(&|$)", page.url), page.url
+    expect(page.get_by_text("GROUP BY u.email")).to_be_visible()
+    detail_url = page.url
+
+    page.get_by_role("button", name="← All statements").click()
+    expect(page.get_by_role("heading", name="Queries", exact=True)).to_be_visible(
+        timeout=LOAD_TIMEOUT_MS)
+    expect(page.get_by_role("heading", name="Top statements by total time")).to_be_visible()
+    assert "queryid" not in page.url
+
+    page.goto(detail_url)  # as pasted into an incident channel
+    expect(page.get_by_role("heading", name=f"Statement {REPORT.queryid}")).to_be_visible(
+        timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=LOAD_TIMEOUT_MS)
+    screenshot(page, "queries-detail.png")

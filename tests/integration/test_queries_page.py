@@ -1,0 +1,158 @@
+"""The Queries page in AppTest: statements collected from a real workload, the detail view
+by URL, the regressions list from a week of history, and the missing-extension message."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from collectors.redact import Secret
+from collectors.store import Batch, MetricStore
+from demo.cluster import LocalCluster
+from tests.integration.collector_setup import (
+    make_config,
+    monitor_dsn,
+    open_collector,
+    write_config_file,
+)
+from tests.integration.test_query_stats import LEDGER_QUERY, run_times, statement_id
+from tests.query_history import REGRESSED, REGRESSION_AGO, seed_query_history
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+
+
+def queries_page(config: Path, monkeypatch: pytest.MonkeyPatch,
+                 **params: str) -> AppTest:
+    monkeypatch.setenv("KASHO_OPS_CONFIG", str(config))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("views/queries.py")
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def dataframe(at: AppTest, key: str):
+    return next(d for d in at.get("dataframe") if d.key == key).value
+
+
+@pytest.fixture
+def collected_store(pg_cluster: LocalCluster, fresh_database: str, fresh_store: str,
+                    tmp_path: Path) -> tuple[Path, str, tuple[int, int, int]]:
+    """A store with two real query_stats collections: the ledger count ran 7 then 4 times."""
+    with psycopg.connect(pg_cluster.dsn(fresh_database), autocommit=True) as conn:
+        conn.execute("CREATE TABLE ledger (account_id int, amount numeric)")
+        conn.execute("INSERT INTO ledger SELECT g % 10, g FROM generate_series(1, 100) g")
+    app = pg_cluster.dsn(fresh_database)
+    run_times(app, LEDGER_QUERY, 1)
+    key = statement_id(pg_cluster.dsn(), fresh_database, "SELECT count(*)")
+    collector = open_collector(make_config(fresh_store, {"local": monitor_dsn(pg_cluster)}),
+                               ["query_stats"])
+    group, target = collector.groups[0], collector.config.targets[0]
+    try:
+        assert collector.engine.prime(group, target)
+        for times in (7, 4):
+            run_times(app, LEDGER_QUERY, times)
+            assert collector.collect(group, target).error is None
+    finally:
+        collector.close()
+        collector.store.close()
+    config = write_config_file(tmp_path / "k.toml", fresh_store,
+                               {"local": monitor_dsn(pg_cluster)})
+    return config, fresh_database, key
+
+
+def test_top_statements_show_the_collected_workload(
+        collected_store: tuple[Path, str, tuple[int, int, int]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    config, dbname, _ = collected_store
+    at = queries_page(config, monkeypatch, range="1h")
+    assert at.title[0].value == "Queries"
+    table = dataframe(at, "top_statements")
+    ledger = table[table["statement"] == "SELECT count(*) FROM ledger WHERE account_id = $1"]
+    assert ledger[["database", "role", "calls", "rows"]].values.tolist() == [
+        [dbname, "postgres", 11, 11]]
+    assert len(ledger["trend"].iloc[0]) > 1  # the sparkline has one value per bucket
+    assert at.get("plotly_chart"), "the load-shape chart is drawn"
+    at.segmented_control(key="queries_rank").set_value("calls").run()
+    assert at.query_params["rank"] == ["calls"] or at.query_params["rank"] == "calls"
+    assert at.subheader[-1].value == "Top statements by calls"
+
+
+def test_detail_view_by_url_shows_totals_text_and_explain(
+        collected_store: tuple[Path, str, tuple[int, int, int]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    config, dbname, (queryid, dbid, userid) = collected_store
+    at = queries_page(config, monkeypatch, range="1h", queryid=str(queryid), dbid=str(dbid),
+                      userid=str(userid))
+    assert at.title[0].value == f"Statement {queryid}"
+    assert any(f"database **{dbname}** · role **postgres**" in c.value for c in at.caption)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["calls"] == "11" and metrics["rows per call"] == "1.0"
+    assert at.code[0].value == "SELECT count(*)\nFROM ledger\nWHERE account_id = $1"
+    assert "`ledger`" in at.markdown[-1].value
+    assert len(at.get("plotly_chart")) == 1
+    at.button[-1].click().run()  # EXPLAIN: the monitor role may not read the table
+    assert at.error[0].value == "EXPLAIN failed: permission denied for table ledger"
+
+
+def test_regressions_list_the_statement_that_got_slower(
+        fresh_store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = datetime.now(UTC)
+    seed_query_history(fresh_store, "kasho-primary", now, timedelta(days=8))
+    config = write_config_file(tmp_path / "k.toml", fresh_store,
+                               {"kasho-primary": "host=127.0.0.1 dbname=kasho user=mon"})
+    at = queries_page(config, monkeypatch, range="7d")
+    regressions = dataframe(at, "regressions")
+    assert regressions["statement"].tolist() == [REGRESSED.query[:89] + "…"]
+    since = regressions["since"].iloc[0].to_pydatetime().replace(tzinfo=UTC)
+    assert now - REGRESSION_AGO - timedelta(minutes=1) <= since <= now - REGRESSION_AGO
+    assert 2.5 < regressions["slower"].iloc[0] < 3.5
+
+
+def test_missing_extension_says_what_to_add(
+        pg_cluster: LocalCluster, fresh_database: str, fresh_store: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    collector = open_collector(
+        make_config(fresh_store, {"bare": monitor_dsn(pg_cluster, fresh_database)}),
+        ["query_stats"])
+    try:
+        collector.collect(collector.groups[0], collector.config.targets[0])
+    finally:
+        collector.close()
+        collector.store.close()
+    config = write_config_file(tmp_path / "k.toml", fresh_store,
+                               {"bare": monitor_dsn(pg_cluster, fresh_database)})
+    at = queries_page(config, monkeypatch)
+    assert at.error[0].value == (
+        "The last query_stats collection failed: query_stats on bare: pg_stat_statements is "
+        f"not installed in database {fresh_database}: run CREATE EXTENSION "
+        "pg_stat_statements; there (postgresql.conf must also have shared_preload_libraries "
+        "= 'pg_stat_statements'; adding it needs a restart)")
+
+
+def test_evictions_in_the_range_are_called_out(
+        fresh_store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = datetime.now(UTC)
+    seed_query_history(fresh_store, "kasho-primary", now, timedelta(hours=2))
+    store = MetricStore(Secret(fresh_store))
+    store.open()
+    try:
+        for minutes_ago in (5, 4, 90):  # two in the last hour, one before it
+            t = now - timedelta(minutes=minutes_ago)
+            store.write([Batch("query_stats_info", ("collected_at", "target",
+                                                    "interval_seconds", "dealloc", "stats_reset"),
+                               ((t, "kasho-primary", 60.0, 2, None),), t.date())])
+    finally:
+        store.close()
+    config = write_config_file(tmp_path / "k.toml", fresh_store,
+                               {"kasho-primary": "host=127.0.0.1 dbname=kasho user=mon"})
+    at = queries_page(config, monkeypatch, range="1h")
+    assert at.warning[0].value.startswith(
+        "pg_stat_statements evicted its least-used entries 4 times in this range")

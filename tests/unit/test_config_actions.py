@@ -1,0 +1,45 @@
+"""[[targets]] actions_dsn: the optional role for dashboard cancel/terminate actions."""
+
+import pytest
+
+from collectors.config import parse_config
+from collectors.errors import ConfigError
+
+STORE = {"dsn": "host=127.0.0.1 dbname=kasho_ops"}
+
+
+def target(**item: object) -> dict:
+    return {"store": STORE, "targets": [{"name": "kasho-primary", "dsn": "host=a", **item}]}
+
+
+def test_actions_dsn_is_optional_and_absent_by_default() -> None:
+    cfg = parse_config(target(), environ={})
+    assert cfg.targets[0].actions_dsn is None
+
+
+def test_actions_dsn_from_file_is_a_secret() -> None:
+    cfg = parse_config(target(actions_dsn="host=a user=signaller password=s3cret"), environ={})
+    actions_dsn = cfg.targets[0].actions_dsn
+    assert actions_dsn is not None
+    assert actions_dsn.reveal() == "host=a user=signaller password=s3cret"
+    assert "s3cret" not in repr(cfg)
+
+
+def test_environment_overrides_actions_dsn() -> None:
+    cfg = parse_config(target(actions_dsn="host=a user=from_file"),
+                       environ={"KASHO_OPS_TARGET_KASHO_PRIMARY_ACTIONS_DSN":
+                                "host=b user=from_env"})
+    assert cfg.targets[0].actions_dsn.reveal() == "host=b user=from_env"  # type: ignore[union-attr]
+    assert cfg.targets[0].dsn.reveal() == "host=a"
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("host=a password=hunter2 port", "targets[0].actions_dsn is not a valid libpq connection"),
+    (5, "targets[0].actions_dsn must be a string"),
+])
+def test_bad_actions_dsn_is_one_line_naming_the_key(value: object, message: str) -> None:
+    with pytest.raises(ConfigError) as excinfo:
+        parse_config(target(actions_dsn=value), environ={})
+    text = str(excinfo.value)
+    assert message in text
+    assert "\n" not in text and "hunter2" not in text
