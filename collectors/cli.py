@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -101,11 +102,22 @@ def cmd_collect(args: argparse.Namespace) -> int:
             return 1 if failed else 0
         log.info("collecting %d groups from %d targets into %s", len(groups),
                  len(config.targets), config.store.display_dsn)
-        collector.build_scheduler().start()
+        scheduler = collector.build_scheduler()
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
+        try:
+            scheduler.start()
+        except KeyboardInterrupt:
+            log.info("stopping: waiting for running collections to finish")
+            scheduler.shutdown(wait=True)
         return 0
     finally:
         collector.close()
         store.close()
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    # A service manager's stop is a Ctrl-C: finish running jobs, flush the store, exit 0.
+    raise KeyboardInterrupt
 
 
 def _group_name(value: str) -> str:

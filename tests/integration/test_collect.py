@@ -248,8 +248,10 @@ def test_scheduled_collector_runs_repeatedly_and_logs_an_outage_once(
                                     "WHERE target = 'alive' AND error IS NULL")[0][0]
         assert alive_runs >= 8
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)  # what a service manager sends
         _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert "stopping: waiting for running collections" in stderr
     assert stderr.count("target dead: cannot connect") == 1, stderr
     assert "hunter2" not in stderr and "Traceback" not in stderr
     dead_runs = store_rows(fresh_store, "SELECT count(*) FROM kasho_ops.collector_runs "
