@@ -146,11 +146,13 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 # -- catalog ---------------------------------------------------------------------------------
 
 def cmd_catalog(args: argparse.Namespace) -> int:
-    print(f"{'group':<20} {'kind':<8} {'every':>6}  {'versions':<10} description")
-    for group in load_catalog().values():
+    groups = list(load_catalog().values())
+    width = max(len("group"), *(len(g.name) for g in groups))
+    print(f"{'group':<{width}}  {'kind':<8} {'every':>6}  {'versions':<10} description")
+    for group in groups:
         versions = ",".join(f"{major}+" for major, _ in group.sql_by_major)
-        print(f"{group.name:<20} {group.kind:<8} {group.interval_seconds:>5}s  {versions:<10} "
-              f"{group.description}")
+        print(f"{group.name:<{width}}  {group.kind:<8} {group.interval_seconds:>5}s  "
+              f"{versions:<10} {group.description}")
     return 0
 
 
