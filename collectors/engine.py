@@ -166,7 +166,12 @@ def missing_extension_error(group: MetricGroup, target: Target,
     dbname = params.get("dbname") or params.get("user") or "the target database"
     preload = f"shared_preload_libraries = '{extension}'"
     create = f"CREATE EXTENSION {extension};"
-    if exc.sqlstate in ("42P01", "42883"):  # undefined_table, undefined_function
+    if exc.sqlstate in ("42P01", "42883", "42703"):  # undefined table, function, column
+        reason = (exc.diag.message_primary or "") if exc.diag else ""
+        if f'"{extension}"' not in reason and f" {extension}(" not in reason:
+            return (f"{group.name} on {target.name}: the {extension} extension in database "
+                    f"{dbname} is older than this definition needs ({reason}): run ALTER "
+                    f"EXTENSION {extension} UPDATE; there")
         needs = (f" (postgresql.conf must also have {preload}; adding it needs a restart)"
                  if group.preload_library else "")
         return (f"{group.name} on {target.name}: {extension} is not installed in database "

@@ -112,18 +112,20 @@ class MetricStore:
         self._resend_pending()
 
     def _copy(self, batches: Sequence[Batch]) -> None:
+        created: set[tuple[str, date]] = set()
         with self._pool.connection() as conn, conn.transaction():
             for batch in batches:
                 if batch.insert_once:
                     self._insert_once(conn, batch)
                     continue
-                self._ensure_partition(conn, batch.table, batch.day)
+                self._ensure_partition(conn, batch.table, batch.day, created)
                 statement = sql.SQL("COPY {}.{} ({}) FROM STDIN").format(
                     sql.Identifier(SCHEMA), sql.Identifier(batch.table),
                     sql.SQL(", ").join(map(sql.Identifier, batch.columns)))
                 with conn.cursor().copy(statement) as copy:
                     for row in batch.rows:
                         copy.write_row(row)
+        self._partitions |= created  # only once committed: a rolled-back one does not exist
 
     @staticmethod
     def _insert_once(conn: psycopg.Connection[Any], batch: Batch) -> None:
@@ -133,11 +135,12 @@ class MetricStore:
             sql.SQL(", ").join([sql.Placeholder()] * len(batch.columns)))
         conn.cursor().executemany(statement, batch.rows)
 
-    def _ensure_partition(self, conn: psycopg.Connection[Any], table: str, day: date) -> None:
-        if (table, day) in self._partitions:
+    def _ensure_partition(self, conn: psycopg.Connection[Any], table: str, day: date,
+                          created: set[tuple[str, date]]) -> None:
+        if (table, day) in self._partitions or (table, day) in created:
             return
         conn.execute("SELECT kasho_ops.ensure_partition(%s, %s)", [table, day])
-        self._partitions.add((table, day))
+        created.add((table, day))
 
     def _buffer(self, batches: list[Batch], exc: BaseException) -> None:
         with self._lock:
@@ -189,12 +192,13 @@ class MetricStore:
         """Create today's and tomorrow's partitions; drop those older than the retention."""
         from datetime import timedelta
 
+        created: set[tuple[str, date]] = set()
         with self._pool.connection() as conn:
             for table in self.partitioned_tables():
                 for day in (today, today + timedelta(days=1)):
-                    self._ensure_partition(conn, table, day)
+                    self._ensure_partition(conn, table, day, created)
             cutoff = today - timedelta(days=retention_days)
             dropped = [r[0] for r in conn.execute(
                 "SELECT kasho_ops.drop_partitions_before(%s)", [cutoff]).fetchall()]
-        self._partitions = {(t, d) for t, d in self._partitions if d >= cutoff}
+        self._partitions = {(t, d) for t, d in self._partitions | created if d >= cutoff}
         return dropped

@@ -145,7 +145,7 @@ def explain_section(text: str, datname: str, queryid: int) -> None:
                "$n parameter, one per line (NULL for null). Each attempt is recorded in "
                "kasho_ops.explain_runs, without the values.")
     raw = st.text_area("Sample parameter values", key="explain_parameters", height=100,
-                       placeholder="42\nsettled")
+                       placeholder="one value per $n parameter, e.g.\n42\nsettled")
     if st.button("EXPLAIN", icon=":material/account_tree:"):
         try:
             result = audited_explain(ctx.config, ctx.target, datname, text,

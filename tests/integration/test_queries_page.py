@@ -86,8 +86,9 @@ def test_top_statements_show_the_collected_workload(
 
 
 def test_detail_view_by_url_shows_totals_text_and_explain(
-        collected_store: tuple[Path, str, tuple[int, int, int]],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        collected_store: tuple[Path, str, tuple[int, int, int]], pg_cluster: LocalCluster,
+        fresh_store: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = fresh_store
     config, dbname, (queryid, dbid, userid) = collected_store
     at = queries_page(config, monkeypatch, range="1h", queryid=str(queryid), dbid=str(dbid),
                       userid=str(userid))
@@ -100,6 +101,17 @@ def test_detail_view_by_url_shows_totals_text_and_explain(
     assert len(at.get("plotly_chart")) == 1
     at.button[-1].click().run()  # EXPLAIN: the monitor role may not read the table
     assert at.error[0].value == "EXPLAIN failed: permission denied for table ledger"
+    with psycopg.connect(pg_cluster.dsn(dbname), autocommit=True) as conn:
+        conn.execute("GRANT SELECT ON ledger TO kasho_ops_monitor")
+    at.text_area(key="explain_parameters").input("3").run()
+    at.button[-1].click().run()
+    assert not at.error
+    plan = at.code[-1].value
+    assert plan.startswith("Aggregate") and "Filter: (account_id = 3)" in plan
+    with psycopg.connect(store) as conn:
+        assert conn.execute("SELECT outcome, sample_values, queryid FROM kasho_ops.explain_runs "
+                            "ORDER BY id").fetchall() == [("failed", False, queryid),
+                                                          ("planned", True, queryid)]
 
 
 def test_regressions_list_the_statement_that_got_slower(

@@ -301,3 +301,20 @@ def test_literals_left_in_normalized_texts_are_masked_before_storing(
     texts = [r[0] for r in store_rows(fresh_store, "SELECT query FROM kasho_ops.query_texts")]
     assert "CREATE ROLE leaky_app LOGIN PASSWORD '?'" in texts
     assert not any("hunter2" in t for t in texts)
+
+
+def test_an_outdated_extension_names_the_update(
+        pg_cluster: LocalCluster, fresh_database: str, fresh_store: str) -> None:
+    with psycopg.connect(pg_cluster.dsn(fresh_database), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION pg_stat_statements VERSION '1.8'")  # no _info view
+    config = make_config(fresh_store, {"old": monitor_dsn(pg_cluster, fresh_database)})
+    collector = open_collector(config, ["query_stats"])
+    try:
+        record = collector.collect(collector.groups[0], config.targets[0])
+    finally:
+        collector.close()
+        collector.store.close()
+    assert record.error == (
+        f"query_stats on old: the pg_stat_statements extension in database {fresh_database} "
+        "is older than this definition needs (relation \"pg_stat_statements_info\" does not "
+        "exist): run ALTER EXTENSION pg_stat_statements UPDATE; there")
