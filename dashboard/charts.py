@@ -36,7 +36,8 @@ LIMIT_COLOR = "#cf222e"
 # Time ticks without plotly's second line of dates: hours within a day, days beyond.
 TIME_TICK_FORMATS = [
     {"dtickrange": [None, 60_000], "value": "%H:%M:%S"},
-    {"dtickrange": [60_000, 86_400_000], "value": "%H:%M"},
+    # Plotly treats both ends as inclusive: a one-day tick must fall in the date format.
+    {"dtickrange": [60_000, 86_399_999], "value": "%H:%M"},
     {"dtickrange": [86_400_000, None], "value": "%b %d"},
 ]
 
