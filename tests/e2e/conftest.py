@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -159,16 +160,11 @@ def seeded_store(fresh_store: str) -> str:
     return fresh_store
 
 
-@pytest.fixture
-def dashboard_url(seeded_store: str, tmp_path: Path) -> Iterator[str]:
-    """A real `kasho-ops dashboard` on a free loopback port, serving the seeded store."""
-    config = write_config_file(
-        tmp_path / "kasho-ops.toml", seeded_store,
-        {SEEDED_TARGET: "host=127.0.0.1 dbname=kasho user=kasho_ops_monitor",
-         EMPTY_TARGET: "host=127.0.0.1 dbname=kasho user=kasho_ops_monitor"})
+@contextmanager
+def running_dashboard(config: Path, log: Path) -> Iterator[str]:
+    """A real `kasho-ops dashboard` on a free loopback port; yields its base URL."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "KASHO_OPS_CONFIG"}
-    log = tmp_path / "dashboard.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "collectors.cli", "dashboard", "--config", str(config),
@@ -185,6 +181,17 @@ def dashboard_url(seeded_store: str, tmp_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def dashboard_url(seeded_store: str, tmp_path: Path) -> Iterator[str]:
+    """The dashboard serving the seeded store."""
+    config = write_config_file(
+        tmp_path / "kasho-ops.toml", seeded_store,
+        {SEEDED_TARGET: "host=127.0.0.1 dbname=kasho user=kasho_ops_monitor",
+         EMPTY_TARGET: "host=127.0.0.1 dbname=kasho user=kasho_ops_monitor"})
+    with running_dashboard(config, tmp_path / "dashboard.log") as base_url:
+        yield base_url
 
 
 @pytest.fixture

@@ -5,9 +5,6 @@ activity-confirm.png and locks.png in test-artifacts/."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,10 +17,10 @@ from playwright.sync_api import expect
 
 from demo.cluster import LocalCluster
 from tests.e2e.activity_history import seed_activity_history
-from tests.e2e.conftest import ARTIFACTS, PROJECT_ROOT, seed_realistic_store, wait_for_health
+from tests.e2e.conftest import ARTIFACTS, running_dashboard, seed_realistic_store
 from tests.integration.activity_setup import lock_chain, wait_for_session
 from tests.integration.collector_setup import make_config, monitor_dsn, open_collector
-from tests.pg import HeldSession, free_port
+from tests.pg import HeldSession
 
 pytestmark = pytest.mark.e2e
 LOAD_TIMEOUT_MS = 60_000
@@ -72,22 +69,9 @@ def live_dashboard(pg_cluster: LocalCluster, fresh_database: str, fresh_store: s
         finally:
             collector.close()
             collector.store.close()
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if k != "KASHO_OPS_CONFIG"}
-        log = tmp_path / "dashboard.log"
-        with log.open("wb") as output:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "collectors.cli", "dashboard", "--config", str(config),
-                 "--port", str(port)], cwd=PROJECT_ROOT, env=env, stdout=output,
-                stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_for_health(url, process, log)
+        with running_dashboard(config, tmp_path / "dashboard.log") as url:
             yield LiveDashboard(url, fresh_store, (chain.a.pid, chain.b.pid, chain.c.pid),
                                 victim)
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
             victim.close()
 
 
