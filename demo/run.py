@@ -83,6 +83,8 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
         stop_requested = True
 
     signal.signal(signal.SIGTERM, request_stop)
+    # Also when started in the background, where the shell would have us ignore SIGINT.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         say(f"starting PostgreSQL 15 on 127.0.0.1:{pg_port} (data in {paths.cluster})")
         cluster.start()
