@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -66,6 +67,7 @@ def demo_home() -> Path:
 
 def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
     started = time.monotonic()
+    started_at = datetime.now(UTC)
     paths = DemoPaths(demo_home())
     pg_port = int(os.environ.get("KASHO_OPS_DEMO_PG_PORT", DEMO_PG_PORT))
     if reset and paths.root.exists():
@@ -106,7 +108,7 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
         wait_for_dashboard(port, children, paths, lambda: stop_requested)
         url = f"http://127.0.0.1:{port}/"
         say(f"dashboard: {url}   (logs in {paths.logs}; Ctrl-C stops everything)")
-        if wait_for_first_data(cluster.dsn(STORE_DB), children, paths,
+        if wait_for_first_data(cluster.dsn(STORE_DB), started_at, children, paths,
                                lambda: stop_requested):
             say(f"live data in the store {time.monotonic() - started:.0f} s after start; "
                 f"open {url}")
@@ -233,10 +235,12 @@ def wait_for_dashboard(port: int, children: dict[str, subprocess.Popen[bytes]],
                             f"{timeout_seconds:.0f} s; is the port already in use?")
 
 
-def wait_for_first_data(store_dsn: str, children: dict[str, subprocess.Popen[bytes]],
+def wait_for_first_data(store_dsn: str, since: datetime,
+                        children: dict[str, subprocess.Popen[bytes]],
                         paths: DemoPaths, stopping: Callable[[], bool],
                         timeout_seconds: float = 120) -> bool:
-    """Until the groups behind the Overview's charts have stored rows: data is on screen."""
+    """Until the groups behind the Overview's charts stored rows in this run: data is on
+    screen (rows from an earlier run of the demo do not count)."""
     wanted = list(OVERVIEW_GROUPS)
     deadline = time.monotonic() + timeout_seconds
     with psycopg.connect(store_dsn, autocommit=True) as conn:
@@ -244,8 +248,8 @@ def wait_for_first_data(store_dsn: str, children: dict[str, subprocess.Popen[byt
             check_children(children, paths)
             row = conn.execute(
                 "SELECT count(DISTINCT metric_group) FROM kasho_ops.collector_runs "
-                "WHERE error IS NULL AND rows_written > 0 AND metric_group = ANY(%s)",
-                [wanted]).fetchone()
+                "WHERE error IS NULL AND rows_written > 0 AND metric_group = ANY(%s) "
+                "AND started_at >= %s", [wanted, since]).fetchone()
             if row is not None and row[0] == len(wanted):
                 return True
             time.sleep(0.5)
