@@ -10,6 +10,7 @@ of history for 5,000 statements. Run with `make bench` or
 
 from __future__ import annotations
 
+import logging
 import os
 import statistics
 import time
@@ -31,6 +32,8 @@ from tests.pg import free_port
 from tests.query_history import STAT_COLUMNS
 
 pytestmark = pytest.mark.bench
+# The page's cached readers run here without a Streamlit server; they say so on every call.
+logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)
 STATEMENTS = 5_000
 TABLES = 100
 CYCLES = 8
