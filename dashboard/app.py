@@ -48,7 +48,8 @@ if not config.targets:
     st.warning(f"No targets configured in {config.source}: add a [[targets]] table with a "
                "name and a dsn, then reload.", icon=":material/warning:")
     st.stop()
-context, notes = sidebar.render(config, store_label(config))
+context, notes = sidebar.render(config, store_label(config),
+                                live=navigation.is_live(page.url_path))
 st.session_state[SESSION_KEY] = context
 # Notes about a bad link survive the root page's forward (a rerun) and show on the real page.
 pending_notes = st.session_state.setdefault(NOTES_KEY, [])

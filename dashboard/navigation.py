@@ -21,13 +21,14 @@ class PageSpec:
     title: str
     url_path: str
     icon: str | None = None
+    live: bool = False  # reads the monitored server now, not the store's history
 
 
 PAGES: list[PageSpec] = [
     PageSpec("views/overview.py", "Overview", "overview", ":material/monitoring:"),
     PageSpec("views/queries.py", "Queries", "queries", ":material/query_stats:"),
     PageSpec("views/connections.py", "Connections", "connections", ":material/lan:"),
-    PageSpec("views/activity.py", "Activity now", "activity", ":material/bolt:"),
+    PageSpec("views/activity.py", "Activity now", "activity", ":material/bolt:", live=True),
     PageSpec("views/locks.py", "Locks", "locks", ":material/lock:"),
 ]
 
@@ -46,3 +47,7 @@ def build_pages(specs: list[PageSpec] | None = None) -> list[st.Page]:
     root = st.Page(forward_to_first_page, title="Kasho Ops", url_path="home", default=True,
                    visibility="hidden")
     return [root, *pages]
+
+
+def is_live(url_path: str) -> bool:
+    return any(spec.live and spec.url_path == url_path for spec in PAGES)

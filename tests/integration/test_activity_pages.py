@@ -176,6 +176,10 @@ def test_activity_page_shows_live_sessions_and_the_blocking_tree(
     assert sessions.loc[b, "wait"] == "Lock: relation"
     assert any("Actions are off" in c.value for c in at.caption)
     assert not at.button  # no action buttons while actions are disabled
+    # A live page has no time range to choose; the URL keeps it for the history pages.
+    time_range = next(box for box in at.sidebar.selectbox if box.label == "Time range")
+    assert time_range.disabled and time_range.value == "1h"
+    assert any("live from the server" in c.value for c in at.sidebar.caption)
 
 
 def test_terminate_through_the_confirmation_step_is_done_and_audited(

@@ -171,6 +171,7 @@ def test_target_and_range_follow_the_url_and_the_sidebar(seeded_store: str,
     at = app_for(seeded_store, target=EMPTY, range="1h")
     assert at.sidebar.selectbox(key="sidebar_target").value == EMPTY
     assert at.sidebar.selectbox(key="sidebar_range").value == "1h"
+    assert not at.sidebar.selectbox(key="sidebar_range").disabled  # a history page
     assert [i.value for i in at.info] == [NO_DATA]
     assert not at.get("plotly_chart")
     assert not at.metric
