@@ -13,9 +13,9 @@ from dashboard.charts import (
     SERIES_COLORS,
     STATE_COLORS,
     TimeRange,
-    _finish,
     _translucent,
-    _utc_naive,
+    finish_figure,
+    utc_naive,
 )
 
 TOP_SERIES = 8
@@ -35,7 +35,7 @@ def utilization_figure(limits: pd.DataFrame, x_range: TimeRange = None) -> go.Fi
     if limits.empty:
         return None
     ordered = limits.sort_values("collected_at")
-    times = _utc_naive(ordered["collected_at"])
+    times = utc_naive(ordered["collected_at"])
     usable = ordered["max_connections"] - ordered["reserved_connections"]
     fig = go.Figure()
     fig.add_trace(go.Scatter(
@@ -51,7 +51,7 @@ def utilization_figure(limits: pd.DataFrame, x_range: TimeRange = None) -> go.Fi
         x=times, y=usable * WARN_PERCENT / 100, name=f"{WARN_PERCENT:g} % of the limit",
         mode="lines", line={"width": 1, "color": "#9a6700", "dash": "dot"},
         hovertemplate="%{y:,.0f}<extra>warning</extra>"))
-    fig = _finish(fig, "Connections against the limit", "connections", x_range)
+    fig = finish_figure(fig, "Connections against the limit", "connections", x_range)
     fig.update_yaxes(rangemode="tozero")
     return fig
 
@@ -69,7 +69,7 @@ def breakdown_figure(frame: pd.DataFrame, title: str, x_range: TimeRange = None,
         order = [s for s in STATE_COLORS if s in order]
     keep, rest = order[:top], order[top:]
     fig = go.Figure()
-    times = _utc_naive(wide.index)
+    times = utc_naive(wide.index)
     for i, name in enumerate(keep):
         color = STATE_COLORS.get(str(name), SERIES_COLORS[i % len(SERIES_COLORS)])
         fig.add_trace(go.Scatter(
@@ -83,7 +83,7 @@ def breakdown_figure(frame: pd.DataFrame, title: str, x_range: TimeRange = None,
             stackgroup="series", line={"width": 0.8, "color": OTHER_COLOR},
             fillcolor=_translucent(OTHER_COLOR, 0.7),
             hovertemplate="%{y:,.1f}<extra>%{fullData.name}</extra>"))
-    fig = _finish(fig, title, "connections", x_range)
+    fig = finish_figure(fig, title, "connections", x_range)
     fig.update_yaxes(rangemode="tozero")
     return fig
 
@@ -107,14 +107,14 @@ def session_ages_figure(ages: pd.DataFrame, x_range: TimeRange = None) -> go.Fig
                STATE_COLORS["idle in transaction"])]
     unit, divisor = age_unit(float(ages[[s[0] for s in series]].max().max()))
     ordered = ages.sort_values("collected_at")
-    times = _utc_naive(ordered["collected_at"])
+    times = utc_naive(ordered["collected_at"])
     fig = go.Figure()
     for column, name, color in series:
         fig.add_trace(go.Scatter(
             x=times, y=ordered[column] / divisor, name=name, mode="lines",
             line={"width": 2, "color": color},
             hovertemplate=f"%{{y:,.1f}} {unit}<extra>%{{fullData.name}}</extra>"))
-    fig = _finish(fig, "Oldest query, transaction and idle transaction", f"age ({unit})",
+    fig = finish_figure(fig, "Oldest query, transaction and idle transaction", f"age ({unit})",
                   x_range)
     fig.update_yaxes(rangemode="tozero")
     return fig
@@ -128,7 +128,7 @@ def lock_history_figure(history: pd.DataFrame, x_range: TimeRange = None) -> go.
     if history.empty:
         return None
     ordered = history.sort_values("collected_at")
-    times = _utc_naive(ordered["collected_at"])
+    times = utc_naive(ordered["collected_at"])
     unit, divisor = age_unit(float(ordered["longest_wait_seconds"].max()))
     fig = go.Figure()
     fig.add_trace(go.Scatter(
@@ -140,7 +140,7 @@ def lock_history_figure(history: pd.DataFrame, x_range: TimeRange = None) -> go.
         x=times, y=ordered["longest_wait_seconds"] / divisor, name="longest wait",
         mode="lines", yaxis="y2", line={"width": 2, "color": "#0a3069"},
         hovertemplate=f"%{{y:,.1f}} {unit}<extra>longest wait</extra>"))
-    fig = _finish(fig, "Lock waits", "sessions waiting", x_range)
+    fig = finish_figure(fig, "Lock waits", "sessions waiting", x_range)
     fig.update_layout(
         yaxis={"rangemode": "tozero"},
         yaxis2={"title": {"text": f"longest wait ({unit})", "font": {"size": 11}},
@@ -158,14 +158,14 @@ def wait_events_figure(frame: pd.DataFrame, x_range: TimeRange = None) -> go.Fig
                              values="sessions", aggfunc="sum", fill_value=0).sort_index()
     order = list(wide.mean().sort_values(ascending=False).index)
     fig = go.Figure()
-    times = _utc_naive(wide.index)
+    times = utc_naive(wide.index)
     for i, name in enumerate(order):
         color = WAIT_COLORS.get(str(name), SERIES_COLORS[i % len(SERIES_COLORS)])
         fig.add_trace(go.Scatter(
             x=times, y=wide[name], name=str(name), mode="lines", stackgroup="waits",
             line={"width": 0.8, "color": color}, fillcolor=_translucent(color, 0.55),
             hovertemplate="%{y:,.1f}<extra>%{fullData.name}</extra>"))
-    fig = _finish(fig, "Active sessions by wait event type", "sessions", x_range)
+    fig = finish_figure(fig, "Active sessions by wait event type", "sessions", x_range)
     fig.update_yaxes(rangemode="tozero")
     return fig
 
@@ -179,7 +179,7 @@ def database_events_figure(events: pd.DataFrame,
     per_time = events.groupby("collected_at", as_index=False)[["deadlocks", "conflicts"]].sum()
     if float(per_time[["deadlocks", "conflicts"]].sum().sum()) == 0:
         return None
-    times = _utc_naive(per_time["collected_at"])
+    times = utc_naive(per_time["collected_at"])
     fig = go.Figure()
     fig.add_trace(go.Bar(x=times, y=per_time["deadlocks"], name="deadlocks",
                          marker={"color": LIMIT_COLOR},
@@ -187,6 +187,6 @@ def database_events_figure(events: pd.DataFrame,
     fig.add_trace(go.Bar(x=times, y=per_time["conflicts"], name="recovery conflicts",
                          marker={"color": "#8250df"},
                          hovertemplate="%{y:,.0f}<extra>conflicts</extra>"))
-    fig = _finish(fig, "Deadlocks and recovery conflicts", "events", x_range)
+    fig = finish_figure(fig, "Deadlocks and recovery conflicts", "events", x_range)
     fig.update_layout(barmode="stack", bargap=0.1)
     return fig

@@ -15,7 +15,7 @@ from psycopg import sql
 from collectors.activity import ActivitySnapshot, LiveActivity
 from collectors.config import CollectorSettings, Config
 from collectors.redact import Secret
-from dashboard.data import _cached, _read
+from dashboard.data import cached_read, read_frame
 
 # The connections group's dimensions a person can break the count down by.
 BREAKDOWNS: dict[str, str] = {
@@ -39,7 +39,7 @@ def _params(target: str, start: datetime, end: datetime, bucket: int = 60) -> di
 _WINDOW = "target = %(target)s AND collected_at > %(start)s AND collected_at <= %(end)s"
 
 
-@_cached
+@cached_read
 def connections_by(dsn: Secret, target: str, start: datetime, end: datetime, bucket: int,
                    breakdown: str) -> pd.DataFrame:
     """collected_at, series, connections: mean client backends per sample in each bucket,
@@ -61,26 +61,26 @@ def connections_by(dsn: Secret, target: str, start: datetime, end: datetime, buc
         GROUP BY p.bucket, p.series, s.sample_count
         ORDER BY 1, 2""").format(bucket=sql.SQL(_bucket("collected_at")), column=column,
                                  window=sql.SQL(_WINDOW))
-    return _read(dsn, query.as_string(), _params(target, start, end, bucket))
+    return read_frame(dsn, query.as_string(), _params(target, start, end, bucket))
 
 
-@_cached
+@cached_read
 def latest_limits(dsn: Secret, target: str, start: datetime, end: datetime) -> pd.DataFrame:
     """The connection_limits group's last sample in the window (zero or one row), as read,
     not averaged into a bucket."""
-    return _read(dsn, f"""
+    return read_frame(dsn, f"""
         SELECT collected_at, max_connections, reserved_connections, client_connections
         FROM kasho_ops.connection_limits WHERE {_WINDOW}
         ORDER BY collected_at DESC LIMIT 1""", _params(target, start, end))
 
 
-@_cached
+@cached_read
 def latest_connections(dsn: Secret, target: str, start: datetime,
                        end: datetime) -> pd.DataFrame:
     """The connections group's last sample in the window: collected_at, datname, usename,
     application_name, client_addr, state, connections, waiting_on_lock,
     longest_in_state_seconds."""
-    return _read(dsn, f"""
+    return read_frame(dsn, f"""
         SELECT collected_at, datname, usename, application_name, client_addr, state,
                connections, waiting_on_lock, longest_in_state_seconds
         FROM kasho_ops.connections
@@ -91,13 +91,13 @@ def latest_connections(dsn: Secret, target: str, start: datetime,
         _params(target, start, end))
 
 
-@_cached
+@cached_read
 def session_ages(dsn: Secret, target: str, start: datetime, end: datetime,
                  bucket: int) -> pd.DataFrame:
     """collected_at, active, idle_in_transaction, waiting_on_lock (the bucket's largest
     per-sample totals over databases), longest_idle_in_transaction_seconds,
     longest_query_seconds, longest_transaction_seconds (the bucket's largest)."""
-    return _read(dsn, f"""
+    return read_frame(dsn, f"""
         WITH per_sample AS (
             SELECT collected_at, sum(active) AS active,
                    sum(idle_in_transaction) AS idle_in_transaction,
@@ -117,13 +117,13 @@ def session_ages(dsn: Secret, target: str, start: datetime, end: datetime,
         FROM per_sample GROUP BY 1 ORDER BY 1""", _params(target, start, end, bucket))
 
 
-@_cached
+@cached_read
 def lock_history(dsn: Secret, target: str, start: datetime, end: datetime,
                  bucket: int) -> pd.DataFrame:
     """collected_at, blocked_sessions, longest_wait_seconds: the bucket's largest. Every
     successful lock_waits run counts, so a run that found nobody waiting is a 0, and a gap
     means no collection."""
-    return _read(dsn, f"""
+    return read_frame(dsn, f"""
         WITH runs AS (
             SELECT started_at FROM kasho_ops.collector_runs
             WHERE target = %(target)s AND metric_group = 'lock_waits' AND error IS NULL
@@ -143,11 +143,11 @@ def lock_history(dsn: Secret, target: str, start: datetime, end: datetime,
         FROM per_sample GROUP BY 1 ORDER BY 1""", _params(target, start, end, bucket))
 
 
-@_cached
+@cached_read
 def lock_waits(dsn: Secret, target: str, start: datetime, end: datetime,
                limit: int = 1000) -> pd.DataFrame:
     """Every stored lock wait in the window, newest sample first, longest wait first."""
-    return _read(dsn, f"""
+    return read_frame(dsn, f"""
         SELECT collected_at, pid, datname, usename, application_name, client_addr, locktype,
                mode, relation, blocking_pids, root_blocker_pid, chain_depth, wait_seconds,
                transaction_seconds, root_blocker_state, root_blocker_application_name,
@@ -157,11 +157,11 @@ def lock_waits(dsn: Secret, target: str, start: datetime, end: datetime,
         LIMIT %(limit)s""", {**_params(target, start, end), "limit": limit})
 
 
-@_cached
+@cached_read
 def wait_events(dsn: Secret, target: str, start: datetime, end: datetime,
                 bucket: int) -> pd.DataFrame:
     """collected_at, wait_event_type, sessions (mean active sessions per sample)."""
-    return _read(dsn, f"""
+    return read_frame(dsn, f"""
         WITH per_sample AS (
             SELECT {_bucket("collected_at")} AS bucket, collected_at, wait_event_type,
                    sum(sessions) AS sessions
@@ -181,12 +181,12 @@ def wait_events(dsn: Secret, target: str, start: datetime, end: datetime,
         ORDER BY 1, 2""", _params(target, start, end, bucket))
 
 
-@_cached
+@cached_read
 def database_events(dsn: Secret, target: str, start: datetime, end: datetime,
                     bucket: int) -> pd.DataFrame:
     """collected_at, datname, deadlocks, xact_rollback, temp_files, temp_bytes, conflicts:
     per-interval deltas summed per bucket and database."""
-    return _read(dsn, f"""
+    return read_frame(dsn, f"""
         SELECT {_bucket("collected_at")} AS collected_at, datname,
                sum(deadlocks)::float8 AS deadlocks, sum(xact_rollback)::float8 AS xact_rollback,
                sum(temp_files)::float8 AS temp_files, sum(temp_bytes)::float8 AS temp_bytes,
@@ -195,11 +195,11 @@ def database_events(dsn: Secret, target: str, start: datetime, end: datetime,
         GROUP BY 1, 2 ORDER BY 1, 2""", _params(target, start, end, bucket))
 
 
-@_cached
+@cached_read
 def prepared_transactions(dsn: Secret, target: str, start: datetime,
                           end: datetime) -> pd.DataFrame:
     """The last prepared_transactions sample in the window (zero or one row)."""
-    return _read(dsn, f"""
+    return read_frame(dsn, f"""
         SELECT collected_at, max_prepared_transactions, prepared, oldest_seconds,
                oldest_datname
         FROM kasho_ops.prepared_transactions WHERE {_WINDOW}
@@ -209,7 +209,7 @@ def prepared_transactions(dsn: Secret, target: str, start: datetime,
 def recent_actions(dsn: Secret, target: str, limit: int = 20) -> pd.DataFrame:
     """The audit trail's latest rows for the target (never cached: an action just taken
     must show at once)."""
-    return _read(dsn, """
+    return read_frame(dsn, """
         SELECT acted_at, actor, action, pid, outcome, error, usename, application_name,
                datname, query
         FROM kasho_ops.dba_actions WHERE target = %(target)s

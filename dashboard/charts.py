@@ -1,7 +1,7 @@
 """Chart builders: pure functions from store DataFrames to plotly Figures.
 
 Every builder returns None for a frame without data, so the page can say so in words
-instead of drawing an empty grid. All charts share one look (`_finish`): the same template,
+instead of drawing an empty grid. All charts share one look (`finish_figure`): the same template,
 height, margins, top legend, unified hover and a UTC time axis covering the selected range.
 """
 
@@ -64,14 +64,14 @@ def database_size_figure(sizes: pd.DataFrame, x_range: TimeRange = None,
         wide = wide[keep]
     unit, divisor = byte_unit(float(wide.max().max()))
     fig = go.Figure()
-    times = _utc_naive(wide.index)
+    times = utc_naive(wide.index)
     for i, name in enumerate(wide.columns):
         fig.add_trace(go.Scatter(
             x=times, y=wide[name] / divisor, name=str(name), mode="lines",
             line={"width": 2, "color": SERIES_COLORS[i % len(SERIES_COLORS)]},
             connectgaps=False,
             hovertemplate=f"%{{y:,.2f}} {unit}<extra>%{{fullData.name}}</extra>"))
-    return _finish(fig, "Database size", f"size ({unit})", x_range)
+    return finish_figure(fig, "Database size", f"size ({unit})", x_range)
 
 
 def connections_figure(connections: pd.DataFrame, limits: pd.DataFrame,
@@ -89,7 +89,7 @@ def connections_figure(connections: pd.DataFrame, limits: pd.DataFrame,
                                        values="connections", aggfunc="sum", fill_value=0)
         known = [s for s in STATE_COLORS if s in wide.columns]
         states = known + sorted(s for s in wide.columns if s not in STATE_COLORS)
-        times = _utc_naive(wide.index)
+        times = utc_naive(wide.index)
         for state in states:
             color = STATE_COLORS.get(state, "#afb8c1")
             fig.add_trace(go.Scatter(
@@ -99,11 +99,11 @@ def connections_figure(connections: pd.DataFrame, limits: pd.DataFrame,
     if not limits.empty:
         ordered = limits.sort_values("collected_at")
         fig.add_trace(go.Scatter(
-            x=_utc_naive(ordered["collected_at"]), y=ordered["max_connections"],
+            x=utc_naive(ordered["collected_at"]), y=ordered["max_connections"],
             name="max_connections", mode="lines",
             line={"width": 1.5, "color": LIMIT_COLOR, "dash": "dash"},
             hovertemplate="%{y:,.0f}<extra>max_connections</extra>"))
-    fig = _finish(fig, "Connections by state", "connections", x_range)
+    fig = finish_figure(fig, "Connections by state", "connections", x_range)
     fig.update_yaxes(rangemode="tozero")
     return fig
 
@@ -117,14 +117,14 @@ def transactions_figure(stats: pd.DataFrame, x_range: TimeRange = None) -> go.Fi
     if rates.empty:
         return None
     fig = go.Figure()
-    times = _utc_naive(rates["collected_at"])
+    times = utc_naive(rates["collected_at"])
     fig.add_trace(go.Scatter(x=times, y=rates["commits_per_second"], name="commits/s",
                              mode="lines", line={"width": 2, "color": "#0969da"},
                              hovertemplate="%{y:,.1f}/s<extra>commits</extra>"))
     fig.add_trace(go.Scatter(x=times, y=rates["rollbacks_per_second"], name="rollbacks/s",
                              mode="lines", line={"width": 2, "color": "#cf222e"},
                              hovertemplate="%{y:,.2f}/s<extra>rollbacks</extra>"))
-    fig = _finish(fig, "Transactions per second", "transactions/s", x_range)
+    fig = finish_figure(fig, "Transactions per second", "transactions/s", x_range)
     fig.update_yaxes(rangemode="tozero")
     return fig
 
@@ -142,10 +142,10 @@ def cache_hit_figure(stats: pd.DataFrame, x_range: TimeRange = None) -> go.Figur
     if per_time["hit_percent"].isna().all():
         return None
     fig = go.Figure(go.Scatter(
-        x=_utc_naive(per_time["collected_at"]), y=per_time["hit_percent"], name="hit ratio",
+        x=utc_naive(per_time["collected_at"]), y=per_time["hit_percent"], name="hit ratio",
         mode="lines", line={"width": 2, "color": "#1a7f37"}, connectgaps=False,
         hovertemplate="%{y:.2f} %<extra>cache hit</extra>"))
-    fig = _finish(fig, "Cache hit ratio", "hit ratio (%)", x_range, legend=False)
+    fig = finish_figure(fig, "Cache hit ratio", "hit ratio (%)", x_range, legend=False)
     low = float(per_time["hit_percent"].min())
     fig.update_yaxes(range=[max(0.0, min(low - 1.0, 90.0)), 100.5], ticksuffix=" %")
     return fig
@@ -169,7 +169,7 @@ def transaction_rates(stats: pd.DataFrame) -> pd.DataFrame:
     return per_time[columns].reset_index(drop=True)
 
 
-def _finish(fig: go.Figure, title: str, y_title: str, x_range: TimeRange,
+def finish_figure(fig: go.Figure, title: str, y_title: str, x_range: TimeRange,
             legend: bool = True) -> go.Figure:
     fig.update_layout(
         template=TEMPLATE,
@@ -186,13 +186,13 @@ def _finish(fig: go.Figure, title: str, y_title: str, x_range: TimeRange,
     fig.update_xaxes(title={"text": "time (UTC)", "font": {"size": 11}}, showgrid=True,
                      gridcolor="#eaeef2", linecolor="#d0d7de", hoverformat="%Y-%m-%d %H:%M UTC",
                      tickformatstops=TIME_TICK_FORMATS,
-                     range=_utc_naive(list(x_range)) if x_range else None)
+                     range=utc_naive(list(x_range)) if x_range else None)
     fig.update_yaxes(title={"text": y_title, "font": {"size": 11}}, showgrid=True,
                      gridcolor="#eaeef2", zeroline=False, separatethousands=True)
     return fig
 
 
-def _utc_naive(values: Sequence[datetime] | pd.Index | pd.Series) -> list[datetime] | pd.Index:
+def utc_naive(values: Sequence[datetime] | pd.Index | pd.Series) -> list[datetime] | pd.Index:
     """Timestamps as naive UTC: plotly.js would otherwise drop the offset inconsistently."""
     index = pd.DatetimeIndex(pd.to_datetime(values, utc=True)).tz_localize(None)
     return index

@@ -39,7 +39,7 @@ def _secret_fingerprint(secret: Secret) -> str:
     return hashlib.sha256(secret.reveal().encode()).hexdigest()
 
 
-_cached = st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False,
+cached_read = st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False,
                         hash_funcs={Secret: _secret_fingerprint})
 
 
@@ -59,7 +59,7 @@ def store_error(exc: psycopg.Error, dsn: Secret) -> StoreUnavailable:
                             "Check [store] dsn in the config or KASHO_OPS_STORE_DSN.")
 
 
-def _read(dsn: Secret, query: str, params: dict[str, Any]) -> pd.DataFrame:
+def read_frame(dsn: Secret, query: str, params: dict[str, Any]) -> pd.DataFrame:
     try:
         with connect(dsn) as conn:
             cursor = conn.execute(query, params)
@@ -74,11 +74,11 @@ def _read(dsn: Secret, query: str, params: dict[str, Any]) -> pd.DataFrame:
 # bucket's start), so a chart has at most a few hundred points whatever the range.
 
 
-@_cached
+@cached_read
 def database_sizes(dsn: Secret, target: str, start: datetime, end: datetime,
                    bucket: int) -> pd.DataFrame:
     """collected_at, datname, size_bytes."""
-    return _read(dsn, """
+    return read_frame(dsn, """
         SELECT to_timestamp((floor(extract(epoch FROM collected_at) / %(bucket)s)
                              * %(bucket)s)::float8) AS collected_at,
                datname, avg(size_bytes)::float8 AS size_bytes
@@ -88,11 +88,11 @@ def database_sizes(dsn: Secret, target: str, start: datetime, end: datetime,
         ORDER BY 1, 2""", _params(target, start, end, bucket))
 
 
-@_cached
+@cached_read
 def connections_by_state(dsn: Secret, target: str, start: datetime, end: datetime,
                          bucket: int) -> pd.DataFrame:
     """collected_at, state, connections (mean client backends per sample in the bucket)."""
-    return _read(dsn, """
+    return read_frame(dsn, """
         WITH per_sample AS (
             SELECT to_timestamp((floor(extract(epoch FROM collected_at) / %(bucket)s)
                                  * %(bucket)s)::float8) AS bucket,
@@ -111,11 +111,11 @@ def connections_by_state(dsn: Secret, target: str, start: datetime, end: datetim
         ORDER BY 1, 2""", _params(target, start, end, bucket))
 
 
-@_cached
+@cached_read
 def connection_limits(dsn: Secret, target: str, start: datetime, end: datetime,
                       bucket: int) -> pd.DataFrame:
     """collected_at, max_connections, reserved_connections, client_connections."""
-    return _read(dsn, """
+    return read_frame(dsn, """
         SELECT to_timestamp((floor(extract(epoch FROM collected_at) / %(bucket)s)
                              * %(bucket)s)::float8) AS collected_at,
                max(max_connections)::float8 AS max_connections,
@@ -127,12 +127,12 @@ def connection_limits(dsn: Secret, target: str, start: datetime, end: datetime,
         ORDER BY 1""", _params(target, start, end, bucket))
 
 
-@_cached
+@cached_read
 def database_stats(dsn: Secret, target: str, start: datetime, end: datetime,
                    bucket: int) -> pd.DataFrame:
     """collected_at, interval_seconds, xact_commit, xact_rollback, blks_hit, blks_read:
     deltas summed over databases and over the samples of each bucket."""
-    return _read(dsn, """
+    return read_frame(dsn, """
         WITH per_sample AS (
             SELECT to_timestamp((floor(extract(epoch FROM collected_at) / %(bucket)s)
                                  * %(bucket)s)::float8) AS bucket,
@@ -166,7 +166,7 @@ class FreshnessSnapshot:
 def collection_freshness(dsn: Secret, target: str, groups: Sequence[str]) -> FreshnessSnapshot:
     """Latest run and latest success of each group (two index probes per group on
     collector_runs (target, metric_group, started_at DESC), not a scan of the history)."""
-    frame = _read(dsn, """
+    frame = read_frame(dsn, """
         SELECT g.metric_group, last_run.started_at AS last_run_at,
                last_ok.started_at AS last_success_at, last_run.error AS last_error,
                now() AS store_now

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboard.charts import SERIES_COLORS, TimeRange, _finish, _utc_naive
+from dashboard.charts import SERIES_COLORS, TimeRange, finish_figure, utc_naive
 
 OTHER_COLOR = "#d0d7de"
 DETAIL_HEIGHT = 620
@@ -27,12 +27,12 @@ def load_shape_figure(shape: pd.DataFrame, x_range: TimeRange = None) -> go.Figu
         part = shape[shape["label"] == label].sort_values("bucket")
         other = part["key"].iloc[0] is None
         fig.add_trace(go.Bar(
-            x=_utc_naive(part["bucket"]), y=part["total_exec_time_ms"] / 1000, name=label,
+            x=utc_naive(part["bucket"]), y=part["total_exec_time_ms"] / 1000, name=label,
             marker={"color": OTHER_COLOR if other else SERIES_COLORS[i % len(SERIES_COLORS)],
                     "line": {"width": 0}},
             customdata=[[-1 if other else i]] * len(part),
             hovertemplate="%{y:,.2f} s<extra>%{fullData.name}</extra>"))
-    fig = _finish(fig, "Statement time per interval, by statement", "execution time (s)",
+    fig = finish_figure(fig, "Statement time per interval, by statement", "execution time (s)",
                   x_range)
     # Statement labels are long: the legend goes under the chart, one statement per row.
     fig.update_layout(barmode="stack", bargap=0.05, hovermode="closest",
@@ -52,7 +52,7 @@ def statement_detail_figure(figures: pd.DataFrame, x_range: TimeRange = None) ->
     """
     if figures.empty or float(figures["calls"].sum()) <= 0:
         return None
-    times = _utc_naive(figures["bucket"])
+    times = utc_naive(figures["bucket"])
     fig = make_subplots(rows=4, cols=1, shared_xaxes=True, vertical_spacing=0.06,
                         subplot_titles=("calls per second", "execution time per call (ms)",
                                         "rows per call", "shared-buffer hit ratio (%)"))
@@ -84,7 +84,7 @@ def statement_detail_figure(figures: pd.DataFrame, x_range: TimeRange = None) ->
                              line={"width": 2, "color": SERIES_COLORS[3]},
                              hovertemplate="%{y:.2f}%<extra>hit ratio</extra>"),
                   row=4, col=1)
-    fig = _finish(fig, "", "", x_range, legend=False)
+    fig = finish_figure(fig, "", "", x_range, legend=False)
     fig.update_layout(height=DETAIL_HEIGHT, margin={"l": 8, "r": 8, "t": 28, "b": 8})
     fig.update_annotations(font={"size": 12}, x=0, xanchor="left")
     fig.update_xaxes(title=None)

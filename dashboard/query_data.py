@@ -20,7 +20,7 @@ import pandas as pd
 from psycopg import sql
 
 from collectors.redact import Secret
-from dashboard.data import _cached, _read
+from dashboard.data import cached_read, read_frame
 from dashboard.query_analysis import COUNTERS, STATEMENT_KEY
 
 HOUR = 3600
@@ -199,14 +199,14 @@ def statement_totals(dsn: Secret, target: str, window: Window) -> pd.DataFrame:
             GROUP BY queryid, dbid, userid, toplevel
             HAVING sum(calls) > 0.5
         )""").format(sums=_sums(TOTAL_COLUMNS), source=source) + sql.SQL(_WITH_NAMES)
-    return _read(dsn, query, {"target": target, **params})  # type: ignore[arg-type]
+    return read_frame(dsn, query, {"target": target, **params})  # type: ignore[arg-type]
 
 
 SPARKLINE_COLUMNS = ("calls", "total_exec_time_ms", "rows", "shared_blks_read",
                      "shared_blks_written", "temp_blks_read", "temp_blks_written")
 
 
-@_cached
+@cached_read
 def statement_series(dsn: Secret, target: str, window: Window, keys: tuple[KeyTuple, ...],
                      columns: tuple[str, ...] = tuple(COUNTERS)) -> pd.DataFrame:
     """bucket, key columns, `columns` summed per bucket, for the given statements."""
@@ -225,21 +225,21 @@ def statement_series(dsn: Secret, target: str, window: Window, keys: tuple[KeyTu
         FROM ({source}) src
         GROUP BY 1, queryid, dbid, userid, toplevel
         ORDER BY 1""").format(sums=_sums(columns), source=source)
-    return _read(dsn, query, {"target": target, "bucket": window.bucket,  # type: ignore[arg-type]
+    return read_frame(dsn, query, {"target": target, "bucket": window.bucket,  # type: ignore[arg-type]
                               **params, **_key_params(keys)})
 
 
 def load_totals(dsn: Secret, target: str, window: Window) -> pd.DataFrame:
     """bucket, total_exec_time_ms of every top-level statement per bucket."""
     if window.long:
-        return _read(dsn, """
+        return read_frame(dsn, """
             SELECT to_timestamp(floor(extract(epoch FROM hour) / %(bucket)s) * %(bucket)s)
                        AS bucket,
                    sum(total_exec_time_ms) AS total_exec_time_ms
             FROM kasho_ops.query_load_hourly
             WHERE target = %(target)s AND hour >= %(hours_from)s AND hour < %(hours_to)s
             GROUP BY 1 ORDER BY 1""", {"target": target, **window.params()})
-    return _read(dsn, """
+    return read_frame(dsn, """
         SELECT to_timestamp(floor(extract(epoch FROM collected_at) / %(bucket)s) * %(bucket)s)
                    AS bucket,
                sum(total_exec_time_ms) AS total_exec_time_ms
@@ -251,7 +251,7 @@ def load_totals(dsn: Secret, target: str, window: Window) -> pd.DataFrame:
 
 def evictions(dsn: Secret, target: str, start: datetime, end: datetime) -> int:
     """How many times pg_stat_statements evicted entries in (start, end]."""
-    frame = _read(dsn, """
+    frame = read_frame(dsn, """
         SELECT coalesce(sum(dealloc), 0)::bigint AS dealloc FROM kasho_ops.query_stats_info
         WHERE target = %(target)s AND collected_at > %(start)s AND collected_at <= %(end)s""",
         {"target": target, "start": start, "end": end})
@@ -298,13 +298,13 @@ def regression_hours(dsn: Secret, target: str, recent_from: datetime, end: datet
         )
         SELECT r.*, c.baseline_calls, c.baseline_time_ms
         FROM recent r JOIN candidates c USING (queryid, dbid, userid, toplevel)"""
-    return _read(dsn, query, {"target": target, "recent_from": recent_from,
+    return read_frame(dsn, query, {"target": target, "recent_from": recent_from,
                               "recent_to": ceil_hour(end), "baseline_to": baseline_to,
                               "baseline_from": baseline_to - timedelta(days=baseline_days),
                               "factor": factor, "min_calls": min_calls})
 
 
-@_cached
+@cached_read
 def statement_previews(dsn: Secret, target: str,
                        keys: tuple[tuple[int, int, int], ...]) -> pd.DataFrame:
     """queryid, dbid, userid, datname, rolname and the first PREVIEW_CHARS of the text of
@@ -312,7 +312,7 @@ def statement_previews(dsn: Secret, target: str,
     if not keys:
         return pd.DataFrame(columns=["queryid", "dbid", "userid", "datname", "rolname",
                                      "query"])
-    return _read(dsn, """
+    return read_frame(dsn, """
         SELECT queryid, dbid, userid, datname, rolname, left(query, %(preview)s) AS query
         FROM kasho_ops.query_texts
         WHERE target = %(target)s AND queryid = ANY(%(queryids)s)
@@ -323,20 +323,20 @@ def statement_previews(dsn: Secret, target: str,
          "dbids": [k[1] for k in keys], "userids": [k[2] for k in keys]})
 
 
-@_cached
+@cached_read
 def statement_texts(dsn: Secret, target: str, queryid: int) -> pd.DataFrame:
     """Every (dbid, userid) that ran this queryid: names, first seen, full text."""
-    return _read(dsn, """
+    return read_frame(dsn, """
         SELECT queryid, dbid, userid, datname, rolname, first_seen_at, query
         FROM kasho_ops.query_texts
         WHERE target = %(target)s AND queryid = %(queryid)s
         ORDER BY first_seen_at""", {"target": target, "queryid": queryid})
 
 
-@_cached
+@cached_read
 def statement_keys(dsn: Secret, target: str, queryid: int, window: Window) -> pd.DataFrame:
     """The statement keys of a queryid that have rows in the window."""
-    return _read(dsn, """
+    return read_frame(dsn, """
         SELECT DISTINCT queryid, dbid, userid, toplevel FROM kasho_ops.query_stats_hourly
         WHERE target = %(target)s AND queryid = %(queryid)s
           AND hour >= %(from)s AND hour <= %(end)s""",
@@ -354,7 +354,7 @@ class OverviewReads:
     evictions: int
 
 
-@_cached
+@cached_read
 def overview_reads(dsn: Secret, target: str, window: Window, recent_from: datetime,
                    baseline_days: int, factor: float, min_calls: int) -> OverviewReads:
     """The overview's independent reads, run at once on their own sessions: the page waits
