@@ -245,6 +245,12 @@ def _warn_dashboard_exposed(address: str) -> None:
                 address, DASHBOARD_ADDRESS_ENV)
 
 
+def _env_overrides_clash(name: str, other: str) -> bool:
+    """'a-b' and 'a_b' share KASHO_OPS_TARGET_A_B_DSN; 'x-actions' reads x's ACTIONS_DSN."""
+    key, other_key = env_key(name), env_key(other)
+    return key in (other_key, f"{other_key}_ACTIONS") or other_key == f"{key}_ACTIONS"
+
+
 def _targets(raw_targets: Any, env: dict[str, str], fail: Any) -> tuple[Target, ...]:
     if not isinstance(raw_targets, list):
         raise fail("targets must be an array of tables: write each as [[targets]]")
@@ -260,6 +266,11 @@ def _targets(raw_targets: Any, env: dict[str, str], fail: Any) -> tuple[Target, 
                        f"(got {name!r}); for example name = \"kasho-primary\"")
         if any(t.name == name for t in targets):
             raise fail(f"{label}.name {name!r} is used twice; target names must be unique")
+        clash = next((t.name for t in targets if _env_overrides_clash(name, t.name)), None)
+        if clash is not None:
+            raise fail(f"{label}.name {name!r} and target {clash!r} would read the same "
+                       f"environment overrides (KASHO_OPS_TARGET_{env_key(name)}_...); "
+                       "rename one of them")
         dsn = env.get(f"KASHO_OPS_TARGET_{env_key(name)}_DSN") or item.get("dsn")
         if not dsn:
             raise fail(f"{label}.dsn is missing for target {name!r}; set dsn = \"host=... "

@@ -43,3 +43,20 @@ def test_bad_actions_dsn_is_one_line_naming_the_key(value: object, message: str)
     text = str(excinfo.value)
     assert message in text
     assert "\n" not in text and "hunter2" not in text
+
+
+@pytest.mark.parametrize(("first", "second"), [("kasho-primary", "kasho_primary"),
+                                               ("x", "x-actions"), ("x-actions", "x")])
+def test_targets_whose_environment_overrides_collide_are_refused(first: str,
+                                                                  second: str) -> None:
+    raw = {"store": STORE, "targets": [{"name": first, "dsn": "host=a"},
+                                       {"name": second, "dsn": "host=b"}]}
+    with pytest.raises(ConfigError, match="would read the same environment overrides"):
+        parse_config(raw, environ={})
+
+
+def test_distinct_targets_are_accepted() -> None:
+    raw = {"store": STORE, "targets": [{"name": "primary", "dsn": "host=a"},
+                                       {"name": "replica-actions-log", "dsn": "host=b"}]}
+    assert [t.name for t in parse_config(raw, environ={}).targets] == [
+        "primary", "replica-actions-log"]
