@@ -9,6 +9,7 @@ which the pool's own timeout error would hide.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,15 @@ from collectors.errors import TargetUnavailable
 from collectors.redact import redact
 
 APPLICATION_NAME = "kasho-ops"
+log = logging.getLogger(__name__)
+
+# The role's CONNECTION LIMIT and the Kasho Ops sessions it already has open elsewhere.
+CONNECTION_HEADROOM_SQL = """
+    SELECT r.rolconnlimit,
+           (SELECT count(*) FROM pg_stat_activity a
+            WHERE a.usename = current_user AND a.pid <> pg_backend_pid()
+              AND a.application_name LIKE 'kasho-ops%')
+    FROM pg_roles r WHERE r.rolname = current_user"""
 
 
 def session_options(settings: CollectorSettings) -> str:
@@ -64,19 +74,32 @@ class TargetConnections:
     def _connect_kwargs(self) -> dict[str, Any]:
         return monitoring_connect_kwargs(self.target, self.settings)
 
-    def probe(self) -> None:
-        """Open and close one session; raise TargetUnavailable with the reason on failure."""
+    def probe(self) -> tuple[int, int]:
+        """Open and close one session; raise TargetUnavailable with the reason on failure.
+
+        Returns the role's CONNECTION LIMIT (-1: none) and how many other Kasho Ops sessions
+        the role already has open on the server."""
         try:
             with psycopg.connect(**self._connect_kwargs()) as conn:
-                conn.execute("SELECT 1")
+                row = conn.execute(CONNECTION_HEADROOM_SQL).fetchone()
         except psycopg.Error as exc:
             raise TargetUnavailable(f"target {self.target.name}: cannot connect: "
                                     f"{describe_error(exc)}") from None
+        return (int(row[0]), int(row[1])) if row else (-1, 0)
+
+    def _warn_if_over_role_limit(self, limit: int, already_open: int) -> None:
+        wanted = self.settings.max_connections_per_target
+        if 0 <= limit < already_open + wanted:
+            log.warning("target %s: the monitoring role has CONNECTION LIMIT %d and %d Kasho Ops "
+                        "sessions are already open; this pool needs up to %d more. Another "
+                        "collector or dashboard may be running against this target: stop it, "
+                        "or lower [collector] max_connections_per_target",
+                        self.target.name, limit, already_open, wanted)
 
     def _open_pool(self) -> ConnectionPool:
         with self._lock:
             if self._pool is None:
-                self.probe()
+                self._warn_if_over_role_limit(*self.probe())
                 self._pool = ConnectionPool(
                     kwargs=self._connect_kwargs(),
                     min_size=1,

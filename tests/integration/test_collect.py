@@ -283,3 +283,48 @@ def test_store_outage_buffers_rows_and_resends_them(
         collector.store.close()
     finally:
         store_cluster.destroy()
+
+
+def test_pool_warns_when_other_kasho_ops_sessions_leave_no_room_under_the_role_limit(
+        pg_cluster: LocalCluster, fresh_store: str, caplog: pytest.LogCaptureFixture) -> None:
+    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS tight_monitor")
+        conn.execute("CREATE ROLE tight_monitor LOGIN CONNECTION LIMIT 3")
+        conn.execute("GRANT pg_monitor TO tight_monitor")
+    target_dsn = pg_cluster.dsn("postgres", "tight_monitor")
+    others = [HeldSession(target_dsn, "kasho-ops") for _ in range(2)]  # another collector
+    try:
+        config = make_config(fresh_store, {"tight": target_dsn})
+        collector = open_collector(config, ["connection_limits"])
+        try:
+            with caplog.at_level("WARNING", logger="collectors.connections"):
+                record = collector.collect(collector.groups[0], config.targets[0])
+        finally:
+            collector.close()
+            collector.store.close()
+    finally:
+        for session in others:
+            session.close()
+    assert record.error is None  # 2 others + 1 pooled session still fit under 3
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("target tight: the monitoring role has CONNECTION LIMIT 3 "
+                                  "and 2 Kasho Ops sessions are already open")
+
+
+def test_pool_opens_quietly_with_room_under_the_role_limit(
+        pg_cluster: LocalCluster, fresh_store: str, caplog: pytest.LogCaptureFixture) -> None:
+    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS roomy_monitor")
+        conn.execute("CREATE ROLE roomy_monitor LOGIN CONNECTION LIMIT 3")
+        conn.execute("GRANT pg_monitor TO roomy_monitor")
+    # Our own role: pools other tests left open must not count here.
+    config = make_config(fresh_store, {"roomy": pg_cluster.dsn("postgres", "roomy_monitor")})
+    collector = open_collector(config, ["connection_limits"])
+    try:
+        with caplog.at_level("WARNING", logger="collectors.connections"):
+            assert collector.collect(collector.groups[0], config.targets[0]).error is None
+    finally:
+        collector.close()
+        collector.store.close()
+    assert not caplog.records
