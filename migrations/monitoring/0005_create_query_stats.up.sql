@@ -224,13 +224,15 @@ CREATE TABLE kasho_ops.explain_runs (
 );
 CREATE INDEX explain_runs_target_time_idx ON kasho_ops.explain_runs (target, run_at DESC);
 
-CREATE FUNCTION kasho_ops.reject_explain_runs_change() RETURNS trigger
+-- Shared by every audit table (explain_runs here, dba_actions in 0007): rows are never changed.
+CREATE FUNCTION kasho_ops.reject_audit_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION 'kasho_ops.explain_runs is append-only: % is not allowed', TG_OP;
+    RAISE EXCEPTION '%.% is append-only: % is not allowed', TG_TABLE_SCHEMA, TG_TABLE_NAME,
+        TG_OP;
 END;
 $$;
 CREATE TRIGGER explain_runs_append_only BEFORE UPDATE OR DELETE ON kasho_ops.explain_runs
-    FOR EACH ROW EXECUTE FUNCTION kasho_ops.reject_explain_runs_change();
+    FOR EACH ROW EXECUTE FUNCTION kasho_ops.reject_audit_change();
 CREATE TRIGGER explain_runs_no_truncate BEFORE TRUNCATE ON kasho_ops.explain_runs
-    FOR EACH STATEMENT EXECUTE FUNCTION kasho_ops.reject_explain_runs_change();
+    FOR EACH STATEMENT EXECUTE FUNCTION kasho_ops.reject_audit_change();

@@ -22,12 +22,7 @@ CREATE TABLE kasho_ops.dba_actions (
 );
 CREATE INDEX dba_actions_target_time_idx ON kasho_ops.dba_actions (target, acted_at DESC);
 
-CREATE FUNCTION kasho_ops.reject_audit_change() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'kasho_ops.dba_actions is append-only: % is not allowed', TG_OP;
-END;
-$$;
+-- kasho_ops.reject_audit_change() comes from 0005.
 CREATE TRIGGER dba_actions_append_only BEFORE UPDATE OR DELETE ON kasho_ops.dba_actions
     FOR EACH ROW EXECUTE FUNCTION kasho_ops.reject_audit_change();
 CREATE TRIGGER dba_actions_no_truncate BEFORE TRUNCATE ON kasho_ops.dba_actions
