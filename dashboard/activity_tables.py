@@ -11,6 +11,7 @@ from datetime import datetime
 import pandas as pd
 
 from collectors.activity import ActivitySnapshot, BlockingNode, Session
+from dashboard.units import format_seconds
 
 # Share of the connections ordinary roles may use (max_connections minus the reserved
 # slots) at which the pages warn, and at which they call the pool nearly exhausted.
@@ -96,20 +97,6 @@ def idle_in_transaction_table(latest: pd.DataFrame) -> pd.DataFrame:
         "aborted": idle["state"].str.contains("aborted"), "sessions": idle["connections"],
         "longest idle (s)": idle["longest_in_state_seconds"]})
     return table.sort_values("longest idle (s)", ascending=False).reset_index(drop=True)
-
-
-def format_seconds(seconds: float | None) -> str:
-    """An age for people: '42 s', '7.5 min', '3.2 h', '2.1 d'; None -> '—'."""
-    if seconds is None or pd.isna(seconds):
-        return "—"
-    seconds = max(float(seconds), 0.0)
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 2 * 3600:
-        return f"{seconds / 60:.1f} min"
-    if seconds < 48 * 3600:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
 
 
 # -- locks history --------------------------------------------------------------------------

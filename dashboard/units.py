@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
+
 BYTE_UNITS = ("bytes", "kB", "MB", "GB", "TB", "PB")
 
 
@@ -52,6 +54,20 @@ def format_age(seconds: float | None) -> str:
     if seconds < 36 * 3600:
         return f"{seconds / 3600:.0f} h ago"
     return f"{seconds / 86400:.0f} d ago"
+
+
+def format_seconds(seconds: float | None) -> str:
+    """A duration for people (no "ago"): '42 s', '7.5 min', '3.2 h', '2.1 d'; None -> '—'."""
+    if seconds is None or pd.isna(seconds):
+        return "—"
+    seconds = max(float(seconds), 0.0)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
 
 
 def format_interval(seconds: float) -> str:

@@ -12,7 +12,7 @@ from dashboard import activity_charts as charts
 from dashboard import activity_data, data
 from dashboard import activity_tables as tables
 from dashboard.context import current
-from dashboard.units import format_interval
+from dashboard.units import format_interval, format_seconds
 
 CHART_CONFIG = {"displaylogo": False}
 BREAKDOWN_PARAM = "by"
@@ -54,7 +54,7 @@ tiles[0].metric("In use", f"{utilization.client_connections} / {utilization.usab
                 help="Client backends at the latest sample against max_connections minus "
                      "the reserved slots, which ordinary roles cannot use")
 tiles[1].metric("Idle in transaction", f"{int(idle['sessions'].sum())}",
-                (f"longest {tables.format_seconds(idle['longest idle (s)'].max())}"
+                (f"longest {format_seconds(idle['longest idle (s)'].max())}"
                  if not idle.empty else None), delta_arrow="off", delta_color="off",
                 border=True, help="Sessions holding a transaction open without running a "
                                   "query, at the latest sample: they keep locks and hold "
@@ -64,7 +64,7 @@ tiles[2].metric("Waiting on a lock", f"{int(latest['waiting_on_lock'].sum())}" i
                 help="Client backends waiting for a heavyweight lock at the latest sample; "
                      "see the Locks and Activity pages")
 tiles[3].metric("Oldest transaction",
-                tables.format_seconds(latest_ages["longest_transaction_seconds"])
+                format_seconds(latest_ages["longest_transaction_seconds"])
                 if latest_ages is not None else "—", border=True,
                 help="Age of the oldest open transaction at the latest sample in range")
 st.caption(f"Latest sample {utilization.collected_at:%Y-%m-%d %H:%M:%S} UTC · limit "

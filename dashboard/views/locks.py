@@ -12,7 +12,7 @@ from dashboard import activity_charts as charts
 from dashboard import activity_data
 from dashboard import activity_tables as tables
 from dashboard.context import current
-from dashboard.units import format_bytes, format_interval
+from dashboard.units import format_bytes, format_interval, format_seconds
 
 CHART_CONFIG = {"displaylogo": False}
 
@@ -44,7 +44,7 @@ tiles = st.columns(4)
 tiles[0].metric("Most sessions waiting", f"{history['blocked_sessions'].max():.0f}"
                 if not history.empty else "—", border=True,
                 help="The most sessions waiting for a lock at one sample in the range")
-tiles[1].metric("Longest lock wait", tables.format_seconds(history["longest_wait_seconds"].max())
+tiles[1].metric("Longest lock wait", format_seconds(history["longest_wait_seconds"].max())
                 if not history.empty else "—", border=True,
                 help="The longest wait seen at a sample in the range")
 tiles[2].metric("Deadlocks", f"{totals['deadlocks'].sum():.0f}" if not totals.empty else "—",
@@ -54,7 +54,7 @@ if prepared.empty:
 else:
     latest = prepared.iloc[0]
     tiles[3].metric("Prepared transactions", f"{latest['prepared']:.0f}",
-                    f"oldest {tables.format_seconds(latest['oldest_seconds'])}"
+                    f"oldest {format_seconds(latest['oldest_seconds'])}"
                     if latest["prepared"] else None,
                     delta_color="orange" if latest["prepared"] else "off", delta_arrow="off",
                     border=True, help="Two-phase transactions waiting for COMMIT/ROLLBACK "

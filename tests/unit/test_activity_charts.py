@@ -11,6 +11,7 @@ import pytest
 from collectors.activity import ActivitySnapshot, Session, blocking_forest
 from dashboard import activity_charts as charts
 from dashboard import activity_tables as tables
+from dashboard.units import format_seconds
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -93,7 +94,7 @@ def test_ages_use_a_readable_unit() -> None:
     figure = charts.session_ages_figure(ages)
     assert figure.layout.yaxis.title.text == "age (h)"
     assert list(figure.data[0].y) == [30 / 3600, 2.0]
-    assert [tables.format_seconds(s) for s in (None, 42, 450, 4 * 3600, 3 * 86400)] == [
+    assert [format_seconds(s) for s in (None, 42, 450, 4 * 3600, 3 * 86400)] == [
         "—", "42 s", "7.5 min", "4.0 h", "3.0 d"]
 
 
