@@ -7,9 +7,11 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import UTC
 from typing import Any
 
 import psycopg
+import psycopg.sql
 
 
 def free_port() -> int:
@@ -72,3 +74,17 @@ def held_sessions(dsn: str, count: int) -> Iterator[list[HeldSession]]:
     finally:
         for session in sessions:
             session.close()
+
+
+def copy_into_store(conn: psycopg.Connection[Any], table: str, columns: tuple[str, ...],
+                    rows: list[tuple[Any, ...]]) -> None:
+    """COPY rows into kasho_ops.<table>, creating the daily partitions their first column (the
+    time column of every store table) falls in."""
+    for day in {row[0].astimezone(UTC).date() for row in rows}:
+        conn.execute("SELECT kasho_ops.ensure_partition(%s, %s)", [table, day])
+    statement = psycopg.sql.SQL("COPY kasho_ops.{} ({}) FROM STDIN").format(
+        psycopg.sql.Identifier(table),
+        psycopg.sql.SQL(", ").join(map(psycopg.sql.Identifier, columns)))
+    with conn.cursor().copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 
 import psycopg
 
-from tests.e2e.conftest import HOURS_OF_HISTORY, _copy
+from tests.e2e.conftest import HOURS_OF_HISTORY
+from tests.pg import copy_into_store
 
 ROOT_PID = 4242
 
@@ -22,7 +23,6 @@ def seed_activity_history(store_dsn: str, target: str, now: datetime,
     start = now - timedelta(hours=hours)
     episode = (start + timedelta(hours=hours * 0.55), start + timedelta(hours=hours * 0.62))
     incident = (start + timedelta(hours=hours * 0.58), start + timedelta(hours=hours * 0.60))
-    days = {(start + timedelta(hours=h)).date() for h in range(hours + 1)} | {now.date()}
     ages, waits, locks, prepared, runs, stats = [], [], [], [], [], []
     t, step = start, 0
     while t <= now:
@@ -60,26 +60,27 @@ def seed_activity_history(store_dsn: str, target: str, now: datetime,
         t += timedelta(seconds=15)
         step += 1
     with psycopg.connect(store_dsn, autocommit=True) as conn:
-        _copy(conn, "session_ages", (
+        copy_into_store(conn, "session_ages", (
             "collected_at", "target", "datname", "active", "idle_in_transaction",
             "waiting_on_lock", "longest_idle_in_transaction_seconds", "longest_query_seconds",
-            "longest_transaction_seconds"), ages, days)
-        _copy(conn, "wait_events", ("collected_at", "target", "backend_type",
-                                    "wait_event_type", "wait_event", "sessions"), waits, days)
-        _copy(conn, "lock_waits", (
+            "longest_transaction_seconds"), ages)
+        copy_into_store(conn, "wait_events", (
+            "collected_at", "target", "backend_type", "wait_event_type", "wait_event",
+            "sessions"), waits)
+        copy_into_store(conn, "lock_waits", (
             "collected_at", "target", "pid", "datname", "usename", "application_name",
             "client_addr", "locktype", "mode", "relation", "blocking_pids",
             "root_blocker_pid", "chain_depth", "wait_seconds", "transaction_seconds",
             "root_blocker_state", "root_blocker_application_name",
-            "root_blocker_transaction_seconds"), locks, days)
-        _copy(conn, "prepared_transactions", (
+            "root_blocker_transaction_seconds"), locks)
+        copy_into_store(conn, "prepared_transactions", (
             "collected_at", "target", "max_prepared_transactions", "prepared",
-            "oldest_seconds", "oldest_datname"), prepared, days)
-        _copy(conn, "database_stats", (
+            "oldest_seconds", "oldest_datname"), prepared)
+        copy_into_store(conn, "database_stats", (
             "collected_at", "target", "interval_seconds", "datname", "backends", "xact_commit",
             "xact_rollback", "blks_read", "blks_hit", "tup_returned", "tup_fetched",
             "tup_inserted", "tup_updated", "tup_deleted", "conflicts", "temp_files",
             "temp_bytes", "deadlocks", "blk_read_time_ms", "blk_write_time_ms",
-            "stats_reset"), stats, days)
-        _copy(conn, "collector_runs", ("started_at", "target", "metric_group", "duration_ms",
-                                       "rows_written", "error"), runs, days)
+            "stats_reset"), stats)
+        copy_into_store(conn, "collector_runs", ("started_at", "target", "metric_group",
+                                                 "duration_ms", "rows_written", "error"), runs)

@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from tests.integration.collector_setup import write_config_file
-from tests.pg import free_port
+from tests.pg import copy_into_store, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -35,18 +35,6 @@ HOURS_OF_HISTORY = 7
 SIZE_COLLECTION_STOPPED = timedelta(minutes=40)
 
 
-def _copy(conn: psycopg.Connection[Any], table: str, columns: tuple[str, ...],
-          rows: list[tuple[Any, ...]], days: set[Any]) -> None:
-    for day in days:
-        conn.execute("SELECT kasho_ops.ensure_partition(%s, %s)", [table, day])
-    statement = psycopg.sql.SQL("COPY kasho_ops.{} ({}) FROM STDIN").format(
-        psycopg.sql.Identifier(table),
-        psycopg.sql.SQL(", ").join(map(psycopg.sql.Identifier, columns)))
-    with conn.cursor().copy(statement) as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
 def seed_realistic_store(store_dsn: str, target: str, now: datetime,
                          hours: int = HOURS_OF_HISTORY, seed: int = 7) -> None:
     """Hours of samples shaped like a busy OLTP primary: a morning ramp in traffic, an
@@ -54,7 +42,6 @@ def seed_realistic_store(store_dsn: str, target: str, now: datetime,
     database_size collection that stopped SIZE_COLLECTION_STOPPED ago."""
     rng = random.Random(seed)
     start = now - timedelta(hours=hours)
-    days = {(start + timedelta(hours=h)).date() for h in range(hours + 1)} | {now.date()}
 
     def load(t: datetime) -> float:  # 0..1 traffic shape over the period
         x = (t - start) / (now - start)
@@ -119,23 +106,23 @@ def seed_realistic_store(store_dsn: str, target: str, now: datetime,
         t += timedelta(seconds=60)
 
     with psycopg.connect(store_dsn, autocommit=True) as conn:
-        _copy(conn, "database_size", ("collected_at", "target", "datname", "size_bytes"),
-              sizes, days)
-        _copy(conn, "connections", ("collected_at", "target", "datname", "usename",
-                                    "application_name", "client_addr", "state", "connections",
-                                    "waiting_on_lock", "longest_in_state_seconds"),
-              connections, days)
-        _copy(conn, "connection_limits", ("collected_at", "target", "max_connections",
-                                          "reserved_connections", "client_connections"),
-              limits, days)
-        _copy(conn, "database_stats", (
+        copy_into_store(conn, "database_size",
+                        ("collected_at", "target", "datname", "size_bytes"), sizes)
+        copy_into_store(conn, "connections",
+                        ("collected_at", "target", "datname", "usename", "application_name",
+                         "client_addr", "state", "connections", "waiting_on_lock",
+                         "longest_in_state_seconds"), connections)
+        copy_into_store(conn, "connection_limits",
+                        ("collected_at", "target", "max_connections", "reserved_connections",
+                         "client_connections"), limits)
+        copy_into_store(conn, "database_stats", (
             "collected_at", "target", "interval_seconds", "datname", "backends", "xact_commit",
             "xact_rollback", "blks_read", "blks_hit", "tup_returned", "tup_fetched",
             "tup_inserted", "tup_updated", "tup_deleted", "conflicts", "temp_files",
             "temp_bytes", "deadlocks", "blk_read_time_ms", "blk_write_time_ms",
-            "stats_reset"), stats, days)
-        _copy(conn, "collector_runs", ("started_at", "target", "metric_group", "duration_ms",
-                                       "rows_written", "error"), runs, days)
+            "stats_reset"), stats)
+        copy_into_store(conn, "collector_runs", ("started_at", "target", "metric_group",
+                                                 "duration_ms", "rows_written", "error"), runs)
 
 
 def wait_for_health(base_url: str, process: subprocess.Popen[bytes], log: Path,

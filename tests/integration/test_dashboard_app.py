@@ -23,7 +23,7 @@ from collectors.redact import Secret
 from dashboard import data
 from demo.cluster import LocalCluster
 from tests.integration.collector_setup import write_config_file
-from tests.pg import free_port
+from tests.pg import copy_into_store, free_port
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 SEEDED, EMPTY = "kasho-primary", "kasho-replica"
@@ -37,14 +37,7 @@ MY_GROUPS = ("database_size", "connections", "connection_limits", "database_stat
 def insert(store_dsn: str, table: str, columns: tuple[str, ...],
            rows: list[tuple[Any, ...]]) -> None:
     with psycopg.connect(store_dsn, autocommit=True) as conn:
-        for day in {row[0].date() for row in rows}:
-            conn.execute("SELECT kasho_ops.ensure_partition(%s, %s)", [table, day])
-        statement = psycopg.sql.SQL("COPY kasho_ops.{} ({}) FROM STDIN").format(
-            psycopg.sql.Identifier(table),
-            psycopg.sql.SQL(", ").join(map(psycopg.sql.Identifier, columns)))
-        with conn.cursor().copy(statement) as copy:
-            for row in rows:
-                copy.write_row(row)
+        copy_into_store(conn, table, columns, rows)
 
 
 def insert_stats(store_dsn: str, rows: list[tuple[datetime, str, float, int, int, int, int]]
