@@ -19,8 +19,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from collectors.connections import describe_error
-from collectors.errors import MigrationError
+from collectors.core.connections import describe_error
+from collectors.core.errors import MigrationError
 
 MIGRATIONS_ROOT = Path(__file__).resolve().parent.parent / "migrations"
 VERSION_TABLES = {"kasho": "schema_migrations", "monitoring": "kasho_ops_schema_migrations"}
