@@ -113,7 +113,9 @@ class Engine:
         previous, from_store = (self._previous_baseline(group, target) if group.is_counter
                                 else (None, False))
         known = self._known_text_keys(group, target) if group.has_text_query else set()
-        timeout_ms = group.timeout_ms or self.settings.statement_timeout_ms
+        # The session already has the default statement_timeout (a startup option).
+        timeout_ms = (group.timeout_ms if group.timeout_ms != self.settings.statement_timeout_ms
+                      else None)
         with self.connections_for(target).connection() as conn:
             server_major = conn.info.server_version // 10000
             read = read_server(conn, group.sql_for(server_major), timeout_ms,
@@ -269,13 +271,14 @@ class Engine:
                 self._baselines.pop(key, None)
 
 
-def read_server(conn: psycopg.Connection[Any], query: str, timeout_ms: int,
+def read_server(conn: psycopg.Connection[Any], query: str, timeout_ms: int | None,
                 params: Mapping[str, Any] | None = None,
                 with_clock: bool = False) -> ServerRead:
-    """One read-only transaction in one round trip: the timeout, the query and, with
-    `with_clock`, the server's clock and start time right after it."""
+    """One read-only transaction in one round trip: the timeout (None: the session's), the
+    query and, with `with_clock`, the server's clock and start time right after it."""
     with conn.pipeline(), conn.transaction():
-        conn.execute(SET_TIMEOUT_SQL, [str(timeout_ms)])
+        if timeout_ms is not None:
+            conn.execute(SET_TIMEOUT_SQL, [str(timeout_ms)])
         cursor = conn.cursor(row_factory=dict_row).execute(
             (QUERY_MARKER + query).encode(), params)
         clock = (conn.cursor(row_factory=dict_row).execute(SERVER_CLOCK_SQL)
@@ -297,7 +300,7 @@ def unseen_text_keys(group: MetricGroup, rows: Iterable[Mapping[str, Any]],
 
 
 def read_texts(conn: psycopg.Connection[Any], group: MetricGroup, server_major: int,
-               timeout_ms: int, keys: list[Key]) -> dict[Key, dict[str, Any]]:
+               timeout_ms: int | None, keys: list[Key]) -> dict[Key, dict[str, Any]]:
     """The text rows of these keys from the group's text query (absent keys: no row)."""
     params = {column: [key[i] for key in keys] for i, column in enumerate(group.text_keys)}
     read = read_server(conn, group.text_sql_for(server_major), timeout_ms, params)
