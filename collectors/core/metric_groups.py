@@ -100,6 +100,14 @@ class MetricGroup:
         return max(fitting)[1]
 
 
+def _names(spec: dict[str, object], key: str) -> tuple[str, ...]:
+    """A catalogue list of column names; anything else is a catalogue error."""
+    value = spec.get(key, ())
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise KashoOpsError(f"catalogue: {key} must be a list of column names")
+    return tuple(value)
+
+
 def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_DIR) -> MetricGroup:
     def fail(message: str) -> KashoOpsError:
         return KashoOpsError(f"catalogue group {name}: {message}")
@@ -109,22 +117,10 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
     text_sql_files = _sql_by_major(group_dir / "texts")
     if not sql_files:
         raise fail(f"no SQL definitions in {group_dir} (expected files like 13.sql)")
-    def names(field: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
-        value = spec.get(field, default)
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise fail(f"{field} must be a list of column names")
-        return tuple(value)
-
-    def optional_name(field: str) -> str | None:
-        value = spec.get(field)
-        if value is not None and not isinstance(value, str):
-            raise fail(f"{field} must be a name")
-        return value
-
     kind = spec.get("kind")
-    if not isinstance(kind, str) or kind not in KINDS:
+    if kind not in KINDS:
         raise fail(f"kind must be one of {', '.join(KINDS)}")
-    counters = names("counters")
+    counters = _names(spec, "counters")
     if kind == "counter" and not counters:
         raise fail("a counter group must list its counters")
     if kind == "gauge" and counters:
@@ -133,12 +129,12 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
     if not isinstance(interval, int) or interval < 1:
         raise fail("interval_seconds must be a whole number >= 1")
     timeout_ms = spec.get("timeout_ms")
-    keys = names("keys")
-    text_columns = names("text_columns")
-    text_keys = names("text_keys", keys)
-    text_table = optional_name("text_table")
+    keys = _names(spec, "keys")
+    text_columns = _names(spec, "text_columns")
+    text_keys = _names(spec, "text_keys") if "text_keys" in spec else keys
+    text_table = spec.get("text_table")
     if text_columns:
-        if not text_table:
+        if not isinstance(text_table, str) or not text_table:
             raise fail("text_columns need a text_table to keep them in")
         if not set(text_keys) <= set(keys) or not text_keys:
             raise fail("text_keys must be a non-empty subset of keys")
@@ -153,7 +149,7 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
                                        or isinstance(text_max_chars, bool)
                                        or text_max_chars < 1):
         raise fail("text_max_chars must be a whole number >= 1")
-    mask_literals_in = names("mask_literals_in")
+    mask_literals_in = _names(spec, "mask_literals_in")
     if not set(mask_literals_in) <= set(text_columns):
         raise fail("mask_literals_in must name text_columns")
     return MetricGroup(
@@ -165,18 +161,18 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
         unit=str(spec.get("unit", "")),
         requires=str(spec.get("requires", "")),
         counters=counters,
-        reset_column=optional_name("reset_column"),
+        reset_column=spec.get("reset_column"),  # type: ignore[arg-type]
         only_changed=bool(spec.get("only_changed", False)),
         new_from_zero=bool(spec.get("new_from_zero", False)),
         timeout_ms=timeout_ms if isinstance(timeout_ms, int) else None,
         sql_by_major=tuple(sorted(sql_files)),
         text_columns=text_columns,
         text_keys=text_keys if text_columns else (),
-        text_table=text_table if text_columns else None,
+        text_table=text_table if text_columns else None,  # type: ignore[arg-type]
         text_sql_by_major=tuple(sorted(text_sql_files)),
         text_max_chars=text_max_chars,
         mask_literals_in=mask_literals_in,
-        extension=optional_name("extension"),
+        extension=spec.get("extension"),  # type: ignore[arg-type]
         preload_library=bool(spec.get("preload_library", False)),
     )
 
