@@ -294,6 +294,7 @@ def test_warm_cycle_costs_less_server_cpu_than_bare_reads_and_postgres_exporter(
         order = list(cycles)
         backends_seen: dict[str, set[int]] = {party: set() for party in cycles}
         texts_before = text_reads(admin)
+        written_before = baseline_rows_written(fresh_store)
         for repetition in range(REPETITIONS):
             for party in order[repetition % 3:] + order[:repetition % 3]:
                 server_ms, wall_ms = meters[party].measure(cycles[party])
@@ -301,6 +302,12 @@ def test_warm_cycle_costs_less_server_cpu_than_bare_reads_and_postgres_exporter(
                 wall[party].append(wall_ms)
                 backends_seen[party] |= meters[party].pids()
         texts_read = text_reads(admin) - texts_before
+        written = (baseline_rows_written(fresh_store) - written_before) / REPETITIONS
+        with psycopg.connect(fresh_store) as conn:
+            (series, state_bytes) = conn.execute(
+                "SELECT count(*), avg(pg_column_size(s.*))::int FROM "
+                "kasho_ops.counter_baseline_series s "
+                "WHERE metric_group = 'query_stats'").fetchone()
         kasho, bare_ms, exporter_ms = (statistics.mean(cpu[p]) for p in
                                        ("kasho", "bare", "exporter"))
         print(f"\nserver CPU per cycle, PostgreSQL 15, {entries} statements in "
@@ -312,6 +319,8 @@ def test_warm_cycle_costs_less_server_cpu_than_bare_reads_and_postgres_exporter(
                   f"{statistics.median(wall[party]):.1f} ms   backends {len(backends_seen[party])}")
         print(f"  kasho cycles that read statement texts (new statements): {texts_read} of "
               f"{REPETITIONS}")
+        print(f"  stored query_stats baseline: {series} series of about {state_bytes} bytes; "
+              f"series rows written per warm cycle (all counter groups): {written:.1f}")
         print(f"  ratio kasho / bare reads      {kasho / bare_ms:.2f}  (goal <= 1.0)")
         print(f"  ratio kasho / postgres_exporter {kasho / exporter_ms:.2f}  (goal <= 0.5)")
         print("  kasho per group (mean ms): " + ", ".join(
@@ -323,6 +332,17 @@ def test_warm_cycle_costs_less_server_cpu_than_bare_reads_and_postgres_exporter(
         admin.close()
         engine.close()
         store.close()
+
+
+def baseline_rows_written(store_dsn: str) -> int:
+    """Rows inserted or updated in the stored baseline series so far (statistics flushed)."""
+    with psycopg.connect(store_dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_force_next_flush()")
+        time.sleep(1.1)  # other sessions flush their table statistics at most once a second
+        (written,) = conn.execute(
+            "SELECT n_tup_ins + n_tup_upd FROM pg_stat_user_tables "
+            "WHERE relname = 'counter_baseline_series'").fetchone()
+    return int(written)
 
 
 def text_reads(admin: psycopg.Connection) -> int:
