@@ -11,7 +11,7 @@ import streamlit as st
 
 from collectors.actions.explain import ExplainRefused, audited_explain, parse_parameters
 from collectors.core.errors import StoreUnavailable
-from dashboard.core import store
+from dashboard.core import auth, store
 from dashboard.core.context import current
 from dashboard.features.queries import charts as query_charts
 from dashboard.features.queries import data as query_data
@@ -27,7 +27,6 @@ RECENT_WINDOWS = {"1h": timedelta(hours=1), "6h": timedelta(hours=6),
                   "24h": timedelta(hours=24)}
 BASELINE_DAYS = 7
 SELECTION_KEYS = ("load_shape", "regressions", "top_statements")
-ACTOR = "unauthenticated"  # the dashboard has no sign-in yet
 
 ctx = current()
 x_range = (ctx.start, ctx.end)
@@ -140,6 +139,8 @@ def statement_view(queryid: int) -> None:
 
 
 def explain_section(text: str, datname: str, queryid: int) -> None:
+    if not auth.allowed("explain"):
+        return  # viewers see no actions; audited_explain checks the role again
     st.subheader("EXPLAIN")
     st.caption(f"Plans the statement in database **{datname}** on {ctx.target} without "
                "running it (never ANALYZE), in a read-only transaction with a 5 s timeout. "
@@ -151,7 +152,7 @@ def explain_section(text: str, datname: str, queryid: int) -> None:
     if st.button("EXPLAIN", icon=":material/account_tree:"):
         try:
             result = audited_explain(ctx.config, ctx.target, datname, text,
-                                     parse_parameters(raw), queryid, ACTOR)
+                                     parse_parameters(raw), queryid, auth.require("explain"))
         except ExplainRefused as exc:
             st.error(str(exc), icon=":material/block:")
             return
