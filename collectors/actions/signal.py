@@ -5,9 +5,9 @@ with the target's `actions_dsn`: a role granted pg_signal_backend (which Postgre
 lets signal a superuser's session) and pg_read_all_stats, to see whom it signals. Actions
 are denied unless the actor's role permits them (cancel: operator, terminate: admin; checked
 here, not only by the page), refused unless `[dashboard] actions_enabled` is on, and never
-touch Kasho Ops' own sessions (application_name kasho-ops*, or the acting session itself). The pid is re-checked
-in the same statement that signals it, against the backend_start the person saw, so a pid
-reused by a new backend in the meantime is never hit.
+touch Kasho Ops' own sessions (application_name kasho-ops*, or the acting session itself).
+The pid is re-checked in the same statement that signals it, against the backend_start the
+person saw, so a pid reused by a new backend in the meantime is never hit.
 
 Every attempt, refusals and failures included, is one row in kasho_ops.dba_actions in the
 metrics store. The audit table is checked before anything is done: no audit, no action.
