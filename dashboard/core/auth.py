@@ -188,7 +188,7 @@ def _identity_panel(config: Config, actor: Actor) -> None:
                    f"loopback address is a {actor.role}. Set up `oidc` or `proxy` sign-in "
                    "before sharing the dashboard.", icon=":material/no_encryption:")
         return
-    st.sidebar.text(f"{actor.name}\n{actor.role}")
+    st.sidebar.text(f"{actor.name} · {actor.role}")
     if config.auth.mode == "oidc":
         st.sidebar.button("Sign out", icon=":material/logout:", on_click=_sign_out,
                           args=(config, actor), key="kasho_ops_sign_out")
