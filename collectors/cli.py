@@ -143,6 +143,26 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+# -- doctor ----------------------------------------------------------------------------------
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from collectors.core.probe import probe_target
+
+    config = _config(args)
+    names = [args.target] if args.target else [t.name for t in config.targets]
+    if not names:
+        raise ConfigError(f"{config.source}: no [[targets]] configured; add one with name and dsn")
+    all_ok = True
+    for name in names:
+        result = probe_target(config, name)
+        broken = [f for f in result.findings if not f.ok]
+        all_ok = all_ok and result.ok
+        print(f"{name}: {len(result.findings) - len(broken)} of {len(result.findings)} work")
+        for finding in broken:
+            print(f"  {finding.subject}: {finding.problem}\n    fix: {finding.fix}")
+    return 0 if all_ok else 1
+
+
 # -- audit -----------------------------------------------------------------------------------
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -208,6 +228,11 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard = sub.add_parser("dashboard", parents=[common], help="serve the dashboard")
     dashboard.add_argument("--port", type=int, help="port (default: [dashboard] port, 8501)")
     dashboard.set_defaults(func=cmd_dashboard)
+
+    doctor = sub.add_parser("doctor", parents=[common], help="setup check: what cannot be "
+                            "collected on each target, and the fix; exit 1 if anything")
+    doctor.add_argument("--target", help="only this target")
+    doctor.set_defaults(func=cmd_doctor)
 
     audit = sub.add_parser("audit", parents=[common], help="print the audit trail (sign-ins, "
                            "actions, EXPLAINs) as JSON lines, oldest first")
