@@ -17,6 +17,9 @@ WITH kasho_table(name, relation) AS (
     SELECT g.rolname, o.object,
            CASE WHEN o.relation IS NULL THEN NULL
                 WHEN o.column_name IS NULL THEN has_table_privilege(g.oid, o.relation, 'SELECT')
+                WHEN NOT EXISTS (SELECT 1 FROM pg_attribute att WHERE att.attrelid = o.relation
+                                   AND att.attname = o.column_name AND NOT att.attisdropped)
+                    THEN NULL
                 ELSE has_column_privilege(g.oid, o.relation, o.column_name, 'SELECT') END
                AS can_select,
            g.superuser

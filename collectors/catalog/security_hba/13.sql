@@ -18,7 +18,7 @@ FROM readable, xmltable('/table/row' PASSING CASE WHEN readable.ok THEN query_to
                coalesce(array_to_string(user_name, ','), '') AS user_name,
                coalesce(address, '') AS address, coalesce(netmask, '') AS netmask,
                coalesce(auth_method, '') AS auth_method, coalesce(error, '') AS error
-        FROM pg_catalog.pg_hba_file_rules$q$, false, true, '') END
+        FROM pg_catalog.pg_hba_file_rules$q$, false, false, '') END
     COLUMNS line_number integer, type text, database text, user_name text, address text,
             netmask text, auth_method text, error text) AS rule
 UNION ALL
