@@ -164,7 +164,7 @@ _SECTION_KEYS: dict[str, set[str]] = {
                   "max_connections_per_target", "backoff_base_seconds", "backoff_cap_seconds"},
     "dashboard": {"address", "port", "stale_after_intervals", "actions_enabled"},
     "target": {"name", "dsn", "password_env", "password_file", "actions_dsn"},
-    "auth": {"mode", "roles", "none_role", "oidc", "proxy"},
+    "auth": {"mode", "none_role"},  # plus the tables in _AUTH_TABLES
     "auth.roles": set(ROLES),
     "auth.oidc": {"server_metadata_url", "client_id", "client_secret_env", "client_secret_file",
                   "redirect_uri", "cookie_secret_env", "groups_claim", "scopes"},
@@ -172,6 +172,7 @@ _SECTION_KEYS: dict[str, set[str]] = {
     "security": {"encryption_at_rest"},
 }
 _TOP_LEVEL = {"store", "targets", "collector", "intervals", "dashboard", "auth", "security"}
+_AUTH_TABLES = {"roles", "oidc", "proxy"}
 LOOPBACK_ADDRESSES = {"127.0.0.1", "::1", "localhost"}
 
 
@@ -222,7 +223,8 @@ def parse_config(raw: dict[str, Any], *, source: Path | None = None,
         value = raw.get(name, {})
         if not isinstance(value, dict):
             raise fail(f"[{name}] must be a table")
-        _reject_unknown(value, _SECTION_KEYS[name], f"[{name}]", fail)
+        allowed = _SECTION_KEYS[name] | (_AUTH_TABLES if name == "auth" else set())
+        _reject_unknown(value, allowed, f"[{name}]", fail)
         return value
 
     store_raw = table("store")

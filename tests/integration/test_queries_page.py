@@ -64,7 +64,8 @@ def collected_store(pg_cluster: LocalCluster, fresh_database: str, fresh_store: 
         collector.close()
         collector.store.close()
     config = write_config_file(tmp_path / "k.toml", fresh_store,
-                               {"local": monitor_dsn(pg_cluster)})
+                               {"local": monitor_dsn(pg_cluster)},
+                               "\n[auth]\nnone_role = \"operator\"\n")  # EXPLAIN needs it
     return config, fresh_database, key
 
 
