@@ -184,9 +184,10 @@ def _sign_out(config: Config, actor: Actor | None) -> None:
 
 def _identity_panel(config: Config, actor: Actor) -> None:
     if config.auth.mode == "none":
+        article = "an" if actor.role in ("admin", "operator") else "a"
         st.badge(f"No sign-in (auth mode none): anyone who can reach this loopback address "
-                 f"is {'an' if actor.role == 'admin' else 'a'} {actor.role}. Set up oidc or "
-                 "proxy sign-in before sharing the dashboard.",
+                 f"is {article} {actor.role}. Set up oidc or proxy sign-in before sharing the "
+                 "dashboard.",
                  icon=":material/no_encryption:", color="orange")
         return
     st.sidebar.text(f"{actor.name} · {actor.role}")

@@ -90,9 +90,10 @@ def statement_view(queryid: int) -> None:
                    "may point to another target.", icon=":material/search_off:")
         return
     text_row = texts.iloc[0] if not texts.empty else None
-    where = (f"database **{text_row['datname']}** · role **{text_row['rolname']}** · first seen "
+    where = (f"database {text_row['datname']} · role {text_row['rolname']} · first seen "
              f"{text_row['first_seen_at']:%Y-%m-%d %H:%M} UTC" if text_row is not None else "")
-    st.caption(f"**{ctx.target}** · {ctx.range_label} · {where}")
+    st.caption(f"**{ctx.target}** · {ctx.range_label}")
+    st.text(where)  # names from the monitored server: plain text, never markdown
 
     series = query_data.statement_series(
         dsn, ctx.target, window, tuple(key_of(r) for _, r in keys.iterrows()))
@@ -133,8 +134,8 @@ def statement_view(queryid: int) -> None:
         with st.expander(f"Full text ({len(pretty.splitlines())} lines)"):
             st.code(pretty, language="sql", wrap_lines=True)
     tables = qa.tables_in_text(str(text_row["query"]))
-    st.markdown("**Tables it touches** (read from the text): " +
-                (", ".join(f"`{t}`" for t in tables) if tables else "none found"))
+    st.text("Tables it touches (read from the text): "
+            + (", ".join(tables) if tables else "none found"))
     explain_section(str(text_row["query"]), str(text_row["datname"]), queryid)
 
 
@@ -142,7 +143,7 @@ def explain_section(text: str, datname: str, queryid: int) -> None:
     if not auth.allowed("explain"):
         return  # viewers see no actions; audited_explain checks the role again
     st.subheader("EXPLAIN")
-    st.caption(f"Plans the statement in database **{datname}** on {ctx.target} without "
+    st.caption(f"Plans the statement in the statement's database on {ctx.target} without "
                "running it (never ANALYZE), in a read-only transaction with a 5 s timeout. "
                "Leave the values empty for the generic plan, or type one sample value per "
                "$n parameter, one per line (NULL for null). Each attempt is recorded in "
@@ -156,8 +157,8 @@ def explain_section(text: str, datname: str, queryid: int) -> None:
         except ExplainRefused as exc:
             st.error(str(exc), icon=":material/block:")
             return
-        st.caption(f"{result.method} · relations in the plan: "
-                   + (", ".join(f"`{t}`" for t in result.tables) or "none"))
+        st.text(f"{result.method} · relations in the plan: "
+                + (", ".join(result.tables) or "none"))
         st.code(result.plan, language=None)
 
 

@@ -14,8 +14,8 @@ import pandas as pd
 
 State = Literal["ok", "warn", "fail", "unknown", "info"]
 STATE_ORDER: dict[str, int] = {"fail": 0, "warn": 1, "unknown": 2, "info": 3, "ok": 4}
-STATE_LABELS: dict[str, str] = {"ok": "✅ ok", "warn": "⚠️ warn", "fail": "❌ fail",
-                                "unknown": "❔ unknown", "info": "ℹ️ info"}
+STATE_LABELS: dict[str, str] = {"ok": "OK", "warn": "WARN", "fail": "FAIL",
+                                "unknown": "UNKNOWN", "info": "INFO"}
 AREAS = ("Access control", "Encryption", "Audit logging", "Data masking")
 PII_OBJECTS = ("users.email", "users.password_hash")
 FINANCIAL_OBJECTS = ("accounts", "transactions")
