@@ -28,7 +28,7 @@ from collectors.core.config import Config, Target
 from collectors.core.connections import APPLICATION_NAME, describe_error
 from collectors.core.errors import ConfigError
 from collectors.core.redact import Secret
-from collectors.live.activity import mask_literals
+from collectors.live.activity import masked_query
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ class AuditTrail:
              session.usename if session else None,
              session.application_name if session else None,
              session.datname if session else None,
-             mask_literals(session.query, AUDIT_QUERY_CHARS) if session else None])
+             masked_query(session.query, AUDIT_QUERY_CHARS) if session else None])
 
 
 def perform(request: ActionRequest, config: Config) -> ActionResult:

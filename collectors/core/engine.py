@@ -26,7 +26,7 @@ from collectors.core.connections import QUERY_MARKER, TargetConnections, describ
 from collectors.core.deltas import Sample, counter_deltas, index_rows
 from collectors.core.errors import KashoOpsError, TargetUnavailable
 from collectors.core.metric_groups import MetricGroup
-from collectors.core.redact import mask_string_literals
+from collectors.core.sqltext import mask_literals
 from collectors.core.store import Batch, MetricStore, RunRecord
 
 log = logging.getLogger(__name__)
@@ -189,7 +189,7 @@ def text_batch(group: MetricGroup, target_name: str, collected_at: datetime,
 
     def value(text: Mapping[str, Any], column: str) -> Any:
         if column in group.mask_literals_in and isinstance(text[column], str):
-            return mask_string_literals(text[column])
+            return mask_literals(text[column])
         return text[column]
 
     values = tuple((target_name, collected_at, *(value(t, c) for c in columns[2:]))
