@@ -103,10 +103,15 @@ def hostile_statement(draw: st.DrawFn) -> str:
     fragments = draw(st.lists(noise_fragment(), max_size=8))
     for _ in range(draw(st.integers(1, 3))):
         fragments.insert(draw(st.integers(0, len(fragments))), draw(secret_literal()))
-    text = ""
+    text, previous = "", ""
     for fragment in fragments:
-        text += fragment + draw(st.sampled_from(SEPARATORS))
-    return text
+        separator = draw(st.sampled_from(SEPARATORS))
+        if previous.endswith("'") and not previous.startswith("-"):
+            # A newline between two string pieces would join them into one string.
+            separator = " "
+        text += previous + (separator if previous else "")
+        previous = fragment
+    return text + previous + draw(st.sampled_from(SEPARATORS))
 
 
 @st.composite
