@@ -75,7 +75,9 @@ def secret_literal(draw: st.DrawFn) -> str:
 def comment(draw: st.DrawFn) -> str:
     if draw(st.booleans()):
         return "--" + draw(st.text(NOISE + "*", max_size=10)) + draw(st.sampled_from("\n\r"))
-    parts = draw(st.lists(st.text(NOISE, max_size=6), min_size=1, max_size=3))
+    # A part ending in "/" would turn the "*/" after it into a nested "/*".
+    parts = [p.rstrip("/") for p in draw(st.lists(st.text(NOISE, max_size=6), min_size=1,
+                                                   max_size=3))]
     nested = parts[0] + "".join(f"/*{p}*/" for p in parts[1:])
     return f"/*{nested}*/"
 
@@ -84,8 +86,8 @@ def comment(draw: st.DrawFn) -> str:
 def identifier(draw: st.DrawFn) -> str:
     kind = draw(st.sampled_from(("plain", "quoted", "unicode")))
     if kind == "plain":
-        return "c" + draw(st.text("abc_$019", max_size=5))
-    body = draw(st.text("ab '$-/*\\;", max_size=6))
+        return "c" + draw(st.text("abc_$", max_size=5))
+    body = draw(st.text("ab '$-/*\\;", min_size=1, max_size=6))
     if kind == "unicode":
         return 'U&"' + body.replace("\\", "\\\\") + '"'
     return '"' + body.replace('"', '""') + '"'

@@ -9,7 +9,8 @@ standard_conforming_strings on:
 - whitespace is space, tab, CR, LF, FF (and VT, as PostgreSQL 16+ reads it);
 - `--` comments end at CR or LF; `/* */` comments nest;
 - '...' strings double a quote to escape it; a backslash is an ordinary character except in
-  E'...' strings; B'...', X'...', N'...' and U&'...' are strings too; two string pieces
+  E'...' strings; B'...', X'...' and U&'...' are strings too (N'...' is the keyword N
+  before a plain string, as PostgreSQL reads it); two string pieces
   separated by whitespace holding a newline are one string (quote continuation);
 - "..." and U&"..." are quoted identifiers;
 - $tag$...$tag$ and $$...$$ are dollar-quoted strings, but `$` also continues an identifier,
@@ -97,7 +98,7 @@ def _next_token(text: str, at: int) -> Token:
         return _block_comment(text, at)
     if char in "eE" and text[at + 1:at + 2] == "'":
         return _quoted(text, at, at + 2, "string", backslash_escapes=True)
-    if char in "bBxXnN" and text[at + 1:at + 2] == "'":
+    if char in "bBxX" and text[at + 1:at + 2] == "'":
         return _quoted(text, at, at + 2, "string")
     if char in "uU" and text[at + 1:at + 2] == "&" and text[at + 2:at + 3] in ("'", '"'):
         kind: TokenKind = "string" if text[at + 2] == "'" else "quoted_identifier"

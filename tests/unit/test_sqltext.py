@@ -37,7 +37,8 @@ def kinds(text: str) -> list[tuple[str, str]]:
     (r"'a\' x", [("string", r"'a\'"), ("identifier", "x")]),
     ("U&'d\\0061t' U&\"i\" B'01' X'1F' N'n' n'n'",
      [("string", "U&'d\\0061t'"), ("quoted_identifier", 'U&"i"'), ("string", "B'01'"),
-      ("string", "X'1F'"), ("string", "N'n'"), ("string", "n'n'")]),
+      ("string", "X'1F'"), ("identifier", "N"), ("string", "'n'"), ("identifier", "n"),
+      ("string", "'n'")]),
     # A letter only prefixes a string at a token start: abE'x' is abE then 'x'.
     ("abE'x'", [("identifier", "abE"), ("string", "'x'")]),
     ("$t$ a $$ ; $t$ ;", [("string", "$t$ a $$ ; $t$"), ("punctuation", ";")]),
