@@ -171,7 +171,7 @@ def test_activity_page_shows_live_sessions_and_the_blocking_tree(
     assert tree["session"].tolist() == [str(a), f"└─ {b}", f"\u00a0\u00a0\u00a0└─ {c}"]
     assert tree["blocks"].tolist() == ["1", "1", ""]
     sessions = frame(at, ["pid", "database"]).set_index("pid")
-    assert sessions.loc[talker.pid, "query"] == "SELECT ? AS email"
+    assert sessions.loc[talker.pid, "query"] == "SELECT '?' AS email"
     assert sessions.loc[c, "blocked by"] == str(b)
     assert sessions.loc[b, "wait"] == "Lock: relation"
     assert any("Actions are off" in c.value for c in at.caption)
