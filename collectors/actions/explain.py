@@ -32,7 +32,7 @@ from psycopg import sql
 
 from collectors.actions.audit import connect_audit
 from collectors.core.config import CollectorSettings, Config, Target
-from collectors.core.connections import describe_error, session_options
+from collectors.core.connections import TrackedConnection, describe_error, session_options
 from collectors.core.errors import KashoOpsError
 from collectors.core.sqltext import (
     Token,
@@ -192,7 +192,8 @@ def explain(target: Target, settings: CollectorSettings, dbname: str, text: str,
         raise ExplainRefused(f"the statement has {statement.parameter_count} parameters; "
                              f"{len(parameters)} values were given (one per line)")
     try:
-        with psycopg.connect(**explain_connect_kwargs(target, settings, dbname)) as conn:
+        with TrackedConnection.connect(**explain_connect_kwargs(target, settings,
+                                                                 dbname)) as conn:
             return plan(conn, statement, parameters, timeout_ms)
     except psycopg.Error as exc:
         raise _failure(exc, target, parameters) from None

@@ -3,6 +3,7 @@ the who-blocks-whom tree, from a live ActivitySnapshot."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -51,6 +52,33 @@ def session_details(session: Session) -> pd.DataFrame:
              if session.backend_start else "—"),
             ("query", session.query or "—")]
     return pd.DataFrame(rows, columns=["field", "value"])
+
+
+def selection_key(table: pd.DataFrame, prefix: str = "activity_sessions") -> str:
+    """A widget key naming exactly the rows shown, in order: a selection made on one list of
+    sessions never carries over to another (a row number would then mean another pid)."""
+    digest = hashlib.sha256(",".join(map(str, table["pid"].tolist())).encode()).hexdigest()
+    return f"{prefix}_{digest[:16]}"
+
+
+def selected_session(snapshot: ActivitySnapshot, table: pd.DataFrame,
+                     rows: Sequence[int]) -> Session | None:
+    """The session of the selected table row (tables from `sessions_table` of `snapshot`)."""
+    if not rows or not 0 <= rows[0] < len(table):
+        return None
+    pid = int(table["pid"].iloc[rows[0]])
+    return next((s for s in snapshot.sessions if s.pid == pid), None)
+
+
+def action_block_reason(session: Session, own_pids: frozenset[int]) -> str | None:
+    """Why the page offers no cancel/terminate for `session` (the action would refuse it
+    too), or None."""
+    if session.pid in own_pids:
+        return f"pid {session.pid} is one of this dashboard's own sessions"
+    if session.backend_type != "client backend":
+        return (f"pid {session.pid} is a {session.backend_type}: only client sessions can be "
+                "cancelled or terminated")
+    return None
 
 
 @dataclass(frozen=True)
