@@ -9,11 +9,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from collectors.core.sqltext import statement_title
 from collectors.live.activity import ActivitySnapshot, BlockingNode, Session
 from dashboard.core.units import format_seconds
 
 SESSION_COLUMNS = ["pid", "database", "role", "application", "client", "state", "wait",
-                   "query age (s)", "xact age (s)", "state age (s)", "blocked by", "query"]
+                   "query age (s)", "xact age (s)", "state age (s)", "blocked by", "statement",
+                   "query"]
+STATEMENT_LABEL_CHARS = 40
 
 
 def _wait_label(session: Session) -> str:
@@ -29,12 +32,17 @@ def _application(session: Session) -> str:
     return session.application_name
 
 
+def statement_label(query: str) -> str:
+    """The session's statement as every page names it: its sqlc name, else its first words."""
+    return statement_title(query).short(STATEMENT_LABEL_CHARS) if query else ""
+
+
 def sessions_table(snapshot: ActivitySnapshot, show_idle: bool = False) -> pd.DataFrame:
     """One row per session, like pg_activity: the oldest transactions first; idle sessions
     only when asked for. Ages are numbers so the table sorts them right."""
     rows = [[s.pid, s.datname, s.usename, _application(s), s.client_addr, s.state,
              _wait_label(s), s.query_seconds, s.transaction_seconds, s.state_seconds,
-             ", ".join(map(str, s.blocking_pids)), s.query]
+             ", ".join(map(str, s.blocking_pids)), statement_label(s.query), s.query]
             for s in snapshot.sessions if show_idle or s.state != "idle"]
     table = pd.DataFrame(rows, columns=SESSION_COLUMNS)
     return table.sort_values(["xact age (s)", "pid"], ascending=[False, True],
