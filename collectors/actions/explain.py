@@ -52,7 +52,7 @@ DEFAULT_TIMEOUT_MS = 5000
 # operator for unknown inputs, or a mismatch an explicit type resolves.
 UNTYPED_PARAMETER_ERRORS = ("42725", "42P18", "42883", "42804")
 _ARITHMETIC = frozenset({"+", "-", "*", "/", "%", "^"})
-_QUOTED_VALUE = re.compile(r'"(?:[^"]|"")*"')
+_QUOTED_VALUE = re.compile(r'"[^"]*"')
 
 
 class ExplainRefused(KashoOpsError):
