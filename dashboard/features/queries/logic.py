@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -145,7 +146,7 @@ def interval_figures(series: pd.DataFrame, bucket_seconds: int,
 
 
 def sparkline_values(series: pd.DataFrame, buckets: list[pd.Timestamp], column: str,
-                     keys: list[tuple]) -> dict[tuple, list[float]]:
+                     keys: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], list[float]]:
     """One list per statement key of `column` per bucket (0 where it did not run).
 
     `column` is a counter or a derived figure of `statement_figures` (mean_exec_time_ms,
@@ -167,7 +168,7 @@ def sparkline_values(series: pd.DataFrame, buckets: list[pd.Timestamp], column: 
 
 
 def load_shape(by_statement: pd.DataFrame, totals: pd.DataFrame,
-               labels: dict[tuple, str]) -> pd.DataFrame:
+               labels: dict[tuple[Any, ...], str]) -> pd.DataFrame:
     """Total statement time per bucket, split into the given statements and "other".
 
     by_statement: bucket, the key columns, total_exec_time_ms (only the statements to show);
