@@ -431,8 +431,8 @@ class StatementTitle:
 
 
 def statement_title(text: str, words_chars: int = TITLE_WORDS_CHARS) -> StatementTitle:
-    """The statement's sqlc name (from a comment before its first keyword) and its first
-    words (about `words_chars` characters, literals masked)."""
+    """The statement's sqlc name (from a comment before its first keyword) and the first
+    words of its first statement (about `words_chars` characters, literals masked)."""
     tokens = tokenize(text)
     name = hint = None
     for token in tokens:
@@ -444,7 +444,11 @@ def statement_title(text: str, words_chars: int = TITLE_WORDS_CHARS) -> Statemen
         if match := _NAME_ANNOTATION.match(body):
             name, hint = match.group("name"), match.group("hint")
             break
-    return StatementTitle(name, hint, _first_words(significant(tokens), words_chars))
+    statements = split_statements(tokens)
+    words = _first_words(statements[0], words_chars) if statements else ""
+    if len(statements) > 1 and not words.endswith("…"):
+        words += "; …"  # more statements follow: say so, never show them as one
+    return StatementTitle(name, hint, words)
 
 
 def _first_words(tokens: Sequence[Token], limit: int) -> str:

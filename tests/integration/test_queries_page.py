@@ -203,3 +203,30 @@ def test_evictions_in_the_range_are_called_out(
     at = queries_page(config, monkeypatch, range="1h")
     assert at.warning[0].value.startswith(
         "pg_stat_statements evicted its least-used entries 4 times in this range")
+
+
+def test_a_planted_hostile_text_is_refused_on_the_page_and_nothing_runs(
+        pg_cluster: LocalCluster, fresh_database: str, fresh_store: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any login can leave a statement text shaped like this in pg_stat_statements; one
+    EXPLAIN click on it must show why it is refused, and change nothing."""
+    hostile = "SELECT 1 AS a$$; COMMIT; BEGIN READ WRITE; DELETE FROM ledger; --$$"
+    with psycopg.connect(pg_cluster.dsn(fresh_database), autocommit=True) as conn:
+        conn.execute("CREATE TABLE ledger (id int)")
+        conn.execute("INSERT INTO ledger VALUES (1), (2), (3)")
+        conn.execute("GRANT SELECT, DELETE ON ledger TO kasho_ops_monitor")
+    with psycopg.connect(fresh_store, autocommit=True) as conn:
+        conn.execute("INSERT INTO kasho_ops.query_texts VALUES ('local', 4242, 1, 1, now(), "
+                     "%s, 'app', %s)", [fresh_database, hostile])
+    config = write_config_file(tmp_path / "k.toml", fresh_store,
+                               {"local": monitor_dsn(pg_cluster)})
+    at = queries_page(config, monkeypatch, range="1h", queryid="4242")
+    assert at.title[0].value == "SELECT 1 AS a$$; …"
+    next(b for b in at.button if b.label == "EXPLAIN").click().run()
+    assert [e.value for e in at.error] == [
+        "only one statement can be explained; remove what follows ';'"]
+    with psycopg.connect(pg_cluster.dsn(fresh_database)) as conn:
+        assert conn.execute("SELECT count(*) FROM ledger").fetchone() == (3,)
+    with psycopg.connect(fresh_store) as conn:
+        assert conn.execute("SELECT queryid, outcome FROM kasho_ops.explain_audit").fetchall() \
+            == [(4242, "refused")]

@@ -137,6 +137,8 @@ def test_table_references(text: str, tables: list[str]) -> None:
      "SELECT count(*) FROM pg_stat_activity WHERE a = '?'"),
     # Only a comment before the first keyword names a statement.
     ("SELECT 1 -- name: NotAName :one", None, None, "SELECT 1"),
+    # The first statement only, and a sign that more follow.
+    ("SELECT 1 AS a$$; COMMIT; --$$", None, None, "SELECT 1 AS a$$; …"),
 ])
 def test_statement_titles(text: str, name: str | None, hint: str | None, label: str) -> None:
     title = statement_title(text)
