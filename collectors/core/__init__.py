@@ -2,8 +2,11 @@
 
 `config.py` loads and validates kasho-ops.toml with environment overrides; `errors.py` holds
 the one-line errors the CLI reports; `redact.py` keeps passwords out of output (`Secret`,
-`redact`); `connections.py` opens safe, pooled, read-only sessions to targets and owns
-`QUERY_MARKER`; `metric_groups.py` loads the metric definitions in `collectors/catalog/`;
+`redact`); `sqltext.py` is the one SQL lexer (PostgreSQL's lexical rules): literal masking,
+statement checks, table names and statement titles (sqlc names) for every statement text;
+`connections.py` opens safe, pooled, read-only sessions to targets, owns `QUERY_MARKER` and
+knows this process's own backend pids (`TrackedConnection`); `metric_groups.py` loads the
+metric definitions in `collectors/catalog/`;
 `deltas.py` turns cumulative counters into per-interval deltas with reset and restart
 detection (pure); `engine.py` runs one group against one target and records the run;
 `store.py` writes rows and run records to the store with COPY into daily partitions;
