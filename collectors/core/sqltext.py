@@ -29,6 +29,7 @@ alert shows as a statement's name).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -430,6 +431,7 @@ class StatementTitle:
         return not needle or needle in (self.name or "").lower() or needle in self.words.lower()
 
 
+@functools.lru_cache(maxsize=8192)  # pages title the same few thousand texts on every rerun
 def statement_title(text: str, words_chars: int = TITLE_WORDS_CHARS) -> StatementTitle:
     """The statement's sqlc name (from a comment before its first keyword) and the first
     words of its first statement (about `words_chars` characters, literals masked)."""
