@@ -26,6 +26,7 @@ from collectors.core.errors import KashoOpsError
 from collectors.core.metric_groups import load_catalog
 from collectors.migrate import MigrationRunner
 from demo.cluster import ClusterError, LocalCluster
+from demo.explain_role import EXPLAIN_ROLE, grant_explain_role
 from demo.seed import seed
 from demo.workload import Workload, start_workload
 
@@ -96,6 +97,8 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
         MigrationRunner(cluster.dsn(KASHO_DB), "kasho").up()
         MigrationRunner(cluster.dsn(STORE_DB), "monitoring").up()
         seed_if_empty(cluster, scale)
+        with psycopg.connect(cluster.dsn(KASHO_DB), autocommit=True) as conn:
+            grant_explain_role(conn)  # EXPLAIN of the workload's statements (explain_dsn)
         write_demo_config(paths.config, cluster)
 
         say("starting the live workload (pgbench, payments scripts)")
@@ -187,7 +190,8 @@ def write_demo_config(path: Path, cluster: LocalCluster) -> None:
         "# Written by `kasho-ops demo`; see kasho-ops.example.toml for every key.\n"
         f'[store]\ndsn = "{cluster.dsn(STORE_DB)}"\nretention_days = 7\n\n'
         f"[intervals]\n{intervals}\n\n"
-        f'[[targets]]\nname = "kasho"\ndsn = "{cluster.dsn(KASHO_DB, MONITOR_ROLE)}"\n')
+        f'[[targets]]\nname = "kasho"\ndsn = "{cluster.dsn(KASHO_DB, MONITOR_ROLE)}"\n'
+        f'explain_dsn = "{cluster.dsn(KASHO_DB, EXPLAIN_ROLE)}"\n')
 
 
 def spawn(name: str, cli_args: list[str], paths: DemoPaths) -> subprocess.Popen[bytes]:

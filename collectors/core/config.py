@@ -38,6 +38,7 @@ class Target:
     dsn: Secret
     password: Secret | None = None
     actions_dsn: Secret | None = None  # a role with pg_signal_backend, for DBA actions only
+    explain_dsn: Secret | None = None  # a role with the statements' table rights, EXPLAIN only
 
     def connect_kwargs(self) -> dict[str, Any]:
         """libpq parameters for this target (password only if configured explicitly)."""
@@ -167,7 +168,7 @@ _SECTION_KEYS: dict[str, set[str]] = {
     "collector": {"statement_timeout_ms", "lock_timeout_ms", "connect_timeout_seconds",
                   "max_connections_per_target", "backoff_base_seconds", "backoff_cap_seconds"},
     "dashboard": {"address", "port", "stale_after_intervals", "actions_enabled"},
-    "target": {"name", "dsn", "password_env", "password_file", "actions_dsn"},
+    "target": {"name", "dsn", "password_env", "password_file", "actions_dsn", "explain_dsn"},
     "auth": {"mode", "none_role"},  # plus the tables in _AUTH_TABLES
     "auth.roles": set(ROLES),
     "auth.oidc": {"server_metadata_url", "client_id", "client_secret_env", "client_secret_file",
@@ -445,9 +446,11 @@ def _warn_dashboard_exposed(address: str) -> None:
 
 
 def _env_overrides_clash(name: str, other: str) -> bool:
-    """'a-b' and 'a_b' share KASHO_OPS_TARGET_A_B_DSN; 'x-actions' reads x's ACTIONS_DSN."""
+    """'a-b' and 'a_b' share KASHO_OPS_TARGET_A_B_DSN; 'x-actions' reads x's ACTIONS_DSN,
+    'x-explain' x's EXPLAIN_DSN."""
     key, other_key = env_key(name), env_key(other)
-    return key in (other_key, f"{other_key}_ACTIONS") or other_key == f"{key}_ACTIONS"
+    return key == other_key or any(key == f"{other_key}_{role}" or other_key == f"{key}_{role}"
+                                   for role in ("ACTIONS", "EXPLAIN"))
 
 
 def _targets(raw_targets: Any, env: dict[str, str], fail: Any) -> tuple[Target, ...]:
@@ -479,9 +482,14 @@ def _targets(raw_targets: Any, env: dict[str, str], fail: Any) -> tuple[Target, 
             "actions_dsn")
         if actions_dsn is not None:
             _check_dsn(actions_dsn, f"{label}.actions_dsn", fail)
+        explain_dsn = env.get(f"KASHO_OPS_TARGET_{env_key(name)}_EXPLAIN_DSN") or item.get(
+            "explain_dsn")
+        if explain_dsn is not None:
+            _check_dsn(explain_dsn, f"{label}.explain_dsn", fail)
         targets.append(Target(name=name, dsn=Secret(dsn),
                               password=_password(item, env, label, fail),
-                              actions_dsn=Secret(actions_dsn) if actions_dsn else None))
+                              actions_dsn=Secret(actions_dsn) if actions_dsn else None,
+                              explain_dsn=Secret(explain_dsn) if explain_dsn else None))
     return tuple(targets)
 
 

@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Self
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -35,6 +35,41 @@ CONNECTION_HEADROOM_SQL = """
             WHERE a.usename = current_user AND a.pid <> pg_backend_pid()
               AND a.application_name LIKE 'kasho-ops%')
     FROM pg_roles r WHERE r.rolname = current_user"""
+
+
+class TrackedConnection(psycopg.Connection[Any]):
+    """A connection that registers its backend pid while open, so this process knows its own
+    sessions by pid (`own_backend_pids`), never by an application_name anyone can set."""
+
+    _own_pid: int | None = None
+
+    @classmethod
+    def connect(cls, conninfo: str = "", **kwargs: Any) -> Self:
+        conn = super().connect(conninfo, **kwargs)
+        conn._own_pid = conn.info.backend_pid
+        with _OWN_PIDS_LOCK:
+            _OWN_PIDS[conn._own_pid] = _OWN_PIDS.get(conn._own_pid, 0) + 1
+        return conn
+
+    def close(self) -> None:
+        pid, self._own_pid = self._own_pid, None
+        if pid is not None:
+            with _OWN_PIDS_LOCK:
+                left = _OWN_PIDS.pop(pid, 1) - 1
+                if left > 0:  # the same pid on another server
+                    _OWN_PIDS[pid] = left
+        super().close()
+
+
+_OWN_PIDS: dict[int, int] = {}
+_OWN_PIDS_LOCK = threading.Lock()
+
+
+def own_backend_pids() -> frozenset[int]:
+    """Backend pids of the sessions this process has open (to any server: a pid number on
+    another server may collide, which only ever refuses more)."""
+    with _OWN_PIDS_LOCK:
+        return frozenset(_OWN_PIDS)
 
 
 def session_options(settings: CollectorSettings) -> str:
@@ -83,7 +118,7 @@ class TargetConnections:
         Returns the role's CONNECTION LIMIT (-1: none) and how many other Kasho Ops sessions
         the role already has open on the server."""
         try:
-            with psycopg.connect(**self._connect_kwargs()) as conn:
+            with TrackedConnection.connect(**self._connect_kwargs()) as conn:
                 row = conn.execute(CONNECTION_HEADROOM_SQL).fetchone()
         except psycopg.Error as exc:
             raise TargetUnavailable(f"target {self.target.name}: cannot connect: "
@@ -105,6 +140,7 @@ class TargetConnections:
                 self._warn_if_over_role_limit(*self.probe())
                 self._pool = ConnectionPool(
                     kwargs=self._connect_kwargs(),
+                    connection_class=TrackedConnection,
                     min_size=1,
                     max_size=self.settings.max_connections_per_target,
                     timeout=float(self.settings.connect_timeout_seconds),

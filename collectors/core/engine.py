@@ -45,7 +45,7 @@ from collectors.core.deltas import (
 )
 from collectors.core.errors import KashoOpsError, TargetUnavailable
 from collectors.core.metric_groups import MetricGroup
-from collectors.core.redact import mask_string_literals
+from collectors.core.sqltext import mask_literals
 from collectors.core.store import Batch, MetricStore, RunRecord
 
 log = logging.getLogger(__name__)
@@ -368,7 +368,7 @@ def text_batch(group: MetricGroup, target_name: str, collected_at: datetime,
     def value(text: Mapping[str, Any], column: str) -> Any:
         cell = text[column]
         if column in group.mask_literals_in and isinstance(cell, str):
-            cell = mask_string_literals(cell)
+            cell = mask_literals(cell)
         if group.text_max_chars is not None and isinstance(cell, str):
             cell = cell[:group.text_max_chars]  # after masking: never half a literal
         return cell
