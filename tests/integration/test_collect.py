@@ -15,7 +15,7 @@ import pytest
 from collectors.core.connections import TargetConnections
 from collectors.core.metric_groups import load_catalog
 from collectors.migrate import MigrationRunner
-from demo.cluster import LocalCluster
+from demo.cluster import LocalCluster, PgInstall
 from tests.integration.collector_setup import (
     make_config,
     monitor_dsn,
@@ -166,8 +166,8 @@ def test_counter_deltas_are_exact_for_controlled_work(
 
 
 def test_stats_reset_and_server_restart_never_give_negative_deltas(
-        tmp_path: Path, store_dsn: str) -> None:
-    cluster = LocalCluster(tmp_path / "restarting", free_port())
+        tmp_path: Path, store_dsn: str, pg_install: PgInstall) -> None:
+    cluster = LocalCluster(tmp_path / "restarting", free_port(), install=pg_install)
     cluster.start()
     try:
         with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
