@@ -6,13 +6,24 @@ after controlled work."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import psycopg
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
 
 from collectors.core.connections import TargetConnections
 from collectors.core.metric_groups import load_catalog
 from demo.cluster import LocalCluster
-from tests.integration.collector_setup import make_config, monitor_dsn, open_collector
+from tests.integration.collector_setup import (
+    make_config,
+    monitor_dsn,
+    open_collector,
+    write_config_file,
+)
+
+APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 
 NEW_GROUPS = ("checkpointer", "io_stats")
 
@@ -74,8 +85,9 @@ def wait_for_checkpoint_stats(conn: psycopg.Connection, major: int) -> None:
         time.sleep(0.05)
 
 
-def test_a_checkpoint_and_its_writes_arrive_as_deltas(
-        pg_cluster: LocalCluster, fresh_database: str, fresh_store: str) -> None:
+def test_a_checkpoint_and_its_writes_arrive_as_deltas_and_on_the_page(
+        pg_cluster: LocalCluster, fresh_database: str, fresh_store: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     app = pg_cluster.dsn(fresh_database)
     config = make_config(fresh_store, {"local": monitor_dsn(pg_cluster, fresh_database)})
     collector = open_collector(config, list(NEW_GROUPS))
@@ -111,6 +123,29 @@ def test_a_checkpoint_and_its_writes_arrive_as_deltas(
     else:
         ((writes, write_bytes),) = io
         assert writes >= 500 and write_bytes == writes * 8192
+
+    st.cache_data.clear()
+    config = write_config_file(tmp_path / "k.toml", fresh_store,
+                               {"local": monitor_dsn(pg_cluster, fresh_database)})
+    monkeypatch.setenv("KASHO_OPS_CONFIG", str(config))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("features/io/page.py")
+    at.query_params.update({"range": "1h", "target": "local"})
+    at.run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "I/O and checkpoints"
+    tiles = {m.label: m.value for m in at.metric}
+    assert tiles["Checkpoints"] == "1"
+    assert len(at.get("plotly_chart")) >= 3
+    texts = " ".join(i.value for i in at.info)
+    if pg_cluster.major < 16:
+        assert "pg_stat_io exists from PostgreSQL 16 on" in texts
+    else:
+        table = at.dataframe[0].value
+        checkpointer = table[(table["backend type"] == "checkpointer")
+                             & (table["object"] == "relation")]
+        assert len(checkpointer) == 1
 
 
 def test_newer_statement_columns_are_filled_where_the_server_has_them(
