@@ -37,6 +37,8 @@ class Target:
     dsn: Secret
     password: Secret | None = None
     actions_dsn: Secret | None = None  # a role with pg_signal_backend, for DBA actions only
+    kind: str = "postgres"  # or "pgbouncer": its admin console (collectors/core/target_kinds.py)
+    fronts: str | None = None  # pgbouncer: the postgres target whose clients it pools
 
     def connect_kwargs(self) -> dict[str, Any]:
         """libpq parameters for this target (password only if configured explicitly)."""
@@ -100,10 +102,11 @@ _SECTION_KEYS: dict[str, set[str]] = {
     "collector": {"statement_timeout_ms", "lock_timeout_ms", "connect_timeout_seconds",
                   "max_connections_per_target", "backoff_base_seconds", "backoff_cap_seconds"},
     "dashboard": {"address", "port", "stale_after_intervals", "actions_enabled"},
-    "target": {"name", "dsn", "password_env", "password_file", "actions_dsn"},
+    "target": {"name", "dsn", "password_env", "password_file", "actions_dsn", "kind", "fronts"},
 }
 _TOP_LEVEL = {"store", "targets", "collector", "intervals", "dashboard"}
 LOOPBACK_ADDRESSES = {"127.0.0.1", "::1", "localhost"}
+TARGET_KINDS = ("postgres", "pgbouncer")
 
 
 def env_key(name: str) -> str:
@@ -280,9 +283,24 @@ def _targets(raw_targets: Any, env: dict[str, str], fail: Any) -> tuple[Target, 
             "actions_dsn")
         if actions_dsn is not None:
             _check_dsn(actions_dsn, f"{label}.actions_dsn", fail)
+        kind = item.get("kind", "postgres")
+        if kind not in TARGET_KINDS:
+            raise fail(f"{label}.kind must be one of {', '.join(TARGET_KINDS)} (got {kind!r})")
+        fronts = item.get("fronts")
+        if fronts is not None and kind != "pgbouncer":
+            raise fail(f"{label}.fronts only applies to kind = \"pgbouncer\"; remove it")
+        if kind == "pgbouncer" and actions_dsn is not None:
+            raise fail(f"{label}.actions_dsn: a pgbouncer target has no sessions to cancel; "
+                       "remove it")
         targets.append(Target(name=name, dsn=Secret(dsn),
                               password=_password(item, env, label, fail),
-                              actions_dsn=Secret(actions_dsn) if actions_dsn else None))
+                              actions_dsn=Secret(actions_dsn) if actions_dsn else None,
+                              kind=kind, fronts=fronts))
+    postgres_names = {t.name for t in targets if t.kind == "postgres"}
+    for index, target in enumerate(targets):
+        if target.fronts is not None and target.fronts not in postgres_names:
+            raise fail(f"targets[{index}].fronts {target.fronts!r} is not a postgres target; "
+                       f"name one of: {', '.join(sorted(postgres_names)) or 'none'}")
     return tuple(targets)
 
 

@@ -19,15 +19,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 
 from collectors.core.config import CollectorSettings, Target
-from collectors.core.connections import QUERY_MARKER, TargetConnections, describe_error
+from collectors.core.connections import TargetConnections, describe_error
 from collectors.core.deltas import Sample, counter_deltas, index_rows
 from collectors.core.errors import KashoOpsError, TargetUnavailable
 from collectors.core.metric_groups import MetricGroup
 from collectors.core.redact import mask_string_literals
 from collectors.core.store import Batch, MetricStore, RunRecord
+from collectors.core.target_kinds import kind_for
 
 log = logging.getLogger(__name__)
 MAX_REMEMBERED_TEXTS = 200_000
@@ -54,7 +54,8 @@ class Engine:
     def connections_for(self, target: Target) -> TargetConnections:
         with self._lock:
             if target.name not in self._connections:
-                self._connections[target.name] = TargetConnections(target, self.settings)
+                self._connections[target.name] = TargetConnections(
+                    target, self.settings, kind_for(target).session)
             return self._connections[target.name]
 
     def forget_target(self, target_name: str) -> None:
@@ -70,22 +71,14 @@ class Engine:
     # -- reading ---------------------------------------------------------------------------
 
     def read(self, group: MetricGroup, target: Target, now: datetime) -> GroupRows:
-        """Run the group's SQL on the target and return rows ready for the store."""
+        """Run the group's definition on the target (as its kind reads it) and return rows
+        ready for the store."""
         with self.connections_for(target).connection() as conn:
-            conn.row_factory = dict_row  # type: ignore[assignment]
-            server_major = conn.info.server_version // 10000
-            query = group.sql_for(server_major)
-            with conn.transaction():
-                timeout_ms = group.timeout_ms or self.settings.statement_timeout_ms
-                conn.execute("SELECT set_config('statement_timeout', %s, true)", [str(timeout_ms)])
-                rows = conn.execute(QUERY_MARKER + query).fetchall()  # type: ignore[arg-type]
-                started_at = None
-                if group.is_counter:
-                    started_at = conn.execute(
-                        "SELECT pg_postmaster_start_time() AS started").fetchone()["started"]
+            reading = kind_for(target).read(conn, group, self.settings)
         if not group.is_counter:
-            return GroupRows(rows=rows, server_major=server_major)
-        return self._deltas(group, target, now, rows, started_at, server_major)
+            return GroupRows(rows=reading.rows, server_major=reading.server_major)
+        return self._deltas(group, target, now, reading.rows, reading.started_at,
+                            reading.server_major)
 
     def _deltas(self, group: MetricGroup, target: Target, now: datetime,
                 rows: list[dict[str, Any]], server_started_at: datetime | None,

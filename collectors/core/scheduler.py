@@ -95,6 +95,10 @@ class Collector:
         self.health = TargetHealthBook(config.collector.backoff_base_seconds,
                                        config.collector.backoff_cap_seconds)
 
+    def groups_for(self, target: Target) -> list[MetricGroup]:
+        """The groups that read this kind of target (postgres or pgbouncer)."""
+        return [g for g in self.groups if g.target_kind == target.kind]
+
     def interval(self, group: MetricGroup) -> int:
         return self.config.collector.intervals.get(group.name, group.interval_seconds)
 
@@ -118,11 +122,11 @@ class Collector:
         """One run of every group on every target. Counter groups first take a baseline
         sample and wait `baseline_wait_seconds`, so even a single cycle writes deltas."""
         primed = [self.engine.prime(group, target) for target in self.config.targets
-                  for group in self.groups if group.is_counter]
+                  for group in self.groups_for(target) if group.is_counter]
         if any(primed):
             time.sleep(baseline_wait_seconds)
         return [self.collect(group, target)
-                for target in self.config.targets for group in self.groups]
+                for target in self.config.targets for group in self.groups_for(target)]
 
     def maintain(self) -> None:
         try:
@@ -140,7 +144,7 @@ class Collector:
                                       timezone=UTC)
         now = datetime.now(UTC)
         for target in self.config.targets:
-            for group in self.groups:
+            for group in self.groups_for(target):
                 interval = self.interval(group)
                 scheduler.add_job(
                     self.collect, IntervalTrigger(seconds=interval, jitter=min(interval / 10, 5)),
