@@ -11,6 +11,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
 
 from collectors.core.config import Config, parse_config
 from collectors.core.metric_groups import load_catalog
@@ -23,6 +25,7 @@ from tests.pg import HeldSession, free_port
 # PgBouncer sits in front of the server; its console does not depend on the server version.
 pytestmark = pytest.mark.single_major
 
+APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 APP_ROLE = "postgres"
 POOL_SIZE = 2
 BOUNCER_GROUPS = [name for name, g in load_catalog().items() if g.target_kind == "pgbouncer"]
@@ -66,9 +69,9 @@ def wait_until_waiting(admin_dsn: str, dbname: str, seconds: float = 0.3) -> Non
     raise AssertionError("no client waited for the pool")
 
 
-def test_full_pool_waiting_client_and_server_connections_are_stored(
+def test_full_pool_waiting_client_and_server_connections_are_stored_and_shown(
         pg_cluster: LocalCluster, fresh_database: str, fresh_store: str,
-        bouncer: LocalPgBouncer) -> None:
+        bouncer: LocalPgBouncer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = bouncer_config(fresh_store, pg_cluster, bouncer)
     collector = open_collector(config)
     app = bouncer.dsn(fresh_database, APP_ROLE)
@@ -109,6 +112,28 @@ def test_full_pool_waiting_client_and_server_connections_are_stored(
     assert store_rows(fresh_store, "SELECT server_database, pool_size, current_connections "
                       "FROM kasho_ops.pgbouncer_databases WHERE name = %s",
                       [fresh_database]) == [(fresh_database, POOL_SIZE, POOL_SIZE)]
+
+    # The Connections page of the server shows its pools beside its own view.
+    st.cache_data.clear()
+    config_file = tmp_path / "k.toml"
+    config_file.write_text(
+        f'[store]\ndsn = "{fresh_store}"\n\n[[targets]]\nname = "kasho"\n'
+        f'dsn = "{monitor_dsn(pg_cluster)}"\n\n[[targets]]\nname = "kasho-pool"\n'
+        f'kind = "pgbouncer"\nfronts = "kasho"\ndsn = "{bouncer.admin_dsn(MONITOR_ROLE)}"\n')
+    monkeypatch.setenv("KASHO_OPS_CONFIG", str(config_file))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("features/connections/page.py")
+    at.query_params.update({"range": "1h", "target": "kasho"})
+    at.run()
+    assert not at.exception, at.exception
+    assert "PgBouncer kasho-pool" in [h.value for h in at.subheader]
+    assert any(f"Pool {fresh_database}/{APP_ROLE} is 100% busy" in w.value for w in at.warning)
+    tiles = {m.label: m.value for m in at.metric}
+    assert (tiles["Busiest pool"], tiles["Clients waiting"]) == ("100%", "1")
+    pools = at.dataframe[-1].value
+    assert list(pools["pool"]) == [f"{fresh_database}/{APP_ROLE}"]
+    assert list(pools["saturation"]) == [1.0]
 
 
 def wait_for_query_count(admin_dsn: str, dbname: str, count: int) -> None:
