@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,6 +30,7 @@ from collectors.core.errors import KashoOpsError
 from collectors.core.metric_groups import load_catalog
 from collectors.migrate import MigrationRunner
 from demo.cluster import ClusterError, LocalCluster, PgInstall, find_pg_install
+from demo.pgbouncer import LocalPgBouncer, find_pgbouncer
 from demo.seed import seed
 from demo.workload import Workload, start_workload
 
@@ -41,6 +43,9 @@ MONITOR_ROLE = "kasho_ops_monitor"
 DEMO_MAX_INTERVAL_SECONDS = 10
 OVERVIEW_GROUPS = ("database_size", "connections", "connection_limits")
 DEFAULT_SIZES = {"users": 10_000, "accounts": 20_000, "transactions": 1_000_000}
+# The workload's 4 clients share 3 server connections: the pool is busy, as in production.
+PGBOUNCER_POOL_SIZE = 3
+WORKLOAD_ROLE = "postgres"
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,7 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
     cluster = LocalCluster(paths.cluster, pg_port, install=install)
     children: dict[str, subprocess.Popen[bytes]] = {}
     workload: Workload | None = None
+    pgbouncer: LocalPgBouncer | None = None
     stop_requested = False
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -105,11 +111,21 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
         MigrationRunner(cluster.dsn(KASHO_DB), "kasho").up()
         MigrationRunner(cluster.dsn(STORE_DB), "monitoring").up()
         seed_if_empty(cluster, scale)
-        write_demo_config(paths.config, cluster)
+        pgbouncer = start_pgbouncer(paths, cluster)
+        write_demo_config(paths.config, cluster, pgbouncer)
 
-        say("starting the live workload (pgbench, payments scripts)")
-        workload = start_workload(cluster.dsn(KASHO_DB), clients=4, rate=150,
-                                  log_path=paths.logs / "workload.log", pg_bin=cluster.bin)
+        if pgbouncer is not None:
+            say(f"starting the live workload (pgbench, payments scripts) through PgBouncer on "
+                f"127.0.0.1:{pgbouncer.port} (transaction pooling, {PGBOUNCER_POOL_SIZE} "
+                "server connections)")
+            workload = start_workload(pgbouncer.dsn(KASHO_DB, WORKLOAD_ROLE), clients=4,
+                                      rate=150, log_path=paths.logs / "workload.log",
+                                      pg_bin=cluster.bin, protocol="extended")
+        else:
+            say("starting the live workload (pgbench, payments scripts) directly: pgbouncer "
+                "is not installed (apt-get install pgbouncer to see the pools)")
+            workload = start_workload(cluster.dsn(KASHO_DB), clients=4, rate=150,
+                                      log_path=paths.logs / "workload.log", pg_bin=cluster.bin)
         children["collector"] = spawn("collector", ["collect", "--config", str(paths.config)],
                                       paths)
         children["dashboard"] = spawn("dashboard", ["dashboard", "--config", str(paths.config),
@@ -135,6 +151,8 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
             stop_process(child)
         if workload is not None:
             workload.stop()
+        if pgbouncer is not None:
+            pgbouncer.stop()
         cluster.stop()
     return 0
 
@@ -203,15 +221,39 @@ def progress_printer() -> Callable[[str, int, int], None]:
     return show
 
 
-def write_demo_config(path: Path, cluster: LocalCluster) -> None:
+def start_pgbouncer(paths: DemoPaths, cluster: LocalCluster) -> LocalPgBouncer | None:
+    """PgBouncer in front of the Kasho database, when Debian's pgbouncer is installed."""
+    if find_pgbouncer() is None:
+        return None
+    port = int(os.environ.get("KASHO_OPS_DEMO_PGBOUNCER_PORT") or free_port())
+    pgbouncer = LocalPgBouncer(paths.root / "pgbouncer", port, cluster.port, [KASHO_DB],
+                               users=[WORKLOAD_ROLE, MONITOR_ROLE], stats_users=[MONITOR_ROLE],
+                               default_pool_size=PGBOUNCER_POOL_SIZE)
+    say(f"starting PgBouncer on 127.0.0.1:{port} in front of the kasho database")
+    pgbouncer.start()
+    return pgbouncer
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def write_demo_config(path: Path, cluster: LocalCluster,
+                      pgbouncer: LocalPgBouncer | None = None) -> None:
     intervals = "\n".join(
         f"{name} = {min(group.interval_seconds, DEMO_MAX_INTERVAL_SECONDS)}"
         for name, group in load_catalog().items())
+    pooler = ("" if pgbouncer is None else
+              f'\n[[targets]]\nname = "kasho-pgbouncer"\nkind = "pgbouncer"\nfronts = "kasho"\n'
+              f'dsn = "{pgbouncer.admin_dsn(MONITOR_ROLE)}"\n')
     path.write_text(
         "# Written by `kasho-ops demo`; see kasho-ops.example.toml for every key.\n"
         f'[store]\ndsn = "{cluster.dsn(STORE_DB)}"\nretention_days = 7\n\n'
         f"[intervals]\n{intervals}\n\n"
-        f'[[targets]]\nname = "kasho"\ndsn = "{cluster.dsn(KASHO_DB, MONITOR_ROLE)}"\n')
+        f'[[targets]]\nname = "kasho"\ndsn = "{cluster.dsn(KASHO_DB, MONITOR_ROLE)}"\n'
+        + pooler)
 
 
 def spawn(name: str, cli_args: list[str], paths: DemoPaths) -> subprocess.Popen[bytes]:

@@ -62,6 +62,18 @@ def test_demo_serves_live_data_and_stops_everything_on_interrupt(tmp_path: Path,
             groups = {row[0] for row in conn.execute(
                 "SELECT metric_group FROM kasho_ops.collector_runs WHERE error IS NULL")}
             assert {"database_size", "connections", "connection_limits"} <= groups
+            # The workload runs through PgBouncer, which the collector watches too.
+            deadline = time.monotonic() + 60
+            while "pgbouncer_pools" not in groups and time.monotonic() < deadline:
+                time.sleep(0.5)
+                groups = {row[0] for row in conn.execute(
+                    "SELECT metric_group FROM kasho_ops.collector_runs WHERE error IS NULL "
+                    "AND target = 'kasho-pgbouncer'")}
+            assert "pgbouncer_pools" in groups
+            (pooled,) = conn.execute(
+                "SELECT coalesce(max(cl_active + cl_waiting), 0) FROM kasho_ops.pgbouncer_pools "
+                "WHERE database = 'kasho'").fetchone()
+            assert pooled > 0
         kasho = f"host=127.0.0.1 port={pg_port} dbname=kasho user=postgres"
         with psycopg.connect(kasho) as conn:
             users, transactions = conn.execute(
