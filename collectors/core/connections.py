@@ -104,7 +104,7 @@ class TargetConnections:
             with psycopg.connect(**self._connect_kwargs()) as conn:
                 if self.session.headroom_sql is None:
                     return (-1, 0)
-                row = conn.execute(self.session.headroom_sql).fetchone()  # type: ignore[arg-type]
+                row = conn.execute(self.session.headroom_sql).fetchone()
         except psycopg.Error as exc:
             raise TargetUnavailable(f"target {self.target.name}: cannot connect: "
                                     f"{describe_error(exc)}") from None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -191,7 +191,7 @@ def text_batch(group: MetricGroup, target_name: str, collected_at: datetime,
 
 
 def to_batch(group: MetricGroup, target_name: str, collected_at: datetime,
-             rows: list[Mapping[str, Any]]) -> Batch:
+             rows: Sequence[Mapping[str, Any]]) -> Batch:
     if not rows:
         return Batch(group.store_table, (), (), collected_at.date())
     value_columns = tuple(rows[0].keys())

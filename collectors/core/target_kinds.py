@@ -29,6 +29,7 @@ from collectors.core.connections import (
     QUERY_MARKER,
     SessionProfile,
 )
+from collectors.core.db import fetch_value
 from collectors.core.metric_groups import MetricGroup
 
 
@@ -56,18 +57,16 @@ class PostgresKind:
 
     def read(self, conn: psycopg.Connection[Any], group: MetricGroup,
              settings: CollectorSettings) -> Reading:
-        conn.row_factory = dict_row  # type: ignore[assignment]
         server_major = conn.info.server_version // 10000
         query = group.sql_for(server_major)
         started_at = None
         with conn.transaction():
             timeout_ms = group.timeout_ms or settings.statement_timeout_ms
             conn.execute("SELECT set_config('statement_timeout', %s, true)", [str(timeout_ms)])
-            rows = conn.execute(QUERY_MARKER + query).fetchall()  # type: ignore[arg-type]
+            rows = conn.cursor(row_factory=dict_row).execute(QUERY_MARKER + query).fetchall()
             if group.is_counter:
-                started = conn.execute("SELECT pg_postmaster_start_time() AS started").fetchone()
-                started_at = started["started"] if started else None  # type: ignore[index, call-overload]
-        return Reading(rows=rows, server_major=server_major, started_at=started_at)  # type: ignore[arg-type]
+                started_at = fetch_value(conn, "SELECT pg_postmaster_start_time()")
+        return Reading(rows=rows, server_major=server_major, started_at=started_at)
 
 
 def pgbouncer_connect_kwargs(target: Target, settings: CollectorSettings) -> dict[str, Any]:
@@ -99,13 +98,12 @@ class PgBouncerKind:
 
     def read(self, conn: psycopg.Connection[Any], group: MetricGroup,
              settings: CollectorSettings) -> Reading:
-        conn.row_factory = dict_row  # type: ignore[assignment]
         major = conn.info.server_version // 10000  # "1.18.0/bouncer" -> 11800 -> 1
-        command = command_text(group.sql_for(major))
-        rows = conn.execute(command).fetchall()  # type: ignore[arg-type]
         if group.console_shape is None:
             raise ValueError(f"group {group.name} has no console columns")
-        return Reading(rows=shape_rows(rows, group.console_shape), server_major=major)  # type: ignore[arg-type]
+        command = command_text(group.sql_for(major))
+        rows = conn.cursor(row_factory=dict_row).execute(command).fetchall()
+        return Reading(rows=shape_rows(rows, group.console_shape), server_major=major)
 
 
 KINDS: dict[str, TargetKind] = {"postgres": PostgresKind(), "pgbouncer": PgBouncerKind()}
