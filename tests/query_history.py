@@ -144,7 +144,8 @@ def seed_query_history(store_dsn: str, target: str, now: datetime, duration: tim
                              for day, rows in by_day.items()])
                 runs = sorted({row[0] for row in batch_rows})
                 store.write([Batch("collector_runs", RUN_COLUMNS, tuple(
-                    (t, target, "query_stats", 40.0, 0, None) for t in runs if t.date() == day),
+                    (t, target, "query_stats", 40.0, 0, None, None, None)
+                    for t in runs if t.date() == day),
                     day) for day in {t.date() for t in runs}])
                 written += len(batch_rows)
                 batch_rows = []

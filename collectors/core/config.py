@@ -71,6 +71,7 @@ class CollectorSettings:
     backoff_base_seconds: float = 2.0
     backoff_cap_seconds: float = 60.0
     intervals: dict[str, int] = field(default_factory=dict)
+    lease_seconds: float = 10.0  # collectors sharing targets: a dead one's are taken after this
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,8 @@ class Config:
 _SECTION_KEYS: dict[str, set[str]] = {
     "store": {"dsn", "retention_days"},
     "collector": {"statement_timeout_ms", "lock_timeout_ms", "connect_timeout_seconds",
-                  "max_connections_per_target", "backoff_base_seconds", "backoff_cap_seconds"},
+                  "max_connections_per_target", "backoff_base_seconds", "backoff_cap_seconds",
+                  "lease_seconds"},
     "dashboard": {"address", "port", "stale_after_intervals", "actions_enabled"},
     "target": {"name", "dsn", "password_env", "password_file", "actions_dsn", "kind", "fronts"},
 }
@@ -187,6 +189,8 @@ def parse_config(raw: dict[str, Any], *, source: Path | None = None,
         backoff_cap_seconds=_positive_number(collector_raw, "backoff_cap_seconds",
                                              defaults.backoff_cap_seconds, "collector", fail),
         intervals=intervals,
+        lease_seconds=_positive_number(collector_raw, "lease_seconds", defaults.lease_seconds,
+                                       "collector", fail),
     )
     if collector.max_connections_per_target > 5:
         raise fail("collector.max_connections_per_target must be at most 5 so monitoring "

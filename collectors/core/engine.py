@@ -43,9 +43,11 @@ class GroupRows:
 
 
 class Engine:
-    def __init__(self, settings: CollectorSettings, store: MetricStore | None) -> None:
+    def __init__(self, settings: CollectorSettings, store: MetricStore | None,
+                 collector_id: str | None = None) -> None:
         self.settings = settings
         self.store = store
+        self.collector_id = collector_id
         self._connections: dict[str, TargetConnections] = {}
         self._samples: dict[tuple[str, str], Sample] = {}
         self._texts_stored: dict[tuple[str, str], set[tuple[Any, ...]]] = {}
@@ -63,6 +65,14 @@ class Engine:
         with self._lock:
             for key in [k for k in self._samples if k[0] == target_name]:
                 del self._samples[key]
+
+    def close_target(self, target_name: str) -> None:
+        """Close a target's pool (this collector no longer collects it)."""
+        with self._lock:
+            connections = self._connections.pop(target_name, None)
+        if connections is not None:
+            connections.close()
+        self.forget_target(target_name)
 
     def close(self) -> None:
         for connections in self._connections.values():
@@ -111,7 +121,8 @@ class Engine:
 
     # -- one run ---------------------------------------------------------------------------
 
-    def run(self, group: MetricGroup, target: Target) -> RunRecord:
+    def run(self, group: MetricGroup, target: Target,
+            lateness_ms: float | None = None) -> RunRecord:
         started_at = datetime.now(UTC)
         clock = time.perf_counter()
         error: str | None = None
@@ -132,7 +143,8 @@ class Engine:
         duration_ms = (time.perf_counter() - clock) * 1000
         record = RunRecord(started_at=started_at, target=target.name, metric_group=group.name,
                            duration_ms=duration_ms, rows_written=len(rows), error=error,
-                           target_unreachable=unreachable)
+                           target_unreachable=unreachable, collector_id=self.collector_id,
+                           lateness_ms=lateness_ms)
         if self.store is not None:
             rows, texts = group.split_texts(rows)
             stored = self._texts_stored.setdefault((target.name, group.name), set())

@@ -26,7 +26,8 @@ from collectors.core.redact import Secret
 log = logging.getLogger(__name__)
 SCHEMA = "kasho_ops"
 RUNS_TABLE = "collector_runs"
-RUN_COLUMNS = ("started_at", "target", "metric_group", "duration_ms", "rows_written", "error")
+RUN_COLUMNS = ("started_at", "target", "metric_group", "duration_ms", "rows_written", "error",
+               "collector_id", "lateness_ms")
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,12 @@ class RunRecord:
     rows_written: int
     error: str | None
     target_unreachable: bool = False  # not stored: drives the scheduler's backoff
+    collector_id: str | None = None  # which collector process ran it (collectors/core/leases.py)
+    lateness_ms: float | None = None  # how late the scheduled run started (None: not scheduled)
 
     def as_row(self) -> tuple[Any, ...]:
         return (self.started_at, self.target, self.metric_group, self.duration_ms,
-                self.rows_written, self.error)
+                self.rows_written, self.error, self.collector_id, self.lateness_ms)
 
 
 class MetricStore:
