@@ -52,10 +52,28 @@ class Target:
         return redact(self.dsn.reveal())
 
 
+# Store tables that are not a metric group's but are partitioned by day too.
+DERIVED_TABLES = ("collector_runs", "query_stats_hourly", "query_stats_daily",
+                  "query_load_hourly")
+# Days kept where [retention] does not say: per-interval statements are the bulk of the store
+# and their rollups answer long ranges; everything else keeps [store] retention_days.
+RETENTION_DEFAULTS: dict[str, int] = {
+    "query_stats": 3,
+    "query_stats_hourly": 90,
+    "query_load_hourly": 90,
+    "query_stats_daily": 730,
+}
+
+
 @dataclass(frozen=True)
 class StoreSettings:
     dsn: Secret
-    retention_days: int = 14
+    retention_days: int = 30
+    retention: dict[str, int] = field(default_factory=lambda: dict(RETENTION_DEFAULTS))
+
+    def retention_for(self, table: str) -> int:
+        """Days of daily partitions kept for a store table."""
+        return self.retention.get(table, self.retention_days)
 
     @property
     def display_dsn(self) -> str:
@@ -106,7 +124,7 @@ _SECTION_KEYS: dict[str, set[str]] = {
     "dashboard": {"address", "port", "stale_after_intervals", "actions_enabled"},
     "target": {"name", "dsn", "password_env", "password_file", "actions_dsn", "kind", "fronts"},
 }
-_TOP_LEVEL = {"store", "targets", "collector", "intervals", "dashboard"}
+_TOP_LEVEL = {"store", "targets", "collector", "intervals", "dashboard", "retention"}
 LOOPBACK_ADDRESSES = {"127.0.0.1", "::1", "localhost"}
 TARGET_KINDS = ("postgres", "pgbouncer")
 
@@ -168,8 +186,9 @@ def parse_config(raw: dict[str, Any], *, source: Path | None = None,
                    "or the KASHO_OPS_STORE_DSN environment variable")
     _check_dsn(store_dsn, "store.dsn", fail)
     store = StoreSettings(dsn=Secret(store_dsn),
-                          retention_days=_positive_int(store_raw, "retention_days", 14,
-                                                       "store", fail))
+                          retention_days=_positive_int(store_raw, "retention_days", 30,
+                                                       "store", fail),
+                          retention=_retention(raw.get("retention", {}), known_groups, fail))
 
     collector_raw = table("collector")
     defaults = CollectorSettings()
@@ -322,6 +341,22 @@ def _password(item: dict[str, Any], env: dict[str, str], label: str, fail: Any) 
         except OSError as exc:
             raise fail(f"{label}.password_file {path}: cannot read ({exc.strerror})") from None
     return None
+
+
+def _retention(raw: Any, known_groups: set[str] | None, fail: Any) -> dict[str, int]:
+    """[retention] table = days, over the built-in RETENTION_DEFAULTS."""
+    if not isinstance(raw, dict):
+        raise fail("[retention] must be a table of store_table = days")
+    known = None if known_groups is None else set(known_groups) | set(DERIVED_TABLES)
+    retention = dict(RETENTION_DEFAULTS)
+    for table, days in raw.items():
+        if known is not None and table not in known:
+            raise fail(f"retention.{table}: no store table named {table!r}; known tables: "
+                       f"{', '.join(sorted(known))}")
+        if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+            raise fail(f"retention.{table} must be a whole number of days >= 1 (got {days!r})")
+        retention[table] = days
+    return retention
 
 
 def _intervals(raw: Any, env: dict[str, str], known_groups: set[str] | None,

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import psycopg
@@ -51,6 +51,7 @@ class Engine:
         self._connections: dict[str, TargetConnections] = {}
         self._samples: dict[tuple[str, str], Sample] = {}
         self._texts_stored: dict[tuple[str, str], set[tuple[Any, ...]]] = {}
+        self._texts_day: date | None = None
         self._lock = threading.Lock()
 
     def connections_for(self, target: Target) -> TargetConnections:
@@ -146,6 +147,11 @@ class Engine:
                            target_unreachable=unreachable, collector_id=self.collector_id,
                            lateness_ms=lateness_ms)
         if self.store is not None:
+            if started_at.date() != self._texts_day:
+                # Retention prunes texts no kept row refers to; forgetting what was sent once
+                # a day means a statement that comes back gets its text written again.
+                self._texts_stored.clear()
+                self._texts_day = started_at.date()
             rows, texts = group.split_texts(rows)
             stored = self._texts_stored.setdefault((target.name, group.name), set())
             if len(stored) > MAX_REMEMBERED_TEXTS:  # the side table's key still dedupes

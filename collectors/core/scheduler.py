@@ -161,13 +161,16 @@ class Collector:
 
     def maintain(self) -> None:
         try:
-            dropped = self.store.maintain(datetime.now(UTC).date(),
-                                          self.config.store.retention_days)
+            result = self.store.maintain(datetime.now(UTC).date(),
+                                         self.config.store.retention_for)
         except Exception as exc:  # maintenance must never stop collection
             log.error("store maintenance failed: %s", exc)
             return
-        if dropped:
-            log.info("retention: dropped %d partitions", len(dropped))
+        if result is None:
+            log.info("store maintenance: another collector is at it")
+        elif result.dropped_partitions or result.pruned_texts:
+            log.info("retention: dropped %d partitions, pruned %d statement texts",
+                     len(result.dropped_partitions), result.pruned_texts)
 
     def build_scheduler(self) -> BlockingScheduler:
         workers = max(4, min(20, len(self.config.targets) * len(self.groups)))
