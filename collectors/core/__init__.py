@@ -6,7 +6,10 @@ the one-line errors the CLI reports; `redact.py` keeps passwords out of output (
 `QUERY_MARKER`; `metric_groups.py` loads the metric definitions in `collectors/catalog/`;
 `deltas.py` turns cumulative counters into per-interval deltas with reset and restart
 detection (pure); `engine.py` runs one group against one target and records the run;
-`store.py` writes rows and run records to the store with COPY into daily partitions;
-`scheduler.py` runs every group for every target on its interval, with backoff for targets
-that are down.
+`store.py` writes rows and run records to the store with COPY into daily partitions and
+applies retention per table; `scheduler.py` runs every group for every target on its
+interval, with backoff for targets that are down; `leases.py` shares the targets between
+collector processes through leases in the store; `target_kinds.py` reads a group from each
+kind of target (a PostgreSQL server, a PgBouncer admin console) and `admin_console.py`
+shapes PgBouncer's SHOW answers into store rows (pure).
 """
