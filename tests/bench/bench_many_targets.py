@@ -34,7 +34,7 @@ from collectors.migrate import MigrationRunner
 from demo.cluster import ClusterError, LocalCluster, PgInstall, find_pg_install
 from tests.pg import free_port
 
-pytestmark = pytest.mark.bench
+pytestmark = [pytest.mark.bench, pytest.mark.timeout(1800)]
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = 100
 CLUSTERS = 3

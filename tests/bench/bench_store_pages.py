@@ -37,7 +37,7 @@ from dashboard.features.queries import data as queries
 from tests.integration.activity_setup import own_cluster
 
 logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)
-pytestmark = pytest.mark.bench
+pytestmark = [pytest.mark.bench, pytest.mark.timeout(1800)]
 TARGETS = 100
 DAYS = 30
 SAMPLE_SECONDS = int(os.environ.get("KASHO_OPS_BENCH_SAMPLE_SECONDS", "300"))
