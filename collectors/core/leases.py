@@ -3,7 +3,8 @@ infrastructure.
 
 Each collector has an id (host:pid:random) and renews every `lease_seconds / 3` with one
 call of `kasho_ops.balance_leases` (migration 0082): a heartbeat, its leases renewed, its
-fair share (ceil(targets / live collectors)) kept, unowned or expired targets claimed.
+fair share kept (the shares of the live collectors add up to the targets), unowned or
+expired targets claimed.
 A collector that dies stops renewing; its leases expire after `lease_seconds` and the others
 claim them on their next round, so its targets are taken over within lease_seconds plus one
 renewal period (keep that below the shortest interval). Locally a lease counts as held

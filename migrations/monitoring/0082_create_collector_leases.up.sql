@@ -35,14 +35,17 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- One renewal round of one collector, in one transaction: heartbeat, renew what it holds,
--- give back what is above its fair share (ceil(targets / live collectors)), and claim
--- unowned or expired targets up to that share. Returns the targets it now holds.
+-- give back what is above its fair share, and claim unowned or expired targets up to that
+-- share. The shares add up to the targets exactly: floor(targets / live collectors), plus
+-- one for the first (targets mod live) collectors in id order. Returns the targets it now
+-- holds.
 CREATE FUNCTION kasho_ops.balance_leases(me text, host text, process integer,
                                          wanted text[], ttl interval) RETURNS SETOF text
 LANGUAGE plpgsql AS $$
 DECLARE
     now_ts   timestamptz := clock_timestamp();
     live     integer;
+    rank     integer;
     fair     integer;
     held     integer;
 BEGIN
@@ -59,8 +62,11 @@ BEGIN
     WHERE collector_id = me AND expires_at > now_ts AND target = ANY (wanted);
     DELETE FROM kasho_ops.target_leases WHERE collector_id = me AND NOT (target = ANY (wanted));
 
-    SELECT count(*) INTO live FROM kasho_ops.collectors WHERE expires_at > now_ts;
-    fair := ceil(cardinality(wanted)::numeric / greatest(live, 1));
+    SELECT count(*), count(*) FILTER (WHERE collector_id < me) INTO live, rank
+    FROM kasho_ops.collectors WHERE expires_at > now_ts;
+    live := greatest(live, 1);
+    fair := cardinality(wanted) / live
+            + CASE WHEN rank < cardinality(wanted) % live THEN 1 ELSE 0 END;
     SELECT count(*) INTO held FROM kasho_ops.target_leases
     WHERE collector_id = me AND expires_at > now_ts;
 
