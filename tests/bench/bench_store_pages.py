@@ -48,7 +48,7 @@ FILL = {
     "connections": """
         INSERT INTO kasho_ops.connections
         SELECT ts, 't' || t, 'kasho', 'app', 'api', '10.0.0.' || s, st,
-               (5 + (t + s) % 7)::int, 0, 1.5
+               (5 + (t + s) %% 7)::int, 0, 1.5
         FROM generate_series(%(start)s::timestamptz, %(end)s, %(step)s) ts,
              generate_series(1, %(targets)s) t, generate_series(1, 2) s,
              unnest(ARRAY['active', 'idle']) st""",
@@ -69,7 +69,7 @@ FILL = {
              generate_series(1, %(targets)s) t, unnest(ARRAY['kasho', 'postgres', 'rep']) d""",
     "collector_runs": """
         INSERT INTO kasho_ops.collector_runs
-        SELECT ts, 't' || t, 'group_' || g, 2 + (t + g) % 9, 4, NULL, 'bench', (t % 50)::float8
+        SELECT ts, 't' || t, 'group_' || g, 2 + (t + g) %% 9, 4, NULL, 'bench', (t %% 50)::float8
         FROM generate_series(%(start)s::timestamptz, %(end)s, %(step)s) ts,
              generate_series(1, %(targets)s) t, generate_series(1, %(groups)s) g""",
     "query_stats_hourly": """
