@@ -62,3 +62,13 @@ def test_runs_table_puts_failing_groups_first() -> None:
     table = logic.runs_table(stats)
     assert list(table["group"]) == ["query_stats", "connections"]
     assert list(table["failed %"]) == [50.0, 0.0]
+
+
+def test_charts_keep_to_a_readable_number_of_series() -> None:
+    many = pd.DataFrame([(f"t{i:02d}", TODAY, float(i)) for i in range(12)],
+                        columns=["table_name", "day", "bytes"])
+    figure = charts.store_size_figure(many)
+    assert figure is not None
+    names = [t.name for t in figure.data]
+    assert len(names) == charts.SHOWN and names[-1] == "other tables"
+    assert names[0] == "t11"

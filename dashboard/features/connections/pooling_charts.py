@@ -28,7 +28,7 @@ def waiting_figure(history: pd.DataFrame, x_range: TimeRange = None) -> go.Figur
     fig.update_layout(yaxis={"rangemode": "tozero"},
                       yaxis2={"title": {"text": "longest wait (s)", "font": {"size": 11}},
                               "overlaying": "y", "side": "right", "rangemode": "tozero",
-                              "showgrid": False})
+                              "showgrid": False, "tickformat": ".3~f"})
     return fig
 
 

@@ -9,6 +9,8 @@ import plotly.graph_objects as go
 from dashboard.core.figures import LIMIT_COLOR, SERIES_COLORS, TimeRange, finish_figure, utc_naive
 from dashboard.core.units import byte_unit
 
+SHOWN = 8  # series per chart; the rest are folded into "other" or left to the table
+
 
 def per_group_figure(history: pd.DataFrame, column: str, title: str,
                      x_range: TimeRange = None) -> go.Figure | None:
@@ -16,13 +18,16 @@ def per_group_figure(history: pd.DataFrame, column: str, title: str,
     if history.empty or history[column].isna().all():
         return None
     history = history.assign(**{column: pd.to_numeric(history[column], errors="coerce")})
+    worst = history.groupby("metric_group")[column].max().sort_values(ascending=False)
+    history = history[history["metric_group"].isin(worst.index[:SHOWN])]
     fig = go.Figure()
     for i, (group, rows) in enumerate(history.groupby("metric_group", sort=True)):
         fig.add_trace(go.Scatter(
             x=utc_naive(rows["collected_at"]), y=rows[column], name=str(group), mode="lines",
             line={"width": 1.6, "color": SERIES_COLORS[i % len(SERIES_COLORS)]},
             hovertemplate="%{y:,.1f} ms<extra>%{fullData.name}</extra>"))
-    fig = finish_figure(fig, title, "ms", x_range)
+    shown = f" ({SHOWN} highest groups)" if len(worst) > SHOWN else ""
+    fig = finish_figure(fig, title + shown, "ms", x_range)
     fig.update_yaxes(rangemode="tozero")
     return fig
 
@@ -34,6 +39,9 @@ def store_size_figure(sizes: pd.DataFrame) -> go.Figure | None:
     wide = sizes.pivot_table(index="day", columns="table_name", values="bytes", aggfunc="sum",
                              fill_value=0).sort_index()
     order = list(wide.sum().sort_values(ascending=False).index)
+    if len(order) > SHOWN:
+        wide["other tables"] = wide[order[SHOWN - 1:]].sum(axis=1)
+        order = [*order[:SHOWN - 1], "other tables"]
     unit, divisor = byte_unit(float(wide.sum(axis=1).max()))
     fig = go.Figure()
     for i, table in enumerate(order):
