@@ -110,10 +110,25 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
         say("applying migrations: kasho (application schema), monitoring (metrics store)")
         MigrationRunner(cluster.dsn(KASHO_DB), "kasho").up()
         MigrationRunner(cluster.dsn(STORE_DB), "monitoring").up()
-        seed_if_empty(cluster, scale)
         pgbouncer = start_pgbouncer(paths, cluster)
         write_demo_config(paths.config, cluster, pgbouncer)
-
+        # The collectors and the dashboard first: the server's own metrics are on screen
+        # while a first run seeds the data (minutes at full scale).
+        children["collector"] = spawn("collector", ["collect", "--config", str(paths.config)],
+                                      paths)
+        children["dashboard"] = spawn("dashboard", ["dashboard", "--config", str(paths.config),
+                                                    "--port", str(port)], paths)
+        wait_for_dashboard(port, children, paths, lambda: stop_requested)
+        url = f"http://127.0.0.1:{port}/"
+        say(f"dashboard: {url}   (logs in {paths.logs}; Ctrl-C stops everything)")
+        if wait_for_first_data(cluster.dsn(STORE_DB), started_at, children, paths,
+                               lambda: stop_requested):
+            say(f"live data in the store {time.monotonic() - started:.0f} s after start; "
+                f"open {url}")
+        if not stop_requested:
+            seed_if_empty(cluster, scale)
+        if stop_requested:
+            return 0  # the finally below stops what was started
         if pgbouncer is not None:
             say(f"starting the live workload (pgbench, payments scripts) through PgBouncer on "
                 f"127.0.0.1:{pgbouncer.port} (transaction pooling, {PGBOUNCER_POOL_SIZE} "
@@ -126,17 +141,6 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
                 "is not installed (apt-get install pgbouncer to see the pools)")
             workload = start_workload(cluster.dsn(KASHO_DB), clients=4, rate=150,
                                       log_path=paths.logs / "workload.log", pg_bin=cluster.bin)
-        children["collector"] = spawn("collector", ["collect", "--config", str(paths.config)],
-                                      paths)
-        children["dashboard"] = spawn("dashboard", ["dashboard", "--config", str(paths.config),
-                                                    "--port", str(port)], paths)
-        wait_for_dashboard(port, children, paths, lambda: stop_requested)
-        url = f"http://127.0.0.1:{port}/"
-        say(f"dashboard: {url}   (logs in {paths.logs}; Ctrl-C stops everything)")
-        if wait_for_first_data(cluster.dsn(STORE_DB), started_at, children, paths,
-                               lambda: stop_requested):
-            say(f"live data in the store {time.monotonic() - started:.0f} s after start; "
-                f"open {url}")
         while not stop_requested:
             check_children(children, paths)
             time.sleep(0.5)

