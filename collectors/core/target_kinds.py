@@ -14,8 +14,9 @@ the catalogue's file numbers is PgBouncer's (1).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import psycopg
@@ -29,44 +30,59 @@ from collectors.core.connections import (
     QUERY_MARKER,
     SessionProfile,
 )
-from collectors.core.db import fetch_value
 from collectors.core.metric_groups import MetricGroup
+
+SET_TIMEOUT_SQL = "SELECT set_config('statement_timeout', %s, true)"
+# Read right after a counter group's SQL, in the same transaction and round trip.
+SERVER_CLOCK_SQL = "SELECT clock_timestamp() AS read_at, pg_postmaster_start_time() AS started_at"
 
 
 @dataclass(frozen=True)
-class Reading:
-    """What one read of a group returned: rows as read (counters still cumulative), the
-    version used to pick the definition, and when the server started (counters only)."""
+class ServerRead:
+    """Rows of one read and, for counter groups, the target's clocks at that read."""
 
     rows: list[dict[str, Any]]
-    server_major: int
-    started_at: datetime | None = None
+    read_at: datetime | None = None
+    server_started_at: datetime | None = None
 
 
 class TargetKind(Protocol):
     name: str
     session: SessionProfile
 
-    def read(self, conn: psycopg.Connection[Any], group: MetricGroup,
-             settings: CollectorSettings) -> Reading: ...
+    def read(self, conn: psycopg.Connection[Any], group: MetricGroup, server_major: int,
+             timeout_ms: int | None, with_clock: bool = False) -> ServerRead: ...
+
+
+def read_server(conn: psycopg.Connection[Any], query: str, timeout_ms: int | None,
+                params: Mapping[str, Any] | None = None,
+                with_clock: bool = False) -> ServerRead:
+    """One read-only transaction in one round trip: the timeout (None: the session's), the
+    query and, with `with_clock`, the server's clock and start time right after it."""
+    with conn.pipeline(), conn.transaction():
+        if timeout_ms is not None:
+            conn.execute(SET_TIMEOUT_SQL, [str(timeout_ms)])
+        cursor = conn.cursor(row_factory=dict_row).execute(
+            (QUERY_MARKER + query).encode(), params)
+        clock = (conn.cursor(row_factory=dict_row).execute(SERVER_CLOCK_SQL)
+                 if with_clock else None)
+    rows = cursor.fetchall()
+    if clock is None:
+        return ServerRead(rows)
+    clocks = clock.fetchone()
+    assert clocks is not None
+    return ServerRead(rows, clocks["read_at"].astimezone(UTC),
+                      clocks["started_at"].astimezone(UTC))
 
 
 class PostgresKind:
     name = "postgres"
     session = POSTGRES_SESSION
 
-    def read(self, conn: psycopg.Connection[Any], group: MetricGroup,
-             settings: CollectorSettings) -> Reading:
-        server_major = conn.info.server_version // 10000
-        query = group.sql_for(server_major)
-        started_at = None
-        with conn.transaction():
-            timeout_ms = group.timeout_ms or settings.statement_timeout_ms
-            conn.execute("SELECT set_config('statement_timeout', %s, true)", [str(timeout_ms)])
-            rows = conn.cursor(row_factory=dict_row).execute(QUERY_MARKER + query).fetchall()
-            if group.is_counter:
-                started_at = fetch_value(conn, "SELECT pg_postmaster_start_time()")
-        return Reading(rows=rows, server_major=server_major, started_at=started_at)
+    def read(self, conn: psycopg.Connection[Any], group: MetricGroup, server_major: int,
+             timeout_ms: int | None, with_clock: bool = False) -> ServerRead:
+        return read_server(conn, group.sql_for(server_major), timeout_ms,
+                           with_clock=with_clock)
 
 
 def pgbouncer_connect_kwargs(target: Target, settings: CollectorSettings) -> dict[str, Any]:
@@ -96,14 +112,16 @@ class PgBouncerKind:
     name = "pgbouncer"
     session = PGBOUNCER_SESSION
 
-    def read(self, conn: psycopg.Connection[Any], group: MetricGroup,
-             settings: CollectorSettings) -> Reading:
-        major = conn.info.server_version // 10000  # "1.18.0/bouncer" -> 11800 -> 1
+    def read(self, conn: psycopg.Connection[Any], group: MetricGroup, server_major: int,
+             timeout_ms: int | None, with_clock: bool = False) -> ServerRead:
+        """One SHOW command, shaped; its "clock" is ours (the console has none) and a
+        PgBouncer restart shows as counters going backwards."""
         if group.console_shape is None:
             raise ValueError(f"group {group.name} has no console columns")
-        command = command_text(group.sql_for(major))
+        command = command_text(group.sql_for(server_major))  # "1.18.0/bouncer" -> 1
         rows = conn.cursor(row_factory=dict_row).execute(command).fetchall()
-        return Reading(rows=shape_rows(rows, group.console_shape), server_major=major)
+        shaped = shape_rows(rows, group.console_shape)
+        return ServerRead(shaped, datetime.now(UTC) if with_clock else None, None)
 
 
 KINDS: dict[str, TargetKind] = {"postgres": PostgresKind(), "pgbouncer": PgBouncerKind()}

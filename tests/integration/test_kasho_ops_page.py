@@ -31,7 +31,7 @@ def test_page_shows_collectors_runs_sizes_retention_and_forecast(
     try:
         keeper = LeaseKeeper(collector.store.connection, ["local"], 30, "test-collector")
         assert keeper.renew() == ({"local"}, set())
-        collector.run_once(baseline_wait_seconds=0.2)
+        collector.run_once()
     finally:
         collector.close()
         collector.store.close()
