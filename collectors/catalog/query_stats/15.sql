@@ -1,13 +1,11 @@
 -- query_stats, PostgreSQL 15-16: pg_stat_statements 1.10 adds temp-block I/O time and JIT
 -- counters (jit_time_ms sums generation, inlining, optimization and emission). Otherwise
--- as 14.sql: toplevel, and the global stats_reset of pg_stat_statements_info.
+-- as 14.sql: toplevel, the global stats_reset of pg_stat_statements_info, counters only
+-- (pg_stat_statements(false); texts of new statements come from texts/13.sql).
 SELECT s.queryid,
        s.dbid::bigint                      AS dbid,
        s.userid::bigint                    AS userid,
        s.toplevel,
-       coalesce(d.datname::text, s.dbid::text)   AS datname,
-       coalesce(r.rolname::text, s.userid::text) AS rolname,
-       left(s.query, 20000)                AS query,
        s.calls,
        s.total_exec_time                   AS total_exec_time_ms,
        s.calls * (s.stddev_exec_time ^ 2 + s.mean_exec_time ^ 2) AS exec_time_squares_ms2,
@@ -26,13 +24,12 @@ SELECT s.queryid,
        NULL::float8                        AS local_blk_read_time_ms,
        NULL::float8                        AS local_blk_write_time_ms,
        s.jit_functions                     AS jit_functions,
-       (s.jit_generation_time + s.jit_inlining_time + s.jit_optimization_time + s.jit_emission_time) AS jit_time_ms,
+       (s.jit_generation_time + s.jit_inlining_time + s.jit_optimization_time
+        + s.jit_emission_time)             AS jit_time_ms,
        NULL::bigint                        AS wal_buffers_full,
        NULL::bigint                        AS parallel_workers_to_launch,
        NULL::bigint                        AS parallel_workers_launched,
        i.stats_reset                       AS stats_since
-FROM pg_stat_statements s
+FROM pg_stat_statements(false) s
 CROSS JOIN pg_stat_statements_info i
-LEFT JOIN pg_database d ON d.oid = s.dbid
-LEFT JOIN pg_roles r ON r.oid = s.userid
 WHERE s.queryid IS NOT NULL
