@@ -54,6 +54,6 @@ def test_page_shows_collectors_runs_sizes_retention_and_forecast(
     assert sorted(runs["group"]) == ["connections", "database_size", "query_stats"]
     sizes = frames[2].set_index("table")
     assert sizes.loc["connections", "retention (days)"] == 9  # [retention] in force
-    assert sizes.loc["query_stats_daily", "retention (days)"] == 730
+    assert sizes.loc["collector_runs", "retention (days)"] == 30
     assert sizes.loc["database_size", "retention (days)"] == 30
     assert len(at.get("plotly_chart")) >= 3  # duration, size per day, forecast
