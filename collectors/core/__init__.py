@@ -11,7 +11,10 @@ for one-value reads; `metric_groups.py` loads the metric definitions in
 reset and restart detection (pure); `baselines.py` keeps each counter group's last raw
 sample per target in the store and advances it only together with the rows computed from
 it; `engine.py` runs one group against one target and records the run; `store.py` writes
-rows and run records to the store with COPY into daily partitions;
-`scheduler.py` runs every group for every target on its interval, with backoff for targets
-that are down.
+rows and run records to the store with COPY into daily partitions and applies retention per
+table; `scheduler.py` runs every group for every target on its interval, with backoff for
+targets that are down; `leases.py` shares the targets between collector processes through
+leases in the store; `target_kinds.py` reads a group from each kind of target (a PostgreSQL
+server, a PgBouncer admin console) and `admin_console.py` shapes PgBouncer's SHOW answers
+into store rows (pure).
 """

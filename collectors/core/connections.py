@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Self
 
 import psycopg
@@ -93,6 +94,21 @@ def monitoring_connect_kwargs(target: Target, settings: CollectorSettings) -> di
     }
 
 
+@dataclass(frozen=True)
+class SessionProfile:
+    """How to open and check sessions to one kind of target (collectors/core/target_kinds.py):
+    libpq parameters, the pool's health check, and the SQL that reads the monitoring role's
+    CONNECTION LIMIT headroom (None where the target has no such thing)."""
+
+    connect_kwargs: Callable[[Target, CollectorSettings], dict[str, Any]]
+    check: Callable[[psycopg.Connection[Any]], None]
+    headroom_sql: str | None
+
+
+POSTGRES_SESSION = SessionProfile(monitoring_connect_kwargs, ConnectionPool.check_connection,
+                                  CONNECTION_HEADROOM_SQL)
+
+
 def describe_error(exc: BaseException) -> str:
     """One redacted line: libpq's or the server's reason, without its multi-line hints."""
     text = str(exc).strip() or type(exc).__name__
@@ -103,14 +119,16 @@ def describe_error(exc: BaseException) -> str:
 class TargetConnections:
     """The connection pool of one monitored server (at most `max_connections_per_target`)."""
 
-    def __init__(self, target: Target, settings: CollectorSettings) -> None:
+    def __init__(self, target: Target, settings: CollectorSettings,
+                 session: SessionProfile = POSTGRES_SESSION) -> None:
         self.target = target
         self.settings = settings
+        self.session = session
         self._pool: ConnectionPool | None = None
         self._lock = threading.Lock()
 
     def _connect_kwargs(self) -> dict[str, Any]:
-        return monitoring_connect_kwargs(self.target, self.settings)
+        return self.session.connect_kwargs(self.target, self.settings)
 
     def probe(self) -> tuple[int, int]:
         """Open and close one session; raise TargetUnavailable with the reason on failure.
@@ -119,7 +137,9 @@ class TargetConnections:
         the role already has open on the server."""
         try:
             with TrackedConnection.connect(**self._connect_kwargs()) as conn:
-                row = conn.execute(CONNECTION_HEADROOM_SQL).fetchone()
+                if self.session.headroom_sql is None:
+                    return (-1, 0)
+                row = conn.execute(self.session.headroom_sql).fetchone()
         except psycopg.Error as exc:
             raise TargetUnavailable(f"target {self.target.name}: cannot connect: "
                                     f"{describe_error(exc)}") from None
@@ -146,7 +166,7 @@ class TargetConnections:
                     timeout=float(self.settings.connect_timeout_seconds),
                     max_idle=300.0,
                     name=f"kasho-ops:{self.target.name}",
-                    check=ConnectionPool.check_connection,
+                    check=self.session.check,
                     open=False,
                 )
                 self._pool.open(wait=True, timeout=float(self.settings.connect_timeout_seconds))

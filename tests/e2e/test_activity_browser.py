@@ -22,7 +22,7 @@ from tests.integration.activity_setup import lock_chain, wait_for_session
 from tests.integration.collector_setup import make_config, monitor_dsn, open_collector
 from tests.pg import HeldSession
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.single_major]  # the browser reads the store
 LOAD_TIMEOUT_MS = 60_000
 TARGET = "local"
 

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from tests.e2e.conftest import ARTIFACTS, SEEDED_TARGET
 from tests.query_history import KASHO_STATEMENTS, seed_query_history, tail_statements
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.single_major]  # the browser reads the store
 LOAD_TIMEOUT_MS = 60_000
 REPORT = next(s for s in KASHO_STATEMENTS if s.queryid == 7_005)  # most statement time
 REPORT_NAME = "TopSpenders"  # its sqlc name: the title, the legend, the table lead with it

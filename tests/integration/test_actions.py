@@ -20,6 +20,9 @@ from tests.conftest import MONITOR_ROLE
 from tests.integration.activity_setup import wait_for_session
 from tests.pg import HeldSession, free_port
 
+# Signalling sessions and the audit trail do not depend on the server version.
+pytestmark = pytest.mark.single_major
+
 ACTOR = Actor("dba@kasho.example", "admin")
 APP_ROLE = "kasho_app"
 ACTIONS_ROLE = "kasho_ops_actions"

@@ -18,6 +18,8 @@ from tests.integration.activity_setup import lock_chain, own_cluster
 from tests.integration.collector_setup import make_config, monitor_dsn, open_collector
 from tests.pg import HeldSession, free_port, held_sessions
 
+pytestmark = pytest.mark.single_major  # the pages read the store
+
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 GROUPS = ["connections", "connection_limits", "session_ages", "wait_events", "lock_waits",
           "prepared_transactions"]

@@ -23,6 +23,8 @@ from tests.integration.collector_setup import (
 from tests.integration.test_query_stats import LEDGER_QUERY, run_times, statement_id
 from tests.query_history import REGRESSED, REGRESSION_AGO, seed_query_history
 
+pytestmark = pytest.mark.single_major  # the page reads the store
+
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 # sqlc sends its annotation as the first line; pg_stat_statements keeps it in the text.
 NAMED_QUERY = "-- name: SumLedger :one\nSELECT sum(amount) FROM ledger WHERE account_id = %s"
