@@ -32,6 +32,7 @@ from collectors.actions.audit import connect_audit
 from collectors.core.access import Actor, Permission, Role, permits, role_for
 from collectors.core.config import AuthSettings, Config, ProxySettings
 from collectors.core.connections import describe_error
+from dashboard.core.plain import md
 
 log = logging.getLogger(__name__)
 ACTOR_KEY = "kasho_ops.actor"
@@ -144,7 +145,7 @@ def sign_in(config: Config) -> Actor:
             record_sign_in(config, actor.name, actor.role, "signed_in", None)
         except psycopg.Error as exc:
             st.error("Sign-in could not be recorded in the audit trail (kasho_ops.sign_ins), "
-                     f"so the dashboard stays closed: {describe_error(exc)}",
+                     f"so the dashboard stays closed: {md(describe_error(exc))}",
                      icon=":material/lock:")
             st.stop()
         st.session_state[SIGNED_IN_KEY] = actor
@@ -160,7 +161,7 @@ def _refuse(config: Config, result: SignInResult) -> None:
         st.button("Sign in", type="primary", icon=":material/login:", on_click=st.login)
         return
     st.title("Kasho Ops")
-    st.error(f"No access: {result.reason}", icon=":material/lock:")
+    st.error(f"No access: {md(result.reason)}", icon=":material/lock:")
     if result.claimed is not None and not st.session_state.get(SIGNED_IN_KEY + ".denied"):
         try:
             record_sign_in(config, result.claimed, None, "denied", result.reason)
@@ -186,7 +187,7 @@ def _identity_panel(config: Config, actor: Actor) -> None:
     if config.auth.mode == "none":
         article = "an" if actor.role in ("admin", "operator") else "a"
         st.badge(f"No sign-in (auth mode none): anyone who can reach this loopback address "
-                 f"is {article} {actor.role}. Set up oidc or proxy sign-in before sharing the "
+                 f"is {article} {md(actor.role)}. Set up oidc or proxy sign-in before sharing the "
                  "dashboard.",
                  icon=":material/no_encryption:", color="orange")
         return
@@ -213,7 +214,7 @@ def require(permission: Permission) -> Actor:
     actor = current_actor()
     if actor is None or not permits(actor.role, permission):
         who = f"{actor.name} ({actor.role})" if actor else "nobody signed in"
-        st.error(f"Not allowed: this needs a role with {permission.replace('_', ' ')}; "
-                 f"you are {who}.", icon=":material/block:")
+        st.error(f"Not allowed: this needs a role with {md(permission.replace('_', ' '))}; "
+                 f"you are {md(who)}.", icon=":material/block:")
         st.stop()
     return actor
