@@ -5,13 +5,14 @@ It is the router and frame around every page: page config, the config file
 signed-in role may open, the sidebar (target and time range, mirrored in the URL), then the
 current page from dashboard/navigation.py, which reads its PageContext. The page's
 permission is checked here, server-side, before it runs; an error inside a page shows its
-details to admins only.
+details (passwords redacted) to admins only.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from dataclasses import replace
 from pathlib import Path
 
@@ -71,9 +72,13 @@ if page.url_path:  # not the root forwarder
 try:
     page.run()
 except Exception as exc:  # st.stop and st.rerun are BaseExceptions and pass through
-    logging.getLogger("kasho-ops.dashboard").exception("page %s failed", page.url_path)
-    if auth.allowed("read_audit"):
-        st.exception(exc)
+    trace = redact("".join(traceback.format_exception(exc)))
+    logging.getLogger("kasho-ops.dashboard").error("page %s failed: %s", page.url_path, trace)
+    if auth.allowed("read_audit"):  # the details, passwords redacted, as plain text
+        st.error(md(redact(f"This page failed: {type(exc).__name__}: {exc}")),
+                 icon=":material/error:")
+        with st.expander("Traceback"):
+            st.code(trace, language=None)
     else:
         st.error("This page failed to draw; the details are in the dashboard's log (and "
                  "shown to admins).", icon=":material/error:")

@@ -27,6 +27,7 @@ from collectors.dashboard_server import HARDENING, LOOPBACK_HOSTS
 from tests.e2e.conftest import running_dashboard
 from tests.integration.collector_setup import write_config_file
 from tests.pg import free_port
+from tests.shown import shown
 
 EVIL = "http://evil.example"
 
@@ -170,3 +171,42 @@ def test_a_websocket_from_another_site_gets_no_session(dashboard: tuple[str, int
         connect(url.replace("http://", "ws://") + "/_stcore/stream", open_timeout=10,
                 origin=EVIL)
     assert refused.value.response.status_code == 403
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator", "admin"])
+def test_a_failing_page_shows_its_details_to_admins_only(
+        role: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """app.py catches what a page raises: admins see the exception, everyone else one line
+    (Streamlit's own display of errors outside pages is off: client.showErrorDetails)."""
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard.features.overview import data as overview_data
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom: host=db.internal password=hunter2")
+
+    monkeypatch.setattr(overview_data, "overview", broken)
+    unreachable = f"host=127.0.0.1 port={free_port()} dbname=x user=y connect_timeout=2"
+    config = write_config_file(tmp_path / "kasho-ops.toml", unreachable,
+                               {"kasho-primary": unreachable},
+                               f'\n[auth]\nnone_role = "{role}"\n')
+    monkeypatch.setenv("KASHO_OPS_CONFIG", str(config))
+    at = AppTest.from_file(Path(__file__).parents[2] / "dashboard" / "app.py",
+                           default_timeout=60)
+    at.query_params["target"] = "kasho-primary"
+    at.run()
+    at.switch_page("features/overview/page.py").run()
+    if role == "admin":
+        assert [shown(e.value) for e in at.error] == [
+            "This page failed: RuntimeError: boom: host=db.internal password=***"]
+        (trace,) = [c.value for c in at.code]
+        assert "Traceback" in trace and "in broken" in trace and "hunter2" not in trace
+    else:
+        assert not at.exception
+        assert [e.value for e in at.error] == [
+            "This page failed to draw; the details are in the dashboard's log (and shown to "
+            "admins)."]
+        assert not at.code
+    assert "page overview failed" in caplog.text and "in broken" in caplog.text
+    assert "hunter2" not in caplog.text
