@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from collectors.core.baselines import encode_key
+from collectors.core.query_marker import QUERY_MARKER
 from collectors.core.scheduler import Collector
 from collectors.core.store import RunRecord
 from collectors.migrate import MigrationRunner
@@ -36,7 +37,8 @@ from tests.integration.test_query_stats import (
 )
 
 BASELINE_NOTE = "first sample: baseline taken, deltas from the next run"
-TEXT_QUERY_PREFIX = "/* kasho-ops */ -- query_stats texts"
+# How pg_stat_statements keeps the text query on every major (collectors/core/query_marker.py).
+TEXT_QUERY_PREFIX = f"SELECT {QUERY_MARKER} -- query_stats texts"
 
 
 @pytest.fixture
@@ -72,10 +74,6 @@ def texts_first_stored_by_last_run(store_dsn: str) -> int:
                           )[0][0])
 
 
-# On PostgreSQL 18 the text query's reads are not found in pg_stat_statements by this test
-# (18 also drops leading comments, QUERY_MARKER among them, from the texts it keeps): the
-# count below is 0 there. Runs on 15 until the counters workstream adapts it (issue 13 note).
-@pytest.mark.single_major
 def test_two_collect_once_processes_store_exactly_the_calls_between_them(
         pg_cluster: LocalCluster, ledger_db: str, fresh_store: str, tmp_path: Path) -> None:
     config = write_config_file(tmp_path / "k.toml", fresh_store,
