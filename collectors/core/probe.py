@@ -2,14 +2,17 @@
 the one-line fix. `kasho-ops doctor [--target NAME]` prints it; the Security page runs it on
 demand.
 
-It connects as the collector does (monitoring role, read-only, timeouts), checks the role's
-predefined roles, then runs every metric group's query once in a read-only transaction
-(the per-run query only: no texts, no store) and turns each failure into its fix: a missing
-or not preloaded extension (the engine's own wording), a missing privilege, a timeout.
+It connects as the collector does (monitoring role, read-only, timeouts; the admin console
+for a PgBouncer target), checks the role's predefined roles, then reads every metric group
+of the target's kind once, as the collector does (the per-run query only: no texts, no
+store), and turns each failure into its fix: a missing or not preloaded extension (the
+engine's own wording), a missing privilege (the GRANT on the table the server named, or the
+predefined role), a timeout.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,10 +20,12 @@ import pandas as pd
 import psycopg
 
 from collectors.core.config import Config, Target
-from collectors.core.connections import describe_error, monitoring_connect_kwargs
-from collectors.core.engine import missing_extension_error, read_server
+from collectors.core.connections import describe_error
+from collectors.core.engine import missing_extension_error
 from collectors.core.metric_groups import MetricGroup, load_catalog
+from collectors.core.target_kinds import kind_for
 
+_DENIED_TABLE = re.compile(r'permission denied for (?:table|relation) ("?[\w.]+"?)')
 ROLE_FIXES = {
     "pg_monitor": "GRANT pg_monitor TO {role};",
     "pg_read_all_stats": "GRANT pg_read_all_stats TO {role};  -- or pg_monitor",
@@ -52,13 +57,22 @@ class ProbeResult:
             "fix": [f.fix for f in self.findings]})
 
 
+def _privilege_fix(exc: psycopg.Error, role: str, group: MetricGroup) -> str:
+    """The GRANT that fixes a refused read: SELECT on the table the server named, else the
+    predefined role the group needs."""
+    match = _DENIED_TABLE.search(str(exc))
+    if match:
+        return f"GRANT SELECT ON {match.group(1)} TO {role};"
+    return f"GRANT pg_monitor TO {role};  -- needs: {group.requires}"
+
+
 def _group_finding(conn: psycopg.Connection[Any], group: MetricGroup, target: Target,
                    major: int, role: str) -> Finding:
-    if major < group.min_major:
+    if target.kind == "postgres" and major < group.min_major:
         return Finding(group.name, False, f"no definition for PostgreSQL {major}",
                        f"needs PostgreSQL {group.min_major}+")
     try:
-        read_server(conn, group.sql_for(major), group.timeout_ms)
+        kind_for(target).read(conn, group, major, group.timeout_ms)
     except psycopg.Error as exc:
         extension = missing_extension_error(group, target, exc)
         if extension:
@@ -67,7 +81,12 @@ def _group_finding(conn: psycopg.Connection[Any], group: MetricGroup, target: Ta
                            else extension)
         if isinstance(exc, psycopg.errors.InsufficientPrivilege):
             return Finding(group.name, False, describe_error(exc),
-                           f"GRANT pg_monitor TO {role};  -- needs: {group.requires}")
+                           _privilege_fix(exc, role, group))
+        if "unsupported XML feature" in str(exc):
+            return Finding(group.name, False, "this server was built without XML support "
+                           "(libxml), which the group's query needs",
+                           "use a PostgreSQL built with libxml (distribution packages are); "
+                           "until then this group stays empty")
         if isinstance(exc, psycopg.errors.QueryCanceled):
             return Finding(group.name, False, "timed out",
                            f"raise [intervals]/timeout for {group.name}, or look at the server")
@@ -77,11 +96,15 @@ def _group_finding(conn: psycopg.Connection[Any], group: MetricGroup, target: Ta
 
 def probe_target(config: Config, target_name: str,
                  groups: list[MetricGroup] | None = None) -> ProbeResult:
+    """Every metric group of the target's kind (PostgreSQL server or PgBouncer console),
+    read once as the collector reads it; on a server also its predefined roles."""
     target = config.target(target_name)
+    kind = kind_for(target)
     groups = groups if groups is not None else list(load_catalog().values())
-    kwargs = monitoring_connect_kwargs(target, config.collector)
+    groups = [g for g in groups if g.target_kind == target.kind]
+    kwargs = kind.session.connect_kwargs(target, config.collector)
     try:
-        conn = psycopg.connect(**kwargs, autocommit=True)
+        conn = psycopg.connect(**{"autocommit": True, **kwargs})
     except psycopg.Error as exc:
         return ProbeResult(target.name, (Finding(
             "connection", False, describe_error(exc),
@@ -89,14 +112,16 @@ def probe_target(config: Config, target_name: str,
     findings: list[Finding] = []
     with conn:
         role = conn.info.user
-        for predefined, fix in ROLE_FIXES.items():
-            row = conn.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')",
-                               [predefined]).fetchone()
-            member = bool(row and row[0])
-            findings.append(Finding(f"role {role}: {predefined}", member,
-                                    "" if member else f"{role} is not a member of {predefined}",
-                                    "" if member else fix.format(role=role)))
-        major = conn.info.server_version // 10000
+        major = conn.info.server_version // 10000  # as the engine reads it, for both kinds
+        if target.kind == "postgres":
+            for predefined, fix in ROLE_FIXES.items():
+                row = conn.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')",
+                                   [predefined]).fetchone()
+                member = bool(row and row[0])
+                findings.append(Finding(f"role {role}: {predefined}", member,
+                                        "" if member else
+                                        f"{role} is not a member of {predefined}",
+                                        "" if member else fix.format(role=role)))
         for group in groups:
             findings.append(_group_finding(conn, group, target, major, role))
     return ProbeResult(target.name, tuple(findings))
