@@ -6,6 +6,11 @@ not columns of its own definition fail loudly before anything is scheduled.
 A group with text columns may keep them out of its per-run SQL: `<group>/texts/<major>.sql`
 then reads them only for the text keys the store has not seen yet (one array parameter per
 text key, named after it), so long texts are not read from the server on every run.
+
+A group that needs privileges the monitoring role may lack has `<group>/unreadable/<major>.sql`:
+it runs first and returns the rows that stand for the group when the role cannot read it
+(none when it can). The group's own SQL then never runs without its privileges, so the
+monitored server logs no permission error every interval, and nothing needs dynamic SQL.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ class MetricGroup:
     text_keys: tuple[str, ...] = ()
     text_table: str | None = None
     text_sql_by_major: tuple[tuple[int, str], ...] = ()
+    unreadable_sql_by_major: tuple[tuple[int, str], ...] = ()
     text_max_chars: int | None = None
     mask_literals_in: tuple[str, ...] = ()
     extension: str | None = None
@@ -95,6 +101,12 @@ class MetricGroup:
         """The text query for the server's major (see the module docstring)."""
         return self._fitting(self.text_sql_by_major, server_major)
 
+    def unreadable_sql_for(self, server_major: int) -> str | None:
+        """The stand-in query for the server's major, if the group has one."""
+        if not self.unreadable_sql_by_major:
+            return None
+        return self._fitting(self.unreadable_sql_by_major, server_major)
+
     def _fitting(self, definitions: tuple[tuple[int, str], ...], server_major: int) -> str:
         fitting = [(major, sql) for major, sql in definitions if major <= server_major]
         if not fitting:
@@ -119,6 +131,7 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
     group_dir = catalog_dir / name
     sql_files = _sql_by_major(group_dir)
     text_sql_files = _sql_by_major(group_dir / "texts")
+    unreadable_sql_files = _sql_by_major(group_dir / "unreadable")
     if not sql_files:
         raise fail(f"no SQL definitions in {group_dir} (expected files like 13.sql)")
     kind = spec.get("kind")
@@ -159,6 +172,11 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
     target_kind = spec.get("target_kind", "postgres")
     if target_kind not in TARGET_KINDS:
         raise fail(f"target_kind must be one of {', '.join(TARGET_KINDS)}")
+    if unreadable_sql_files and (target_kind != "postgres" or kind != "gauge"):
+        raise fail("an unreadable/ stand-in is for gauge groups of PostgreSQL targets")
+    if unreadable_sql_files and min(m for m, _ in unreadable_sql_files) > min(
+            m for m, _ in sql_files):
+        raise fail("unreadable/ needs a file for the group's lowest major")
     console_shape = _console_shape(spec, keys, counters, fail) if target_kind == "pgbouncer" \
         else None
     return MetricGroup(
@@ -179,6 +197,7 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
         text_keys=text_keys if text_columns else (),
         text_table=text_table if text_columns else None,  # type: ignore[arg-type]
         text_sql_by_major=tuple(sorted(text_sql_files)),
+        unreadable_sql_by_major=tuple(sorted(unreadable_sql_files)),
         text_max_chars=text_max_chars,
         mask_literals_in=mask_literals_in,
         extension=spec.get("extension"),  # type: ignore[arg-type]

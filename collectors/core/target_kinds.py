@@ -2,9 +2,9 @@
 a PostgreSQL server differs from a PgBouncer admin console.
 
 `postgres` (the default): read-only sessions with libpq `options` (statement_timeout,
-lock_timeout, ...), each group's SQL run in a transaction under its timeout, marked with
-QUERY_MARKER (query_marker.py); counters carry the postmaster start time so a restart starts
-a new baseline.
+lock_timeout, ...), each group's SQL (after its unreadable/ stand-in, if it has one) run in
+a transaction under its timeout, marked with QUERY_MARKER (query_marker.py); counters carry
+the postmaster start time so a restart starts a new baseline.
 `pgbouncer`: the admin console (database `pgbouncer`, a `stats_users` role): it accepts no
 startup `options`, no transactions, no comments and no empty query, so sessions are
 autocommit and never prepare statements (the console has no extended protocol), the
@@ -79,6 +79,11 @@ class PostgresKind:
 
     def read(self, conn: psycopg.Connection[Any], group: MetricGroup, server_major: int,
              timeout_ms: int | None, with_clock: bool = False) -> ServerRead:
+        stand_in = group.unreadable_sql_for(server_major)
+        if stand_in is not None:  # rows that say the role cannot read the group, or none
+            said = read_server(conn, stand_in, timeout_ms, with_clock=with_clock)
+            if said.rows:
+                return said
         return read_server(conn, group.sql_for(server_major), timeout_ms,
                            with_clock=with_clock)
 
