@@ -318,7 +318,16 @@ def test_pool_warns_when_other_kasho_ops_sessions_leave_no_room_under_the_role_l
         for session in others:
             session.close()
     assert record.error is None  # 2 others + 1 pooled session still fit under 3
-    warnings = [r.getMessage() for r in caplog.records]
+    ours = [r.getMessage() for r in caplog.records if r.name == "collectors.core.connections"]
+    # The probe's backend may still count against the limit for a moment after it closed
+    # (backends exit asynchronously): the pool's first connect may then be refused once and
+    # retried, which psycopg_pool logs. Nothing else may be logged.
+    others_logged = [r.getMessage() for r in caplog.records
+                     if r.name != "collectors.core.connections"]
+    assert all(r.startswith("error connecting in 'kasho-ops:tight'") and
+               'too many connections for role "tight_monitor"' in r for r in others_logged), \
+        others_logged
+    warnings = ours
     assert len(warnings) == 1
     assert warnings[0].startswith("target tight: the monitoring role has CONNECTION LIMIT 3 "
                                   "and 2 Kasho Ops sessions are already open")
