@@ -271,6 +271,7 @@ def test_scheduled_collector_runs_repeatedly_and_logs_an_outage_once(
     assert dead_runs >= 2
 
 
+@pytest.mark.single_major  # the store's outage (its own cluster), not the target's version
 def test_store_outage_buffers_rows_and_resends_them(
         tmp_path: Path, pg_cluster: LocalCluster) -> None:
     store_cluster = LocalCluster(tmp_path / "store", free_port())
