@@ -65,12 +65,13 @@ def authorize(actor: Actor | None, permission: Permission) -> None:
 def role_for(email: str | None, groups: tuple[str, ...],
              members: dict[Role, tuple[str, ...]]) -> Role | None:
     """The highest role whose member list names the e-mail (case-insensitive) or one of the
-    groups (`group:NAME`); None when no list does."""
-    wanted = {f"group:{g}" for g in groups}
-    if email:
-        wanted.add(email.strip().lower())
+    groups (`group:NAME`, exact); None when no list does. E-mails are matched against the
+    e-mail entries only, so an identity spelled "group:…" is no group."""
+    address = email.strip().lower() if email else None
     for role in reversed(ROLES):
-        entries = {e if e.startswith("group:") else e.lower() for e in members.get(role, ())}
-        if entries & wanted:
+        entries = members.get(role, ())
+        named = {e.lower() for e in entries if not e.startswith("group:")}
+        member_groups = {e.removeprefix("group:") for e in entries if e.startswith("group:")}
+        if (address is not None and address in named) or member_groups.intersection(groups):
             return role
     return None

@@ -15,6 +15,7 @@ from dashboard.core.context import (
     PageContext,
     build_context,
 )
+from dashboard.core.plain import md
 
 TARGET_PARAM = "target"
 RANGE_PARAM = "range"
@@ -38,8 +39,9 @@ def url_choice(label: str, options: Sequence[str], param: str, default: str,
             st.session_state[key] = in_url
     elif st.session_state.get(key) not in options:
         st.session_state[key] = default
-    chosen = st.sidebar.selectbox(label, options, key=key, format_func=format_func,
-                                  help=help_text, disabled=disabled)
+    chosen = st.sidebar.selectbox(md(label), options, key=key, format_func=format_func,
+                                  help=md(help_text) if help_text else None,
+                                  disabled=disabled)
     if st.query_params.get(param) != chosen:
         st.query_params[param] = chosen
     st.session_state[seen_key] = chosen
@@ -66,5 +68,5 @@ def render(config: Config, store_label: str,
         notes.append(f"Unknown time range “{bad_range}”; use one of "
                      f"{', '.join(TIME_RANGES)}. Showing {RANGE_LABELS[range_key].lower()}.")
     freshness = "live from the server" if live else "refreshed every 30 s"
-    st.sidebar.caption(f"Times in UTC · {freshness}  \nStore: `{store_label}`")
+    st.sidebar.caption(f"Times in UTC · {freshness}  \nStore: {md(store_label)}")
     return build_context(config, target, range_key), notes

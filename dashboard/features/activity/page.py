@@ -21,6 +21,7 @@ from collectors.core.errors import StoreUnavailable, TargetUnavailable
 from collectors.live.activity import ActivitySnapshot, Session, blocking_forest
 from dashboard.core import auth
 from dashboard.core.context import current
+from dashboard.core.plain import md
 from dashboard.features.activity import data as activity_data
 from dashboard.features.activity import logic as tables
 
@@ -31,7 +32,7 @@ VERBS = {"cancel": "Cancel the query of", "terminate": "Terminate"}
 
 ctx = current()
 st.title("Activity now")
-st.caption(f"**{ctx.target}** · read live from the server, not the store · literals in "
+st.caption(f"**{md(ctx.target)}** · read live from the server, not the store · literals in "
            "query text are masked")
 
 controls = st.columns([1, 1, 4])
@@ -53,17 +54,17 @@ def live_view() -> None:
     try:
         snapshot = activity_data.live_snapshot(ctx.config, ctx.target)
     except TargetUnavailable as exc:
-        st.error(str(exc), icon=":material/link_off:")
+        st.error(md(exc), icon=":material/link_off:")
         return
     counts = tables.activity_counts(snapshot)
     tiles = st.columns(4)
-    tiles[0].metric("Client sessions", f"{counts.sessions} / {counts.max_connections}",
+    tiles[0].metric("Client sessions", f"{counts.sessions:d} / {counts.max_connections:d}",
                     border=True, help="Client backends now against max_connections, "
-                                      f"{counts.kasho_ops} of them Kasho Ops' own (including "
+                                      f"{counts.kasho_ops:d} of them Kasho Ops' own (including "
                                       "the one that read this, not listed below)")
-    tiles[1].metric("Active", counts.active, border=True)
-    tiles[2].metric("Idle in transaction", counts.idle_in_transaction, border=True)
-    tiles[3].metric("Waiting on a lock", counts.waiting_on_lock, border=True)
+    tiles[1].metric("Active", int(counts.active), border=True)
+    tiles[2].metric("Idle in transaction", int(counts.idle_in_transaction), border=True)
+    tiles[3].metric("Waiting on a lock", int(counts.waiting_on_lock), border=True)
     refresh = "paused" if paused else f"refreshing every {REFRESH_SECONDS} s"
     st.caption(f"As of {snapshot.taken_at:%H:%M:%S} UTC · {refresh}")
 
@@ -111,12 +112,12 @@ def session_actions(session: Session | None) -> None:
     if auth.allowed("terminate"):  # perform() checks the role again
         offered.append((terminate_column, "terminate", "Terminate backend…"))
     for column, action, text in offered:
-        if column.button(text, disabled=reason is not None, width="stretch",
+        if column.button(md(text), disabled=reason is not None, width="stretch",
                          key=f"activity_{action}_{session.pid}"):
             st.session_state[PENDING_KEY] = (action, session.pid, session.backend_start)
             st.rerun()
     if reason:
-        st.caption(reason)
+        st.caption(md(reason))
 
 
 def close_confirmation() -> None:
@@ -128,22 +129,22 @@ def confirm(action: str, pid: int, seen_backend_start: datetime | None) -> None:
     try:
         snapshot: ActivitySnapshot = activity_data.live_snapshot(ctx.config, ctx.target)
     except TargetUnavailable as exc:
-        st.error(str(exc), icon=":material/link_off:")
+        st.error(md(exc), icon=":material/link_off:")
         return
     session = next((s for s in snapshot.sessions if s.pid == pid), None)
     if session is None or session.backend_start != seen_backend_start:
-        st.warning(f"pid {pid} is no longer the session you selected on {ctx.target}.",
+        st.warning(f"pid {pid:d} is no longer the session you selected on {md(ctx.target)}.",
                    icon=":material/search_off:")
         if st.button("Close"):
             close_confirmation()
             st.rerun()
         return
-    st.markdown(f"**{VERBS[action]} pid {pid}** on **{ctx.target}**?")
+    st.markdown(f"**{VERBS[action]} pid {pid:d}** on **{md(ctx.target)}**?")
     st.dataframe(tables.session_details(session), hide_index=True, width="stretch")
     if action == "terminate":
         st.caption("Terminating closes the connection and rolls back its transaction.")
     yes, back = st.columns(2)
-    if yes.button(f"Yes, {action}", type="primary", width="stretch"):
+    if yes.button(f"Yes, {md(action)}", type="primary", width="stretch"):
         actor = auth.require("cancel" if action == "cancel" else "terminate")
         # backend_start as selected: a pid reused since is refused, not signalled.
         st.session_state[RESULT_KEY] = perform(
@@ -164,27 +165,27 @@ def actions_panel() -> None:
                    "also needs an `actions_dsn` role with pg_signal_backend.")
         return
     actor = auth.require("cancel")
-    st.caption(f"Acting as {actor.name} ({actor.role}"
+    st.caption(f"Acting as {md(actor.name)} ({md(actor.role)}"
                + ("" if auth.allowed("terminate") else ": cancel only, terminating needs an "
                   "admin")
                + "). Select a session in the table above. Only client sessions can be "
                "signalled, never Kasho Ops' own; every attempt is recorded in "
                "kasho_ops.dba_actions.")
     if ctx.config.target(ctx.target).actions_dsn is None:
-        st.warning(f"Target {ctx.target} has no `actions_dsn`: actions on it will be refused. "
+        st.warning(f"Target {md(ctx.target)} has no `actions_dsn`: actions on it will be refused. "
                    "See kasho-ops.example.toml.", icon=":material/key_off:")
     pending = st.session_state.get(PENDING_KEY)
     if pending is not None:
         confirm(*pending)
     result: ActionResult | None = st.session_state.get(RESULT_KEY)
     if result is not None:
-        (st.success if result.ok else st.error)(result.message)
+        (st.success if result.ok else st.error)(md(result.message))
     try:
         audit = activity_data.recent_actions(ctx.config.store.dsn, ctx.target)
     except StoreUnavailable as exc:
-        st.error(str(exc), icon=":material/cloud_off:")
+        st.error(md(exc), icon=":material/cloud_off:")
         return
-    with st.expander(f"Recent actions on {ctx.target} ({len(audit)})"):
+    with st.expander(f"Recent actions on {md(ctx.target)} ({len(audit)})"):
         st.dataframe(audit, hide_index=True, width="stretch")
 
 

@@ -11,13 +11,13 @@ import streamlit as st
 from collectors.core.errors import StoreUnavailable
 from dashboard.core.context import current
 from dashboard.core.figures import DeltaColor
+from dashboard.core.plain import chart, md
 from dashboard.core.units import format_interval, format_seconds
 from dashboard.features.connections import charts, data
 from dashboard.features.connections import logic as tables
 from dashboard.features.connections.pooling import poolers_for, render_pooler
 from dashboard.features.overview import data as overview_data
 
-CHART_CONFIG = {"displaylogo": False}
 BREAKDOWN_PARAM = "by"
 LEVEL_COLORS: dict[str, DeltaColor] = {"critical": "red", "warning": "orange"}
 
@@ -25,7 +25,7 @@ ctx = current()
 x_range = (ctx.start, ctx.end)
 args = (ctx.config.store.dsn, ctx.target, ctx.start, ctx.end)
 st.title("Connections")
-st.caption(f"**{ctx.target}** · {ctx.range_label} · "
+st.caption(f"**{md(ctx.target)}** · {ctx.range_label} · "
            f"{ctx.start:%Y-%m-%d %H:%M} → {ctx.end:%Y-%m-%d %H:%M} UTC")
 
 poolers = poolers_for(ctx)
@@ -33,7 +33,7 @@ if any(p.name == ctx.target for p in poolers):  # a pgbouncer target: its pools 
     try:
         render_pooler(ctx, poolers[0])
     except StoreUnavailable as exc:
-        st.error(str(exc), icon=":material/cloud_off:")
+        st.error(md(exc), icon=":material/cloud_off:")
     st.stop()
 
 try:
@@ -42,24 +42,24 @@ try:
     latest = data.latest_connections(*args)
     ages = data.session_ages(*args, ctx.bucket_seconds)
 except StoreUnavailable as exc:
-    st.error(str(exc), icon=":material/cloud_off:")
+    st.error(md(exc), icon=":material/cloud_off:")
     st.stop()
 
 utilization = tables.latest_utilization(latest_limits)
 if utilization is None:
-    st.info(f"No connection samples for {ctx.target} in the {ctx.range_label.lower()} — is "
+    st.info(f"No connection samples for {md(ctx.target)} in the {ctx.range_label.lower()} — is "
             "`kasho-ops collect` running?", icon=":material/hourglass_empty:")
     st.stop()
 
 if utilization.level == "critical":
-    st.error(utilization.message(), icon=":material/crisis_alert:")
+    st.error(md(utilization.message()), icon=":material/crisis_alert:")
 elif utilization.level == "warning":
-    st.warning(utilization.message(), icon=":material/warning:")
+    st.warning(md(utilization.message()), icon=":material/warning:")
 
 idle = tables.idle_in_transaction_table(latest)
 latest_ages = ages.sort_values("collected_at").iloc[-1] if not ages.empty else None
 tiles = st.columns(4)
-tiles[0].metric("In use", f"{utilization.client_connections} / {utilization.usable}",
+tiles[0].metric("In use", f"{utilization.client_connections:d} / {utilization.usable:d}",
                 f"{utilization.percent:.0f} % of the limit", delta_arrow="off", border=True,
                 delta_color=LEVEL_COLORS.get(utilization.level, "green"),
                 help="Client backends at the latest sample against max_connections minus "
@@ -79,13 +79,12 @@ tiles[3].metric("Oldest transaction",
                 if latest_ages is not None else "—", border=True,
                 help="Age of the oldest open transaction at the latest sample in range")
 st.caption(f"Latest sample {utilization.collected_at:%Y-%m-%d %H:%M:%S} UTC · limit "
-           f"{utilization.usable} = max_connections {utilization.max_connections} − "
-           f"{utilization.reserved_connections} reserved · charts in "
+           f"{utilization.usable:d} = max_connections {utilization.max_connections:d} − "
+           f"{utilization.reserved_connections:d} reserved · charts in "
            f"{format_interval(ctx.bucket_seconds)} buckets")
 
 with st.container(border=True):
-    st.plotly_chart(charts.utilization_figure(limits, x_range), config=CHART_CONFIG,
-                    theme=None)
+    chart(charts.utilization_figure(limits, x_range))
 
 st.subheader("Breakdown")
 breakdowns = list(data.BREAKDOWNS)
@@ -103,9 +102,9 @@ with left.container(border=True):
     if figure is None:
         st.info("No connections samples in range.", icon=":material/bar_chart:")
     else:
-        st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+        chart(figure)
 with right:
-    st.caption(f"At the latest sample, by {breakdown}")
+    st.caption(f"At the latest sample, by {md(breakdown)}")
     st.dataframe(tables.breakdown_table(latest, column), hide_index=True, width="stretch",
                  column_config={column: st.column_config.TextColumn(breakdown),
                                 "share %": st.column_config.NumberColumn(format="%.0f %%")})
@@ -125,10 +124,10 @@ with right.container(border=True):
     if figure is None:
         st.info("No session_ages samples in range.", icon=":material/bar_chart:")
     else:
-        st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+        chart(figure)
 
 for pooler in poolers:
     try:
         render_pooler(ctx, pooler)
     except StoreUnavailable as exc:
-        st.error(str(exc), icon=":material/cloud_off:")
+        st.error(md(exc), icon=":material/cloud_off:")

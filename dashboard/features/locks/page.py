@@ -9,17 +9,16 @@ import streamlit as st
 
 from collectors.core.errors import StoreUnavailable
 from dashboard.core.context import current
+from dashboard.core.plain import chart, md
 from dashboard.core.units import format_bytes, format_interval, format_seconds
 from dashboard.features.locks import charts, data
 from dashboard.features.locks import logic as tables
-
-CHART_CONFIG = {"displaylogo": False}
 
 ctx = current()
 x_range = (ctx.start, ctx.end)
 args = (ctx.config.store.dsn, ctx.target, ctx.start, ctx.end)
 st.title("Locks")
-st.caption(f"**{ctx.target}** · {ctx.range_label} · "
+st.caption(f"**{md(ctx.target)}** · {ctx.range_label} · "
            f"{ctx.start:%Y-%m-%d %H:%M} → {ctx.end:%Y-%m-%d %H:%M} UTC · "
            f"{format_interval(ctx.bucket_seconds)} buckets")
 
@@ -30,11 +29,11 @@ try:
     events = data.database_events(*args, ctx.bucket_seconds)
     prepared = data.prepared_transactions(*args)
 except StoreUnavailable as exc:
-    st.error(str(exc), icon=":material/cloud_off:")
+    st.error(md(exc), icon=":material/cloud_off:")
     st.stop()
 
 if history.empty and waits_by_event.empty and events.empty:
-    st.info(f"No lock or wait samples for {ctx.target} in the {ctx.range_label.lower()} — is "
+    st.info(f"No lock or wait samples for {md(ctx.target)} in the {ctx.range_label.lower()} — is "
             "`kasho-ops collect` running?", icon=":material/hourglass_empty:")
     st.stop()
 
@@ -69,7 +68,7 @@ for column, figure, what in ((left, charts.lock_history_figure(history, x_range)
         if figure is None:
             st.info(f"No {what} samples in range.", icon=":material/bar_chart:")
         else:
-            st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+            chart(figure)
 
 st.subheader("Lock waits in the range")
 if waits.empty:
@@ -90,7 +89,7 @@ with left.container(border=True):
         st.success("No deadlocks or recovery conflicts in the range.",
                    icon=":material/check_circle:")
     else:
-        st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+        chart(figure)
 with right:
     st.caption("Per database over the range")
     shown = totals.assign(**{"temp bytes": totals["temp bytes"].map(format_bytes)})

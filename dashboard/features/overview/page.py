@@ -10,13 +10,14 @@ from collectors.core.errors import StoreUnavailable
 from collectors.core.metric_groups import load_catalog
 from dashboard.core import freshness, store
 from dashboard.core.context import current
+from dashboard.core.plain import chart, md
 from dashboard.features.overview import charts, data
 from dashboard.features.overview.logic import headline, headline_tiles
 
 ctx = current()
 x_range = (ctx.start, ctx.end)
 st.title("Overview")
-st.caption(f"**{ctx.target}** · {ctx.range_label} · "
+st.caption(f"**{md(ctx.target)}** · {ctx.range_label} · "
            f"{ctx.start:%Y-%m-%d %H:%M} → {ctx.end:%Y-%m-%d %H:%M} UTC")
 
 intervals = freshness.effective_intervals(
@@ -26,19 +27,20 @@ try:
     overview = data.overview(ctx)
     snapshot = store.freshness_for(ctx, list(intervals))
 except StoreUnavailable as exc:
-    st.error(str(exc), icon=":material/cloud_off:")
+    st.error(md(exc), icon=":material/cloud_off:")
     st.stop()
 groups = freshness.assess(snapshot.rows, intervals, snapshot.store_now,
                           ctx.config.dashboard.stale_after_intervals)
 
 st.markdown(f"Data freshness: {freshness.badges_markdown(groups)}")
 if overview.empty:
-    st.info(f"No data yet for target {ctx.target} — is `kasho-ops collect` running?",
+    st.info(f"No data yet for target {md(ctx.target)} — is `kasho-ops collect` running?",
             icon=":material/hourglass_empty:")
 else:
     for column, tile in zip(st.columns(4), headline_tiles(
             headline(overview.sizes, overview.limits, overview.stats)), strict=True):
-        column.metric(tile.label, tile.value, tile.delta, tile.delta_color, help=tile.help,
+        column.metric(md(tile.label), md(tile.value), md(tile.delta) if tile.delta else None,
+                      tile.delta_color, help=md(tile.help) if tile.help else None,
                       border=True, delta_arrow="off")
 
     figures = [
@@ -52,10 +54,10 @@ else:
         for column, (what, figure) in zip(st.columns(2), row, strict=True):
             with column.container(border=True):
                 if figure is None:
-                    st.info(f"No {what} samples for {ctx.target} in the "
+                    st.info(f"No {md(what)} samples for {md(ctx.target)} in the "
                             f"{ctx.range_label.lower()}.", icon=":material/bar_chart:")
                 else:
-                    st.plotly_chart(figure, config={"displaylogo": False}, theme=None)
+                    chart(figure)
 
 st.subheader("Data freshness")
 st.caption(f"Last successful collection per metric group. Stale (red) when older than "
