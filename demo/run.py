@@ -27,7 +27,7 @@ from collectors.metric_groups import load_catalog
 from collectors.migrate import MigrationRunner
 from demo.cluster import ClusterError, LocalCluster
 from demo.seed import seed
-from demo.workload import Workload, start_workload
+from demo.workload import APP_ROLE, Workload, grant_app_role, start_workload
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEMO_PG_PORT = 54329
@@ -96,10 +96,12 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
         MigrationRunner(cluster.dsn(KASHO_DB), "kasho").up()
         MigrationRunner(cluster.dsn(STORE_DB), "monitoring").up()
         seed_if_empty(cluster, scale)
+        with psycopg.connect(cluster.dsn(KASHO_DB), autocommit=True) as conn:
+            grant_app_role(conn)
         write_demo_config(paths.config, cluster)
 
-        say("starting the live workload (pgbench, payments scripts)")
-        workload = start_workload(cluster.dsn(KASHO_DB), clients=4, rate=150,
+        say(f"starting the live workload (pgbench, payments scripts, as role {APP_ROLE})")
+        workload = start_workload(cluster.dsn(KASHO_DB, APP_ROLE), clients=8, rate=150,
                                   log_path=paths.logs / "workload.log")
         children["collector"] = spawn("collector", ["collect", "--config", str(paths.config)],
                                       paths)
