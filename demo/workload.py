@@ -41,7 +41,7 @@ APPLICATION_NAME = "kasho-demo-workload"
 APP_ROLE = "kasho_app"
 SCRIPTS_DIR = Path(__file__).resolve().parent / "workload"
 # Reads dominate; the monthly report is rare but slow, the top query by total time; the fee
-# run fires about one time in 30 of its picks (every few minutes at the demo's rate).
+# run fires on one in `fee_run_odds` of its picks (every few minutes at the demo's rate).
 DEFAULT_SCRIPT_WEIGHTS: dict[str, int] = {
     "read_balance": 300, "recent_transactions": 250, "card_payment": 120, "deposit": 100,
     "transfer": 80, "pay_merchant": 60, "withdrawal": 30, "settle_pending": 40,
@@ -180,12 +180,14 @@ def _account_count(conninfo: str) -> int:
 
 def start_workload(dsn: str, *, clients: int = 4, rate: float | None = None,
                    duration_seconds: int | None = None, log_path: Path,
-                   scripts: Mapping[str | Path, int] | None = None) -> Workload:
+                   scripts: Mapping[str | Path, int] | None = None,
+                   fee_run_odds: int = 30) -> Workload:
     """Launch pgbench against the seeded database at `dsn` (libpq conninfo or URL).
 
     `rate` limits transactions per second across all clients (pgbench -R); without
     `duration_seconds` it runs until `stop()`. `scripts` maps a script name in
-    demo/workload/ (or a path) to its weight; the default is DEFAULT_SCRIPT_WEIGHTS.
+    demo/workload/ (or a path) to its weight; the default is DEFAULT_SCRIPT_WEIGHTS. The fee
+    batch runs on one in `fee_run_odds` of its picks.
     """
     if clients < 1:
         raise WorkloadError("clients must be at least 1")
@@ -210,7 +212,8 @@ def start_workload(dsn: str, *, clients: int = 4, rate: float | None = None,
     command = [str(find_pg_bin() / "pgbench"), "--no-vacuum", "--protocol=simple",
                f"--client={clients}", f"--jobs={min(clients, os.cpu_count() or 1)}",
                f"--time={duration_seconds or UNBOUNDED_SECONDS}", f"--max-tries={MAX_TRIES}",
-               f"--progress={PROGRESS_SECONDS}", f"--define=accounts={accounts}"]
+               f"--progress={PROGRESS_SECONDS}", f"--define=accounts={accounts}",
+               f"--define=fee_run_odds={fee_run_odds}"]
     if rate is not None:
         command.append(f"--rate={rate}")
     command += [f"--define={variable}={line}" for variable, line in sorted(annotations.items())]

@@ -10,7 +10,7 @@ SELECT payer.account_id AS payer_id, merchant.account_id AS merchant_id,
        round(payer.amount_scale * :cents / 100, payer.minor_units)::numeric(19,4) AS amount
 FROM kasho_demo.accounts payer
 JOIN kasho_demo.accounts merchant ON merchant.currency = payer.currency
- AND merchant.currency_n = CASE WHEN payer.currency_n = 1 THEN 2 ELSE 1 END
+ AND merchant.currency_n = 1 + (payer.currency_n = 1)::int
 WHERE payer.n = :payer \gset
 BEGIN;
 -- name: LockAccountsForTransfer :many

@@ -150,35 +150,71 @@ def test_an_unseeded_database_is_refused(pg_cluster: LocalCluster, fresh_databas
 SQLC_NAME = re.compile(r"^-- name: (\w+) :(one|many|exec)$", re.M)
 
 
-def test_statements_carry_their_sqlc_names_in_pg_stat_statements(
-        pg_cluster: LocalCluster, admin_dsn: str, seeded_dsn: str, tmp_path: Path) -> None:
-    """pgbench drops a comment before a statement; the workload gets it through anyway, and
-    PostgreSQL 15's pg_stat_statements keeps it as the first line of the normalised text."""
-    workload = start_workload(seeded_dsn, clients=4, duration_seconds=3,
-                              log_path=tmp_path / "pgbench.log")
-    assert workload.wait(120) == 0, workload.log_path.read_text()
+@pytest.fixture(scope="module")
+def workload_statements(pg_cluster: LocalCluster, admin_dsn: str, seeded_dsn: str,
+                        tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """pg_stat_statements' texts of the application role in this database after every script
+    ran (equal weights; then the fee batch alone, on every pick)."""
+    logs = tmp_path_factory.mktemp("every-script")
+    others = dict.fromkeys(set(DEFAULT_SCRIPT_WEIGHTS) - {"fee_run"}, 1)
+    for scripts, clients, seconds in ((others, 4, 3), ({"fee_run": 1}, 1, 1)):
+        log_path = logs / f"{len(scripts)}.log"
+        workload = start_workload(seeded_dsn, clients=clients, duration_seconds=seconds,
+                                  log_path=log_path, scripts=scripts, fee_run_odds=1)
+        assert workload.wait(120) == 0, log_path.read_text()
+        report = workload.report()  # pgbench reports per script only when there are several
+        assert report.transactions, log_path.read_text()
+        assert min(report.transactions_by_script.values(), default=1) > 0, log_path.read_text()
     database = psycopg.conninfo.conninfo_to_dict(admin_dsn)["dbname"]
     with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:  # the extension's home
-        texts = [row[0] for row in conn.execute(
+        return [row[0] for row in conn.execute(
             "SELECT s.query FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid "
             "WHERE r.rolname = %s AND s.dbid = (SELECT oid FROM pg_database "
             "WHERE datname = %s)", [APP_ROLE, database])]
+
+
+def test_statements_carry_their_sqlc_names_in_pg_stat_statements(
+        workload_statements: list[str]) -> None:
+    """pgbench drops a comment before a statement; the workload gets it through anyway, and
+    PostgreSQL 15's pg_stat_statements keeps it as the first line of the normalised text."""
     # Transaction control is not a query of its own in sqlc either (pgx's Begin and Commit).
-    named = [text for text in texts if text not in ("BEGIN", "END", "COMMIT")]
+    named = [text for text in workload_statements if text not in ("BEGIN", "END", "COMMIT")]
     assert len(named) > 10
     unnamed = [text for text in named if not SQLC_NAME.match(text.splitlines()[0])]
     assert unnamed == []
     by_name = {SQLC_NAME.match(text)[1] for text in named}  # type: ignore[index]
     in_scripts = {name for path in SCRIPTS_DIR.glob("*.sql")
                   for name, _ in SQLC_NAME.findall(path.read_text())}
-    assert {"CreateTransaction", "GetAccount", "ListTransactionsByAccount",
-            "DebitAccountIfFunded", "CreditAccount", "LockAccountsForTransfer"} <= by_name
     assert by_name - in_scripts == {"DemoFindPickList", "DemoCountAccounts"}  # workload.py's
+    assert in_scripts <= by_name  # every script's every statement ran
     create = next(text for text in named if text.startswith("-- name: CreateTransaction :one\n"))
     assert create.splitlines()[1:] == [
         "INSERT INTO transactions (id, account_id, transaction_type, amount, status)",
         "VALUES (gen_random_uuid(), $1, $2, $3, $4)",
         "RETURNING id, created_at"]
+
+
+def test_every_workload_statement_has_a_generic_plan(admin_dsn: str,
+                                                     workload_statements: list[str]) -> None:
+    """EXPLAIN works on the demo's own statements as stored: the types of their `$n` follow
+    from the statement (no `unknown / unknown`), and plans need no superuser-only object."""
+    failures = []
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute("SET plan_cache_mode = force_generic_plan")
+        for number, text in enumerate(workload_statements):
+            if not text.startswith("-- name: "):
+                continue
+            name = f"workload_{number}"
+            try:
+                conn.execute(f"PREPARE {name} AS {text}")
+                parameters = conn.execute(
+                    "SELECT cardinality(parameter_types) FROM pg_prepared_statements "
+                    "WHERE name = %s", [name]).fetchone()[0]
+                arguments = f"({', '.join(['NULL'] * parameters)})" if parameters else ""
+                conn.execute(f"EXPLAIN EXECUTE {name}{arguments}")
+            except psycopg.Error as exc:
+                failures.append(f"{text.splitlines()[0]}: {exc}")
+    assert failures == []
 
 
 def test_the_application_role_has_only_the_grants_the_scripts_need(admin_dsn: str) -> None:
