@@ -14,10 +14,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from collectors.config import Config, load_config
-from collectors.errors import ConfigError, KashoOpsError
-from collectors.metric_groups import load_catalog
-from collectors.redact import redact
+from collectors.core.config import Config, load_config
+from collectors.core.errors import ConfigError, KashoOpsError
+from collectors.core.metric_groups import load_catalog
+from collectors.core.redact import redact
 
 log = logging.getLogger("kasho-ops")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -78,8 +78,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 # -- collect ---------------------------------------------------------------------------------
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    from collectors.scheduler import Collector
-    from collectors.store import MetricStore
+    from collectors.core.scheduler import Collector
+    from collectors.core.store import MetricStore
 
     config = _config(args)
     if not config.targets:

@@ -17,13 +17,14 @@ _PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
 if _PROJECT_ROOT not in sys.path:
     sys.path.insert(0, _PROJECT_ROOT)
 
-from collectors.config import Config, load_config  # noqa: E402
-from collectors.errors import KashoOpsError  # noqa: E402
-from collectors.metric_groups import load_catalog  # noqa: E402
-from collectors.redact import redact  # noqa: E402
-from dashboard import navigation, sidebar  # noqa: E402
-from dashboard.context import SESSION_KEY  # noqa: E402
-from dashboard.data import store_label  # noqa: E402
+from collectors.core.config import Config, load_config  # noqa: E402
+from collectors.core.errors import KashoOpsError  # noqa: E402
+from collectors.core.metric_groups import load_catalog  # noqa: E402
+from collectors.core.redact import redact  # noqa: E402
+from dashboard import navigation  # noqa: E402
+from dashboard.core import sidebar  # noqa: E402
+from dashboard.core.context import SESSION_KEY  # noqa: E402
+from dashboard.core.store import store_label  # noqa: E402
 
 NOTES_KEY = "kasho_ops.url_notes"
 

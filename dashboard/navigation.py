@@ -1,43 +1,41 @@
-"""The dashboard's pages, in one list: add a page by appending a PageSpec to PAGES.
+"""The dashboard's pages, gathered from the features: each `dashboard/features/<feature>/`
+declares `PAGES` (PageSpec) in its `__init__.py`; this module collects and orders them.
 
-Each page is a script under dashboard/views/ served at /<url_path>. The app root (/) is a
-hidden page that forwards to the first page, keeping the query string, so every visible
-page (the first included) has its own URL: /overview?target=…&range=….
+The app root (/) is a hidden page that forwards to the first page, keeping the query string,
+so every visible page (the first included) has its own URL: /overview?target=…&range=….
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib
+import pkgutil
 from pathlib import Path
 
 import streamlit as st
 
+from dashboard import features
+from dashboard.core.pages import PageSpec
+
 DASHBOARD_DIR = Path(__file__).resolve().parent
 
 
-@dataclass(frozen=True)
-class PageSpec:
-    script: str  # path relative to dashboard/, e.g. "views/overview.py"
-    title: str
-    url_path: str
-    icon: str | None = None
-    live: bool = False  # reads the monitored server now, not the store's history
+def discover_pages() -> list[PageSpec]:
+    """Every feature's PageSpecs, in sidebar order."""
+    specs: list[PageSpec] = []
+    for module_info in pkgutil.iter_modules(features.__path__):
+        module = importlib.import_module(f"{features.__name__}.{module_info.name}")
+        specs.extend(getattr(module, "PAGES", ()))
+    return sorted(specs, key=lambda spec: (spec.order, spec.title))
 
 
-PAGES: list[PageSpec] = [
-    PageSpec("views/overview.py", "Overview", "overview", ":material/monitoring:"),
-    PageSpec("views/queries.py", "Queries", "queries", ":material/query_stats:"),
-    PageSpec("views/connections.py", "Connections", "connections", ":material/lan:"),
-    PageSpec("views/activity.py", "Activity now", "activity", ":material/bolt:", live=True),
-    PageSpec("views/locks.py", "Locks", "locks", ":material/lock:"),
-]
+PAGES: list[PageSpec] = discover_pages()
 
 
 def build_pages(specs: list[PageSpec] | None = None) -> list[st.Page]:
     """Fresh st.Page objects for this run (they carry per-run state, so never share them):
     a hidden root page that forwards to the first page, then every page in `specs`."""
     specs = PAGES if specs is None else specs
-    pages = [st.Page(DASHBOARD_DIR / spec.script, title=spec.title, icon=spec.icon,
+    pages = [st.Page(DASHBOARD_DIR / spec.script_path, title=spec.title, icon=spec.icon,
                      url_path=spec.url_path) for spec in specs]
     landing = pages[0]
 

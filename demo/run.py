@@ -22,8 +22,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from collectors.errors import KashoOpsError
-from collectors.metric_groups import load_catalog
+from collectors.core.errors import KashoOpsError
+from collectors.core.metric_groups import load_catalog
 from collectors.migrate import MigrationRunner
 from demo.cluster import ClusterError, LocalCluster
 from demo.seed import seed

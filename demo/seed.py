@@ -31,7 +31,7 @@ from typing import Any
 
 import psycopg
 
-from collectors.errors import KashoOpsError
+from collectors.core.errors import KashoOpsError
 
 CHUNK_PAIRS = 50_000  # 100k transaction rows per INSERT
 TRANSFER_PAIR_SHARE = 0.15  # of row pairs; so ~30% of rows are transfer legs

@@ -33,8 +33,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from collectors.connections import describe_error
-from collectors.errors import KashoOpsError
+from collectors.core.connections import describe_error
+from collectors.core.errors import KashoOpsError
 from demo.cluster import find_pg_bin
 
 APPLICATION_NAME = "kasho-demo-workload"

@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from collectors.engine import text_batch
-from collectors.metric_groups import load_catalog
-from collectors.redact import Secret
-from collectors.store import RUN_COLUMNS, Batch, MetricStore
+from collectors.core.engine import text_batch
+from collectors.core.metric_groups import load_catalog
+from collectors.core.redact import Secret
+from collectors.core.store import RUN_COLUMNS, Batch, MetricStore
 
 REGRESSION_AGO = timedelta(minutes=40)
 STAT_COLUMNS = ("collected_at", "target", "interval_seconds", "queryid", "dbid", "userid",

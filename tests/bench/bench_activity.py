@@ -24,12 +24,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from collectors.activity import LiveActivity, blocking_forest
-from collectors.connections import monitoring_connect_kwargs
-from collectors.engine import Engine
-from collectors.metric_groups import load_catalog
+from collectors.core.connections import monitoring_connect_kwargs
+from collectors.core.engine import Engine
+from collectors.core.metric_groups import load_catalog
+from collectors.core.store import MetricStore
+from collectors.live.activity import LiveActivity, blocking_forest
 from collectors.migrate import MigrationRunner
-from collectors.store import MetricStore
 from demo.cluster import LocalCluster
 from tests.conftest import MONITOR_ROLE
 from tests.integration.activity_setup import own_cluster, wait_for_session

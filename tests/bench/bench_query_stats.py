@@ -21,11 +21,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from collectors.metric_groups import load_catalog
-from collectors.redact import Secret
-from collectors.store import Batch, MetricStore
-from dashboard import query_analysis as qa
-from dashboard import query_data
+from collectors.core.metric_groups import load_catalog
+from collectors.core.redact import Secret
+from collectors.core.store import Batch, MetricStore
+from dashboard.features.queries import data as query_data
+from dashboard.features.queries import logic as qa
 from demo.cluster import LocalCluster
 from tests.integration.collector_setup import make_config
 from tests.pg import free_port
@@ -92,7 +92,7 @@ def run_every_statement(dsn: str, texts: list[str]) -> None:
 
 
 def test_collection_cycle_cost(target_cluster: LocalCluster, fresh_store: str) -> None:
-    from collectors.engine import Engine
+    from collectors.core.engine import Engine
 
     texts = statement_texts()
     run_every_statement(target_cluster.dsn(), texts)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from collectors.config import Config, parse_config
-from collectors.metric_groups import load_catalog
-from collectors.scheduler import Collector
-from collectors.store import MetricStore
+from collectors.core.config import Config, parse_config
+from collectors.core.metric_groups import load_catalog
+from collectors.core.scheduler import Collector
+from collectors.core.store import MetricStore
 from demo.cluster import LocalCluster
 from tests.conftest import MONITOR_ROLE
 

@@ -9,9 +9,9 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from collectors.actions import ActionRequest, perform
-from collectors.config import Config, parse_config
-from collectors.metric_groups import load_catalog
+from collectors.actions.signal import ActionRequest, perform
+from collectors.core.config import Config, parse_config
+from collectors.core.metric_groups import load_catalog
 from demo.cluster import LocalCluster
 from tests.conftest import MONITOR_ROLE
 from tests.integration.activity_setup import wait_for_session

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from collectors.connections import TargetConnections
-from collectors.metric_groups import load_catalog
-from collectors.scheduler import Collector
+from collectors.core.connections import TargetConnections
+from collectors.core.metric_groups import load_catalog
+from collectors.core.scheduler import Collector
 from demo.cluster import LocalCluster
 from tests.integration.activity_setup import lock_chain, prepared_xacts_cluster, wait_for_session
 from tests.integration.collector_setup import make_config, monitor_dsn, open_collector

@@ -6,8 +6,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from collectors.activity import LiveActivity, blocking_forest
-from collectors.errors import TargetUnavailable
+from collectors.core.errors import TargetUnavailable
+from collectors.live.activity import LiveActivity, blocking_forest
 from demo.cluster import LocalCluster
 from tests.integration.activity_setup import lock_chain
 from tests.integration.collector_setup import make_config, monitor_dsn

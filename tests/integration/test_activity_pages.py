@@ -96,7 +96,7 @@ def test_connections_page_shows_use_breakdown_and_idle_transactions(
         stored = conn.execute("SELECT max_connections, reserved_connections, "
                               "client_connections FROM kasho_ops.connection_limits").fetchone()
     max_connections, reserved, used = stored
-    at = open_page(config, monkeypatch, "views/connections.py")
+    at = open_page(config, monkeypatch, "features/connections/page.py")
     assert at.title[0].value == "Connections"
     assert not at.error and not at.warning  # 200 slots: far from exhaustion
     metrics = {m.label: (m.value, m.delta) for m in at.metric}
@@ -123,7 +123,7 @@ def test_locks_page_reconstructs_the_chain_from_the_store(
         chain_collected: tuple[Path, tuple[int, int, int], list[int]],
         monkeypatch: pytest.MonkeyPatch) -> None:
     config, (a, b, c), _ = chain_collected
-    at = open_page(config, monkeypatch, "views/locks.py")
+    at = open_page(config, monkeypatch, "features/locks/page.py")
     assert at.title[0].value == "Locks"
     assert not at.error
     metrics = {m.label: m.value for m in at.metric}
@@ -143,7 +143,7 @@ def test_connections_page_warns_when_the_pool_is_nearly_exhausted(
         with held_sessions(cluster.dsn(), 8):
             collect(store_dsn, monitor_dsn(cluster), ["connection_limits", "connections"])
         config = write_config(tmp_path / "k.toml", store_dsn, monitor_dsn(cluster))
-        at = open_page(config, monkeypatch, "views/connections.py")
+        at = open_page(config, monkeypatch, "features/connections/page.py")
     assert [e.value for e in at.error] == [
         "Connection pool nearly exhausted: 9 of 10 connections in use (90 %); 1 left before "
         "new sessions are refused (max_connections 12 minus 2 reserved). Look for "
@@ -160,7 +160,7 @@ def test_activity_page_shows_live_sessions_and_the_blocking_tree(
         talker.execute("BEGIN")
         talker.execute("SELECT 'alice@example.com' AS email")
         with lock_chain(pg_cluster, fresh_database) as chain:
-            at = open_page(config, monkeypatch, "views/activity.py")
+            at = open_page(config, monkeypatch, "features/activity/page.py")
             a, b, c = chain.a.pid, chain.b.pid, chain.c.pid
     finally:
         talker.close()
@@ -197,7 +197,7 @@ def test_terminate_through_the_confirmation_step_is_done_and_audited(
                           actions_enabled=True)
     victim = HeldSession(pg_cluster.dsn("postgres", "kasho_app"), "billing-worker")
     try:
-        at = open_page(config, monkeypatch, "views/activity.py")
+        at = open_page(config, monkeypatch, "features/activity/page.py")
         at.number_input(key="activity_action_pid").set_value(victim.pid).run()
         next(b for b in at.button if b.label == "Terminate backend…").click().run()
         assert f"**Terminate pid {victim.pid}** on **local**?" in [m.value for m in at.markdown]
@@ -219,13 +219,13 @@ def test_pages_without_data_or_server_say_so_in_one_line(
         fresh_store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     dead = f"host=127.0.0.1 port={free_port()} dbname=x user=y password=hunter2"
     config = write_config(tmp_path / "k.toml", fresh_store, dead)
-    at = open_page(config, monkeypatch, "views/connections.py")
+    at = open_page(config, monkeypatch, "features/connections/page.py")
     assert [i.value for i in at.info] == [
         "No connection samples for local in the last hour — is `kasho-ops collect` running?"]
-    at = open_page(config, monkeypatch, "views/locks.py")
+    at = open_page(config, monkeypatch, "features/locks/page.py")
     assert [i.value for i in at.info] == [
         "No lock or wait samples for local in the last hour — is `kasho-ops collect` running?"]
-    at = open_page(config, monkeypatch, "views/activity.py")
+    at = open_page(config, monkeypatch, "features/activity/page.py")
     (error,) = [e.value for e in at.error]
     assert error.startswith("target local: cannot connect:") and "hunter2" not in error
     assert not at.get("dataframe")

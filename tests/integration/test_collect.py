@@ -12,8 +12,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from collectors.connections import TargetConnections
-from collectors.metric_groups import load_catalog
+from collectors.core.connections import TargetConnections
+from collectors.core.metric_groups import load_catalog
 from collectors.migrate import MigrationRunner
 from demo.cluster import LocalCluster
 from tests.integration.collector_setup import (
@@ -98,9 +98,9 @@ def test_monitoring_sessions_are_read_only_bounded_and_named(
 
 def test_query_on_locked_table_gives_up_and_collection_carries_on(
         pg_cluster: LocalCluster, store_dsn: str, fresh_database: str, tmp_path: Path) -> None:
-    from collectors.engine import Engine
-    from collectors.metric_groups import MetricGroup
-    from collectors.store import MetricStore
+    from collectors.core.engine import Engine
+    from collectors.core.metric_groups import MetricGroup
+    from collectors.core.store import MetricStore
 
     with psycopg.connect(pg_cluster.dsn(fresh_database), autocommit=True) as admin:
         admin.execute("CREATE TABLE ledger (id int)")
@@ -297,7 +297,7 @@ def test_pool_warns_when_other_kasho_ops_sessions_leave_no_room_under_the_role_l
         config = make_config(fresh_store, {"tight": target_dsn})
         collector = open_collector(config, ["connection_limits"])
         try:
-            with caplog.at_level("WARNING", logger="collectors.connections"):
+            with caplog.at_level("WARNING", logger="collectors.core.connections"):
                 record = collector.collect(collector.groups[0], config.targets[0])
         finally:
             collector.close()
@@ -322,7 +322,7 @@ def test_pool_opens_quietly_with_room_under_the_role_limit(
     config = make_config(fresh_store, {"roomy": pg_cluster.dsn("postgres", "roomy_monitor")})
     collector = open_collector(config, ["connection_limits"])
     try:
-        with caplog.at_level("WARNING", logger="collectors.connections"):
+        with caplog.at_level("WARNING", logger="collectors.core.connections"):
             assert collector.collect(collector.groups[0], config.targets[0]).error is None
     finally:
         collector.close()

@@ -19,8 +19,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from collectors.redact import Secret
-from dashboard import data
+from collectors.core.redact import Secret
+from dashboard.core import store
+from dashboard.features.overview import data
 from demo.cluster import LocalCluster
 from tests.integration.collector_setup import write_config_file
 from tests.pg import copy_into_store, free_port
@@ -219,7 +220,7 @@ def test_store_without_schema_says_how_to_create_it(pg_cluster: LocalCluster,
 
 
 def test_store_sessions_are_read_only_named_and_bounded(store_dsn: str) -> None:
-    with data.connect(Secret(store_dsn)) as conn:
+    with store.connect(Secret(store_dsn)) as conn:
         settings = conn.execute(
             "SELECT current_setting('application_name'), "
             "current_setting('default_transaction_read_only'), "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from collectors.explain import ExplainFailed, ExplainRefused, audited_explain, explain
+from collectors.actions.explain import ExplainFailed, ExplainRefused, audited_explain, explain
 from demo.cluster import LocalCluster
 from tests.conftest import MONITOR_ROLE
 from tests.integration.collector_setup import make_config, monitor_dsn

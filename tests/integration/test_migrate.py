@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from collectors.errors import MigrationError
+from collectors.core.errors import MigrationError
 from collectors.migrate import (
     MIGRATIONS_ROOT,
     NIL_VERSION,

@@ -10,8 +10,8 @@ import psycopg
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from collectors.redact import Secret
-from collectors.store import Batch, MetricStore
+from collectors.core.redact import Secret
+from collectors.core.store import Batch, MetricStore
 from demo.cluster import LocalCluster
 from tests.integration.collector_setup import (
     make_config,
@@ -30,7 +30,7 @@ def queries_page(config: Path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("KASHO_OPS_CONFIG", str(config))
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    at.switch_page("views/queries.py")
+    at.switch_page("features/queries/page.py")
     for name, value in params.items():
         at.query_params[name] = value
     at.run()

@@ -11,8 +11,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from collectors.metric_groups import load_catalog
-from collectors.scheduler import Collector
+from collectors.core.metric_groups import load_catalog
+from collectors.core.scheduler import Collector
 from demo.cluster import LocalCluster
 from tests.integration.collector_setup import make_config, monitor_dsn, open_collector
 from tests.pg import free_port

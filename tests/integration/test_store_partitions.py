@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 import psycopg
 import pytest
 
-from collectors.redact import Secret
-from collectors.store import Batch, MetricStore
+from collectors.core.redact import Secret
+from collectors.core.store import Batch, MetricStore
 
 DAY = date(2031, 1, 2)  # no partition exists for it yet
 COLUMNS = ("collected_at", "target", "datname", "size_bytes")

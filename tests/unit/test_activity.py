@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collectors.activity import Session, blocking_forest, mask_literals
+from collectors.live.activity import Session, blocking_forest, mask_literals
 
 
 @pytest.mark.parametrize(("query", "masked"), [

@@ -8,10 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from collectors.activity import ActivitySnapshot, Session, blocking_forest
-from dashboard import activity_charts as charts
-from dashboard import activity_tables as tables
-from dashboard.units import format_seconds
+from collectors.live.activity import ActivitySnapshot, Session, blocking_forest
+from dashboard.core.units import format_seconds
+from dashboard.features.activity import logic as activity_logic
+from dashboard.features.connections import charts as connections_charts
+from dashboard.features.connections import logic as connections_logic
+from dashboard.features.locks import charts as locks_charts
+from dashboard.features.locks import logic as locks_logic
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -31,40 +34,40 @@ def limits(*client_connections: int, max_connections: int = 100,
                                              (88, "critical"), (97, "critical")])
 def test_utilization_levels_are_measured_against_the_usable_slots(used: int,
                                                                   level: str) -> None:
-    utilization = tables.latest_utilization(limits(10, used))
+    utilization = connections_logic.latest_utilization(limits(10, used))
     assert utilization is not None
     assert (utilization.usable, utilization.client_connections, utilization.level) == (
         97, used, level)
 
 
 def test_near_exhaustion_message_names_the_numbers_and_what_to_do() -> None:
-    utilization = tables.latest_utilization(limits(95))
+    utilization = connections_logic.latest_utilization(limits(95))
     assert utilization is not None and utilization.message() == (
         "Connection pool nearly exhausted: 95 of 97 connections in use (98 %); 2 left before "
         "new sessions are refused (max_connections 100 minus 3 reserved). Look for "
         "idle-in-transaction sessions and the application holding the most connections.")
-    assert tables.latest_utilization(limits()) is None
+    assert connections_logic.latest_utilization(limits()) is None
 
 
 def test_utilization_figure_draws_use_limit_and_warning_line() -> None:
-    figure = charts.utilization_figure(limits(10, 20))
+    figure = connections_charts.utilization_figure(limits(10, 20))
     assert figure is not None
     assert [(t.name, list(t.y)) for t in figure.data] == [
         ("client connections", [10, 20]), ("limit (max_connections − reserved)", [97, 97]),
         ("75 % of the limit", [72.75, 72.75])]
-    assert charts.utilization_figure(limits()) is None
+    assert connections_charts.utilization_figure(limits()) is None
 
 
 def test_breakdown_keeps_the_largest_series_and_sums_the_rest() -> None:
     frame = pd.DataFrame({"collected_at": [at(0)] * 4 + [at(1)] * 4,
                           "series": ["api", "worker", "cron", "psql"] * 2,
                           "connections": [50, 10, 2, 1, 60, 12, 2, 3]})
-    figure = charts.breakdown_figure(frame, "Connections by application", top=2)
+    figure = connections_charts.breakdown_figure(frame, "Connections by application", top=2)
     assert [(t.name, list(t.y)) for t in figure.data] == [
         ("api", [50, 60]), ("worker", [10, 12]), ("other (2)", [3, 5])]
     states = pd.DataFrame({"collected_at": [at(0)] * 2, "series": ["idle", "active"],
                            "connections": [5, 1]})
-    assert [t.name for t in charts.breakdown_figure(states, "by state").data] == [
+    assert [t.name for t in connections_charts.breakdown_figure(states, "by state").data] == [
         "active", "idle"]  # states keep their conventional order and colours
 
 
@@ -77,11 +80,11 @@ LATEST = pd.DataFrame({
 
 
 def test_breakdown_table_and_idle_in_transaction_table() -> None:
-    table = tables.breakdown_table(LATEST, "application_name")
+    table = connections_logic.breakdown_table(LATEST, "application_name")
     assert table.values.tolist() == [["api", 23, pytest.approx(100 * 23 / 26), 1],
                                      ["worker", 2, pytest.approx(100 * 2 / 26), 0],
                                      ["etl", 1, pytest.approx(100 * 1 / 26), 0]]
-    idle = tables.idle_in_transaction_table(LATEST)
+    idle = connections_logic.idle_in_transaction_table(LATEST)
     assert idle.values.tolist() == [["kasho", "etl", "etl", "10.0.0.5", True, 1, 900.0],
                                     ["kasho", "app", "worker", "10.0.0.5", False, 2, 400.0]]
 
@@ -91,7 +94,7 @@ def test_ages_use_a_readable_unit() -> None:
                          "longest_transaction_seconds": [30.0, 7200.0],
                          "longest_query_seconds": [1.0, 2.0],
                          "longest_idle_in_transaction_seconds": [0.0, 7100.0]})
-    figure = charts.session_ages_figure(ages)
+    figure = connections_charts.session_ages_figure(ages)
     assert figure.layout.yaxis.title.text == "age (h)"
     assert list(figure.data[0].y) == [30 / 3600, 2.0]
     assert [format_seconds(s) for s in (None, 42, 450, 4 * 3600, 3 * 86400)] == [
@@ -101,7 +104,7 @@ def test_ages_use_a_readable_unit() -> None:
 def test_lock_history_has_waiting_sessions_and_longest_wait_on_its_own_axis() -> None:
     history = pd.DataFrame({"collected_at": [at(0), at(1)], "blocked_sessions": [0.0, 3.0],
                             "longest_wait_seconds": [0.0, 300.0]})
-    figure = charts.lock_history_figure(history)
+    figure = locks_charts.lock_history_figure(history)
     assert [(t.name, list(t.y)) for t in figure.data] == [
         ("sessions waiting for a lock", [0.0, 3.0]), ("longest wait", [0.0, 5.0])]
     assert (figure.data[1].yaxis, figure.layout.yaxis2.title.text) == ("y2",
@@ -113,13 +116,13 @@ def test_database_events_chart_only_when_something_happened() -> None:
                            "datname": ["kasho", "batch", "batch"], "deadlocks": [0.0, 1, 2],
                            "xact_rollback": [5.0, 1, 1], "temp_files": [2.0, 0, 0],
                            "temp_bytes": [8192.0, 0, 0], "conflicts": [0.0, 0, 0]})
-    figure = charts.database_events_figure(events)
+    figure = locks_charts.database_events_figure(events)
     assert [(t.name, list(t.y)) for t in figure.data] == [
         ("deadlocks", [1.0, 2.0]), ("recovery conflicts", [0.0, 0.0])]
-    assert tables.database_event_totals(events).values.tolist() == [
+    assert locks_logic.database_event_totals(events).values.tolist() == [
         ["batch", 3.0, 2.0, 0.0, 0.0, 0.0], ["kasho", 0.0, 5.0, 2.0, 8192.0, 0.0]]
     quiet = events.assign(deadlocks=0.0)
-    assert charts.database_events_figure(quiet) is None
+    assert locks_charts.database_events_figure(quiet) is None
 
 
 def test_lock_waits_table_names_roots_including_prepared_and_cycles() -> None:
@@ -134,7 +137,7 @@ def test_lock_waits_table_names_roots_including_prepared_and_cycles() -> None:
         "root_blocker_state": ["idle in transaction", "prepared transaction", ""],
         "root_blocker_application_name": ["worker", "", ""],
         "root_blocker_transaction_seconds": [600.0, None, None]})
-    table = tables.lock_waits_table(waits)
+    table = locks_logic.lock_waits_table(waits)
     assert table[["pid", "waits for", "blocked by", "root blocker"]].values.tolist() == [
         [11, "ShareLock on accounts", "10", "10: idle in transaction · worker · xact 10.0 min"],
         [12, "ShareLock (transactionid)", "0", "a prepared transaction"],
@@ -163,15 +166,16 @@ SNAPSHOT = ActivitySnapshot(taken_at=T0, reader_pid=99, max_connections=100, ses
 
 
 def test_sessions_table_hides_idle_and_puts_old_transactions_first() -> None:
-    table = tables.sessions_table(SNAPSHOT)
+    table = activity_logic.sessions_table(SNAPSHOT)
     assert table["pid"].tolist() == [1, 2, 4]
     assert table.loc[1, ["wait", "blocked by"]].tolist() == ["Lock: relation", "1"]
     assert table.loc[2, "application"] == "(autovacuum worker)"
-    assert tables.sessions_table(SNAPSHOT, show_idle=True)["pid"].tolist() == [1, 2, 4, 3, 5]
+    with_idle = activity_logic.sessions_table(SNAPSHOT, show_idle=True)
+    assert with_idle["pid"].tolist() == [1, 2, 4, 3, 5]
 
 
 def test_activity_counts_include_the_reading_session() -> None:
-    assert tables.activity_counts(SNAPSHOT) == tables.ActivityCounts(
+    assert activity_logic.activity_counts(SNAPSHOT) == activity_logic.ActivityCounts(
         sessions=5, active=2, idle_in_transaction=1, waiting_on_lock=1, kasho_ops=2,
         max_connections=100)
 
@@ -179,8 +183,8 @@ def test_activity_counts_include_the_reading_session() -> None:
 def test_blocking_tree_table_indents_waiters_under_their_blocker() -> None:
     sessions = [session(1, "idle in transaction"), session(2, "active", 1),
                 session(3, "active", 2), session(4, "active", 0)]
-    table = tables.blocking_tree_table(blocking_forest(sessions))
+    table = activity_logic.blocking_tree_table(blocking_forest(sessions))
     assert table[["session", "state", "blocks"]].values.tolist() == [
         ["1", "idle in transaction", "1"], ["└─ 2", "active", "1"],
-        [f"{tables.INDENT}└─ 3", "active", ""], ["0 prepared transaction", "", "1"],
+        [f"{activity_logic.INDENT}└─ 3", "active", ""], ["0 prepared transaction", "", "1"],
         ["└─ 4", "active", ""]]

@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from dashboard import charts
+from dashboard.core import figures
+from dashboard.features.overview import charts
+from dashboard.features.overview.logic import transaction_rates
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 WINDOW = (T0 - timedelta(hours=1), T0 + timedelta(minutes=10))
@@ -41,7 +43,7 @@ def stats_frame() -> pd.DataFrame:
 def assert_common_look(fig, title: str, y_title: str) -> None:
     layout = fig.layout
     assert layout.title.text == title
-    assert layout.height == charts.CHART_HEIGHT
+    assert layout.height == figures.CHART_HEIGHT
     assert layout.yaxis.title.text == y_title
     assert layout.xaxis.title.text == "time (UTC)"
     assert layout.hovermode == "x unified"
@@ -114,7 +116,7 @@ def test_connections_without_limits_still_draw() -> None:
 
 
 def test_transactions_per_second_from_deltas_and_intervals() -> None:
-    rates = charts.transaction_rates(stats_frame())
+    rates = transaction_rates(stats_frame())
     assert rates.to_dict("records") == [
         {"collected_at": at(0), "commits_per_second": 15.0, "rollbacks_per_second": 0.1},
         {"collected_at": at(1), "commits_per_second": 5.0, "rollbacks_per_second": 0.1},

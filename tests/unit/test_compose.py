@@ -3,7 +3,7 @@
 The compose file is read the way compose reads it: YAML with merge keys, then `${VAR}`
 interpolation, here from deploy/.env.example's placeholders. What it asks of the project is
 then checked against the project itself: every `kasho-ops` command line against the real
-argparse parser, every service environment against collectors.config.parse_config with the
+argparse parser, every service environment against collectors.core.config.parse_config with the
 mounted deploy/kasho-ops.toml, and the whole file against the compose-spec JSON schema.
 """
 
@@ -24,14 +24,14 @@ import pytest
 from ruamel.yaml import YAML
 
 from collectors.cli import build_parser
-from collectors.config import (
+from collectors.core.config import (
     CONFIG_ENV,
     DASHBOARD_ADDRESS_ENV,
     LOOPBACK_ADDRESSES,
     parse_config,
     resolve_config_path,
 )
-from collectors.metric_groups import load_catalog
+from collectors.core.metric_groups import load_catalog
 from collectors.migrate import MIGRATIONS_ROOT
 
 ROOT = Path(__file__).resolve().parents[2]

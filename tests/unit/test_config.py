@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from collectors.config import load_config, parse_config
-from collectors.errors import ConfigError
+from collectors.core.config import load_config, parse_config
+from collectors.core.errors import ConfigError
 
 GROUPS = {"database_size", "connections", "connection_limits", "database_stats"}
 STORE = {"dsn": "host=127.0.0.1 dbname=kasho_ops"}
@@ -99,7 +99,7 @@ def test_example_config_is_valid_and_documents_every_key() -> None:
     cfg = load_config(example, known_groups=GROUPS)
     assert cfg.targets[0].name == "kasho-primary"
     text = example.read_text()
-    from collectors.config import _SECTION_KEYS
+    from collectors.core.config import _SECTION_KEYS
 
     for section, keys in _SECTION_KEYS.items():
         for key in keys:

@@ -2,8 +2,8 @@
 
 import pytest
 
-from collectors.config import parse_config
-from collectors.errors import ConfigError
+from collectors.core.config import parse_config
+from collectors.core.errors import ConfigError
 
 STORE = {"dsn": "host=127.0.0.1 dbname=kasho_ops"}
 

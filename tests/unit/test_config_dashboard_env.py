@@ -5,12 +5,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from collectors import config as config_module
-from collectors.config import DASHBOARD_ADDRESS_ENV, parse_config
-from collectors.errors import ConfigError
+from collectors.core import config as config_module
+from collectors.core.config import DASHBOARD_ADDRESS_ENV, parse_config
+from collectors.core.errors import ConfigError
 
 STORE = {"dsn": "host=127.0.0.1 dbname=kasho_ops"}
-LOGGER = "collectors.config"
+LOGGER = "collectors.core.config"
 
 
 def config(raw: dict, env: dict | None = None):

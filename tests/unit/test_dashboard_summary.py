@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from collectors.config import parse_config
-from dashboard.context import bucket_seconds, build_context, time_window
-from dashboard.summary import Headline, headline, headline_tiles
-from dashboard.units import byte_unit, format_age, format_bytes, format_interval, format_rate
+from collectors.core.config import parse_config
+from dashboard.core.context import bucket_seconds, build_context, time_window
+from dashboard.core.units import byte_unit, format_age, format_bytes, format_interval, format_rate
+from dashboard.features.overview.logic import Headline, headline, headline_tiles
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 MIB = 1024**2

@@ -1,6 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
-from collectors.deltas import Sample, counter_deltas, index_rows
+from collectors.core.deltas import Sample, counter_deltas, index_rows
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 BOOT = datetime(2025, 12, 31, tzinfo=UTC)

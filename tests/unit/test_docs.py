@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from collectors.cli import build_parser
-from collectors.config import _SECTION_KEYS
-from collectors.metric_groups import load_catalog
+from collectors.core.config import _SECTION_KEYS
+from collectors.core.metric_groups import load_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()

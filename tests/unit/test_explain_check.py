@@ -1,8 +1,13 @@
-"""What collectors.explain accepts before it ever connects: one plannable statement."""
+"""What collectors.actions.explain accepts before it ever connects: one plannable statement."""
 
 import pytest
 
-from collectors.explain import ExplainRefused, check_statement, parse_parameters, plan_tables
+from collectors.actions.explain import (
+    ExplainRefused,
+    check_statement,
+    parse_parameters,
+    plan_tables,
+)
 
 
 @pytest.mark.parametrize(("text", "params"), [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from dashboard.freshness import (
+from dashboard.core.freshness import (
     FreshnessRow,
     assess,
     badges_markdown,

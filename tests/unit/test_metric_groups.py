@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from collectors.errors import KashoOpsError
-from collectors.metric_groups import UnsupportedServer, load_catalog, load_group
+from collectors.core.errors import KashoOpsError
+from collectors.core.metric_groups import UnsupportedServer, load_catalog, load_group
 
 
 def make_group(tmp_path: Path, files: dict[str, str], **spec) -> object:

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from dashboard import query_analysis as qa
-from dashboard.query_charts import load_shape_figure, statement_detail_figure
-from dashboard.query_data import Segment, plan_window, rollup_segments
+from dashboard.features.queries import logic as qa
+from dashboard.features.queries.charts import load_shape_figure, statement_detail_figure
+from dashboard.features.queries.data import Segment, plan_window, rollup_segments
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 

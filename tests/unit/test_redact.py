@@ -1,6 +1,6 @@
 import pytest
 
-from collectors.redact import MASK, Secret, redact
+from collectors.core.redact import MASK, Secret, redact
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 import random
 
+from collectors.core.scheduler import backoff_seconds, start_offset_seconds
 from collectors.migrate import advisory_lock_id
-from collectors.scheduler import backoff_seconds, start_offset_seconds
 
 
 def test_backoff_is_full_jitter_and_capped() -> None:

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from collectors.engine import text_batch, to_batch
-from collectors.errors import KashoOpsError
-from collectors.metric_groups import load_group
-from collectors.redact import mask_string_literals
+from collectors.core.engine import text_batch, to_batch
+from collectors.core.errors import KashoOpsError
+from collectors.core.metric_groups import load_group
+from collectors.core.redact import mask_string_literals
 
 SPEC = {"kind": "counter", "interval_seconds": 60, "keys": ["queryid", "dbid", "toplevel"],
         "counters": ["calls"], "text_columns": ["query"], "text_keys": ["queryid", "dbid"],

@@ -1,0 +1,222 @@
+"""DBA actions on a monitored server: cancel a backend's query or terminate the backend.
+
+The monitoring role (pg_monitor) cannot signal other roles' backends, so an action connects
+with the target's `actions_dsn`: a role granted pg_signal_backend (which PostgreSQL never
+lets signal a superuser's session) and pg_read_all_stats, to see whom it signals. Actions
+are refused unless `[dashboard] actions_enabled` is on, and never touch Kasho Ops' own
+sessions (application_name kasho-ops*, or the acting session itself). The pid is re-checked
+in the same statement that signals it, against the backend_start the person saw, so a pid
+reused by a new backend in the meantime is never hit.
+
+Every attempt, refusals and failures included, is one row in kasho_ops.dba_actions in the
+metrics store. The audit table is checked before anything is done: no audit, no action.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from collectors.actions.audit import connect_audit
+from collectors.core.config import Config, Target
+from collectors.core.connections import APPLICATION_NAME, describe_error
+from collectors.core.errors import ConfigError
+from collectors.core.redact import Secret
+from collectors.live.activity import mask_literals
+
+log = logging.getLogger(__name__)
+
+ACTIONS = {"cancel": "pg_cancel_backend", "terminate": "pg_terminate_backend"}
+ACTIONS_APPLICATION_NAME = "kasho-ops-actions"
+AUDIT_QUERY_CHARS = 200
+TERMINATE_WAIT_MS = 3000  # PostgreSQL 14+: wait this long for the backend to exit
+OUTCOMES = ("signalled", "refused", "not_found", "failed")
+
+
+@dataclass(frozen=True)
+class ActionRequest:
+    action: str  # a key of ACTIONS
+    target: str
+    pid: int
+    actor: str  # who asked; "unauthenticated (actions_enabled)" until the dashboard has auth
+    backend_start: datetime | None = None  # as the person saw it; None: whatever runs now
+
+
+@dataclass(frozen=True)
+class TargetSession:
+    """What the audit row records about the backend acted on (query literals masked)."""
+
+    pid: int
+    backend_start: datetime | None
+    usename: str
+    application_name: str
+    datname: str
+    query: str
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    outcome: str  # one of OUTCOMES
+    message: str  # one line for the person who asked
+    session: TargetSession | None = None
+    audited: bool = field(default=True, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "signalled"
+
+
+def refusal_reason(session: TargetSession, acting_pid: int,
+                   expected_backend_start: datetime | None) -> str | None:
+    """Why an action on `session` must not run, or None. Pure."""
+    if session.pid == acting_pid:
+        return f"pid {session.pid} is this action's own session"
+    if session.application_name.startswith(APPLICATION_NAME):
+        return (f"pid {session.pid} is a Kasho Ops session ({session.application_name}); "
+                "Kasho Ops never signals its own sessions")
+    if expected_backend_start is not None and session.backend_start != expected_backend_start:
+        return (f"pid {session.pid} now belongs to another backend (started "
+                f"{session.backend_start:%Y-%m-%d %H:%M:%S %Z}); refresh and choose again")
+    return None
+
+
+def actions_connect_kwargs(actions_dsn: Secret, connect_timeout_seconds: int) -> dict[str, Any]:
+    """libpq parameters for the acting session; our safety settings win over the DSN's."""
+    return {**psycopg.conninfo.conninfo_to_dict(actions_dsn.reveal()),
+            "application_name": ACTIONS_APPLICATION_NAME,
+            "connect_timeout": connect_timeout_seconds,
+            "options": "-c statement_timeout=10000 -c lock_timeout=500 "
+                       "-c default_transaction_read_only=on",
+            "autocommit": True}
+
+
+_LOOKUP = """
+SELECT pid, backend_start, coalesce(usename, '') AS usename,
+       coalesce(application_name, '') AS application_name, coalesce(datname, '') AS datname,
+       coalesce(left(query, 4000), '') AS query
+FROM pg_stat_activity WHERE pid = %(pid)s
+"""
+
+
+def _signal_statement(action: str, server_version: int) -> sql.Composed:
+    """Signal the pid only if it is still the backend we looked at, and not one of ours."""
+    call = sql.SQL("{}(pid)").format(sql.Identifier(ACTIONS[action]))
+    if action == "terminate" and server_version >= 140000:
+        call = sql.SQL("{}(pid, {})").format(sql.Identifier(ACTIONS[action]),
+                                             sql.Literal(TERMINATE_WAIT_MS))
+    return sql.SQL("SELECT {} FROM pg_stat_activity WHERE pid = %(pid)s "
+                   "AND backend_start = %(backend_start)s AND pid <> pg_backend_pid() "
+                   "AND coalesce(application_name, '') NOT LIKE 'kasho-ops%%'").format(call)
+
+
+class AuditTrail:
+    """Appends to kasho_ops.dba_actions in the metrics store, one short session per action."""
+
+    def __init__(self, store_dsn: Secret) -> None:
+        self._dsn = store_dsn
+
+    def connect(self) -> psycopg.Connection[Any]:
+        """A store session able to write the audit table; raises if it cannot."""
+        return connect_audit(self._dsn, "dba_actions")
+
+    @staticmethod
+    def append(conn: psycopg.Connection[Any], request: ActionRequest, outcome: str,
+               error: str | None, session: TargetSession | None) -> None:
+        conn.execute("""
+            INSERT INTO kasho_ops.dba_actions (actor, target, pid, action, outcome, error,
+                backend_start, usename, application_name, datname, query)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            [request.actor, request.target, request.pid, request.action, outcome, error,
+             session.backend_start if session else request.backend_start,
+             session.usename if session else None,
+             session.application_name if session else None,
+             session.datname if session else None,
+             mask_literals(session.query, AUDIT_QUERY_CHARS) if session else None])
+
+
+def perform(request: ActionRequest, config: Config) -> ActionResult:
+    """Run one audited action; never raises for an expected failure."""
+    if request.action not in ACTIONS:
+        raise ValueError(f"unknown action {request.action!r}; use one of {', '.join(ACTIONS)}")
+    audit = AuditTrail(config.store.dsn)
+    try:
+        audit_conn = audit.connect()
+    except psycopg.Error as exc:
+        return ActionResult("failed", "Nothing was done: the audit trail (kasho_ops.dba_actions "
+                            f"in the metrics store) is unavailable: {describe_error(exc)}",
+                            audited=False)
+    with audit_conn:
+        outcome, message, session = _act(request, config)
+        error = None if outcome == "signalled" else message
+        try:
+            audit.append(audit_conn, request, outcome, error, session)
+        except psycopg.Error as exc:
+            log.error("dba action on %s pid %d (%s) was not audited: %s", request.target,
+                      request.pid, outcome, describe_error(exc))
+            return ActionResult(outcome, f"{message} (the audit row could not be written: "
+                                f"{describe_error(exc)})", session, audited=False)
+    return ActionResult(outcome, message, session)
+
+
+def _act(request: ActionRequest, config: Config) -> tuple[str, str, TargetSession | None]:
+    if not config.dashboard.actions_enabled:
+        return "refused", ("actions are disabled; set [dashboard] actions_enabled = true to "
+                           "allow cancel and terminate"), None
+    try:
+        target = config.target(request.target)
+    except ConfigError as exc:
+        return "refused", str(exc), None
+    if target.actions_dsn is None:
+        return "refused", (f"target {target.name} has no actions_dsn; configure a role with "
+                           "pg_signal_backend (see kasho-ops.example.toml)"), None
+    try:
+        return _signal(request, target, config.collector.connect_timeout_seconds)
+    except psycopg.Error as exc:
+        return "failed", _failure(request, target, exc), None
+
+
+def _failure(request: ActionRequest, target: Target, exc: psycopg.Error) -> str:
+    reason = describe_error(exc)
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        reason += (" (the actions_dsn role needs pg_signal_backend, and no role but a "
+                   "superuser may signal a superuser's session)")
+    return f"{request.action} pid {request.pid} on {target.name}: {reason}"
+
+
+def _signal(request: ActionRequest, target: Target,
+            connect_timeout: int) -> tuple[str, str, TargetSession | None]:
+    assert target.actions_dsn is not None
+    notices: list[str] = []
+    with psycopg.connect(**actions_connect_kwargs(target.actions_dsn, connect_timeout)) as conn:
+        conn.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
+        found = conn.cursor(row_factory=dict_row).execute(_LOOKUP, {"pid": request.pid}
+                                                          ).fetchone()
+        if found is None:
+            return "not_found", f"pid {request.pid} is not running on {target.name}", None
+        session = TargetSession(**found)
+        if session.backend_start is None:
+            return "failed", (f"the actions_dsn role of {target.name} cannot see who pid "
+                              f"{request.pid} is; grant it pg_read_all_stats (or pg_monitor) "
+                              "as well as pg_signal_backend"), session
+        reason = refusal_reason(session, conn.info.backend_pid, request.backend_start)
+        if reason:
+            return "refused", reason, session
+        try:
+            row = conn.execute(_signal_statement(request.action, conn.info.server_version),
+                               {"pid": session.pid,
+                                "backend_start": session.backend_start}).fetchone()
+        except psycopg.Error as exc:
+            return "failed", _failure(request, target, exc), session
+    if row is None:
+        return "not_found", f"pid {request.pid} ended before it could be signalled", session
+    if not row[0]:
+        detail = "; ".join(n for n in notices if n) or "the server did not signal it"
+        return "failed", f"{request.action} pid {request.pid}: {detail}", session
+    done = "cancel signal sent" if request.action == "cancel" else "backend terminated"
+    return "signalled", f"pid {request.pid} on {target.name}: {done}", session

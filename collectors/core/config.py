@@ -1,0 +1,358 @@
+"""Load and validate kasho-ops.toml, with environment overrides.
+
+Every problem becomes one ConfigError line naming the key and the fix. Secrets never leave
+this module as plain strings: DSNs and passwords are wrapped in `Secret`.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import logging
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg.conninfo
+
+from collectors.core.errors import ConfigError
+from collectors.core.redact import Secret, redact
+
+DEFAULT_CONFIG_FILE = "kasho-ops.toml"
+CONFIG_ENV = "KASHO_OPS_CONFIG"
+DASHBOARD_ADDRESS_ENV = "KASHO_OPS_DASHBOARD_ADDRESS"
+TARGET_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A monitored PostgreSQL server."""
+
+    name: str
+    dsn: Secret
+    password: Secret | None = None
+    actions_dsn: Secret | None = None  # a role with pg_signal_backend, for DBA actions only
+
+    def connect_kwargs(self) -> dict[str, Any]:
+        """libpq parameters for this target (password only if configured explicitly)."""
+        params: dict[str, Any] = psycopg.conninfo.conninfo_to_dict(self.dsn.reveal())
+        if self.password:
+            params["password"] = self.password.reveal()
+        return params
+
+    @property
+    def display_dsn(self) -> str:
+        return redact(self.dsn.reveal())
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    dsn: Secret
+    retention_days: int = 14
+
+    @property
+    def display_dsn(self) -> str:
+        return redact(self.dsn.reveal())
+
+
+@dataclass(frozen=True)
+class CollectorSettings:
+    statement_timeout_ms: int = 5000
+    lock_timeout_ms: int = 500
+    connect_timeout_seconds: int = 5
+    max_connections_per_target: int = 2
+    backoff_base_seconds: float = 2.0
+    backoff_cap_seconds: float = 60.0
+    intervals: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    address: str = "127.0.0.1"
+    port: int = 8501
+    stale_after_intervals: float = 3.0
+    actions_enabled: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    store: StoreSettings
+    targets: tuple[Target, ...]
+    collector: CollectorSettings
+    dashboard: DashboardSettings
+    source: Path | None = None
+
+    def target(self, name: str) -> Target:
+        for target in self.targets:
+            if target.name == name:
+                return target
+        raise ConfigError(f"no target named {name!r}; configured targets: "
+                          f"{', '.join(t.name for t in self.targets) or 'none'}")
+
+
+_SECTION_KEYS: dict[str, set[str]] = {
+    "store": {"dsn", "retention_days"},
+    "collector": {"statement_timeout_ms", "lock_timeout_ms", "connect_timeout_seconds",
+                  "max_connections_per_target", "backoff_base_seconds", "backoff_cap_seconds"},
+    "dashboard": {"address", "port", "stale_after_intervals", "actions_enabled"},
+    "target": {"name", "dsn", "password_env", "password_file", "actions_dsn"},
+}
+_TOP_LEVEL = {"store", "targets", "collector", "intervals", "dashboard"}
+LOOPBACK_ADDRESSES = {"127.0.0.1", "::1", "localhost"}
+
+
+def env_key(name: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "_", name.upper())
+
+
+def resolve_config_path(explicit: str | os.PathLike[str] | None) -> Path:
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    return Path(DEFAULT_CONFIG_FILE)
+
+
+def load_config(path: str | os.PathLike[str] | None = None,
+                known_groups: set[str] | None = None) -> Config:
+    """Read the TOML file (explicit path, $KASHO_OPS_CONFIG, or ./kasho-ops.toml) and validate."""
+    config_path = resolve_config_path(path)
+    if not config_path.exists():
+        raise ConfigError(
+            f"config file {config_path} not found; copy kasho-ops.example.toml to "
+            f"{config_path} or pass --config / set {CONFIG_ENV}")
+    try:
+        raw = tomllib.loads(config_path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config_path}: not valid TOML ({exc}); fix the syntax") from None
+    except OSError as exc:
+        raise ConfigError(f"{config_path}: cannot read ({exc.strerror})") from None
+    return parse_config(raw, source=config_path, environ=os.environ, known_groups=known_groups)
+
+
+def parse_config(raw: dict[str, Any], *, source: Path | None = None,
+                 environ: dict[str, str] | os._Environ[str] | None = None,
+                 known_groups: set[str] | None = None) -> Config:
+    env = dict(environ or {})
+    where = f"{source}: " if source else ""
+
+    def fail(message: str) -> ConfigError:
+        return ConfigError(where + message)
+
+    for key in raw:
+        if key not in _TOP_LEVEL:
+            raise fail(f"unknown top-level key {key!r}; known keys: "
+                       f"{', '.join(sorted(_TOP_LEVEL))}")
+
+    def table(name: str) -> dict[str, Any]:
+        value = raw.get(name, {})
+        if not isinstance(value, dict):
+            raise fail(f"[{name}] must be a table")
+        _reject_unknown(value, _SECTION_KEYS[name], f"[{name}]", fail)
+        return value
+
+    store_raw = table("store")
+    store_dsn = env.get("KASHO_OPS_STORE_DSN") or store_raw.get("dsn")
+    if not store_dsn:
+        raise fail("store.dsn is missing; set [store] dsn = \"host=... dbname=kasho_ops\" "
+                   "or the KASHO_OPS_STORE_DSN environment variable")
+    _check_dsn(store_dsn, "store.dsn", fail)
+    store = StoreSettings(dsn=Secret(store_dsn),
+                          retention_days=_positive_int(store_raw, "retention_days", 14,
+                                                       "store", fail))
+
+    collector_raw = table("collector")
+    defaults = CollectorSettings()
+    intervals = _intervals(raw.get("intervals", {}), env, known_groups, fail)
+    collector = CollectorSettings(
+        statement_timeout_ms=_positive_int(collector_raw, "statement_timeout_ms",
+                                           defaults.statement_timeout_ms, "collector", fail),
+        lock_timeout_ms=_positive_int(collector_raw, "lock_timeout_ms", defaults.lock_timeout_ms,
+                                      "collector", fail),
+        connect_timeout_seconds=_positive_int(collector_raw, "connect_timeout_seconds",
+                                              defaults.connect_timeout_seconds, "collector", fail),
+        max_connections_per_target=_positive_int(collector_raw, "max_connections_per_target",
+                                                 defaults.max_connections_per_target,
+                                                 "collector", fail),
+        backoff_base_seconds=_positive_number(collector_raw, "backoff_base_seconds",
+                                              defaults.backoff_base_seconds, "collector", fail),
+        backoff_cap_seconds=_positive_number(collector_raw, "backoff_cap_seconds",
+                                             defaults.backoff_cap_seconds, "collector", fail),
+        intervals=intervals,
+    )
+    if collector.max_connections_per_target > 5:
+        raise fail("collector.max_connections_per_target must be at most 5 so monitoring "
+                   "never crowds out the application; lower it")
+
+    dashboard_raw = table("dashboard")
+    address = _dashboard_address(dashboard_raw, env, fail)
+    actions_enabled = dashboard_raw.get("actions_enabled", False)
+    if not isinstance(actions_enabled, bool):
+        raise fail("dashboard.actions_enabled must be true or false")
+    dashboard = DashboardSettings(
+        address=address,
+        port=_positive_int(dashboard_raw, "port", 8501, "dashboard", fail),
+        stale_after_intervals=_positive_number(dashboard_raw, "stale_after_intervals", 3.0,
+                                               "dashboard", fail),
+        actions_enabled=actions_enabled,
+    )
+
+    return Config(store=store, targets=_targets(raw.get("targets", []), env, fail),
+                  collector=collector, dashboard=dashboard, source=source)
+
+
+def _dashboard_address(section: dict[str, Any], env: dict[str, str], fail: Any) -> str:
+    """[dashboard] address: loopback only, unless KASHO_OPS_DASHBOARD_ADDRESS says otherwise.
+
+    The file can only name a loopback address, so no shared or copied config exposes the
+    dashboard. A container is the exception: Streamlit must listen on the container's own
+    interface, and the host decides who reaches it (docker-compose.yml publishes the port on
+    the host's 127.0.0.1 only). Whoever starts the process makes that choice, so it is an
+    environment override, limited to IP literals, and logged.
+    """
+    address = section.get("address", "127.0.0.1")
+    if not isinstance(address, str) or address not in LOOPBACK_ADDRESSES:
+        raise fail(f"dashboard.address {address!r} is not a loopback address; bind to "
+                   "127.0.0.1 and put a TLS reverse proxy with authentication in front "
+                   f"(inside a container, set {DASHBOARD_ADDRESS_ENV}=0.0.0.0 instead)")
+    override = env.get(DASHBOARD_ADDRESS_ENV, "").strip()
+    if not override:
+        return address
+    if override in LOOPBACK_ADDRESSES:
+        return override
+    try:
+        ip = ipaddress.ip_address(override)
+    except ValueError:
+        raise fail(f"{DASHBOARD_ADDRESS_ENV} {override!r} is not an IP address; use 0.0.0.0 "
+                   "inside a container (publish the port on the host's 127.0.0.1) or "
+                   "127.0.0.1") from None
+    if not ip.is_loopback:
+        _warn_dashboard_exposed(override)
+    return override
+
+
+@functools.cache
+def _warn_dashboard_exposed(address: str) -> None:
+    # Once per process and address, however often the config is parsed.
+    log.warning("dashboard binds %s because %s is set: it listens beyond loopback with no TLS "
+                "of its own, which is safe only where something else limits who reaches the "
+                "port, such as a container published on the host's 127.0.0.1, or a firewall",
+                address, DASHBOARD_ADDRESS_ENV)
+
+
+def _env_overrides_clash(name: str, other: str) -> bool:
+    """'a-b' and 'a_b' share KASHO_OPS_TARGET_A_B_DSN; 'x-actions' reads x's ACTIONS_DSN."""
+    key, other_key = env_key(name), env_key(other)
+    return key in (other_key, f"{other_key}_ACTIONS") or other_key == f"{key}_ACTIONS"
+
+
+def _targets(raw_targets: Any, env: dict[str, str], fail: Any) -> tuple[Target, ...]:
+    if not isinstance(raw_targets, list):
+        raise fail("targets must be an array of tables: write each as [[targets]]")
+    targets: list[Target] = []
+    for index, item in enumerate(raw_targets):
+        label = f"targets[{index}]"
+        if not isinstance(item, dict):
+            raise fail(f"{label} must be a table with name and dsn")
+        _reject_unknown(item, _SECTION_KEYS["target"], label, fail)
+        name = item.get("name")
+        if not isinstance(name, str) or not TARGET_NAME_PATTERN.match(name):
+            raise fail(f"{label}.name must be lowercase letters, digits, '-' or '_' "
+                       f"(got {name!r}); for example name = \"kasho-primary\"")
+        if any(t.name == name for t in targets):
+            raise fail(f"{label}.name {name!r} is used twice; target names must be unique")
+        clash = next((t.name for t in targets if _env_overrides_clash(name, t.name)), None)
+        if clash is not None:
+            raise fail(f"{label}.name {name!r} and target {clash!r} would read the same "
+                       f"environment overrides (KASHO_OPS_TARGET_{env_key(name)}_...); "
+                       "rename one of them")
+        dsn = env.get(f"KASHO_OPS_TARGET_{env_key(name)}_DSN") or item.get("dsn")
+        if not dsn:
+            raise fail(f"{label}.dsn is missing for target {name!r}; set dsn = \"host=... "
+                       f"dbname=...\" or KASHO_OPS_TARGET_{env_key(name)}_DSN")
+        _check_dsn(dsn, f"{label}.dsn", fail)
+        actions_dsn = env.get(f"KASHO_OPS_TARGET_{env_key(name)}_ACTIONS_DSN") or item.get(
+            "actions_dsn")
+        if actions_dsn is not None:
+            _check_dsn(actions_dsn, f"{label}.actions_dsn", fail)
+        targets.append(Target(name=name, dsn=Secret(dsn),
+                              password=_password(item, env, label, fail),
+                              actions_dsn=Secret(actions_dsn) if actions_dsn else None))
+    return tuple(targets)
+
+
+def _password(item: dict[str, Any], env: dict[str, str], label: str, fail: Any) -> Secret | None:
+    if "password_env" in item:
+        variable = item["password_env"]
+        if variable not in env:
+            raise fail(f"{label}.password_env names {variable!r}, which is not set; export it "
+                       "or remove the key to use ~/.pgpass / PGPASSWORD")
+        return Secret(env[variable])
+    if "password_file" in item:
+        path = Path(item["password_file"]).expanduser()
+        try:
+            return Secret(path.read_text().strip())
+        except OSError as exc:
+            raise fail(f"{label}.password_file {path}: cannot read ({exc.strerror})") from None
+    return None
+
+
+def _intervals(raw: Any, env: dict[str, str], known_groups: set[str] | None,
+               fail: Any) -> dict[str, int]:
+    if not isinstance(raw, dict):
+        raise fail("[intervals] must be a table of group = seconds")
+    intervals: dict[str, int] = {}
+    for group, seconds in raw.items():
+        if known_groups is not None and group not in known_groups:
+            raise fail(f"intervals.{group}: no metric group named {group!r}; known groups: "
+                       f"{', '.join(sorted(known_groups))}")
+        if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 1:
+            raise fail(f"intervals.{group} must be a whole number of seconds >= 1 "
+                       f"(got {seconds!r})")
+        intervals[group] = seconds
+    for key, value in env.items():
+        if key.startswith("KASHO_OPS_INTERVAL_"):
+            group = key.removeprefix("KASHO_OPS_INTERVAL_").lower()
+            if known_groups is not None and group not in known_groups:
+                raise fail(f"{key}: no metric group named {group!r}")
+            if not value.isdigit() or int(value) < 1:
+                raise fail(f"{key} must be a whole number of seconds >= 1 (got {value!r})")
+            intervals[group] = int(value)
+    return intervals
+
+
+def _reject_unknown(section: dict[str, Any], allowed: set[str], label: str, fail: Any) -> None:
+    for key in section:
+        if key not in allowed:
+            raise fail(f"unknown key {key!r} in {label}; known keys: {', '.join(sorted(allowed))}")
+
+
+def _check_dsn(dsn: Any, label: str, fail: Any) -> None:
+    if not isinstance(dsn, str):
+        raise fail(f"{label} must be a string")
+    try:
+        psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as exc:
+        reason = redact(str(exc).splitlines()[0])
+        raise fail(f"{label} is not a valid libpq connection string ({reason}); use "
+                   "'host=127.0.0.1 dbname=kasho user=...' or postgresql://user@host/db") from None
+
+
+def _positive_int(section: dict[str, Any], key: str, default: int, label: str, fail: Any) -> int:
+    value = section.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise fail(f"{label}.{key} must be a whole number >= 1 (got {value!r})")
+    return value
+
+
+def _positive_number(section: dict[str, Any], key: str, default: float, label: str,
+                     fail: Any) -> float:
+    value = section.get(key, default)
+    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+        raise fail(f"{label}.{key} must be a number > 0 (got {value!r})")
+    return float(value)

@@ -1,0 +1,163 @@
+"""Load metric groups from collectors/catalog/: the catalogue plus one SQL file per server major.
+
+Validation happens here, at load time: a group without SQL, a bad kind, or counters that are
+not columns of its own definition fail loudly before anything is scheduled.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from collectors.core.errors import KashoOpsError
+
+CATALOG_DIR = Path(__file__).resolve().parent.parent / "catalog"
+KINDS = ("gauge", "counter")
+_SQL_FILE = re.compile(r"^(\d+)\.sql$")
+
+
+class UnsupportedServer(KashoOpsError):
+    """No definition of a group fits the server's major version."""
+
+
+@dataclass(frozen=True)
+class MetricGroup:
+    name: str
+    description: str
+    interval_seconds: int
+    kind: str
+    keys: tuple[str, ...]
+    unit: str
+    requires: str
+    counters: tuple[str, ...] = ()
+    reset_column: str | None = None
+    only_changed: bool = False
+    new_from_zero: bool = False
+    timeout_ms: int | None = None
+    sql_by_major: tuple[tuple[int, str], ...] = ()
+    text_columns: tuple[str, ...] = ()
+    text_keys: tuple[str, ...] = ()
+    text_table: str | None = None
+    mask_literals_in: tuple[str, ...] = ()
+    extension: str | None = None
+    preload_library: bool = False
+
+    @property
+    def store_table(self) -> str:
+        return self.name
+
+    def split_texts(self, rows: list[dict[str, Any]]) -> tuple[
+            list[dict[str, Any]], dict[tuple[Any, ...], dict[str, Any]]]:
+        """Rows without the text columns, and the text rows by text key (one per key)."""
+        if not self.text_columns:
+            return rows, {}
+        texts: dict[tuple[Any, ...], dict[str, Any]] = {}
+        slim = []
+        for row in rows:
+            key = tuple(row[k] for k in self.text_keys)
+            if key not in texts:
+                texts[key] = {**dict(zip(self.text_keys, key, strict=True)),
+                              **{c: row[c] for c in self.text_columns}}
+            slim.append({c: v for c, v in row.items() if c not in self.text_columns})
+        return slim, texts
+
+    @property
+    def is_counter(self) -> bool:
+        return self.kind == "counter"
+
+    @property
+    def min_major(self) -> int:
+        return min(major for major, _ in self.sql_by_major)
+
+    def sql_for(self, server_major: int) -> str:
+        """The highest definition whose minimum major is <= the server's."""
+        fitting = [(major, sql) for major, sql in self.sql_by_major if major <= server_major]
+        if not fitting:
+            raise UnsupportedServer(
+                f"metric group {self.name} needs PostgreSQL {self.min_major} or newer; "
+                f"the server runs {server_major}")
+        return max(fitting)[1]
+
+
+def _names(spec: dict[str, object], key: str) -> tuple[str, ...]:
+    """A catalogue list of column names; anything else is a catalogue error."""
+    value = spec.get(key, ())
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise KashoOpsError(f"catalogue: {key} must be a list of column names")
+    return tuple(value)
+
+
+def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_DIR) -> MetricGroup:
+    def fail(message: str) -> KashoOpsError:
+        return KashoOpsError(f"catalogue group {name}: {message}")
+
+    sql_files = []
+    group_dir = catalog_dir / name
+    if group_dir.is_dir():
+        for path in group_dir.iterdir():
+            match = _SQL_FILE.match(path.name)
+            if match:
+                sql_files.append((int(match.group(1)), path.read_text()))
+    if not sql_files:
+        raise fail(f"no SQL definitions in {group_dir} (expected files like 13.sql)")
+    kind = spec.get("kind")
+    if kind not in KINDS:
+        raise fail(f"kind must be one of {', '.join(KINDS)}")
+    counters = _names(spec, "counters")
+    if kind == "counter" and not counters:
+        raise fail("a counter group must list its counters")
+    if kind == "gauge" and counters:
+        raise fail("a gauge group has no counters")
+    interval = spec.get("interval_seconds")
+    if not isinstance(interval, int) or interval < 1:
+        raise fail("interval_seconds must be a whole number >= 1")
+    timeout_ms = spec.get("timeout_ms")
+    keys = _names(spec, "keys")
+    text_columns = _names(spec, "text_columns")
+    text_keys = _names(spec, "text_keys") if "text_keys" in spec else keys
+    text_table = spec.get("text_table")
+    if text_columns:
+        if not isinstance(text_table, str) or not text_table:
+            raise fail("text_columns need a text_table to keep them in")
+        if not set(text_keys) <= set(keys) or not text_keys:
+            raise fail("text_keys must be a non-empty subset of keys")
+        if set(text_columns) & (set(keys) | set(counters)):
+            raise fail("text_columns cannot also be keys or counters")
+    elif text_table or "text_keys" in spec:
+        raise fail("text_table and text_keys only make sense with text_columns")
+    mask_literals_in = _names(spec, "mask_literals_in")
+    if not set(mask_literals_in) <= set(text_columns):
+        raise fail("mask_literals_in must name text_columns")
+    return MetricGroup(
+        name=name,
+        description=str(spec.get("description", "")),
+        interval_seconds=interval,
+        kind=kind,
+        keys=keys,
+        unit=str(spec.get("unit", "")),
+        requires=str(spec.get("requires", "")),
+        counters=counters,
+        reset_column=spec.get("reset_column"),  # type: ignore[arg-type]
+        only_changed=bool(spec.get("only_changed", False)),
+        new_from_zero=bool(spec.get("new_from_zero", False)),
+        timeout_ms=timeout_ms if isinstance(timeout_ms, int) else None,
+        sql_by_major=tuple(sorted(sql_files)),
+        text_columns=text_columns,
+        text_keys=text_keys if text_columns else (),
+        text_table=text_table if text_columns else None,  # type: ignore[arg-type]
+        mask_literals_in=mask_literals_in,
+        extension=spec.get("extension"),  # type: ignore[arg-type]
+        preload_library=bool(spec.get("preload_library", False)),
+    )
+
+
+@cache
+def load_catalog(catalog_dir: Path = CATALOG_DIR) -> dict[str, MetricGroup]:
+    """Every group in the catalogue, by name, in catalogue order."""
+    catalogue = tomllib.loads((catalog_dir / "catalogue.toml").read_text())
+    groups = catalogue.get("groups", {})
+    return {name: load_group(name, spec, catalog_dir) for name, spec in groups.items()}

@@ -1,0 +1,107 @@
+"""Activity page tables (pure): the session list, one session's details, headline counts and
+the who-blocks-whom tree, from a live ActivitySnapshot."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from collectors.live.activity import ActivitySnapshot, BlockingNode, Session
+from dashboard.core.units import format_seconds
+
+SESSION_COLUMNS = ["pid", "database", "role", "application", "client", "state", "wait",
+                   "query age (s)", "xact age (s)", "state age (s)", "blocked by", "query"]
+
+
+def _wait_label(session: Session) -> str:
+    if not session.wait_event_type:
+        return ""
+    return f"{session.wait_event_type}: {session.wait_event}"
+
+
+def _application(session: Session) -> str:
+    if session.backend_type != "client backend":
+        return f"({session.backend_type})" + (f" {session.application_name}"
+                                             if session.application_name else "")
+    return session.application_name
+
+
+def sessions_table(snapshot: ActivitySnapshot, show_idle: bool = False) -> pd.DataFrame:
+    """One row per session, like pg_activity: the oldest transactions first; idle sessions
+    only when asked for. Ages are numbers so the table sorts them right."""
+    rows = [[s.pid, s.datname, s.usename, _application(s), s.client_addr, s.state,
+             _wait_label(s), s.query_seconds, s.transaction_seconds, s.state_seconds,
+             ", ".join(map(str, s.blocking_pids)), s.query]
+            for s in snapshot.sessions if show_idle or s.state != "idle"]
+    table = pd.DataFrame(rows, columns=SESSION_COLUMNS)
+    return table.sort_values(["xact age (s)", "pid"], ascending=[False, True],
+                             na_position="last").reset_index(drop=True)
+
+
+def session_details(session: Session) -> pd.DataFrame:
+    """One session as field/value rows, for the confirmation step."""
+    rows = [("database", session.datname), ("role", session.usename),
+            ("application", _application(session)), ("client", session.client_addr),
+            ("state", session.state), ("wait", _wait_label(session) or "—"),
+            ("query age", format_seconds(session.query_seconds)),
+            ("transaction age", format_seconds(session.transaction_seconds)),
+            ("started", f"{session.backend_start:%Y-%m-%d %H:%M:%S %Z}"
+             if session.backend_start else "—"),
+            ("query", session.query or "—")]
+    return pd.DataFrame(rows, columns=["field", "value"])
+
+
+@dataclass(frozen=True)
+class ActivityCounts:
+    sessions: int
+    active: int
+    idle_in_transaction: int
+    waiting_on_lock: int
+    kasho_ops: int
+    max_connections: int
+
+
+def activity_counts(snapshot: ActivitySnapshot) -> ActivityCounts:
+    sessions = snapshot.sessions
+    clients = [s for s in sessions if s.backend_type == "client backend"]
+    return ActivityCounts(
+        sessions=len(clients) + 1,  # + the session that read this
+        active=sum(s.state == "active" for s in sessions),
+        idle_in_transaction=sum(s.state.startswith("idle in transaction") for s in sessions),
+        waiting_on_lock=sum(s.waiting_for_lock for s in sessions),
+        kasho_ops=sum(s.is_kasho_ops for s in clients) + 1,  # + the session that read this
+        max_connections=snapshot.max_connections)
+
+
+TREE_COLUMNS = ["session", "state", "waiting for", "for (s)", "blocks", "role",
+                "application", "query"]
+
+
+def blocking_tree_table(forest: Sequence[BlockingNode]) -> pd.DataFrame:
+    """The forest as indented rows, roots first: how many sessions each blocks directly,
+    and for a waiter how long it has waited (its state age)."""
+    rows = []
+    for root in forest:
+        for node in root.walk():
+            prefix = INDENT * max(node.depth - 1, 0) + ("└─ " if node.depth else "")
+            label = f"{prefix}{node.pid}"
+            if node.pid == 0 and node.session is None:
+                label += " prepared transaction"
+            elif node.session is None:
+                label += " (not visible)"
+            if node.repeated:
+                label += " (shown above)"
+            if node.in_cycle:
+                label += " ⟲ wait cycle"
+            s = node.session
+            rows.append([label, s.state if s else "", _wait_label(s) if s else "",
+                         s.state_seconds if s else None,
+                         str(node.blocks) if node.blocks else "",
+                         s.usename if s else "", _application(s) if s else "",
+                         s.query if s and not node.repeated else ""])
+    return pd.DataFrame(rows, columns=TREE_COLUMNS)
+
+
+INDENT = "\u00a0\u00a0\u00a0"  # non-breaking: the grid keeps it

@@ -1,0 +1,159 @@
+"""Activity page (/activity): what the server is doing right now, like pg_activity — every
+session, who blocks whom, and (when enabled) cancel or terminate with a confirmation step.
+
+It reads the monitored server live, every REFRESH_SECONDS unless paused, through one
+read-only monitoring session (collectors/live/activity.py); query text has its literals
+masked. Actions go through collectors/actions/signal.py, which refuses Kasho Ops' own
+sessions and audits every attempt. Layout only: data.py reads, logic.py builds the tables.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from collectors.actions.signal import ActionRequest, ActionResult, perform
+from collectors.core.errors import StoreUnavailable, TargetUnavailable
+from collectors.live.activity import blocking_forest
+from dashboard.core.context import current
+from dashboard.features.activity import data as activity_data
+from dashboard.features.activity import logic as tables
+
+REFRESH_SECONDS = 5
+# Until the dashboard has sign-in, nobody can be named: the audit says how the action was
+# allowed instead (see README, "Actions").
+ACTOR = "unauthenticated (actions_enabled)"
+RESULT_KEY = "activity_action_result"
+PENDING_KEY = "activity_pending_action"  # (action, pid) while the confirmation is open
+VERBS = {"cancel": "Cancel the query of", "terminate": "Terminate"}
+
+ctx = current()
+st.title("Activity now")
+st.caption(f"**{ctx.target}** · read live from the server, not the store · literals in "
+           "query text are masked")
+
+controls = st.columns([1, 1, 4])
+paused = controls[0].toggle("Pause", key="activity_paused",
+                            help=f"Stop refreshing every {REFRESH_SECONDS} s")
+show_idle = controls[1].toggle("Idle sessions", key="activity_show_idle",
+                               help="Also list sessions in state idle")
+
+SECONDS = st.column_config.NumberColumn(format="%.1f s")
+SESSION_CONFIG = {
+    "pid": st.column_config.NumberColumn(format="%d", width="small"),
+    "query age (s)": SECONDS, "xact age (s)": SECONDS, "state age (s)": SECONDS,
+    "query": st.column_config.TextColumn(width="large"),
+}
+
+
+@st.fragment(run_every=None if paused else REFRESH_SECONDS)
+def live_view() -> None:
+    try:
+        snapshot = activity_data.live_snapshot(ctx.config, ctx.target)
+    except TargetUnavailable as exc:
+        st.error(str(exc), icon=":material/link_off:")
+        return
+    counts = tables.activity_counts(snapshot)
+    tiles = st.columns(4)
+    tiles[0].metric("Client sessions", f"{counts.sessions} / {counts.max_connections}",
+                    border=True, help="Client backends now against max_connections, "
+                                      f"{counts.kasho_ops} of them Kasho Ops' own (including "
+                                      "the one that read this, not listed below)")
+    tiles[1].metric("Active", counts.active, border=True)
+    tiles[2].metric("Idle in transaction", counts.idle_in_transaction, border=True)
+    tiles[3].metric("Waiting on a lock", counts.waiting_on_lock, border=True)
+    refresh = "paused" if paused else f"refreshing every {REFRESH_SECONDS} s"
+    st.caption(f"As of {snapshot.taken_at:%H:%M:%S} UTC · {refresh}")
+
+    st.subheader("Who blocks whom")
+    forest = blocking_forest(snapshot.sessions)
+    if forest:
+        st.dataframe(tables.blocking_tree_table(forest), hide_index=True, width="stretch",
+                     column_config={"for (s)": SECONDS,
+                                    "query": st.column_config.TextColumn(width="large")})
+        st.caption("Roots are the sessions everyone waits behind; end the root's "
+                   "transaction (or the root itself) to release the chain.")
+    else:
+        st.success("No session is waiting for a lock.", icon=":material/check_circle:")
+
+    st.subheader("Sessions")
+    table = tables.sessions_table(snapshot, show_idle)
+    st.dataframe(table, hide_index=True, width="stretch", column_config=SESSION_CONFIG,
+                 height=min(38 + 35 * max(len(table), 1), 600))
+    st.caption("Click a column header to sort. Oldest transactions first.")
+
+
+def close_confirmation() -> None:
+    st.session_state.pop(PENDING_KEY, None)
+
+
+@st.dialog("Confirm", on_dismiss=close_confirmation)
+def confirm(action: str, pid: int) -> None:
+    try:
+        snapshot = activity_data.live_snapshot(ctx.config, ctx.target)
+    except TargetUnavailable as exc:
+        st.error(str(exc), icon=":material/link_off:")
+        return
+    session = next((s for s in snapshot.sessions if s.pid == pid), None)
+    if session is None:
+        st.warning(f"pid {pid} is not running on {ctx.target}.", icon=":material/search_off:")
+        if st.button("Close"):
+            close_confirmation()
+            st.rerun()
+        return
+    st.markdown(f"**{VERBS[action]} pid {pid}** on **{ctx.target}**?")
+    st.dataframe(tables.session_details(session), hide_index=True, width="stretch")
+    if action == "terminate":
+        st.caption("Terminating closes the connection and rolls back its transaction.")
+    if session.is_kasho_ops:
+        st.warning("This is one of Kasho Ops' own sessions: the action will be refused "
+                   "(and recorded).", icon=":material/block:")
+    yes, back = st.columns(2)
+    if yes.button(f"Yes, {action}", type="primary", width="stretch"):
+        # backend_start as shown here: a pid reused since is refused, not signalled.
+        st.session_state[RESULT_KEY] = perform(
+            ActionRequest(action, ctx.target, pid, ACTOR, session.backend_start), ctx.config)
+        close_confirmation()
+        st.rerun()
+    if back.button("Back", width="stretch"):
+        close_confirmation()
+        st.rerun()
+
+
+def actions_panel() -> None:
+    st.subheader("Cancel or terminate")
+    if not ctx.config.dashboard.actions_enabled:
+        st.caption("Actions are off. Until the dashboard has sign-in they stay off unless "
+                   "`[dashboard] actions_enabled = true`; the target also needs an "
+                   "`actions_dsn` role with pg_signal_backend.")
+        return
+    st.caption(f"Acting as “{ACTOR}”: the dashboard has no sign-in yet, so whoever reaches "
+               "it can act. Every attempt is recorded in kasho_ops.dba_actions. Kasho Ops "
+               "never signals its own sessions.")
+    if ctx.config.target(ctx.target).actions_dsn is None:
+        st.warning(f"Target {ctx.target} has no `actions_dsn`: actions on it will be refused. "
+                   "See kasho-ops.example.toml.", icon=":material/key_off:")
+    pid_column, cancel_column, terminate_column, _ = st.columns([2, 2, 2, 3],
+                                                               vertical_alignment="bottom")
+    pid = pid_column.number_input("Backend pid", min_value=1, step=1, value=None,
+                                  key="activity_action_pid", placeholder="pid")
+    if cancel_column.button("Cancel query…", disabled=pid is None, width="stretch"):
+        st.session_state[PENDING_KEY] = ("cancel", int(pid))  # type: ignore[arg-type]
+    if terminate_column.button("Terminate backend…", disabled=pid is None, width="stretch"):
+        st.session_state[PENDING_KEY] = ("terminate", int(pid))  # type: ignore[arg-type]
+    pending = st.session_state.get(PENDING_KEY)
+    if pending is not None:
+        confirm(*pending)
+    result: ActionResult | None = st.session_state.get(RESULT_KEY)
+    if result is not None:
+        (st.success if result.ok else st.error)(result.message)
+    try:
+        audit = activity_data.recent_actions(ctx.config.store.dsn, ctx.target)
+    except StoreUnavailable as exc:
+        st.error(str(exc), icon=":material/cloud_off:")
+        return
+    with st.expander(f"Recent actions on {ctx.target} ({len(audit)})"):
+        st.dataframe(audit, hide_index=True, width="stretch")
+
+
+live_view()
+actions_panel()

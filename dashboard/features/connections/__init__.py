@@ -1,0 +1,10 @@
+"""Connections (/connections): use against the limit over time, breakdowns by state,
+application, role, database and client, idle-in-transaction sessions and the oldest ages.
+
+`page.py` lays it out; `data.py` reads the store; `logic.py` holds the utilization rule
+and the tables (pure); `charts.py` draws (pure).
+"""
+
+from dashboard.core.pages import PageSpec
+
+PAGES = (PageSpec("connections", "Connections", "connections", order=30, icon=":material/lan:"),)

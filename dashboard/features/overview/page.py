@@ -1,0 +1,65 @@
+"""Overview page: headline metrics, size / connections / transactions / cache charts, and
+data freshness for the chosen target. Layout only: data.py reads, logic.py and charts.py
+shape it."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from collectors.core.errors import StoreUnavailable
+from collectors.core.metric_groups import load_catalog
+from dashboard.core import freshness, store
+from dashboard.core.context import current
+from dashboard.features.overview import charts, data
+from dashboard.features.overview.logic import headline, headline_tiles
+
+ctx = current()
+x_range = (ctx.start, ctx.end)
+st.title("Overview")
+st.caption(f"**{ctx.target}** · {ctx.range_label} · "
+           f"{ctx.start:%Y-%m-%d %H:%M} → {ctx.end:%Y-%m-%d %H:%M} UTC")
+
+intervals = freshness.effective_intervals(
+    {name: group.interval_seconds for name, group in load_catalog().items()},
+    ctx.config.collector.intervals)
+try:
+    overview = data.overview(ctx)
+    snapshot = store.freshness_for(ctx, list(intervals))
+except StoreUnavailable as exc:
+    st.error(str(exc), icon=":material/cloud_off:")
+    st.stop()
+groups = freshness.assess(snapshot.rows, intervals, snapshot.store_now,
+                          ctx.config.dashboard.stale_after_intervals)
+
+st.markdown(f"Data freshness: {freshness.badges_markdown(groups)}")
+if overview.empty:
+    st.info(f"No data yet for target {ctx.target} — is `kasho-ops collect` running?",
+            icon=":material/hourglass_empty:")
+else:
+    for column, tile in zip(st.columns(4), headline_tiles(
+            headline(overview.sizes, overview.limits, overview.stats)), strict=True):
+        column.metric(tile.label, tile.value, tile.delta, tile.delta_color, help=tile.help,
+                      border=True, delta_arrow="off")
+
+    figures = [
+        ("database size", charts.database_size_figure(overview.sizes, x_range)),
+        ("connections", charts.connections_figure(overview.connections, overview.limits,
+                                                  x_range)),
+        ("transactions", charts.transactions_figure(overview.stats, x_range)),
+        ("cache hit", charts.cache_hit_figure(overview.stats, x_range)),
+    ]
+    for row in (figures[:2], figures[2:]):
+        for column, (what, figure) in zip(st.columns(2), row, strict=True):
+            with column.container(border=True):
+                if figure is None:
+                    st.info(f"No {what} samples for {ctx.target} in the "
+                            f"{ctx.range_label.lower()}.", icon=":material/bar_chart:")
+                else:
+                    st.plotly_chart(figure, config={"displaylogo": False}, theme=None)
+
+st.subheader("Data freshness")
+st.caption(f"Last successful collection per metric group. Stale (red) when older than "
+           f"{ctx.config.dashboard.stale_after_intervals:g} × the group's interval; failing "
+           "when its latest run failed.")
+st.dataframe(freshness.styled_table(freshness.freshness_table(groups)), hide_index=True,
+             width="stretch")

@@ -1,0 +1,391 @@
+"""Pure logic of the Queries page: ranking, derived per-statement figures, regressions,
+load shape and SQL text formatting. DataFrames in, DataFrames or strings out; no Streamlit,
+no I/O, so every rule here is unit-tested on its own.
+
+A statement is (queryid, dbid, userid, toplevel), the key of pg_stat_statements. Per-interval
+sums arrive from the store with the counter columns of kasho_ops.query_stats.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+STATEMENT_KEY = ["queryid", "dbid", "userid", "toplevel"]
+COUNTERS = ["calls", "total_exec_time_ms", "exec_time_squares_ms2", "plans",
+            "total_plan_time_ms", "rows", "shared_blks_hit", "shared_blks_read",
+            "shared_blks_dirtied", "shared_blks_written", "temp_blks_read", "temp_blks_written",
+            "blk_read_time_ms", "blk_write_time_ms", "wal_records", "wal_bytes"]
+
+
+@dataclass(frozen=True)
+class RankMetric:
+    label: str
+    column: str  # a column of `statement_figures`
+    help: str
+
+
+RANK_METRICS: dict[str, RankMetric] = {
+    "total_time": RankMetric("Total time", "total_exec_time_ms",
+                             "execution time summed over every call: where the server's time went"),
+    "mean_time": RankMetric("Mean time", "mean_exec_time_ms",
+                            "average execution time of one call: what one user waits"),
+    "calls": RankMetric("Calls", "calls", "how often the statement ran"),
+    "rows": RankMetric("Rows", "rows", "rows returned or affected"),
+    "io": RankMetric("I/O", "io_blocks",
+                     "shared blocks read from outside the buffer cache, plus blocks written"),
+    "temp": RankMetric("Temp", "temp_blocks",
+                       "temporary-file blocks read and written: sorts and hashes spilling to disk"),
+}
+DEFAULT_RANK = "total_time"
+
+
+def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
+    """numerator / denominator, NaN where the denominator is 0."""
+    return numerator.astype(float) / denominator.astype(float).replace(0, np.nan)
+
+
+def statement_figures(totals: pd.DataFrame) -> pd.DataFrame:
+    """Per-statement figures from summed counters: mean and stddev of execution time, rows
+    per call, cache hit ratio, I/O and temp blocks, share of the total execution time.
+
+    The share is of top-level statements only: nested ones (inside functions, with
+    pg_stat_statements.track = all) are already counted in their caller's time.
+    """
+    out = totals.copy()
+    if out.empty:
+        for column in ("mean_exec_time_ms", "stddev_exec_time_ms", "rows_per_call",
+                       "hit_ratio", "io_blocks", "temp_blocks", "time_share"):
+            out[column] = pd.Series(dtype=float)
+        return out
+    calls = out["calls"]
+    out["mean_exec_time_ms"] = _ratio(out["total_exec_time_ms"], calls)
+    if "exec_time_squares_ms2" in out.columns:
+        variance = _ratio(out["exec_time_squares_ms2"], calls) - out["mean_exec_time_ms"] ** 2
+        out["stddev_exec_time_ms"] = np.sqrt(variance.clip(lower=0))
+    else:
+        out["stddev_exec_time_ms"] = np.nan
+    out["rows_per_call"] = _ratio(out["rows"], calls)
+    out["hit_ratio"] = _ratio(out["shared_blks_hit"],
+                              out["shared_blks_hit"] + out["shared_blks_read"])
+    out["io_blocks"] = (out["shared_blks_read"] + out["shared_blks_written"]).astype(float)
+    out["temp_blocks"] = (out["temp_blks_read"] + out["temp_blks_written"]).astype(float)
+    top_total = float(out.loc[out["toplevel"].astype(bool), "total_exec_time_ms"].sum())
+    out["time_share"] = out["total_exec_time_ms"] / top_total if top_total > 0 else np.nan
+    return out
+
+
+def rank_statements(figures: pd.DataFrame, metric: str, limit: int,
+                    databases: list[str] | None = None, roles: list[str] | None = None,
+                    include_nested: bool = False) -> pd.DataFrame:
+    """The `limit` statements with the highest `metric`, after the database/role filters.
+
+    Ties break on total time, then queryid, so the order never flickers between reloads.
+    """
+    column = RANK_METRICS[metric].column
+    chosen = figures
+    if not include_nested:
+        chosen = chosen[chosen["toplevel"].astype(bool)]
+    if databases:
+        chosen = chosen[chosen["datname"].isin(databases)]
+    if roles:
+        chosen = chosen[chosen["rolname"].isin(roles)]
+    chosen = chosen[chosen[column].fillna(0) > 0]
+    ordered = chosen.sort_values([column, "total_exec_time_ms", "queryid"],
+                                 ascending=[False, False, True], kind="mergesort")
+    return ordered.head(limit).reset_index(drop=True)
+
+
+def with_previews(statements: pd.DataFrame, previews: pd.DataFrame) -> pd.DataFrame:
+    """`statements` with the text preview (column query) of each (queryid, dbid, userid),
+    and database and role names where they are missing; None where no text is stored."""
+    text_key = ["queryid", "dbid", "userid"]
+    merged = statements.drop(columns=["query"], errors="ignore").merge(
+        previews.drop_duplicates(text_key), on=text_key, how="left", suffixes=("", "_text"))
+    for name in ("datname", "rolname"):
+        if f"{name}_text" in merged.columns:
+            own = merged[name] if name in merged.columns else None
+            merged[name] = merged[f"{name}_text"] if own is None else own.fillna(
+                merged[f"{name}_text"])
+            merged = merged.drop(columns=[f"{name}_text"])
+    merged["query"] = merged["query"].astype(object).where(merged["query"].notna(), None)
+    return merged
+
+
+def interval_figures(series: pd.DataFrame, bucket_seconds: int,
+                     end: datetime | None = None) -> pd.DataFrame:
+    """Per-bucket rates and means for the detail charts.
+
+    Columns in: bucket (its start) and the counters; a bucket lasts `bucket_seconds`, the
+    last one only until `end`. Out adds: seconds, calls_per_second, mean_exec_time_ms,
+    stddev_exec_time_ms, rows_per_call, hit_ratio, mean_plan_time_ms.
+    """
+    out = series.sort_values("bucket").reset_index(drop=True)
+    seconds = pd.Series(float(bucket_seconds), index=out.index)
+    if end is not None and not out.empty:
+        elapsed = (pd.Timestamp(end) - pd.to_datetime(out["bucket"], utc=True)).dt.total_seconds()
+        seconds = seconds.clip(upper=elapsed.clip(lower=1.0))
+    out["seconds"] = seconds
+    out["calls_per_second"] = _ratio(out["calls"], out["seconds"])
+    out["mean_exec_time_ms"] = _ratio(out["total_exec_time_ms"], out["calls"])
+    variance = _ratio(out["exec_time_squares_ms2"], out["calls"]) - out["mean_exec_time_ms"] ** 2
+    out["stddev_exec_time_ms"] = np.sqrt(variance.clip(lower=0))
+    out["rows_per_call"] = _ratio(out["rows"], out["calls"])
+    out["hit_ratio"] = _ratio(out["shared_blks_hit"],
+                              out["shared_blks_hit"] + out["shared_blks_read"])
+    out["mean_plan_time_ms"] = _ratio(out["total_plan_time_ms"], out["plans"])
+    return out
+
+
+def sparkline_values(series: pd.DataFrame, buckets: list[pd.Timestamp], column: str,
+                     keys: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], list[float]]:
+    """One list per statement key of `column` per bucket (0 where it did not run).
+
+    `column` is a counter or a derived figure of `statement_figures` (mean_exec_time_ms,
+    io_blocks, temp_blocks), computed per bucket.
+    """
+    if series.empty:
+        return {key: [0.0] * len(buckets) for key in keys}
+    series = series.assign(
+        mean_exec_time_ms=_ratio(series["total_exec_time_ms"], series["calls"]).fillna(0.0),
+        io_blocks=series["shared_blks_read"] + series["shared_blks_written"],
+        temp_blocks=series["temp_blks_read"] + series["temp_blks_written"])
+    wide = series.pivot_table(index=STATEMENT_KEY, columns="bucket", values=column,
+                              aggfunc="sum", fill_value=0.0)
+    wide = wide.reindex(columns=buckets, fill_value=0.0)
+    out = {}
+    for key in keys:
+        out[key] = [float(v) for v in wide.loc[key]] if key in wide.index else [0.0] * len(buckets)
+    return out
+
+
+def load_shape(by_statement: pd.DataFrame, totals: pd.DataFrame,
+               labels: dict[tuple[Any, ...], str]) -> pd.DataFrame:
+    """Total statement time per bucket, split into the given statements and "other".
+
+    by_statement: bucket, the key columns, total_exec_time_ms (only the statements to show);
+    totals: bucket, total_exec_time_ms (every top-level statement). Out: bucket, label, key
+    (None for other), total_exec_time_ms; "other" never goes below zero.
+    """
+    if totals.empty:
+        return pd.DataFrame(columns=["bucket", "label", "key", "total_exec_time_ms"])
+    frames = []
+    shown = pd.Series(0.0, index=pd.Index(totals["bucket"]))
+    for key, label in labels.items():
+        mask = np.ones(len(by_statement), dtype=bool)
+        for column, value in zip(STATEMENT_KEY, key, strict=True):
+            mask &= (by_statement[column] == value).to_numpy()
+        part = by_statement[mask].groupby("bucket")["total_exec_time_ms"].sum()
+        part = part.reindex(totals["bucket"], fill_value=0.0)
+        shown = shown.add(part, fill_value=0.0)
+        frames.append(pd.DataFrame({"bucket": part.index, "label": label, "key": [key] * len(part),
+                                    "total_exec_time_ms": part.to_numpy(dtype=float)}))
+    other = (totals.set_index("bucket")["total_exec_time_ms"] - shown).clip(lower=0)
+    frames.append(pd.DataFrame({"bucket": other.index, "label": "other statements",
+                                "key": [None] * len(other),
+                                "total_exec_time_ms": other.to_numpy(dtype=float)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+# -- regressions ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RegressionRule:
+    factor: float = 2.0  # recent mean / baseline mean at or above this is a regression
+    min_calls: int = 50  # in each window: fewer calls say too little about the mean
+    min_mean_ms: float = 1.0  # a statement getting slower below this matters to nobody
+
+
+def recent_windows(hours: pd.DataFrame, rule: RegressionRule) -> pd.DataFrame:
+    """One row per statement from its recent hours: the recent window starts at the first
+    hour whose mean reaches rule.factor x the baseline mean (else at the first hour), so an
+    hour before the slowdown does not dilute it.
+
+    Columns in: hour, the key columns, baseline_calls, baseline_time_ms, calls,
+    total_exec_time_ms (plus datname, rolname, query, kept). Out: the key columns, those
+    extras, baseline_calls, baseline_time_ms, recent_calls, recent_time_ms, recent_from.
+    """
+    extras = [c for c in ("datname", "rolname", "query") if c in hours.columns]
+    columns = [*STATEMENT_KEY, *extras, "baseline_calls", "baseline_time_ms", "recent_calls",
+               "recent_time_ms", "recent_from"]
+    if hours.empty:
+        return pd.DataFrame(columns=columns)
+    baseline_mean = _ratio(hours["baseline_time_ms"], hours["baseline_calls"])
+    slow = _ratio(hours["total_exec_time_ms"], hours["calls"]) >= rule.factor * baseline_mean
+    first_hour = hours.groupby(STATEMENT_KEY)["hour"].min()
+    first_slow = hours[slow].groupby(STATEMENT_KEY)["hour"].min()
+    since = first_slow.reindex(first_hour.index).fillna(first_hour).rename("recent_from")
+    rows = hours.join(since, on=STATEMENT_KEY)
+    rows = rows[rows["hour"] >= rows["recent_from"]]
+    fixed = [*STATEMENT_KEY, *extras, "baseline_calls", "baseline_time_ms", "recent_from"]
+    out = rows.groupby(STATEMENT_KEY, as_index=False, sort=False).agg(
+        **{c: (c, "first") for c in fixed if c not in STATEMENT_KEY},
+        recent_calls=("calls", "sum"), recent_time_ms=("total_exec_time_ms", "sum"))
+    return out[columns].reset_index(drop=True)
+
+
+def find_regressions(windows: pd.DataFrame, rule: RegressionRule) -> pd.DataFrame:
+    """Statements whose recent mean execution time is `rule.factor` times their baseline mean.
+
+    Columns in: the key columns, baseline_calls, baseline_time_ms, recent_calls,
+    recent_time_ms (plus anything else, kept). Out adds baseline_mean_ms, recent_mean_ms,
+    slowdown; only flagged rows, worst slowdown first.
+    """
+    out = windows.copy()
+    out["baseline_mean_ms"] = _ratio(out["baseline_time_ms"], out["baseline_calls"])
+    out["recent_mean_ms"] = _ratio(out["recent_time_ms"], out["recent_calls"])
+    out["slowdown"] = _ratio(out["recent_mean_ms"], out["baseline_mean_ms"])
+    flagged = out[(out["baseline_calls"] >= rule.min_calls)
+                  & (out["recent_calls"] >= rule.min_calls)
+                  & (out["recent_mean_ms"] >= rule.min_mean_ms)
+                  & (out["slowdown"] >= rule.factor)]
+    return flagged.sort_values(["slowdown", "queryid"], ascending=[False, True]).reset_index(
+        drop=True)
+
+
+def regression_onsets(recent_series: pd.DataFrame, regressions: pd.DataFrame,
+                      rule: RegressionRule) -> pd.DataFrame:
+    """When each regression began, and its mean since then, newest first.
+
+    The onset is the start of the first recent bucket whose own mean reaches factor x the
+    baseline mean; recent calls, mean and slowdown are recomputed from there on, at the
+    buckets' resolution. recent_series columns: bucket, the key columns, calls,
+    total_exec_time_ms.
+    """
+    out = regressions.copy()
+    onsets = []
+    for index, row in zip(out.index, out.itertuples(index=False), strict=True):
+        key = tuple(getattr(row, c) for c in STATEMENT_KEY)
+        mask = np.ones(len(recent_series), dtype=bool)
+        for column, value in zip(STATEMENT_KEY, key, strict=True):
+            mask &= (recent_series[column] == value).to_numpy()
+        own = recent_series[mask].sort_values("bucket")
+        means = _ratio(own["total_exec_time_ms"], own["calls"])
+        slow = own[means >= rule.factor * row.baseline_mean_ms]
+        if slow.empty:
+            onsets.append(pd.NaT)
+            continue
+        since = slow["bucket"].iloc[0]
+        onsets.append(since)
+        after = own[own["bucket"] >= since]
+        calls, time_ms = float(after["calls"].sum()), float(after["total_exec_time_ms"].sum())
+        out.loc[index, ["recent_calls", "recent_time_ms", "recent_mean_ms"]] = [
+            calls, time_ms, time_ms / calls]
+        out.loc[index, "slowdown"] = time_ms / calls / row.baseline_mean_ms
+    out["since"] = pd.to_datetime(pd.Series(onsets, index=out.index, dtype="object"), utc=True)
+    return out.sort_values(["since", "slowdown"], ascending=[False, False],
+                           na_position="last").reset_index(drop=True)
+
+
+# -- SQL text -------------------------------------------------------------------------------
+
+_CLAUSES = ("SELECT", "FROM", "WHERE", "GROUP BY", "HAVING", "ORDER BY", "LIMIT", "OFFSET",
+            "UNION ALL", "UNION", "INTERSECT", "EXCEPT", "VALUES", "SET", "RETURNING",
+            "ON CONFLICT", "INSERT INTO", "UPDATE", "DELETE FROM", "WITH",
+            "LEFT JOIN", "RIGHT JOIN", "FULL JOIN", "INNER JOIN", "CROSS JOIN", "JOIN")
+_SQL_TOKEN = re.compile(
+    r"""(?P<skip>'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|/\*.*?\*/|\bDO\s+UPDATE\b)
+      | (?P<clause>\b(?:""" + "|".join(c.replace(" ", r"\s+") for c in _CLAUSES) + r""")\b)
+      | (?P<logic>\b(?:AND|OR)\b)""", re.VERBOSE | re.IGNORECASE | re.DOTALL)
+
+
+def pretty_sql(text: str) -> str:
+    """Normalized statement text laid out one clause per line, AND/OR indented beneath.
+
+    Whitespace is collapsed outside quotes and comments; nothing else changes, so the text
+    stays valid SQL.
+    """
+    flat = _collapse_whitespace(text.strip())
+    depth_at: list[int] = []
+    pieces: list[str] = []
+    last = 0
+    for match in _SQL_TOKEN.finditer(flat):
+        if match.group("skip"):
+            continue
+        before = flat[last:match.start()]
+        pieces.append(before)
+        depth = before.count("(") - before.count(")")
+        depth_at.append(depth)
+        indent = "  " * max(0, sum(depth_at))
+        word = re.sub(r"\s+", " ", match.group(0)).upper()
+        if match.group("logic"):
+            pieces.append(f"\n{indent}  {word}")
+        elif match.start() == 0:
+            pieces.append(word)
+        else:
+            pieces.append(f"\n{indent}{word}")
+        last = match.end()
+    pieces.append(flat[last:])
+    return re.sub(r"[ \t]+\n", "\n", "".join(pieces)).strip()
+
+
+def _collapse_whitespace(text: str) -> str:
+    out = []
+    last = 0
+    for match in re.finditer(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", text,
+                             re.DOTALL):
+        out.append(re.sub(r"\s+", " ", text[last:match.start()]))
+        out.append(match.group(0) + ("\n" if match.group(0).startswith("--") else ""))
+        last = match.end()
+    out.append(re.sub(r"\s+", " ", text[last:]))
+    return "".join(out)
+
+
+def one_line(text: str, limit: int = 140) -> str:
+    """The statement on one line, cut at `limit` characters with an ellipsis."""
+    flat = re.sub(r"\s+", " ", text).strip()
+    return flat if len(flat) <= limit else flat[:limit - 1].rstrip() + "…"
+
+
+def truncate_lines(text: str, max_lines: int) -> tuple[str, bool]:
+    """The first `max_lines` lines, and whether anything was cut."""
+    lines = text.splitlines()
+    if len(lines) <= max_lines:
+        return text, False
+    return "\n".join([*lines[:max_lines], "…"]), True
+
+
+_TABLE_REF = re.compile(
+    r"""\b(?:FROM|JOIN|UPDATE|INTO|TABLE)\s+(?!\()((?:"[^"]+"|[A-Za-z_][\w$]*)
+        (?:\.(?:"[^"]+"|[A-Za-z_][\w$]*))?)""", re.VERBOSE | re.IGNORECASE)
+_NOT_TABLES = {"select", "lateral", "unnest", "generate_series", "only", "values", "set"}
+
+
+def tables_in_text(text: str) -> list[str]:
+    """Relations named after FROM/JOIN/UPDATE/INTO in the statement text, in order, once.
+
+    A text-only reading (CTE names and functions may appear); the EXPLAIN gives the exact
+    list from the plan.
+    """
+    flat = re.sub(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?\*/", " ", text, flags=re.DOTALL)
+    ctes = {m.group(1).lower() for m in re.finditer(r"(?:\bWITH|,)\s*([A-Za-z_]\w*)\s+AS\s*\(",
+                                                    flat, re.IGNORECASE)}
+    seen: list[str] = []
+    for match in _TABLE_REF.finditer(flat):
+        name = match.group(1)
+        lowered = name.lower()
+        if lowered in _NOT_TABLES or lowered in ctes or name in seen:
+            continue
+        seen.append(name)
+    return seen
+
+
+def format_ms(value: float) -> str:
+    """Milliseconds as a person reads them: 0.042 ms, 12.3 ms, 4.2 s, 3.1 min, 2.5 h."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if value < 1:
+        return f"{value:.3f} ms"
+    if value < 1000:
+        return f"{value:.1f} ms"
+    if value < 60_000:
+        return f"{value / 1000:.1f} s"
+    if value < 3_600_000:
+        return f"{value / 60_000:.1f} min"
+    return f"{value / 3_600_000:.1f} h"

@@ -1,0 +1,354 @@
+"""Queries page (/queries): where the server's statement time goes, what got slower, and one
+statement in depth at /queries?queryid=… (shareable). Layout only: data.py reads, logic.py
+computes, charts.py draws, collectors/actions/explain.py plans on demand."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from collectors.actions.explain import ExplainRefused, audited_explain, parse_parameters
+from collectors.core.errors import StoreUnavailable
+from dashboard.core import store
+from dashboard.core.context import current
+from dashboard.features.queries import charts as query_charts
+from dashboard.features.queries import data as query_data
+from dashboard.features.queries import logic as qa
+
+QUERYID_PARAM = "queryid"
+DBID_PARAM = "dbid"
+USERID_PARAM = "userid"
+RANK_PARAM = "rank"
+LOAD_SHAPE_STATEMENTS = 8
+TEXT_PREVIEW_LINES = 25
+RECENT_WINDOWS = {"1h": timedelta(hours=1), "6h": timedelta(hours=6),
+                  "24h": timedelta(hours=24)}
+BASELINE_DAYS = 7
+SELECTION_KEYS = ("load_shape", "regressions", "top_statements")
+ACTOR = "unauthenticated"  # the dashboard has no sign-in yet
+
+ctx = current()
+x_range = (ctx.start, ctx.end)
+interval = ctx.config.collector.intervals.get("query_stats", 60)
+dsn = ctx.config.store.dsn
+
+
+def open_statement(key: tuple[int, ...]) -> None:
+    st.query_params[QUERYID_PARAM] = str(key[0])
+    st.query_params[DBID_PARAM] = str(key[1])
+    st.query_params[USERID_PARAM] = str(key[2])
+
+
+def close_statement() -> None:
+    for param in (QUERYID_PARAM, DBID_PARAM, USERID_PARAM):
+        st.query_params.pop(param, None)
+    for selection in SELECTION_KEYS:  # else the old selection would open the statement again
+        st.session_state.pop(selection, None)
+
+
+def collection_status() -> None:
+    """Say why there is no data when the collector cannot read pg_stat_statements."""
+    snapshot = store.freshness_for(ctx, ["query_stats"])
+    row = snapshot.rows[0]
+    if row.last_run_at is None:
+        st.info(f"query_stats has never run for {ctx.target}: is `kasho-ops collect` running?",
+                icon=":material/hourglass_empty:")
+    elif row.last_error:
+        st.error(f"The last query_stats collection failed: {row.last_error}",
+                 icon=":material/error:")
+
+
+def key_of(row: pd.Series) -> tuple[int, int, int, bool]:
+    return (int(row["queryid"]), int(row["dbid"]), int(row["userid"]), bool(row["toplevel"]))
+
+
+def int_param(name: str) -> int | None:
+    value = st.query_params.get(name)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+# -- one statement ---------------------------------------------------------------------------
+
+def statement_view(queryid: int) -> None:
+    st.button("← All statements", on_click=close_statement, type="tertiary")
+    texts = query_data.statement_texts(dsn, ctx.target, queryid)
+    dbid, userid = int_param(DBID_PARAM), int_param(USERID_PARAM)
+    if dbid is not None and userid is not None:
+        texts = texts[(texts["dbid"] == dbid) & (texts["userid"] == userid)]
+    window = query_data.plan_window(ctx.start, ctx.end, interval)
+    keys = query_data.statement_keys(dsn, ctx.target, queryid, window)
+    if dbid is not None and userid is not None:
+        keys = keys[(keys["dbid"] == dbid) & (keys["userid"] == userid)]
+    st.title(f"Statement {queryid}")
+    if texts.empty and keys.empty:
+        st.warning(f"No statement with queryid {queryid} on {ctx.target} in the "
+                   f"{ctx.range_label.lower()}. It may be older than the range, or the link "
+                   "may point to another target.", icon=":material/search_off:")
+        return
+    text_row = texts.iloc[0] if not texts.empty else None
+    where = (f"database **{text_row['datname']}** · role **{text_row['rolname']}** · first seen "
+             f"{text_row['first_seen_at']:%Y-%m-%d %H:%M} UTC" if text_row is not None else "")
+    st.caption(f"**{ctx.target}** · {ctx.range_label} · {where}")
+
+    series = query_data.statement_series(
+        dsn, ctx.target, window, tuple(key_of(r) for _, r in keys.iterrows()))
+    per_bucket = (series.groupby("bucket", as_index=False)[qa.COUNTERS].sum()
+                  if not series.empty else series)
+    totals = per_bucket[qa.COUNTERS].sum() if not per_bucket.empty else None
+    if totals is not None and totals["calls"] > 0:
+        calls = float(totals["calls"])
+        mean = totals["total_exec_time_ms"] / calls
+        hits = totals["shared_blks_hit"] + totals["shared_blks_read"]
+        tiles = [("calls", f"{calls:,.0f}"),
+                 ("total time", qa.format_ms(totals["total_exec_time_ms"])),
+                 ("mean time", qa.format_ms(mean)),
+                 ("rows per call", f"{totals['rows'] / calls:,.1f}"),
+                 ("cache hit ratio", f"{100 * totals['shared_blks_hit'] / hits:.2f}%"
+                  if hits else "–")]
+        for column, (label, value) in zip(st.columns(len(tiles)), tiles, strict=True):
+            column.metric(label, value, border=True)
+        figure = query_charts.statement_detail_figure(
+            qa.interval_figures(per_bucket, window.bucket, ctx.end), x_range)
+        if figure is not None:
+            with st.container(border=True):
+                st.plotly_chart(figure, config={"displaylogo": False}, theme=None)
+        st.caption("Mean and standard deviation per bucket come from the interval deltas of "
+                   "total and squared execution time: a latency proxy, not percentiles.")
+    else:
+        st.info(f"The statement did not run in the {ctx.range_label.lower()}.",
+                icon=":material/bedtime:")
+
+    if text_row is None:
+        st.warning("Its text was not collected (yet).", icon=":material/text_snippet:")
+        return
+    st.subheader("Statement text")
+    pretty = qa.pretty_sql(str(text_row["query"]))
+    preview, cut = qa.truncate_lines(pretty, TEXT_PREVIEW_LINES)
+    st.code(preview, language="sql", wrap_lines=True)
+    if cut:
+        with st.expander(f"Full text ({len(pretty.splitlines())} lines)"):
+            st.code(pretty, language="sql", wrap_lines=True)
+    tables = qa.tables_in_text(str(text_row["query"]))
+    st.markdown("**Tables it touches** (read from the text): " +
+                (", ".join(f"`{t}`" for t in tables) if tables else "none found"))
+    explain_section(str(text_row["query"]), str(text_row["datname"]), queryid)
+
+
+def explain_section(text: str, datname: str, queryid: int) -> None:
+    st.subheader("EXPLAIN")
+    st.caption(f"Plans the statement in database **{datname}** on {ctx.target} without "
+               "running it (never ANALYZE), in a read-only transaction with a 5 s timeout. "
+               "Leave the values empty for the generic plan, or type one sample value per "
+               "$n parameter, one per line (NULL for null). Each attempt is recorded in "
+               "kasho_ops.explain_runs, without the values.")
+    raw = st.text_area("Sample parameter values", key="explain_parameters", height=100,
+                       placeholder="one value per $n parameter, e.g.\n42\nsettled")
+    if st.button("EXPLAIN", icon=":material/account_tree:"):
+        try:
+            result = audited_explain(ctx.config, ctx.target, datname, text,
+                                     parse_parameters(raw), queryid, ACTOR)
+        except ExplainRefused as exc:
+            st.error(str(exc), icon=":material/block:")
+            return
+        st.caption(f"{result.method} · relations in the plan: "
+                   + (", ".join(f"`{t}`" for t in result.tables) or "none"))
+        st.code(result.plan, language=None)
+
+
+# -- all statements --------------------------------------------------------------------------
+
+def overview_view() -> None:
+    st.title("Queries")
+    st.caption(f"**{ctx.target}** · {ctx.range_label} · "
+               f"{ctx.start:%Y-%m-%d %H:%M} → {ctx.end:%Y-%m-%d %H:%M} UTC · "
+               "from pg_stat_statements")
+    collection_status()
+    window = query_data.plan_window(ctx.start, ctx.end, interval)
+    recent_key, rule = regression_rule()
+    recent_start = query_data.recent_hours(ctx.end, RECENT_WINDOWS[recent_key])
+    reads = query_data.overview_reads(dsn, ctx.target, window, recent_start, BASELINE_DAYS,
+                                      rule.factor, rule.min_calls)
+    evicted = reads.evictions
+    if evicted:
+        st.warning(f"pg_stat_statements evicted its least-used entries {evicted:,} times in "
+                   "this range (more distinct statements than pg_stat_statements.max): rarely "
+                   "run statements are missing or undercounted. Raise pg_stat_statements.max "
+                   "in postgresql.conf (restart).", icon=":material/warning:")
+    totals = qa.statement_figures(reads.totals)
+    if totals.empty:
+        st.info(f"No statements recorded for {ctx.target} in the {ctx.range_label.lower()}.",
+                icon=":material/query_stats:")
+        return
+
+    filters = st.columns([4.2, 2.2, 2.2, 1.2], vertical_alignment="bottom")
+    rank_options = list(qa.RANK_METRICS)
+    url_rank = st.query_params.get(RANK_PARAM)
+    rank = filters[0].segmented_control(
+        "Rank by", rank_options, default=url_rank if url_rank in rank_options else qa.DEFAULT_RANK,
+        format_func=lambda k: qa.RANK_METRICS[k].label, key="queries_rank", required=True)
+    if st.query_params.get(RANK_PARAM) != rank:
+        st.query_params[RANK_PARAM] = rank
+    databases = filters[1].multiselect("Databases", sorted(totals["datname"].unique()),
+                                       placeholder="all databases")
+    roles = filters[2].multiselect("Roles", sorted(totals["rolname"].unique()),
+                                   placeholder="all roles")
+    limit = filters[3].number_input("Show", min_value=5, max_value=200, value=25, step=5)
+    nested = st.toggle("Include statements run inside functions", value=False,
+                       help="pg_stat_statements.track = all records them too; their time is "
+                            "already part of the calling statement's.")
+
+    top = qa.rank_statements(totals, rank, int(limit), databases, roles, nested)
+    by_time = qa.rank_statements(totals, "total_time", LOAD_SHAPE_STATEMENTS, databases, roles)
+    keys = tuple(dict.fromkeys([*(key_of(r) for _, r in top.iterrows()),
+                                *(key_of(r) for _, r in by_time.iterrows())]))
+    series = query_data.statement_series(dsn, ctx.target, window, keys,
+                                         query_data.SPARKLINE_COLUMNS)
+    previews = query_data.statement_previews(dsn, ctx.target, tuple(k[:3] for k in keys))
+    top, by_time = qa.with_previews(top, previews), qa.with_previews(by_time, previews)
+
+    load_shape_section(by_time, series, reads.load)
+    regressions_section(reads.regression_hours, recent_key, recent_start, rule)
+    top_statements_section(top, series, window, rank)
+
+
+def regression_rule() -> tuple[str, qa.RegressionRule]:
+    """The rule's settings as the popover left them (its widgets are drawn further down,
+    keyed to these session-state values, which start at RegressionRule's defaults)."""
+    default = qa.RegressionRule()
+    st.session_state.setdefault("regression_window", "1h")
+    st.session_state.setdefault("regression_factor", default.factor)
+    st.session_state.setdefault("regression_min_calls", default.min_calls)
+    rule = qa.RegressionRule(factor=float(st.session_state["regression_factor"]),
+                             min_calls=int(st.session_state["regression_min_calls"]))
+    return str(st.session_state["regression_window"]), rule
+
+
+def load_shape_section(by_time: pd.DataFrame, series: pd.DataFrame,
+                       load: pd.DataFrame) -> None:
+    labels = {key_of(r): f"{i + 1}. {qa.one_line(str(r['query'] or r['queryid']), 48)}"
+              for i, (_, r) in enumerate(by_time.iterrows())}
+    shape = qa.load_shape(series, load, labels)
+    figure = query_charts.load_shape_figure(shape, x_range)
+    with st.container(border=True):
+        if figure is None:
+            st.info("No statement time in this range.", icon=":material/bar_chart:")
+            return
+        event = st.plotly_chart(figure, config={"displaylogo": False}, theme=None,
+                                on_select="rerun", selection_mode="points", key="load_shape")
+        st.caption("Click a bar segment to open that statement.")
+    points = event.selection.points if event and event.selection else []
+    ordered = list(labels)
+    for point in points:
+        curve = point.get("curve_number")
+        if curve is not None and curve < len(ordered):
+            open_statement(ordered[curve])
+            st.rerun()
+
+
+def regressions_section(hours: pd.DataFrame, recent_key: str, recent_start: datetime,
+                        rule: qa.RegressionRule) -> None:
+    head, rule_box = st.columns([5, 1], vertical_alignment="bottom")
+    head.subheader("Regressions")
+    with rule_box.popover("Rule", icon=":material/tune:"):
+        st.selectbox("Recent window", list(RECENT_WINDOWS), key="regression_window")
+        st.number_input("Slower by at least (×)", min_value=1.1, step=0.5,
+                        key="regression_factor")
+        st.number_input("Calls in each window, at least", min_value=1,
+                        key="regression_min_calls")
+    windows = qa.recent_windows(hours, rule)
+    st.caption(f"Mean time since {recent_start:%H:%M} UTC (the last {recent_key}, in whole "
+               f"hours) against the {BASELINE_DAYS} whole days before that day, flagged at "
+               f"{rule.factor:g}× or more with at least {rule.min_calls} calls in each. "
+               "Newest first; select a row for its detail.")
+    flagged = qa.find_regressions(windows, rule)
+    if flagged.empty:
+        st.success("No statement got slower by that rule.", icon=":material/check_circle:")
+        return
+    recent_window = query_data.plan_window(recent_start, ctx.end, interval)
+    recent_keys = tuple(key_of(r) for _, r in flagged.iterrows())
+    recent = query_data.statement_series(dsn, ctx.target, recent_window, recent_keys,
+                                         ("calls", "total_exec_time_ms"))
+    flagged = qa.with_previews(qa.regression_onsets(recent, flagged, rule),
+                               query_data.statement_previews(
+                                   dsn, ctx.target, tuple(k[:3] for k in recent_keys)))
+    table = pd.DataFrame({
+        "since": flagged["since"].dt.tz_convert(None),
+        "statement": [qa.one_line(str(q or ""), 90) for q in flagged["query"]],
+        "database": flagged["datname"],
+        "baseline mean": [qa.format_ms(v) for v in flagged["baseline_mean_ms"]],
+        "recent mean": [qa.format_ms(v) for v in flagged["recent_mean_ms"]],
+        "slower": flagged["slowdown"],
+        "recent calls": flagged["recent_calls"],
+    })
+    event = st.dataframe(
+        table, hide_index=True, width="stretch", on_select="rerun",
+        selection_mode="single-row", key="regressions",
+        column_config={"since": st.column_config.DatetimeColumn("since (UTC)",
+                                                                format="YYYY-MM-DD HH:mm"),
+                       "slower": st.column_config.NumberColumn(format="%.1f×"),
+                       "recent calls": st.column_config.NumberColumn(format="%d")})
+    if event.selection.rows:
+        open_statement(key_of(flagged.iloc[event.selection.rows[0]]))
+        st.rerun()
+
+
+def top_statements_section(top: pd.DataFrame, series: pd.DataFrame, window: query_data.Window,
+                           rank: str) -> None:
+    metric = qa.RANK_METRICS[rank]
+    st.subheader(f"Top statements by {metric.label.lower()}")
+    st.caption(f"{metric.help[0].upper()}{metric.help[1:]}. Select a row for its detail. "
+               "Share is of all top-level statement time in the range.")
+    if top.empty:
+        st.info("No statement matches the filters.", icon=":material/filter_alt_off:")
+        return
+    buckets = list(pd.date_range(
+        pd.Timestamp(window.start).floor(f"{window.bucket}s"), pd.Timestamp(window.end),
+        freq=f"{window.bucket}s", tz="UTC"))
+    keys = [key_of(r) for _, r in top.iterrows()]
+    sparks = qa.sparkline_values(series, buckets, metric.column, keys)
+    table = pd.DataFrame({
+        "statement": [qa.one_line(str(q or f"queryid {i}"), 110)
+                      for q, i in zip(top["query"], top["queryid"], strict=True)],
+        "trend": [sparks[k] for k in keys],
+        "share": top["time_share"] * 100,
+        "total": [qa.format_ms(v) for v in top["total_exec_time_ms"]],
+        "mean": [qa.format_ms(v) for v in top["mean_exec_time_ms"]],
+        "calls": top["calls"], "rows": top["rows"],
+        "hit %": top["hit_ratio"] * 100,
+        "I/O blocks": top["io_blocks"], "temp blocks": top["temp_blocks"],
+        "database": top["datname"], "role": top["rolname"],
+    })
+    event = st.dataframe(
+        table, hide_index=True, width="stretch", on_select="rerun",
+        selection_mode="single-row", key="top_statements", height=38 + 35 * len(table),
+        column_config={
+            "statement": st.column_config.TextColumn(width="large"),
+            "share": st.column_config.ProgressColumn("share of time", format="%.1f%%",
+                                                     min_value=0, max_value=100),
+            "calls": st.column_config.NumberColumn(format="localized"),
+            "rows": st.column_config.NumberColumn(format="localized"),
+            "hit %": st.column_config.NumberColumn(format="%.1f"),
+            "I/O blocks": st.column_config.NumberColumn(format="localized"),
+            "temp blocks": st.column_config.NumberColumn(format="localized"),
+            "trend": st.column_config.LineChartColumn(
+                "trend", y_min=0, width="small",
+                help=f"{metric.label} per {window.bucket // 60} min over the range"),
+        })
+    if event.selection.rows:
+        open_statement(keys[event.selection.rows[0]])
+        st.rerun()
+
+
+try:
+    selected = int_param(QUERYID_PARAM)
+    if selected is not None:
+        statement_view(selected)
+    else:
+        overview_view()
+except StoreUnavailable as exc:
+    st.error(str(exc), icon=":material/cloud_off:")

@@ -1,1 +1,0 @@
-"""Page scripts run by st.navigation (not imported): one file per page, layout only."""
