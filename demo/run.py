@@ -26,8 +26,9 @@ from collectors.core.errors import KashoOpsError
 from collectors.core.metric_groups import load_catalog
 from collectors.migrate import MigrationRunner
 from demo.cluster import ClusterError, LocalCluster
+from demo.roles import APP_ROLE, grant_app_role
 from demo.seed import seed
-from demo.workload import APP_ROLE, Workload, grant_app_role, start_workload
+from demo.workload import Workload, start_workload
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEMO_PG_PORT = 54329

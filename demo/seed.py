@@ -35,6 +35,8 @@ from collectors.core.errors import KashoOpsError
 
 CHUNK_PAIRS = 50_000  # 100k transaction rows per INSERT
 TRANSFER_PAIR_SHARE = 0.15  # of row pairs; so ~30% of rows are transfer legs
+RECENT_USERS = 0.04  # of users signed up inside the window (the others before it)
+RECENT_ACCOUNTS = 0.03  # of accounts opened inside the window besides recent users' own
 PICK_SCHEMA = "kasho_demo"
 ACCOUNT_TYPES = ("checking", "savings", "business")
 TRANSACTION_TYPES = ("deposit", "card_payment", "withdrawal", "fee", "transfer_out",
@@ -103,7 +105,8 @@ SELECT %(salt)s::bigint AS salt, coalesce(%(until)s::timestamptz, now()) AS unti
        %(currency_scales)s::float8[] AS currency_scales,
        %(currency_minor_units)s::int[] AS currency_minor_units,
        %(hour_weights)s::float8[] AS hour_weights,
-       %(weekday_weights)s::float8[] AS weekday_weights, %(fee_amounts)s::float8[] AS fee_amounts
+       %(weekday_weights)s::float8[] AS weekday_weights, %(fee_amounts)s::float8[] AS fee_amounts,
+       %(recent_users)s::float8 AS recent_users, %(recent_accounts)s::float8 AS recent_accounts
 """
 
 # A password hash looks like bcrypt's ($2b$12$ + 53 characters); nobody can log in with it.
@@ -119,17 +122,29 @@ SELECT pg_temp.seed_uuid(n, p.salt + 1),
 FROM seed_params p, generate_series(1, p.users) AS n,
 LATERAL (SELECT pg_temp.seed_pick(p.first_names, pg_temp.seed_unit(n, p.salt + 10)) AS first_name,
                 pg_temp.seed_pick(p.last_names, pg_temp.seed_unit(n, p.salt + 11)) AS last_name,
-                p.until - make_interval(days => p.days)
-                    - pg_temp.seed_unit(n, p.salt + 14) * interval '730 days' AS created_at) v
+                CASE WHEN n > p.users - floor(p.users * p.recent_users)  -- signed up lately
+                     THEN p.until
+                          - pg_temp.seed_unit(n, p.salt + 14) * make_interval(days => p.days)
+                     ELSE p.until - make_interval(days => p.days)
+                          - pg_temp.seed_unit(n, p.salt + 14) * interval '730 days' END
+                    AS created_at) v
 """
 
 # Every user gets an account before anyone gets a second; the first two rounds of currencies
 # are fixed so each currency has at least two accounts to transfer between, and the very first
 # account of each currency is a merchant's business account (the workload's hot account).
+# Accounts of recent sign-ups and the last few opened are created inside the window, after
+# their user; the history's transactions use only the accounts opened before it (numbered
+# 1..active_n, and per currency 1..active_currency_accounts).
 ACCOUNTS = """
 CREATE TEMP TABLE seed_accounts AS
 SELECT d.*, row_number() OVER (PARTITION BY d.currency ORDER BY d.n)::int AS currency_n,
-       count(*) OVER (PARTITION BY d.currency)::int AS currency_accounts
+       count(*) OVER (PARTITION BY d.currency)::int AS currency_accounts,
+       CASE WHEN d.active THEN row_number() OVER (PARTITION BY d.active ORDER BY d.n) END::int
+           AS active_n,
+       CASE WHEN d.active THEN row_number() OVER (PARTITION BY d.active, d.currency
+                                                  ORDER BY d.n) END::int AS active_currency_n,
+       count(*) OVER (PARTITION BY d.active, d.currency)::int AS active_currency_accounts
 FROM (
     SELECT m AS n, pg_temp.seed_uuid(m, p.salt + 2) AS account_id, u.id AS user_id,
            p.currency_codes[c.i] AS currency, p.currency_scales[c.i] AS amount_scale,
@@ -138,8 +153,14 @@ FROM (
                 WHEN pg_temp.seed_unit(m, p.salt + 22) < 0.62 THEN 'checking'
                 WHEN pg_temp.seed_unit(m, p.salt + 22) < 0.90 THEN 'savings'
                 ELSE 'business' END AS account_type,
-           u.created_at + pg_temp.seed_unit(m, p.salt + 23)
-               * (p.until - make_interval(days => p.days) - u.created_at) AS created_at
+           NOT r.recent AS active,
+           CASE WHEN r.recent
+                THEN greatest(u.created_at, p.until - make_interval(days => p.days))
+                     + pg_temp.seed_unit(m, p.salt + 23)
+                       * (p.until - greatest(u.created_at,
+                                             p.until - make_interval(days => p.days)))
+                ELSE u.created_at + pg_temp.seed_unit(m, p.salt + 23)
+                     * (p.until - make_interval(days => p.days) - u.created_at) END AS created_at
     FROM seed_params p CROSS JOIN generate_series(1, p.accounts) AS m
     JOIN LATERAL (SELECT CASE WHEN m <= p.users THEN m
                               ELSE 1 + floor(pg_temp.seed_unit(m, p.salt + 20) * p.users)::int
@@ -149,10 +170,17 @@ FROM (
                                     THEN 1 + (m - 1) % cardinality(p.currency_codes)
                                     ELSE width_bucket(pg_temp.seed_unit(m, p.salt + 21),
                                                       p.currency_bounds) END AS i) c
+    CROSS JOIN LATERAL (SELECT m > 2 * cardinality(p.currency_codes)
+                               AND (u.created_at > p.until - make_interval(days => p.days)
+                                    OR m > p.accounts - floor(p.accounts * p.recent_accounts))
+                               AS recent) r
 ) d;
 CREATE UNIQUE INDEX ON seed_accounts (n);
-CREATE UNIQUE INDEX ON seed_accounts (currency, currency_n);
+CREATE UNIQUE INDEX ON seed_accounts (active_n);
+CREATE UNIQUE INDEX ON seed_accounts (currency, active_currency_n);
 ANALYZE seed_accounts;
+ALTER TABLE seed_params ADD COLUMN active_accounts int;
+UPDATE seed_params SET active_accounts = (SELECT count(*) FROM seed_accounts WHERE active);
 INSERT INTO accounts (id, user_id, account_type, balance, currency, created_at, updated_at)
 SELECT account_id, user_id, account_type, 0, currency, created_at, created_at
 FROM seed_accounts ORDER BY n;
@@ -224,11 +252,13 @@ WITH pairs AS (
            pr.hour_start + pg_temp.seed_unit(pr.k, p.salt + 36) * interval '1 hour' AS created_at
     FROM pairs pr, seed_params p, seed_accounts s, seed_accounts d
     WHERE pr.is_transfer
-      AND s.n = pg_temp.seed_account_n(pg_temp.seed_unit(pr.k, p.salt + 31), p.accounts)
+      AND s.active_n = pg_temp.seed_account_n(pg_temp.seed_unit(pr.k, p.salt + 31),
+                                              p.active_accounts)
       AND d.currency = s.currency
-      AND d.currency_n = 1 + (s.currency_n + floor(pg_temp.seed_unit(pr.k, p.salt + 32)
-                                                   * (s.currency_accounts - 1))::int)
-                             %% s.currency_accounts
+      AND d.active_currency_n = 1 + (s.active_currency_n
+                                     + floor(pg_temp.seed_unit(pr.k, p.salt + 32)
+                                             * (s.active_currency_accounts - 1))::int)
+                                    %% s.active_currency_accounts
 ), singles AS (
     SELECT r.g, a.account_id, a.amount_scale, a.minor_units,
            CASE WHEN pg_temp.seed_unit(r.g, p.salt + 41) < 0.40 THEN 'deposit'
@@ -242,7 +272,8 @@ WITH pairs AS (
     FROM pairs pr CROSS JOIN LATERAL (VALUES (2 * pr.k - 1), (2 * pr.k)) AS r(g), seed_params p,
          seed_accounts a
     WHERE NOT pr.is_transfer AND r.g <= p.transactions
-      AND a.n = pg_temp.seed_account_n(pg_temp.seed_unit(r.g, p.salt + 40), p.accounts)
+      AND a.active_n = pg_temp.seed_account_n(pg_temp.seed_unit(r.g, p.salt + 40),
+                                              p.active_accounts)
 ), movements AS (
     SELECT leg.g, leg.account_id, leg.transaction_type, t.amount, t.status_draw, t.settle_draw,
            t.created_at
@@ -304,7 +335,8 @@ def _parameters(users: int, accounts: int, transactions: int, days: int, random_
         "currency_scales": [scale for _, _, scale, _ in CURRENCIES],
         "currency_minor_units": [minor for *_, minor in CURRENCIES],
         "hour_weights": list(HOUR_WEIGHTS), "weekday_weights": list(WEEKDAY_WEIGHTS),
-        "fee_amounts": list(FEE_AMOUNTS),
+        "fee_amounts": list(FEE_AMOUNTS), "recent_users": RECENT_USERS,
+        "recent_accounts": RECENT_ACCOUNTS,
     }
 
 

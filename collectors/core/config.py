@@ -37,6 +37,13 @@ class Target:
     dsn: Secret
     password: Secret | None = None
     actions_dsn: Secret | None = None  # a role with pg_signal_backend, for DBA actions only
+    business_dsn: Secret | None = None  # a role with SELECT on Kasho's tables, business groups
+
+    def business(self) -> Target | None:
+        """This target as its business role sees it (no password of the monitoring role's)."""
+        if self.business_dsn is None:
+            return None
+        return Target(name=self.name, dsn=self.business_dsn)
 
     def connect_kwargs(self) -> dict[str, Any]:
         """libpq parameters for this target (password only if configured explicitly)."""
@@ -100,7 +107,7 @@ _SECTION_KEYS: dict[str, set[str]] = {
     "collector": {"statement_timeout_ms", "lock_timeout_ms", "connect_timeout_seconds",
                   "max_connections_per_target", "backoff_base_seconds", "backoff_cap_seconds"},
     "dashboard": {"address", "port", "stale_after_intervals", "actions_enabled"},
-    "target": {"name", "dsn", "password_env", "password_file", "actions_dsn"},
+    "target": {"name", "dsn", "password_env", "password_file", "actions_dsn", "business_dsn"},
 }
 _TOP_LEVEL = {"store", "targets", "collector", "intervals", "dashboard"}
 LOOPBACK_ADDRESSES = {"127.0.0.1", "::1", "localhost"}
@@ -246,9 +253,11 @@ def _warn_dashboard_exposed(address: str) -> None:
 
 
 def _env_overrides_clash(name: str, other: str) -> bool:
-    """'a-b' and 'a_b' share KASHO_OPS_TARGET_A_B_DSN; 'x-actions' reads x's ACTIONS_DSN."""
+    """'a-b' and 'a_b' share KASHO_OPS_TARGET_A_B_DSN; 'x-actions' reads x's ACTIONS_DSN (and
+    'x-business' its BUSINESS_DSN)."""
     key, other_key = env_key(name), env_key(other)
-    return key in (other_key, f"{other_key}_ACTIONS") or other_key == f"{key}_ACTIONS"
+    suffixes = ("", "_ACTIONS", "_BUSINESS")
+    return key in {other_key + s for s in suffixes} or other_key in {key + s for s in suffixes}
 
 
 def _targets(raw_targets: Any, env: dict[str, str], fail: Any) -> tuple[Target, ...]:
@@ -280,9 +289,14 @@ def _targets(raw_targets: Any, env: dict[str, str], fail: Any) -> tuple[Target, 
             "actions_dsn")
         if actions_dsn is not None:
             _check_dsn(actions_dsn, f"{label}.actions_dsn", fail)
+        business_dsn = env.get(f"KASHO_OPS_TARGET_{env_key(name)}_BUSINESS_DSN") or item.get(
+            "business_dsn")
+        if business_dsn is not None:
+            _check_dsn(business_dsn, f"{label}.business_dsn", fail)
         targets.append(Target(name=name, dsn=Secret(dsn),
                               password=_password(item, env, label, fail),
-                              actions_dsn=Secret(actions_dsn) if actions_dsn else None))
+                              actions_dsn=Secret(actions_dsn) if actions_dsn else None,
+                              business_dsn=Secret(business_dsn) if business_dsn else None))
     return tuple(targets)
 
 

@@ -1,11 +1,13 @@
 """The engine: the one place that runs a metric group against a monitored server.
 
 `Engine.run(group, target)` picks the group's SQL for the server's major version, runs it
-read-only under the group's timeout, turns counters into deltas (keeping the previous sample
-per target and group in memory), writes the rows and a run record to the store, and returns
-what happened. A group's text columns (query texts, names) go to its side table once per
-text key, never into every row. It never raises for a failed collection: every failure is
-a RunRecord.
+read-only under the group's timeout (as the target's monitoring role, or its business role
+for groups with `connection = "business"`), turns counters into deltas (keeping the previous
+sample per target and group in memory), binds an incremental group's window from its
+watermark (`incremental.py`), writes the rows (and the new watermark) and a run record to the
+store in one transaction, and returns what happened. A group's text columns (query texts,
+names) go to its side table once per text key, never into every row. It never raises for a
+failed collection: every failure is a RunRecord.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from collectors.core.connections import QUERY_MARKER, TargetConnections, describ
 from collectors.core.db import fetch_value
 from collectors.core.deltas import Sample, counter_deltas, index_rows
 from collectors.core.errors import KashoOpsError, TargetUnavailable
+from collectors.core.incremental import Watermarks, Window, watermark_batch
 from collectors.core.metric_groups import MetricGroup
 from collectors.core.redact import mask_string_literals
 from collectors.core.store import Batch, MetricStore, RunRecord
@@ -41,6 +44,7 @@ class GroupRows:
     rows: list[dict[str, Any]]
     server_major: int
     note: str | None = None
+    window: Window | None = None  # what an incremental group read; stored as its watermark
 
 
 class Engine:
@@ -50,13 +54,21 @@ class Engine:
         self._connections: dict[str, TargetConnections] = {}
         self._samples: dict[tuple[str, str], Sample] = {}
         self._texts_stored: dict[tuple[str, str], set[tuple[Any, ...]]] = {}
+        self._watermarks = Watermarks(store)
         self._lock = threading.Lock()
 
-    def connections_for(self, target: Target) -> TargetConnections:
+    def connections_for(self, target: Target, connection: str = "monitoring") -> TargetConnections:
+        """The pool of the target's monitoring role, or of its business role (business_dsn)."""
+        key = target.name if connection == "monitoring" else f"{target.name}/{connection}"
         with self._lock:
-            if target.name not in self._connections:
-                self._connections[target.name] = TargetConnections(target, self.settings)
-            return self._connections[target.name]
+            if key not in self._connections:
+                role = target if connection == "monitoring" else target.business()
+                if role is None:
+                    raise KashoOpsError(f"target {target.name} has no business_dsn: the business "
+                                        "groups need a role with SELECT on Kasho's tables "
+                                        "(README: business role)")
+                self._connections[key] = TargetConnections(role, self.settings)
+            return self._connections[key]
 
     def forget_target(self, target_name: str) -> None:
         """Drop cached samples after a connection error: deltas restart from a new baseline."""
@@ -72,19 +84,26 @@ class Engine:
 
     def read(self, group: MetricGroup, target: Target, now: datetime) -> GroupRows:
         """Run the group's SQL on the target and return rows ready for the store."""
-        with self.connections_for(target).connection() as conn:
+        window, note = None, None
+        with self.connections_for(target, group.connection).connection() as conn:
             server_major = conn.info.server_version // 10000
             query = group.sql_for(server_major)
             with conn.transaction():
                 timeout_ms = group.timeout_ms or self.settings.statement_timeout_ms
                 conn.execute("SELECT set_config('statement_timeout', %s, true)", [str(timeout_ms)])
+                if group.incremental is not None:
+                    window, note = self._watermarks.next(
+                        target.name, group.name, group.incremental,
+                        fetch_value(conn, "SELECT statement_timestamp()"))
+                    if window is None:
+                        return GroupRows(rows=[], server_major=server_major, note=note)
                 rows = conn.cursor(row_factory=dict_row).execute(
-                    QUERY_MARKER + query).fetchall()
+                    QUERY_MARKER + query, window.params() if window else None).fetchall()
                 started_at = None
                 if group.is_counter:
                     started_at = fetch_value(conn, "SELECT pg_postmaster_start_time()")
         if not group.is_counter:
-            return GroupRows(rows=rows, server_major=server_major)
+            return GroupRows(rows=rows, server_major=server_major, note=note, window=window)
         return self._deltas(group, target, now, rows, started_at, server_major)
 
     def _deltas(self, group: MetricGroup, target: Target, now: datetime,
@@ -124,9 +143,10 @@ class Engine:
         error: str | None = None
         unreachable = False
         rows: list[dict[str, Any]] = []
+        window: Window | None = None
         try:
             result = self.read(group, target, started_at)
-            rows = result.rows
+            rows, window = result.rows, result.window
         except TargetUnavailable as exc:
             self.forget_target(target.name)
             error = str(exc)
@@ -150,8 +170,12 @@ class Engine:
             if new_texts:
                 batches.append(text_batch(group, target.name, started_at,
                                           list(new_texts.values())))
+            if window is not None:  # in the rows' transaction: both or neither are stored
+                batches.append(watermark_batch(target.name, group.name, started_at, window))
             self.store.write(batches, record)
             stored.update(new_texts)
+        if window is not None:
+            self._watermarks.advance(target.name, group.name, window)
         return record
 
 

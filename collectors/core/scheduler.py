@@ -95,6 +95,19 @@ class Collector:
         self.health = TargetHealthBook(config.collector.backoff_base_seconds,
                                        config.collector.backoff_cap_seconds)
 
+    def pairs(self) -> list[tuple[Target, MetricGroup]]:
+        """Every (target, group) to collect: business groups only for targets with a
+        business_dsn (said once per target)."""
+        pairs = []
+        for target in self.config.targets:
+            skipped = [g.name for g in self.groups
+                       if g.connection == "business" and target.business_dsn is None]
+            if skipped:
+                log.info("target %s has no business_dsn: not collecting %s", target.name,
+                         ", ".join(skipped))
+            pairs += [(target, g) for g in self.groups if g.name not in skipped]
+        return pairs
+
     def interval(self, group: MetricGroup) -> int:
         return self.config.collector.intervals.get(group.name, group.interval_seconds)
 
@@ -117,12 +130,12 @@ class Collector:
     def run_once(self, baseline_wait_seconds: float = 1.0) -> list[RunRecord]:
         """One run of every group on every target. Counter groups first take a baseline
         sample and wait `baseline_wait_seconds`, so even a single cycle writes deltas."""
-        primed = [self.engine.prime(group, target) for target in self.config.targets
-                  for group in self.groups if group.is_counter]
+        pairs = self.pairs()
+        primed = [self.engine.prime(group, target) for target, group in pairs
+                  if group.is_counter]
         if any(primed):
             time.sleep(baseline_wait_seconds)
-        return [self.collect(group, target)
-                for target in self.config.targets for group in self.groups]
+        return [self.collect(group, target) for target, group in pairs]
 
     def maintain(self) -> None:
         try:
@@ -135,21 +148,21 @@ class Collector:
             log.info("retention: dropped %d partitions", len(dropped))
 
     def build_scheduler(self) -> BlockingScheduler:
-        workers = max(4, min(20, len(self.config.targets) * len(self.groups)))
+        pairs = self.pairs()
+        workers = max(4, min(20, len(pairs)))
         scheduler = BlockingScheduler(executors={"default": ThreadPoolExecutor(workers)},
                                       timezone=UTC)
         now = datetime.now(UTC)
-        for target in self.config.targets:
-            for group in self.groups:
-                interval = self.interval(group)
-                scheduler.add_job(
-                    self.collect, IntervalTrigger(seconds=interval, jitter=min(interval / 10, 5)),
-                    args=[group, target], id=f"{target.name}/{group.name}",
-                    name=f"{group.name} on {target.name}", max_instances=1, coalesce=True,
-                    misfire_grace_time=interval,
-                    next_run_time=now + timedelta(
-                        seconds=start_offset_seconds(target.name, group.name, interval)),
-                )
+        for target, group in pairs:
+            interval = self.interval(group)
+            scheduler.add_job(
+                self.collect, IntervalTrigger(seconds=interval, jitter=min(interval / 10, 5)),
+                args=[group, target], id=f"{target.name}/{group.name}",
+                name=f"{group.name} on {target.name}", max_instances=1, coalesce=True,
+                misfire_grace_time=interval,
+                next_run_time=now + timedelta(
+                    seconds=start_offset_seconds(target.name, group.name, interval)),
+            )
         scheduler.add_job(self.maintain, IntervalTrigger(hours=1), id="store-maintenance",
                           max_instances=1, coalesce=True, next_run_time=now)
         return scheduler

@@ -163,9 +163,16 @@ def test_time_spread_has_a_daily_and_weekly_shape(conn: psycopg.Connection[Any])
     assert by_weekday[7] < by_weekday[6] < min(by_weekday[day] for day in range(1, 6))
     assert scalar(conn, "SELECT count(*) FROM transactions WHERE status = 'pending' "
                         "AND created_at > %s", [UNTIL - timedelta(days=1)]) > 0
+    # Sign-ups go on during the window: a few users and accounts are new, each account
+    # opened after its user and before any of its transactions.
+    assert 0 < scalar(conn, "SELECT count(*) FROM users WHERE created_at > %s",
+                      [UNTIL - timedelta(days=90)]) < 20
+    assert 0 < scalar(conn, "SELECT count(*) FROM accounts WHERE created_at > %s",
+                      [UNTIL - timedelta(days=90)]) < 40
     assert scalar(conn, "SELECT count(*) FROM accounts a JOIN users u ON u.id = a.user_id "
-                        "WHERE a.created_at < u.created_at OR a.created_at > %s",
-                  [UNTIL - timedelta(days=90)]) == 0
+                        "WHERE a.created_at < u.created_at OR a.created_at > %s", [UNTIL]) == 0
+    assert scalar(conn, "SELECT count(*) FROM transactions t JOIN accounts a "
+                        "ON a.id = t.account_id WHERE t.created_at < a.created_at") == 0
     assert scalar(conn, "SELECT count(*) FROM transactions WHERE updated_at < created_at") == 0
 
 

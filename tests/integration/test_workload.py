@@ -14,15 +14,14 @@ import pytest
 
 from collectors.migrate import MigrationRunner
 from demo.cluster import LocalCluster
+from demo.roles import APP_ROLE, grant_app_role
 from demo.seed import seed
 from demo.workload import (
-    APP_ROLE,
     APPLICATION_NAME,
     DEFAULT_SCRIPT_WEIGHTS,
     SCRIPTS_DIR,
     Workload,
     WorkloadError,
-    grant_app_role,
     start_workload,
 )
 from tests.pg import create_database, drop_database
