@@ -1,6 +1,6 @@
--- Kasho's balances now, per currency and account type: accounts, their total balance, and
--- how many are negative and by how much. Exact: one read of accounts (never transactions),
--- which is why the group runs on a slow interval.
+-- business_balances (PostgreSQL 13+): Kasho's balances now, per currency and account type:
+-- accounts, their total balance, and how many are negative and by how much. Exact: one read of
+-- accounts (never transactions), which is why the group runs on a slow interval.
 SELECT a.currency::text AS currency,
        a.account_type::text AS account_type,
        count(*) AS accounts,

@@ -1,7 +1,8 @@
--- Kasho's pending transactions now, per account currency and type: how many, their amount
--- and the oldest one's age; plus one all-currencies row (currency and type '*') that always
--- exists, so an empty backlog is stored as 0, and whose amount is NULL: money is never summed
--- across currencies. Reads the partial index of pending transactions.
+-- business_pending (PostgreSQL 13+): Kasho's pending transactions now, per account currency and
+-- type: how many, their amount and the oldest one's age; plus one all-currencies row (currency
+-- and type '*') that always exists, so an empty backlog is stored as 0, and whose amount is
+-- NULL: money is never summed across currencies. Reads the partial index of pending
+-- transactions.
 SELECT coalesce(a.currency::text, CASE WHEN GROUPING(a.currency) = 0 THEN '' ELSE '*' END)
            AS currency,
        CASE WHEN GROUPING(t.transaction_type) = 0 THEN t.transaction_type::text ELSE '*' END

@@ -1,11 +1,12 @@
--- Kasho's transactions created or changed in the run's window (since, until], per minute,
--- type, status and account currency: counts and exact amounts. Incremental: the engine binds
--- the window from the watermark it keeps in the store. A row created in the window is a
--- 'created' event with its status as read; a row created before the window and updated in it
--- (pending -> completed/failed, completed -> reversed) is a 'changed' event with the status it
--- changed to, and how long after its creation. Each state of a row is counted once.
--- Needs SELECT on transactions and accounts (business_dsn); strings compare as text, so
--- VARCHAR and enum columns both work. Reads through the created_at and updated_at indexes.
+-- business_transactions (PostgreSQL 13+): Kasho's transactions created or changed in the run's
+-- window (since, until], per minute, type, status and account currency: counts and exact
+-- amounts. Incremental: the engine binds the window from the watermark it keeps in the store. A
+-- row created in the window is a 'created' event with its status as read; a row created before
+-- the window and updated in it (pending -> completed/failed, completed -> reversed) is a
+-- 'changed' event with the status it changed to, and how long after its creation. Each state of
+-- a row is counted once. Needs SELECT on transactions and accounts (business_dsn); strings
+-- compare as text, so VARCHAR and enum columns both work. Reads through the created_at and
+-- updated_at indexes.
 SELECT to_timestamp(floor(extract(epoch FROM
            CASE WHEN t.created_at > %(since)s THEN t.created_at ELSE t.updated_at END) / 60) * 60)
            AS minute,
