@@ -14,5 +14,7 @@ SELECT coalesce(a.currency::text, CASE WHEN GROUPING(a.currency) = 0 THEN '' ELS
            AS oldest_age_seconds
 FROM transactions t
 LEFT JOIN accounts a ON a.id = t.account_id
-WHERE t.status::text = 'pending'
+-- An untyped literal takes the column's type, VARCHAR or enum, so this matches the partial
+-- index of pending rows either way (status::text = 'pending' would not match an enum's).
+WHERE t.status = 'pending'
 GROUP BY GROUPING SETS ((a.currency, t.transaction_type), ())
