@@ -5,23 +5,29 @@
 -- the window and updated in it (pending -> completed/failed, completed -> reversed) is a
 -- 'changed' event with the status it changed to, and how long after its creation. Each state of
 -- a row is counted once. Needs SELECT on transactions and accounts (business_dsn); strings
--- compare as text, so VARCHAR and enum columns both work. Reads through the created_at and
--- updated_at indexes.
-SELECT to_timestamp(floor(extract(epoch FROM
-           CASE WHEN t.created_at > %(since)s THEN t.created_at ELSE t.updated_at END) / 60) * 60)
-           AS minute,
-       CASE WHEN t.created_at > %(since)s THEN 'created' ELSE 'changed' END AS event,
-       t.transaction_type::text AS transaction_type,
-       t.status::text AS status,
+-- compare as text, so VARCHAR and enum columns both work. Each half reads its own index
+-- (created_at, updated_at), whose order follows the table's, so a wide catch-up window still
+-- costs a fraction of reading the table.
+WITH events AS (
+    SELECT t.created_at AS happened_at, 'created' AS event, t.transaction_type, t.status,
+           t.amount, t.account_id, NULL::float8 AS age_seconds
+    FROM transactions t
+    WHERE t.created_at > %(since)s AND t.created_at <= %(until)s
+    UNION ALL
+    SELECT t.updated_at, 'changed', t.transaction_type, t.status,
+           t.amount, t.account_id, extract(epoch FROM t.updated_at - t.created_at)::float8
+    FROM transactions t
+    WHERE t.updated_at > %(since)s AND t.updated_at <= %(until)s AND t.created_at <= %(since)s
+)
+SELECT to_timestamp(floor(extract(epoch FROM e.happened_at) / 60) * 60) AS minute,
+       e.event,
+       e.transaction_type::text AS transaction_type,
+       e.status::text AS status,
        coalesce(a.currency::text, '') AS currency,
        count(*) AS transactions,
-       sum(t.amount) AS amount,
-       sum(extract(epoch FROM t.updated_at - t.created_at))
-           FILTER (WHERE t.created_at <= %(since)s)::float8 AS age_seconds_sum,
-       max(extract(epoch FROM t.updated_at - t.created_at))
-           FILTER (WHERE t.created_at <= %(since)s)::float8 AS age_seconds_max
-FROM transactions t
-LEFT JOIN accounts a ON a.id = t.account_id
-WHERE (t.created_at > %(since)s AND t.created_at <= %(until)s)
-   OR (t.updated_at > %(since)s AND t.updated_at <= %(until)s AND t.created_at <= %(since)s)
+       sum(e.amount) AS amount,
+       sum(e.age_seconds) AS age_seconds_sum,
+       max(e.age_seconds) AS age_seconds_max
+FROM events e
+LEFT JOIN accounts a ON a.id = e.account_id
 GROUP BY 1, 2, 3, 4, 5
