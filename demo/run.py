@@ -26,7 +26,7 @@ from collectors.core.errors import KashoOpsError
 from collectors.core.metric_groups import load_catalog
 from collectors.migrate import MigrationRunner
 from demo.cluster import ClusterError, LocalCluster
-from demo.roles import APP_ROLE, grant_app_role
+from demo.roles import APP_ROLE, BUSINESS_ROLE, grant_app_role, grant_business_role
 from demo.seed import seed
 from demo.workload import Workload, start_workload
 
@@ -99,6 +99,7 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
         seed_if_empty(cluster, scale)
         with psycopg.connect(cluster.dsn(KASHO_DB), autocommit=True) as conn:
             grant_app_role(conn)
+            grant_business_role(conn)
         write_demo_config(paths.config, cluster)
 
         say(f"starting the live workload (pgbench, payments scripts, as role {APP_ROLE})")
@@ -190,7 +191,8 @@ def write_demo_config(path: Path, cluster: LocalCluster) -> None:
         "# Written by `kasho-ops demo`; see kasho-ops.example.toml for every key.\n"
         f'[store]\ndsn = "{cluster.dsn(STORE_DB)}"\nretention_days = 7\n\n'
         f"[intervals]\n{intervals}\n\n"
-        f'[[targets]]\nname = "kasho"\ndsn = "{cluster.dsn(KASHO_DB, MONITOR_ROLE)}"\n')
+        f'[[targets]]\nname = "kasho"\ndsn = "{cluster.dsn(KASHO_DB, MONITOR_ROLE)}"\n'
+        f'business_dsn = "{cluster.dsn(KASHO_DB, BUSINESS_ROLE)}"\n')
 
 
 def spawn(name: str, cli_args: list[str], paths: DemoPaths) -> subprocess.Popen[bytes]:

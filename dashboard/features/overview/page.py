@@ -10,6 +10,7 @@ from collectors.core.errors import StoreUnavailable
 from collectors.core.metric_groups import load_catalog
 from dashboard.core import freshness, store
 from dashboard.core.context import current
+from dashboard.features.business import tiles as business
 from dashboard.features.overview import charts, data
 from dashboard.features.overview.logic import headline, headline_tiles
 
@@ -40,6 +41,8 @@ else:
             headline(overview.sizes, overview.limits, overview.stats)), strict=True):
         column.metric(tile.label, tile.value, tile.delta, tile.delta_color, help=tile.help,
                       border=True, delta_arrow="off")
+
+    business.headline_row(ctx)
 
     figures = [
         ("database size", charts.database_size_figure(overview.sizes, x_range)),
