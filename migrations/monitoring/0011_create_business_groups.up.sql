@@ -4,15 +4,18 @@ SET lock_timeout = '5s';
 -- Aggregates only: no email, password hash, user id or account id is ever stored. Money is
 -- numeric (exact), summed per currency, never across currencies.
 
--- business_transactions (incremental): per minute of the event, transactions created
--- (event 'created', status as read) and transactions whose status changed after creation
--- (event 'changed', the status they changed to; age_* = seconds from creation to the change).
--- A minute read across two runs has two rows: readers sum them.
+-- business_transactions (incremental): per minute of the event, transactions created (event
+-- 'created', status as read; 'created_changed' when already updated when read) and
+-- transactions updated after their creation (event 'changed', the status they changed to;
+-- age_* = seconds from creation to the change). A row's outcome is its 'created' status if it
+-- never changed, else its 'changed' one. A minute read across two runs has two rows: readers
+-- sum them.
 CREATE TABLE kasho_ops.business_transactions (
     collected_at     timestamptz      NOT NULL,
     target           text             NOT NULL,
     minute           timestamptz      NOT NULL,
-    event            text             NOT NULL CHECK (event IN ('created', 'changed')),
+    event            text             NOT NULL
+                     CHECK (event IN ('created', 'created_changed', 'changed')),
     transaction_type text             NOT NULL,
     status           text             NOT NULL,
     currency         text             NOT NULL,

@@ -108,7 +108,8 @@ def created_count(dsn: Secret, target: str, start: datetime, end: datetime) -> i
     frame = read_frame(dsn, sql.SQL("""
         SELECT coalesce(sum(transactions), 0)::bigint AS created
         FROM kasho_ops.business_transactions
-        WHERE {window} AND event = 'created'""").format(window=MINUTE_WINDOW),
+        WHERE {window} AND event IN ('created', 'created_changed')""").format(
+            window=MINUTE_WINDOW),
         {"target": target, "start": start, "end": end})
     return int(frame["created"].iloc[0])
 

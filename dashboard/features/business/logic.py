@@ -19,6 +19,7 @@ from dashboard.core.units import format_seconds
 from dashboard.features.overview.logic import MetricTile
 
 DECIDED = ("completed", "failed")
+CREATED = ("created", "created_changed")  # every transaction created, by status as read
 # A bucket's failure rate is shown only when this many transactions were decided in it: one
 # failure out of two is not a 50 % failure rate anyone should act on.
 MIN_DECIDED_FOR_RATE = 10
@@ -73,7 +74,7 @@ def throughput(transactions: pd.DataFrame, covered: pd.DatetimeIndex,
                bucket: int) -> pd.DataFrame:
     """Transactions created per minute, by transaction_type (columns), per covered bucket."""
     created = _on(transactions, covered)
-    created = created[created["event"] == "created"] if not created.empty else created
+    created = created[created["event"].isin(CREATED)] if not created.empty else created
     wide = _wide(created, covered, "transaction_type", "transactions")
     return wide.astype(float) / (bucket / 60)
 
@@ -84,6 +85,10 @@ def outcomes(transactions: pd.DataFrame, covered: pd.DatetimeIndex) -> pd.DataFr
     failed) in % (NaN below MIN_DECIDED_FOR_RATE decided). Each transaction reaches each
     status once."""
     frame = _on(transactions, covered)
+    # A transaction's outcome: its status when created if it never changed, else what it
+    # changed to ('created_changed' rows are counted by their 'changed' event).
+    if not frame.empty:
+        frame = frame[frame["event"].isin(("created", "changed"))]
     wide = _wide(frame, covered, "status", "transactions")
     result = pd.DataFrame(index=covered)
     for status in (*DECIDED, "reversed"):
@@ -115,7 +120,7 @@ def volume(transactions: pd.DataFrame, covered: pd.DatetimeIndex,
     frame = _on(transactions, covered)
     if frame.empty:
         return pd.DataFrame(index=covered)
-    mine = frame[(frame["event"] == "created") & (frame["currency"] == currency)]
+    mine = frame[frame["event"].isin(CREATED) & (frame["currency"] == currency)]
     sums = {(b, t): sum(group["amount"], Decimal(0))
             for (b, t), group in mine.groupby(["bucket", "transaction_type"])}
     types = sorted({t for _, t in sums})
@@ -130,7 +135,7 @@ def currency_totals(transactions: pd.DataFrame, covered: pd.DatetimeIndex) -> pd
     frame = _on(transactions, covered)
     if frame.empty:
         return pd.DataFrame(columns=columns)
-    created = frame[frame["event"] == "created"]
+    created = frame[frame["event"].isin(CREATED)]
     rows = []
     for currency, group in created.groupby("currency"):
         done = group[group["status"] == "completed"]
@@ -284,18 +289,18 @@ def statement_label(text: str) -> str:
     return words if len(words) <= 40 else words[:39] + "…"
 
 
-def statement_means(statements: pd.DataFrame, covered: pd.DatetimeIndex) -> pd.DataFrame:
+def statement_means(statements: pd.DataFrame) -> pd.DataFrame:
     """Mean execution time (ms) per bucket of each statement (columns: its label); buckets
     without calls are gaps."""
     if statements.empty:
-        return pd.DataFrame(index=covered)
+        return pd.DataFrame()
     frame = statements.assign(bucket=pd.to_datetime(statements["bucket"], utc=True))
     frame = frame.assign(label=frame["query"].map(statement_label))
     frame = frame.assign(label=_unique_labels(frame))
     sums = frame.pivot_table(index="bucket", columns="label",
                              values=["total_exec_time_ms", "calls"], aggfunc="sum")
     means = sums["total_exec_time_ms"] / sums["calls"].where(sums["calls"] > 0)
-    return means.reindex(covered).rename_axis(index="bucket", columns=None)
+    return means.rename_axis(index="bucket", columns=None)
 
 
 def _unique_labels(frame: pd.DataFrame) -> pd.Series:
@@ -337,7 +342,7 @@ def correlation_panels(found_transactions: pd.DataFrame, covered: pd.DatetimeInd
     if not locks.empty:
         waiting = locks.set_index(pd.to_datetime(locks["collected_at"], utc=True))[
             "blocked_sessions"]
-    means = statement_means(statements, covered)
+    means = statement_means(statements)
     panels = [
         Panel("Payments: transactions created per minute", "/min",
               {"created per minute": created}, "business"),
