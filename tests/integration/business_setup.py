@@ -83,3 +83,35 @@ def watermark_span(store_dsn: str, group: str) -> tuple[Any, Any]:
                      [group])[0]
     return row[0], row[1]
 
+
+
+HEALTH_GROUPS = ("database_stats", "lock_waits", "query_stats")
+
+
+def collect_business_and_health(store_dsn: str, monitoring_dsn: str, business_dsn: str,
+                                kasho_admin_dsn: str) -> None:
+    """Fill a migrated store as a running collector would: every business group caught up,
+    and the health groups the correlation view reads, with the payments' statements between
+    their baseline and their deltas."""
+    from collectors.core.scheduler import Collector
+
+    config = business_config(store_dsn, monitoring_dsn, business_dsn)
+    catalog = load_catalog()
+    store = MetricStore(config.store.dsn)
+    store.open()
+    collector = Collector(config, [catalog[g] for g in (*BUSINESS_GROUPS, *HEALTH_GROUPS)],
+                          store)
+    try:
+        assert [r.error for r in collector.run_once() if r.error] == []
+        for name in INCREMENTAL_GROUPS:
+            run_until_caught_up(collector.engine, config, catalog[name])
+        with psycopg.connect(kasho_admin_dsn) as conn:
+            for _ in range(20):
+                conn.execute("SELECT count(*) FROM transactions WHERE status = 'pending'")
+                conn.execute("SELECT balance FROM accounts ORDER BY id LIMIT 1")
+        for group in HEALTH_GROUPS:  # deltas since run_once's baseline
+            record = collector.collect(catalog[group], config.targets[0])
+            assert record.error is None, record.error
+    finally:
+        collector.close()
+        store.close()

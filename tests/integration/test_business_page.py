@@ -16,25 +16,16 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from collectors.core.metric_groups import load_catalog
-from collectors.core.scheduler import Collector
-from collectors.core.store import MetricStore
 from collectors.migrate import MigrationRunner
 from dashboard.core.context import end_param
 from demo.cluster import LocalCluster
 from tests.conftest import KashoDatabase
-from tests.integration.business_setup import (
-    BUSINESS_GROUPS,
-    business_config,
-    run_until_caught_up,
-    watermark_span,
-)
+from tests.integration.business_setup import collect_business_and_health, watermark_span
 from tests.integration.collector_setup import monitor_dsn, write_config_file
 from tests.pg import create_database, drop_database
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 TARGET, PLAIN = "kasho", "plain"
-HEALTH_GROUPS = ("database_stats", "lock_waits", "query_stats")
 
 
 @pytest.fixture(scope="module")
@@ -43,26 +34,8 @@ def collected(pg_cluster: LocalCluster, kasho_database: KashoDatabase) -> Iterat
     name = create_database(pg_cluster.dsn(), "store")
     store_dsn = pg_cluster.dsn(name)
     MigrationRunner(store_dsn, "monitoring").up()
-    config = business_config(store_dsn, monitor_dsn(pg_cluster), kasho_database.business_dsn)
-    catalog = load_catalog()
-    store = MetricStore(config.store.dsn)
-    store.open()
-    collector = Collector(config, [catalog[g] for g in (*BUSINESS_GROUPS, *HEALTH_GROUPS)],
-                          store)
-    try:
-        assert [r.error for r in collector.run_once() if r.error] == []
-        for name_ in BUSINESS_GROUPS:
-            if catalog[name_].incremental:
-                run_until_caught_up(collector.engine, config, catalog[name_])
-        with psycopg.connect(kasho_database.admin_dsn) as conn:  # payments' statements
-            for _ in range(20):
-                conn.execute("SELECT count(*) FROM transactions WHERE status = 'pending'")
-                conn.execute("SELECT balance FROM accounts ORDER BY id LIMIT 1")
-        for group in HEALTH_GROUPS:  # deltas since run_once's baseline
-            assert collector.collect(catalog[group], config.targets[0]).error is None
-    finally:
-        collector.close()
-        store.close()
+    collect_business_and_health(store_dsn, monitor_dsn(pg_cluster),
+                                kasho_database.business_dsn, kasho_database.admin_dsn)
     yield store_dsn
     drop_database(pg_cluster.dsn(), name)
 
