@@ -7,6 +7,6 @@ documented columns only, generated server-side, plus the `kasho_demo.accounts` p
 `workload.py` runs pgbench with the sqlc-annotated scripts in `workload/` (balance reads,
 statements, card payments, deposits, withdrawals, transfers, checkouts at hot merchant
 accounts, settlement, chargebacks, sign-ups, a monthly report, a fee batch) as the
-application role `kasho_app`, application_name 'kasho-demo-workload'; `run.py` is
-`kasho-ops demo`.
+application role `kasho_app`, application_name 'kasho-demo-workload'; `roles.py` creates
+that role and Kasho Ops' business role with their GRANTs; `run.py` is `kasho-ops demo`.
 """
