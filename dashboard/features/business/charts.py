@@ -1,9 +1,12 @@
 """Business charts (pure): throughput by type, volume in one currency, outcomes and failure
 rate, the pending backlog, sign-ups, and the correlation view's stacked panels on one time
 axis. Each returns None for a frame without data. Money is drawn as float; the tables keep
-the exact Decimal."""
+the exact Decimal. Names from the monitored database (types, statuses, currencies, statement
+labels) pass through `_text`: plotly reads tags such as <a href> in trace names and titles."""
 
 from __future__ import annotations
+
+import html
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -38,6 +41,11 @@ def _side_legend(fig: go.Figure) -> go.Figure:
     return fig
 
 
+def _text(value: object) -> str:
+    """A value from the monitored database as plotly text: shown as is, never as markup."""
+    return html.escape(str(value), quote=False)
+
+
 def _color(name: str, palette: dict[str, str], index: int) -> str:
     return palette.get(name, SERIES_COLORS[index % len(SERIES_COLORS)])
 
@@ -56,7 +64,7 @@ def throughput_figure(rates: pd.DataFrame, x_range: TimeRange = None) -> go.Figu
     for i, kind in enumerate(_ordered(rates.columns, TYPE_COLORS)):
         color = _color(kind, TYPE_COLORS, i)
         fig.add_trace(go.Scatter(
-            x=times, y=rates[kind], name=kind, mode="lines", stackgroup="types",
+            x=times, y=rates[kind], name=_text(kind), mode="lines", stackgroup="types",
             line={"width": 0.8, "color": color}, fillcolor=translucent(color, 0.6),
             hovertemplate="%{y:,.1f}/min<extra>%{fullData.name}</extra>"))
     fig = finish_figure(fig, "Transactions per minute, by type", "transactions/min", x_range)
@@ -74,7 +82,7 @@ def status_changes_figure(changes: pd.DataFrame,
     times = utc_naive(changes.index)
     for i, status in enumerate(_ordered(changes.columns, STATUS_COLORS)):
         fig.add_trace(go.Scatter(
-            x=times, y=changes[status], name=f"→ {status}", mode="lines",
+            x=times, y=changes[status], name=f"→ {_text(status)}", mode="lines",
             line={"width": 2, "color": _color(status, STATUS_COLORS, i)},
             hovertemplate="%{y:,.2f}/min<extra>%{fullData.name}</extra>"))
     fig = finish_figure(fig, "Status changes per minute (settlements, chargebacks)",
@@ -92,10 +100,11 @@ def volume_figure(amounts: pd.DataFrame, currency: str,
     times = utc_naive(amounts.index)
     for i, kind in enumerate(_ordered(amounts.columns, TYPE_COLORS)):
         fig.add_trace(go.Bar(
-            x=times, y=[float(v) for v in amounts[kind]], name=kind,
+            x=times, y=[float(v) for v in amounts[kind]], name=_text(kind),
             marker={"color": _color(kind, TYPE_COLORS, i)},
-            hovertemplate=f"%{{y:,.2f}} {currency}<extra>%{{fullData.name}}</extra>"))
-    fig = finish_figure(fig, f"Amount per interval in {currency}, by type", currency, x_range)
+            hovertemplate=f"%{{y:,.2f}} {_text(currency)}<extra>%{{fullData.name}}</extra>"))
+    fig = finish_figure(fig, f"Amount per interval in {_text(currency)}, by type",
+                        _text(currency), x_range)
     fig.update_layout(barmode="stack", bargap=0.1)
     return _side_legend(fig)
 
@@ -156,7 +165,7 @@ def signups_figure(signups: pd.DataFrame, x_range: TimeRange = None) -> go.Figur
     fig = go.Figure()
     times = utc_naive(signups.index)
     for i, column in enumerate(signups.columns):
-        fig.add_trace(go.Bar(x=times, y=signups[column], name=str(column),
+        fig.add_trace(go.Bar(x=times, y=signups[column], name=_text(column),
                              offsetgroup="users" if column == "users" else "accounts",
                              marker={"color": SERIES_COLORS[i % len(SERIES_COLORS)]},
                              hovertemplate="%{y:,.0f}<extra>%{fullData.name}</extra>"))
@@ -181,11 +190,11 @@ def correlation_figure(panels: list[Panel], x_range: TimeRange = None) -> go.Fig
         legend = "legend" if row == 1 else f"legend{row}"
         for name, values in panel.series.items():
             fig.add_trace(go.Scatter(
-                x=utc_naive(values.index), y=values, name=name, mode="lines+markers",
+                x=utc_naive(values.index), y=values, name=_text(name), mode="lines+markers",
                 marker={"size": 4}, line={"width": 1.8,
                                           "color": SERIES_COLORS[color % len(SERIES_COLORS)]},
                 connectgaps=False, legend=legend,
-                hovertemplate=f"%{{y:,.2f}} {panel.unit}<extra>{name}</extra>"),
+                hovertemplate=f"%{{y:,.2f}} {panel.unit}<extra>{_text(name)}</extra>"),
                 row=row, col=1)
             color += 1
         fig.update_yaxes(rangemode="tozero", title_text=panel.unit, row=row, col=1)

@@ -370,6 +370,15 @@ def drill_down_end(clicked: datetime, now: datetime) -> datetime:
     return min(clicked + timedelta(minutes=30), now)
 
 
+MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:])")
+
+
+def plain_label(text: str) -> str:
+    """A value from the monitored database (a currency code) as a widget label that Streamlit
+    renders as markdown: every markdown character escaped, so it shows as typed."""
+    return MARKDOWN_SPECIALS.sub(r"\\\1", text)
+
+
 def format_money(amount: Decimal) -> str:
     """An exact amount for people: thousands separated, two decimals unless the value has
     more (never rounded): 1234.5 -> '1,234.50', 12.3456 -> '12.3456'."""

@@ -73,7 +73,8 @@ with left, st.container(border=True):
         if st.session_state.get(CURRENCY_KEY) not in currencies:
             st.session_state[CURRENCY_KEY] = currencies[0]
         currency = str(st.segmented_control("Currency", currencies, key=CURRENCY_KEY,
-                                            required=True, label_visibility="collapsed"))
+                                            required=True, label_visibility="collapsed",
+                                            format_func=logic.plain_label))
         figure = charts.volume_figure(logic.volume(found.transactions, found.covered,
                                                    currency), currency, x_range)
         if figure is not None:
