@@ -85,7 +85,7 @@ def test_business_page_and_correlation_view_with_a_click_through_to_the_locks(
     page.set_viewport_size({"width": 1600, "height": 1000})
     page.goto(f"{business_dashboard}/correlation?target={TARGET}&range=24h")
     wait_for_charts(page, 1)
-    panels = page.locator(".js-plotly-plot .annotation-text").all_inner_texts()
+    panels = page.locator(".js-plotly-plot .annotation-text").all_text_contents()
     assert panels[0] == "Payments: transactions created per minute"
     assert "Database: commits per second" in panels
     screenshot(page, "correlation.png", 1)

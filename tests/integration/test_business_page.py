@@ -165,7 +165,7 @@ def test_the_correlation_view_stacks_business_and_health_on_one_axis(
     panels = [a["text"] for a in spec["layout"]["annotations"]]
     assert panels[:3] == ["Payments: transactions created per minute",
                           "Failed per minute and pending now", "Database: commits per second"]
-    assert "Top payment statements: mean time" in panels
+    assert "Payment statements: mean time" in panels
     axes = sorted(k for k in spec["layout"] if k.startswith("xaxis"))
     assert len(axes) == len(panels)
     bottom = f"x{len(axes)}"  # every panel's time axis follows the bottom one

@@ -31,8 +31,11 @@ STATUS_COLORS = {"completed": "#1a7f37", "failed": "#cf222e", "reversed": "#9a67
                  "pending": "#54aeff"}
 
 
+# Legends in a system font: plotly sizes a legend's clip box when it draws, and the page's
+# web font arriving later would make the text outgrow the box (cut mid-word).
+LEGEND_FONT = {"size": 11, "family": "Helvetica, Arial, sans-serif"}
 SIDE_LEGEND = {"orientation": "v", "x": 1.01, "xanchor": "left", "y": 1.0, "yanchor": "top",
-               "font": {"size": 11}, "bgcolor": "rgba(0,0,0,0)"}
+               "font": LEGEND_FONT, "bgcolor": "rgba(0,0,0,0)"}
 
 
 def _side_legend(fig: go.Figure) -> go.Figure:
@@ -199,8 +202,8 @@ def correlation_figure(panels: list[Panel], x_range: TimeRange = None) -> go.Fig
             color += 1
         fig.update_yaxes(rangemode="tozero", title_text=panel.unit, row=row, col=1)
         top = fig.get_subplot(row, 1).yaxis.domain[1]
-        legends[legend] = {"orientation": "h", "x": 0.97, "xanchor": "right", "y": top,
-                           "yanchor": "bottom", "font": {"size": 11},
+        legends[legend] = {"orientation": "h", "x": 1.0, "xanchor": "right", "y": top,
+                           "yanchor": "bottom", "font": LEGEND_FONT,
                            "bgcolor": "rgba(0,0,0,0)"}
     fig.update_layout(
         template=TEMPLATE, height=max(CHART_HEIGHT, CORRELATION_ROW_HEIGHT * len(panels) + 90),

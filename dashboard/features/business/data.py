@@ -26,6 +26,9 @@ MINUTE_WINDOW = sql.SQL("target = %(target)s AND minute >= %(start)s AND minute 
 # Statements that read or write Kasho's money tables, for the correlation view.
 PAYMENT_TABLES = r"\m(transactions|accounts)\M"
 TOP_PAYMENT_STATEMENTS = 4
+# Kasho Ops' own statements (its collectors read transactions, its store has a column of that
+# name) are not payments.
+OWN_STATEMENTS = r"\mkasho_ops\M"
 
 
 @cached_read
@@ -119,7 +122,8 @@ def payment_statements(dsn: Secret, target: str, start: datetime, end: datetime,
                        bucket: int) -> pd.DataFrame:
     """bucket, queryid, dbid, userid, query, calls, total_exec_time_ms of the top-level
     statements on transactions or accounts with the most time in the window (at most
-    TOP_PAYMENT_STATEMENTS); hourly rollups when the buckets are hours or longer."""
+    TOP_PAYMENT_STATEMENTS, Kasho Ops' own left out); hourly rollups when the buckets are
+    hours or longer."""
     hourly = bucket >= 3600
     table = sql.Identifier("kasho_ops", "query_stats_hourly" if hourly else "query_stats")
     stamp = sql.Identifier("hour" if hourly else "collected_at")
@@ -132,6 +136,7 @@ def payment_statements(dsn: Secret, target: str, start: datetime, end: datetime,
              AND t.userid = s.userid
             WHERE s.target = %(target)s AND s.{stamp} >= %(start)s AND s.{stamp} < %(end)s
               AND s.toplevel AND t.query ~* %(tables)s
+              AND t.query NOT LIKE '/* kasho-ops */%%' AND t.query !~* %(own)s
             GROUP BY 1, 2, 3
             ORDER BY sum(s.total_exec_time_ms) DESC
             LIMIT %(top)s
@@ -145,7 +150,7 @@ def payment_statements(dsn: Secret, target: str, start: datetime, end: datetime,
         GROUP BY 1, 2, 3, 4, 5 ORDER BY 1""").format(
             table=table, stamp=stamp, bucket=time_bucket("hour" if hourly else "collected_at")),
         {**window_params(target, start, end, bucket), "tables": PAYMENT_TABLES,
-         "top": TOP_PAYMENT_STATEMENTS})
+         "own": OWN_STATEMENTS, "top": TOP_PAYMENT_STATEMENTS})
 
 
 @dataclass(frozen=True)

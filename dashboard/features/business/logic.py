@@ -286,7 +286,7 @@ def statement_label(text: str) -> str:
     if match:
         return match.group(1)
     words = " ".join(text.split())
-    return words if len(words) <= 40 else words[:39] + "…"
+    return words if len(words) <= 32 else words[:31] + "…"
 
 
 def statement_means(statements: pd.DataFrame) -> pd.DataFrame:
@@ -351,7 +351,7 @@ def correlation_panels(found_transactions: pd.DataFrame, covered: pd.DatetimeInd
                "pending": backlog["transactions"] if not backlog.empty
                else pd.Series(dtype=float)}, "business"),
         Panel("Database: commits per second", "/s", {"commits/s": commits}, "health"),
-        Panel("Top payment statements: mean time", "ms",
+        Panel("Payment statements: mean time", "ms",
               {str(name): means[name] for name in means.columns}, "statements"),
         Panel("Lock waits: sessions waiting", "sessions", {"waiting for a lock": waiting},
               "locks"),
