@@ -42,7 +42,7 @@ SCRIPTS_DIR = Path(__file__).resolve().parent / "workload"
 # run fires on one in `fee_run_odds` of its picks (every few minutes at the demo's rate).
 DEFAULT_SCRIPT_WEIGHTS: dict[str, int] = {
     "read_balance": 300, "recent_transactions": 250, "card_payment": 120, "deposit": 100,
-    "transfer": 80, "pay_merchant": 60, "withdrawal": 30, "settle_pending": 40,
+    "transfer": 80, "pay_merchant": 60, "withdrawal": 30, "settle_pending": 55,
     "reverse_payment": 5, "open_account": 5, "monthly_summary": 1, "fee_run": 1,
 }
 _SQLC_ANNOTATION = re.compile(r"^-- name: (?P<name>[A-Za-z_][A-Za-z0-9_]*) :[a-z]+[ \t]*$",
