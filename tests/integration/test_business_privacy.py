@@ -54,15 +54,6 @@ def test_no_user_value_reaches_the_store_or_the_log(
     with psycopg.connect(kasho_copy.admin_dsn, autocommit=True) as conn:
         grant_app_role(conn)
     app_dsn = kasho_copy.admin_dsn.replace(f"user={pg_cluster.superuser}", f"user={APP_ROLE}")
-    workload = start_workload(app_dsn, clients=4, duration_seconds=3,
-                              log_path=tmp_path / "pgbench.log",
-                              scripts={"open_account": 5, "card_payment": 5, "deposit": 5,
-                                       "read_balance": 5})
-    assert workload.wait(120) == 0, workload.log_path.read_text()
-    with psycopg.connect(kasho_copy.admin_dsn) as conn:
-        secrets = [value for (value,) in conn.execute(SECRETS)]
-        assert conn.execute("SELECT count(*) FROM users WHERE email LIKE 'signup.%'"
-                            ).fetchone()[0] > 0  # the workload's sign-ups are among them
     # The monitoring role reads the cluster-wide views from `postgres`, where
     # pg_stat_statements is installed; the workload's statements are among them.
     config = make_config(fresh_store, {"kasho": monitor_dsn(pg_cluster)},
@@ -73,13 +64,23 @@ def test_no_user_value_reaches_the_store_or_the_log(
     collector = Collector(config, catalog.values(), store)
     try:
         with caplog.at_level(logging.DEBUG):
-            records = collector.run_once()
+            records = collector.run_once()  # the counter groups' baselines
+            workload = start_workload(app_dsn, clients=4, duration_seconds=3,
+                                      log_path=tmp_path / "pgbench.log",
+                                      scripts={"open_account": 5, "card_payment": 5,
+                                               "deposit": 5, "read_balance": 5})
+            assert workload.wait(120) == 0, workload.log_path.read_text()
+            records += collector.run_once()  # the workload's statements, texts and rows
             for group in catalog.values():
                 if group.incremental:
                     run_until_caught_up(collector.engine, config, group)
     finally:
         collector.close()
         store.close()
+    with psycopg.connect(kasho_copy.admin_dsn) as conn:
+        secrets = [value for (value,) in conn.execute(SECRETS)]
+        assert conn.execute("SELECT count(*) FROM users WHERE email LIKE 'signup.%'"
+                            ).fetchone()[0] > 0  # the workload's sign-ups are among them
     assert [r.metric_group for r in records if r.error] == []
     written = {table: store_rows(fresh_store, sql.SQL("SELECT count(*) FROM kasho_ops.{}")
                                  .format(sql.Identifier(table)).as_string(None))[0][0]
