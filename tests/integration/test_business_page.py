@@ -97,13 +97,29 @@ def test_business_numbers_equal_sql_on_the_seeded_data(
                for row in shown.to_dict("records")]
     with psycopg.connect(kasho_database.admin_dsn) as conn:
         expected = conn.execute("""
-            SELECT a.currency, count(*), sum(t.amount),
-                   count(*) FILTER (WHERE t.status = 'completed'),
-                   coalesce(sum(t.amount) FILTER (WHERE t.status = 'completed'), 0),
-                   count(*) FILTER (WHERE t.status = 'failed')
-            FROM transactions t JOIN accounts a ON a.id = t.account_id
-            WHERE t.created_at >= %s AND t.created_at < %s
-            GROUP BY a.currency ORDER BY count(*) DESC, a.currency""", [start, end]).fetchall()
+            WITH created AS (
+                SELECT a.currency, count(*) AS created, sum(t.amount) AS amount
+                FROM transactions t JOIN accounts a ON a.id = t.account_id
+                WHERE t.created_at >= %(start)s AND t.created_at < %(end)s
+                GROUP BY a.currency
+            ), outcomes AS (  -- as created if never changed, else as changed to
+                SELECT a.currency, t.status, t.amount
+                FROM transactions t JOIN accounts a ON a.id = t.account_id
+                WHERE t.created_at >= %(start)s AND t.created_at < %(end)s
+                  AND NOT coalesce(t.updated_at > t.created_at, false)
+                UNION ALL
+                SELECT a.currency, t.status, t.amount
+                FROM transactions t JOIN accounts a ON a.id = t.account_id
+                WHERE t.updated_at >= %(start)s AND t.updated_at < %(end)s
+                  AND t.updated_at > t.created_at
+            )
+            SELECT c.currency, c.created, c.amount,
+                   count(o.*) FILTER (WHERE o.status = 'completed'),
+                   coalesce(sum(o.amount) FILTER (WHERE o.status = 'completed'), 0),
+                   count(o.*) FILTER (WHERE o.status = 'failed')
+            FROM created c LEFT JOIN outcomes o USING (currency)
+            GROUP BY c.currency, c.created, c.amount
+            ORDER BY c.created DESC, c.currency""", {"start": start, "end": end}).fetchall()
     assert len(expected) == 7 and sum(row[1] for row in expected) > 100
     assert sorted(on_page) == sorted(expected)
     assert [row[0] for row in on_page] == [row[0] for row in expected]  # busiest first

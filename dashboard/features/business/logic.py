@@ -129,20 +129,22 @@ def volume(transactions: pd.DataFrame, covered: pd.DatetimeIndex,
 
 
 def currency_totals(transactions: pd.DataFrame, covered: pd.DatetimeIndex) -> pd.DataFrame:
-    """Per currency over the covered buckets, exact: transactions created and their amount,
-    the completed and failed among them, and the amount that completed."""
+    """Per currency over the covered buckets, exact: transactions created and their amount;
+    transactions that completed or failed (their outcome, as in `outcomes`: when created if
+    they never changed, else when they changed) and the amount that completed."""
     columns = ["currency", "created", "amount", "completed", "completed_amount", "failed"]
     frame = _on(transactions, covered)
     if frame.empty:
         return pd.DataFrame(columns=columns)
-    created = frame[frame["event"].isin(CREATED)]
     rows = []
-    for currency, group in created.groupby("currency"):
-        done = group[group["status"] == "completed"]
-        rows.append((currency or "(no account)", int(group["transactions"].sum()),
-                     sum(group["amount"], Decimal(0)), int(done["transactions"].sum()),
+    for currency, group in frame.groupby("currency"):
+        created = group[group["event"].isin(CREATED)]
+        decided = group[group["event"].isin(("created", "changed"))]
+        done = decided[decided["status"] == "completed"]
+        rows.append((currency or "(no account)", int(created["transactions"].sum()),
+                     sum(created["amount"], Decimal(0)), int(done["transactions"].sum()),
                      sum(done["amount"], Decimal(0)),
-                     int(group[group["status"] == "failed"]["transactions"].sum())))
+                     int(decided[decided["status"] == "failed"]["transactions"].sum())))
     return pd.DataFrame(rows, columns=columns).sort_values(
         "created", ascending=False, kind="mergesort").reset_index(drop=True)
 

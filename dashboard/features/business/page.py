@@ -96,9 +96,9 @@ with right:
                                 x_range), "No sign-ups in this range.")
 
 st.subheader("Per currency in the range")
-st.caption(f"Transactions created from {first_read:%Y-%m-%d %H:%M} to "
-           f"{last_read:%Y-%m-%d %H:%M} UTC and their exact amounts; completed and failed as "
-           "the collector read them.")
+st.caption(f"From {first_read:%Y-%m-%d %H:%M} to {last_read:%Y-%m-%d %H:%M} UTC: transactions "
+           "created and their exact amount; transactions that completed or failed (when "
+           "created, or when settled later) and the amount that completed.")
 st.dataframe(logic.currency_table(totals), hide_index=True, width="stretch",
              key="currency_totals", column_config={
                  "Amount": st.column_config.TextColumn(alignment="right"),
