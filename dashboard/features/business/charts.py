@@ -130,7 +130,7 @@ def outcomes_figure(outcomes: pd.DataFrame, x_range: TimeRange = None) -> go.Fig
                              hovertemplate="%{y:.1f} %<extra>failure rate</extra>"),
                   secondary_y=False)
     fig = finish_figure(fig, "Failure rate and failures", "failure rate (%)", x_range)
-    fig.update_layout(barmode="stack")
+    fig.update_layout(barmode="stack", legend_font=LEGEND_FONT)
     fig.update_yaxes(rangemode="tozero", ticksuffix=" %", secondary_y=False)
     fig.update_yaxes(title_text="transactions", rangemode="tozero", showgrid=False,
                      secondary_y=True)
@@ -155,6 +155,7 @@ def pending_figure(backlog: pd.DataFrame, x_range: TimeRange = None) -> go.Figur
                              hovertemplate=f"%{{y:,.1f}} {unit}<extra>oldest pending</extra>"),
                   secondary_y=True)
     fig = finish_figure(fig, "Pending backlog", "pending transactions", x_range)
+    fig.update_layout(legend_font=LEGEND_FONT)
     fig.update_yaxes(rangemode="tozero", secondary_y=False)
     fig.update_yaxes(title_text=f"oldest ({unit})", rangemode="tozero", showgrid=False,
                      secondary_y=True)
