@@ -348,9 +348,10 @@ def correlation_panels(found_transactions: pd.DataFrame, covered: pd.DatetimeInd
     panels = [
         Panel("Payments: transactions created per minute", "/min",
               {"created per minute": created}, "business"),
-        Panel("Failed per minute and pending now", "",
-              {"failed per minute": failed,
-               "pending": backlog["transactions"] if not backlog.empty
+        Panel("Payments: failed per minute", "/min", {"failed per minute": failed},
+              "business"),
+        Panel("Payments: pending now", "pending",
+              {"pending": backlog["transactions"] if not backlog.empty
                else pd.Series(dtype=float)}, "business"),
         Panel("Database: commits per second", "/s", {"commits/s": commits}, "health"),
         Panel("Payment statements: mean time", "ms",
