@@ -8,5 +8,7 @@ documented columns only, generated server-side, plus the `kasho_demo.accounts` p
 statements, card payments, deposits, withdrawals, transfers, checkouts at hot merchant
 accounts, settlement, chargebacks, sign-ups, a monthly report, a fee batch) as the
 application role `kasho_app`, application_name 'kasho-demo-workload'; `roles.py` creates
-that role and Kasho Ops' business role with their GRANTs; `run.py` is `kasho-ops demo`.
+that role and Kasho Ops' business role with their GRANTs; `explain_role.py` creates the role
+the demo's `explain_dsn` names, so EXPLAIN can plan the workload's statements; `run.py` is
+`kasho-ops demo`.
 """

@@ -162,9 +162,12 @@ def _account_count(conninfo: str) -> int:
 def start_workload(dsn: str, *, clients: int = 4, rate: float | None = None,
                    duration_seconds: int | None = None, log_path: Path,
                    scripts: Mapping[str | Path, int] | None = None,
-                   fee_run_odds: int = 30) -> Workload:
+                   fee_run_odds: int = 30, pg_bin: Path | None = None) -> Workload:
     """Launch pgbench against the seeded database at `dsn` (libpq conninfo or URL).
 
+    `pg_bin` is where pgbench is (default: find_pg_bin(), the demo's server binaries).
+    pgbench uses the simple query protocol (see the module's docstring), which also suits a
+    transaction-pooling PgBouncer: no prepared statement outlives a transaction.
     `rate` limits transactions per second across all clients (pgbench -R); without
     `duration_seconds` it runs until `stop()`. `scripts` maps a script name in
     demo/workload/ (or a path) to its weight; the default is DEFAULT_SCRIPT_WEIGHTS. The fee
@@ -190,7 +193,7 @@ def start_workload(dsn: str, *, clients: int = 4, rate: float | None = None,
         chosen[path] = weight
     log_path.parent.mkdir(parents=True, exist_ok=True)
     copies, annotations = sqlc_scripts(chosen, log_path.parent / f"{log_path.stem}-scripts")
-    command = [str(find_pg_bin() / "pgbench"), "--no-vacuum", "--protocol=simple",
+    command = [str((pg_bin or find_pg_bin()) / "pgbench"), "--no-vacuum", "--protocol=simple",
                f"--client={clients}", f"--jobs={min(clients, os.cpu_count() or 1)}",
                f"--time={duration_seconds or UNBOUNDED_SECONDS}", f"--max-tries={MAX_TRIES}",
                f"--progress={PROGRESS_SECONDS}", f"--define=accounts={accounts}",

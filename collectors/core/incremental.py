@@ -146,3 +146,10 @@ class Watermarks:
     def advance(self, target: str, group: str, window: Window) -> None:
         with self._lock:
             self._known[(target, group)] = window.until
+
+    def forget(self, target: str) -> None:
+        """Read the target's watermarks from the store again (another collector may have
+        moved them while this one did not hold the target)."""
+        with self._lock:
+            for key in [k for k in self._known if k[0] == target]:
+                del self._known[key]

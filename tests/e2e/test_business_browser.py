@@ -22,7 +22,7 @@ from tests.integration.business_setup import collect_business_and_health
 from tests.integration.collector_setup import monitor_dsn, write_config_file
 from tests.pg import create_database, drop_database
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.single_major]  # the browser reads the store
 LOAD_TIMEOUT_MS = 120_000  # the machine is shared: wait, then assert
 TARGET = "kasho"
 

@@ -24,6 +24,8 @@ from tests.integration.business_setup import collect_business_and_health, waterm
 from tests.integration.collector_setup import monitor_dsn, write_config_file
 from tests.pg import create_database, drop_database
 
+pytestmark = pytest.mark.single_major  # the pages read the store
+
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 TARGET, PLAIN = "kasho", "plain"
 

@@ -27,6 +27,8 @@ from demo.cluster import LocalCluster
 from tests.integration.business_setup import BUSINESS_GROUPS, business_group
 from tests.pg import create_database, drop_database
 
+pytestmark = pytest.mark.single_major  # Kasho's planner: PostgreSQL 15
+
 SIZES = (25_000, 100_000)
 TARGET_ROWS = 10_000_000
 # The windows a collector reads: one interval in steady state, the widest catch-up window.

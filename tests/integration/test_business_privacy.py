@@ -21,6 +21,9 @@ from tests.conftest import KashoDatabase
 from tests.integration.business_setup import run_until_caught_up, store_rows
 from tests.integration.collector_setup import make_config, monitor_dsn
 
+# The store's contents; the business SQL on 18 is covered by test_business_collect.
+pytestmark = pytest.mark.single_major
+
 SECRETS = """
     SELECT email FROM users UNION ALL SELECT password_hash FROM users
     UNION ALL SELECT id::text FROM users UNION ALL SELECT id::text FROM accounts"""
