@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import pandas as pd
 
+from collectors.core.sqltext import statement_title
 from dashboard.core.units import format_seconds
 from dashboard.features.overview.logic import MetricTile
 
@@ -23,7 +24,6 @@ CREATED = ("created", "created_changed")  # every transaction created, by status
 # A bucket's failure rate is shown only when this many transactions were decided in it: one
 # failure out of two is not a 50 % failure rate anyone should act on.
 MIN_DECIDED_FOR_RATE = 10
-SQLC_NAME = re.compile(r"^--\s*name:\s*(\w+)\s*(:\w+)?")
 
 
 def business_bucket(bucket_seconds: int) -> int:
@@ -282,13 +282,9 @@ def headline_tiles(h: BusinessHeadline) -> list[MetricTile]:
 
 
 def statement_label(text: str) -> str:
-    """The sqlc name of a statement (`-- name: CreateTransaction :one`), else its first words."""
-    first = text.strip().splitlines()[0] if text.strip() else ""
-    match = SQLC_NAME.match(first)
-    if match:
-        return match.group(1)
-    words = " ".join(text.split())
-    return words if len(words) <= 32 else words[:31] + "…"
+    """The sqlc name of a statement (`-- name: CreateTransaction :one`), else its first words
+    (the one lexer's title, as on every page)."""
+    return statement_title(text).short(32)
 
 
 def statement_means(statements: pd.DataFrame) -> pd.DataFrame:
