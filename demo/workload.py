@@ -34,6 +34,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from collectors.core.connections import describe_error
 from collectors.core.errors import KashoOpsError
+from collectors.core.sqltext import statement_title
 from demo.cluster import find_pg_bin
 
 APPLICATION_NAME = "kasho-demo-workload"
@@ -45,8 +46,6 @@ DEFAULT_SCRIPT_WEIGHTS: dict[str, int] = {
     "transfer": 80, "pay_merchant": 60, "withdrawal": 30, "settle_pending": 55,
     "reverse_payment": 5, "open_account": 5, "monthly_summary": 1, "fee_run": 1,
 }
-_SQLC_ANNOTATION = re.compile(r"^-- name: (?P<name>[A-Za-z_][A-Za-z0-9_]*) :[a-z]+[ \t]*$",
-                              re.M)
 UNBOUNDED_SECONDS = 10 * 365 * 24 * 3600
 PROGRESS_SECONDS = 5
 MAX_TRIES = 3  # deadlock and serialization failures are retried, as a payments app would
@@ -133,14 +132,18 @@ def sqlc_scripts(scripts: Mapping[Path, int], out_dir: Path) -> tuple[dict[Path,
     copies: dict[Path, int] = {}
     annotations: dict[str, str] = {}
 
-    def reference(match: re.Match[str]) -> str:
-        variable = f"sqlc_{match.group('name')}"
-        annotations[variable] = match.group(0).rstrip()
+    def replaced(line: str) -> str:
+        # Only whole lines that are an annotation; the one lexer reads the name.
+        name = statement_title(line).name if line.startswith("-- name: ") else None
+        if name is None:
+            return line
+        variable = f"sqlc_{name}"
+        annotations[variable] = line.rstrip()
         return f":{variable}"
 
     for path, weight in scripts.items():
         copy = out_dir / path.name
-        copy.write_text(_SQLC_ANNOTATION.sub(reference, path.read_text()))
+        copy.write_text("\n".join(map(replaced, path.read_text().split("\n"))))
         copies[copy] = weight
     return copies, annotations
 
