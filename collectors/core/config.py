@@ -41,6 +41,13 @@ class Target:
     explain_dsn: Secret | None = None  # a role with the statements' table rights, EXPLAIN only
     kind: str = "postgres"  # or "pgbouncer": its admin console (collectors/core/target_kinds.py)
     fronts: str | None = None  # pgbouncer: the postgres target whose clients it pools
+    business_dsn: Secret | None = None  # a role with SELECT on Kasho's tables, business groups
+
+    def business(self) -> Target | None:
+        """This target as its business role sees it (no password of the monitoring role's)."""
+        if self.business_dsn is None:
+            return None
+        return Target(name=self.name, dsn=self.business_dsn)
 
     def connect_kwargs(self) -> dict[str, Any]:
         """libpq parameters for this target (password only if configured explicitly)."""
@@ -191,7 +198,7 @@ _SECTION_KEYS: dict[str, set[str]] = {
                   "lease_seconds"},
     "dashboard": {"address", "port", "stale_after_intervals", "actions_enabled"},
     "target": {"name", "dsn", "password_env", "password_file", "actions_dsn", "explain_dsn",
-               "kind", "fronts"},
+               "kind", "fronts", "business_dsn"},
     "auth": {"mode", "none_role"},  # plus the tables in _AUTH_TABLES
     "auth.roles": set(ROLES),
     "auth.oidc": {"server_metadata_url", "client_id", "client_secret_env", "client_secret_file",
@@ -476,10 +483,10 @@ def _warn_dashboard_exposed(address: str) -> None:
 
 def _env_overrides_clash(name: str, other: str) -> bool:
     """'a-b' and 'a_b' share KASHO_OPS_TARGET_A_B_DSN; 'x-actions' reads x's ACTIONS_DSN,
-    'x-explain' x's EXPLAIN_DSN."""
+    'x-explain' x's EXPLAIN_DSN, 'x-business' x's BUSINESS_DSN."""
     key, other_key = env_key(name), env_key(other)
     return key == other_key or any(key == f"{other_key}_{role}" or other_key == f"{key}_{role}"
-                                   for role in ("ACTIONS", "EXPLAIN"))
+                                   for role in ("ACTIONS", "EXPLAIN", "BUSINESS"))
 
 
 def _targets(raw_targets: Any, env: dict[str, str], fail: Any) -> tuple[Target, ...]:
@@ -515,6 +522,10 @@ def _targets(raw_targets: Any, env: dict[str, str], fail: Any) -> tuple[Target, 
             "explain_dsn")
         if explain_dsn is not None:
             _check_dsn(explain_dsn, f"{label}.explain_dsn", fail)
+        business_dsn = env.get(f"KASHO_OPS_TARGET_{env_key(name)}_BUSINESS_DSN") or item.get(
+            "business_dsn")
+        if business_dsn is not None:
+            _check_dsn(business_dsn, f"{label}.business_dsn", fail)
         kind = item.get("kind", "postgres")
         if kind not in TARGET_KINDS:
             raise fail(f"{label}.kind must be one of {', '.join(TARGET_KINDS)} (got {kind!r})")
@@ -524,11 +535,15 @@ def _targets(raw_targets: Any, env: dict[str, str], fail: Any) -> tuple[Target, 
         if kind == "pgbouncer" and (actions_dsn is not None or explain_dsn is not None):
             raise fail(f"{label}: a pgbouncer target has no sessions to cancel or statements "
                        "to explain; remove actions_dsn / explain_dsn")
+        if kind == "pgbouncer" and business_dsn is not None:
+            raise fail(f"{label}: a pgbouncer target has no Kasho tables; set business_dsn on "
+                       "the postgres target it fronts")
         targets.append(Target(name=name, dsn=Secret(dsn),
                               password=_password(item, env, label, fail),
                               actions_dsn=Secret(actions_dsn) if actions_dsn else None,
                               explain_dsn=Secret(explain_dsn) if explain_dsn else None,
-                              kind=kind, fronts=fronts))
+                              kind=kind, fronts=fronts,
+                              business_dsn=Secret(business_dsn) if business_dsn else None))
     postgres_names = {t.name for t in targets if t.kind == "postgres"}
     for index, target in enumerate(targets):
         if target.fronts is not None and target.fronts not in postgres_names:

@@ -24,9 +24,13 @@ from typing import Any
 
 from collectors.core.admin_console import ConsoleShape
 from collectors.core.errors import KashoOpsError
+from collectors.core.incremental import PLACEHOLDERS, IncrementalSpec
 
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "catalog"
 KINDS = ("gauge", "counter")
+# Which of a target's roles a group reads as: the monitoring role (dsn, pg_monitor) or the
+# business role (business_dsn, SELECT on Kasho's tables only).
+CONNECTIONS = ("monitoring", "business")
 TARGET_KINDS = ("postgres", "pgbouncer")
 _SQL_FILE = re.compile(r"^(\d+)\.sql$")
 
@@ -59,6 +63,8 @@ class MetricGroup:
     mask_literals_in: tuple[str, ...] = ()
     extension: str | None = None
     preload_library: bool = False
+    connection: str = "monitoring"
+    incremental: IncrementalSpec | None = None
     target_kind: str = "postgres"
     console_shape: ConsoleShape | None = None  # pgbouncer groups: the columns kept
 
@@ -179,6 +185,25 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
         raise fail("unreadable/ needs a file for the group's lowest major")
     console_shape = _console_shape(spec, keys, counters, fail) if target_kind == "pgbouncer" \
         else None
+    connection = spec.get("connection", "monitoring")
+    if connection not in CONNECTIONS:
+        raise fail(f"connection must be one of {', '.join(CONNECTIONS)}")
+    incremental = None
+    if "incremental" in spec:
+        if kind != "gauge":
+            raise fail("incremental groups are gauges (each run stores only its own window)")
+        try:
+            incremental = IncrementalSpec.parse(spec["incremental"])
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+    for major, text in sql_files:
+        bound = [p for p in PLACEHOLDERS if p in text]
+        if incremental is not None and len(bound) < len(PLACEHOLDERS):
+            raise fail(f"{major}.sql must read its window as {' and '.join(PLACEHOLDERS)}")
+        if incremental is None and bound:
+            raise fail(f"{major}.sql binds {bound[0]} but the group is not incremental")
+    if incremental is not None and target_kind != "postgres":
+        raise fail("incremental groups read PostgreSQL (their SQL binds a window)")
     return MetricGroup(
         name=name,
         description=str(spec.get("description", "")),
@@ -202,6 +227,8 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
         mask_literals_in=mask_literals_in,
         extension=spec.get("extension"),  # type: ignore[arg-type]
         preload_library=bool(spec.get("preload_library", False)),
+        connection=str(connection),
+        incremental=incremental,
         target_kind=str(target_kind),
         console_shape=console_shape,
     )

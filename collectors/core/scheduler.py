@@ -103,8 +103,23 @@ class Collector:
                                        config.collector.backoff_cap_seconds)
 
     def groups_for(self, target: Target) -> list[MetricGroup]:
-        """The groups that read this kind of target (postgres or pgbouncer)."""
-        return [g for g in self.groups if g.target_kind == target.kind]
+        """The groups that read this kind of target (postgres or pgbouncer); the business
+        groups only for a target with a business_dsn."""
+        return [g for g in self.groups if g.target_kind == target.kind
+                and (g.connection != "business" or target.business_dsn is not None)]
+
+    def pairs(self) -> list[tuple[Target, MetricGroup]]:
+        """Every (target, group) to collect; a target without business_dsn says once which
+        business groups it skips."""
+        for target in self.config.targets:
+            skipped = [g.name for g in self.groups
+                       if g.connection == "business" and target.business_dsn is None
+                       and g.target_kind == target.kind]
+            if skipped:
+                log.info("target %s has no business_dsn: not collecting %s", target.name,
+                         ", ".join(skipped))
+        return [(target, group) for target in self.config.targets
+                for group in self.groups_for(target)]
 
     def interval(self, group: MetricGroup) -> int:
         return self.config.collector.intervals.get(group.name, group.interval_seconds)
@@ -152,8 +167,7 @@ class Collector:
         """One run of every group on every target. Counter groups continue from their
         stored baselines, so `collect --once` from cron stores every interval; a first-ever
         run takes the baseline and says so."""
-        return [self.collect(group, target)
-                for target in self.config.targets for group in self.groups_for(target)]
+        return [self.collect(group, target) for target, group in self.pairs()]
 
     def maintain(self) -> None:
         try:
@@ -169,7 +183,8 @@ class Collector:
                      len(result.dropped_partitions), result.pruned_texts)
 
     def build_scheduler(self) -> BlockingScheduler:
-        workers = max(4, min(20, len(self.config.targets) * len(self.groups)))
+        pairs = self.pairs()
+        workers = max(4, min(20, len(pairs)))
         scheduler = BlockingScheduler(executors={"default": ThreadPoolExecutor(workers)},
                                       timezone=UTC)
         scheduler.add_listener(self._remember_schedule, EVENT_JOB_SUBMITTED)
@@ -177,18 +192,17 @@ class Collector:
                                   self.config.collector.lease_seconds, self.collector_id)
         self.renew_leases()  # before the first collection
         now = datetime.now(UTC)
-        for target in self.config.targets:
-            for group in self.groups_for(target):
-                interval = self.interval(group)
-                scheduler.add_job(
-                    self.collect_scheduled,
-                    IntervalTrigger(seconds=interval, jitter=min(interval / 10, 5)),
-                    args=[group, target], id=f"{target.name}/{group.name}",
-                    name=f"{group.name} on {target.name}", max_instances=1, coalesce=True,
-                    misfire_grace_time=interval,
-                    next_run_time=now + timedelta(
-                        seconds=start_offset_seconds(target.name, group.name, interval)),
-                )
+        for target, group in pairs:
+            interval = self.interval(group)
+            scheduler.add_job(
+                self.collect_scheduled,
+                IntervalTrigger(seconds=interval, jitter=min(interval / 10, 5)),
+                args=[group, target], id=f"{target.name}/{group.name}",
+                name=f"{group.name} on {target.name}", max_instances=1, coalesce=True,
+                misfire_grace_time=interval,
+                next_run_time=now + timedelta(
+                    seconds=start_offset_seconds(target.name, group.name, interval)),
+            )
         scheduler.add_job(self.renew_leases,
                           IntervalTrigger(seconds=self.leases.renew_every_seconds),
                           id="leases", max_instances=1, coalesce=True)

@@ -12,9 +12,13 @@ from demo.cluster import LocalCluster
 from tests.conftest import MONITOR_ROLE
 
 
-def make_config(store_dsn: str, targets: dict[str, str], **collector: object) -> Config:
+def make_config(store_dsn: str, targets: dict[str, str],
+                business: dict[str, str] | None = None, **collector: object) -> Config:
+    """A config of these targets (name -> dsn), with business_dsn for those in `business`."""
     raw = {"store": {"dsn": store_dsn},
-           "targets": [{"name": name, "dsn": dsn} for name, dsn in targets.items()],
+           "targets": [{"name": name, "dsn": dsn,
+                        **({"business_dsn": business[name]} if name in (business or {}) else {})}
+                       for name, dsn in targets.items()],
            "collector": collector}
     return parse_config(raw, environ={}, known_groups=set(load_catalog()))
 
@@ -32,9 +36,12 @@ def open_collector(config: Config, group_names: list[str] | None = None) -> Coll
 
 
 def write_config_file(path: Path, store_dsn: str, targets: dict[str, str],
-                      extra: str = "") -> Path:
+                      extra: str = "", business: dict[str, str] | None = None) -> Path:
     lines = ["[store]", f'dsn = "{store_dsn}"', ""]
     for name, dsn in targets.items():
-        lines += ["[[targets]]", f'name = "{name}"', f'dsn = "{dsn}"', ""]
+        lines += ["[[targets]]", f'name = "{name}"', f'dsn = "{dsn}"']
+        if name in (business or {}):
+            lines.append(f'business_dsn = "{(business or {})[name]}"')
+        lines.append("")
     path.write_text("\n".join(lines) + extra)
     return path

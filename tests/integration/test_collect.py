@@ -15,6 +15,7 @@ from collectors.core.connections import TargetConnections
 from collectors.core.metric_groups import load_catalog
 from collectors.migrate import MigrationRunner
 from demo.cluster import LocalCluster, PgInstall
+from tests.conftest import KashoDatabase
 from tests.integration.collector_setup import (
     make_config,
     monitor_dsn,
@@ -30,9 +31,11 @@ def store_rows(store_dsn: str, query: str, params: object = None) -> list[tuple]
 
 
 def test_collect_once_cli_writes_rows_for_every_group(
-        pg_cluster: LocalCluster, fresh_store: str, tmp_path: Path) -> None:
+        pg_cluster: LocalCluster, fresh_store: str, kasho_database: KashoDatabase,
+        tmp_path: Path) -> None:
     config = write_config_file(tmp_path / "k.toml", fresh_store,
-                               {"local": monitor_dsn(pg_cluster)})
+                               {"local": monitor_dsn(pg_cluster)},
+                               business={"local": kasho_database.business_dsn})
     groups = {name: g for name, g in load_catalog().items() if g.target_kind == "postgres"}
     counters = sorted(name for name, group in groups.items() if group.is_counter)
     outputs = []
@@ -64,10 +67,12 @@ def test_every_definition_runs_as_monitor_role_and_matches_its_store_table(
         pg_cluster: LocalCluster, store_dsn: str) -> None:
     config = make_config(store_dsn, {"local": monitor_dsn(pg_cluster)})
     connections = TargetConnections(config.targets[0], config.collector)
-    try:
+    try:  # the business groups' twin is in test_business_collect.py
         for group in load_catalog().values():
             if group.target_kind != "postgres":
                 continue  # tests/integration/test_pgbouncer.py
+            if group.connection != "monitoring":
+                continue
             with connections.connection() as conn:
                 cursor = conn.execute(group.sql_for(conn.info.server_version // 10000))
                 columns = [c.name for c in cursor.description]
