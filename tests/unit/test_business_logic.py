@@ -230,12 +230,6 @@ def test_a_pinned_end_sets_the_window_and_round_trips_through_the_url() -> None:
         moment - TIME_RANGES["1h"], moment, True)
 
 
-def test_values_from_the_database_are_labels_not_markdown() -> None:
-    assert logic.plain_label("USD") == "USD"
-    assert logic.plain_label("*X*") == "\\*X\\*"
-    assert logic.plain_label("[a](b)") == "\\[a\\]\\(b\\)"
-
-
 def test_database_values_reach_plotly_as_text_not_markup() -> None:
     hostile = "<a href='javascript:alert(1)'>x</a>"
     rates = pd.DataFrame({hostile: [1.0]}, index=pd.DatetimeIndex([T0]))

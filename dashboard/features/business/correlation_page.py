@@ -12,6 +12,7 @@ import streamlit as st
 
 from collectors.core.errors import StoreUnavailable
 from dashboard.core.context import current, end_param
+from dashboard.core.plain import chart, md
 from dashboard.core.units import format_interval
 from dashboard.features.business import charts, data, logic
 from dashboard.features.locks import data as lock_data
@@ -23,7 +24,7 @@ DRILL_DOWN_RANGE = "1h"
 ctx = current()
 st.title("Business vs database")
 if ctx.config.target(ctx.target).business_dsn is None:
-    st.info(f"Business numbers are not collected for {ctx.target}: give the target a "
+    st.info(f"Business numbers are not collected for {md(ctx.target)}: give the target a "
             "`business_dsn` (README: business role).", icon=":material/key:")
     st.stop()
 try:
@@ -33,9 +34,9 @@ try:
     statements = data.payment_statements(*args)
     locks = lock_data.lock_history(*args)
 except StoreUnavailable as exc:
-    st.error(str(exc), icon=":material/cloud_off:")
+    st.error(md(exc), icon=":material/cloud_off:")
     st.stop()
-st.caption(f"**{ctx.target}** · {ctx.range_label} · {ctx.start:%Y-%m-%d %H:%M} → "
+st.caption(f"**{md(ctx.target)}** · {ctx.range_label} · {ctx.start:%Y-%m-%d %H:%M} → "
            f"{ctx.end:%Y-%m-%d %H:%M} UTC · {format_interval(found.bucket)} buckets on one "
            "time axis")
 
@@ -43,13 +44,12 @@ panels = logic.correlation_panels(found.transactions, found.covered, found.bucke
                                   found.pending, commits, statements, locks)
 figure = charts.correlation_figure(panels, (ctx.start, ctx.end))
 if figure is None:
-    st.info(f"No business or database samples for {ctx.target} in the "
+    st.info(f"No business or database samples for {md(ctx.target)} in the "
             f"{ctx.range_label.lower()} — is `kasho-ops collect` running?",
             icon=":material/hourglass_empty:")
     st.stop()
 with st.container(border=True):
-    event = st.plotly_chart(figure, config={"displaylogo": False}, theme=None,
-                            on_select="rerun", selection_mode="points", key="correlation")
+    event = chart(figure, on_select="rerun", selection_mode="points", key="correlation")
     st.caption("Click a point: a statement's opens that statement, any other the lock history, "
                f"in the hour around that time. Statements: the {data.TOP_PAYMENT_STATEMENTS} "
                "top-level statements on transactions or accounts with the most time in the "

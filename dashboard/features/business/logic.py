@@ -8,7 +8,6 @@ read windows a bucket without rows is a true 0; outside them it is unknown and l
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -367,15 +366,6 @@ def drill_down_end(clicked: datetime, now: datetime) -> datetime:
     """The end of the hour-long window a click opens: the clicked time in its middle, never
     past now."""
     return min(clicked + timedelta(minutes=30), now)
-
-
-MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:])")
-
-
-def plain_label(text: str) -> str:
-    """A value from the monitored database (a currency code) as a widget label that Streamlit
-    renders as markdown: every markdown character escaped, so it shows as typed."""
-    return MARKDOWN_SPECIALS.sub(r"\\\1", text)
 
 
 def format_money(amount: Decimal) -> str:

@@ -9,6 +9,8 @@ import streamlit as st
 
 from collectors.core.errors import StoreUnavailable
 from dashboard.core.context import current
+from dashboard.core.plain import chart as plain_chart
+from dashboard.core.plain import md
 from dashboard.core.units import format_interval
 from dashboard.features.business import charts, data, logic
 
@@ -20,28 +22,29 @@ x_range = (ctx.start, ctx.end)
 st.title("Business")
 target = ctx.config.target(ctx.target)
 if target.business_dsn is None:
-    st.info(f"Business numbers are not collected for {ctx.target}: give the target a "
+    st.info(f"Business numbers are not collected for {md(ctx.target)}: give the target a "
             "`business_dsn` (a role with SELECT on Kasho's users, accounts and transactions; "
             "the README shows the GRANTs) and restart the collector.", icon=":material/key:")
     st.stop()
 try:
     found = data.business(ctx)
 except StoreUnavailable as exc:
-    st.error(str(exc), icon=":material/cloud_off:")
+    st.error(md(exc), icon=":material/cloud_off:")
     st.stop()
-st.caption(f"**{ctx.target}** · {ctx.range_label} · {ctx.start:%Y-%m-%d %H:%M} → "
+st.caption(f"**{md(ctx.target)}** · {ctx.range_label} · {ctx.start:%Y-%m-%d %H:%M} → "
            f"{ctx.end:%Y-%m-%d %H:%M} UTC · {format_interval(found.bucket)} buckets · "
            "from Kasho's own tables, read by the business groups")
 if not len(found.covered):
-    st.info(f"No business data read for {ctx.target} in the {ctx.range_label.lower()} yet: "
+    st.info(f"No business data read for {md(ctx.target)} in the {ctx.range_label.lower()} yet: "
             "business_transactions reads each minute once it has settled (30 s), and a first "
             "run catches up the last 8 days two days at a time. Is `kasho-ops collect` "
             "running?", icon=":material/hourglass_empty:")
     st.stop()
 
 for column, tile in zip(st.columns(3), logic.headline_tiles(found.headline), strict=True):
-    column.metric(tile.label, tile.value, tile.delta, tile.delta_color, help=tile.help,
-                  border=True, delta_arrow="off")
+    column.metric(md(tile.label), md(tile.value), md(tile.delta) if tile.delta else None,
+                  tile.delta_color, help=md(tile.help) if tile.help else None, border=True,
+                  delta_arrow="off")
 first_read, last_read = found.covered[0], found.covered[-1] + pd.Timedelta(seconds=found.bucket)
 if first_read > pd.Timestamp(ctx.start) + pd.Timedelta(seconds=found.bucket):
     st.caption(f"Read from {first_read:%Y-%m-%d %H:%M} UTC: earlier minutes of the range were "
@@ -51,9 +54,9 @@ if first_read > pd.Timestamp(ctx.start) + pd.Timedelta(seconds=found.bucket):
 def chart(figure: object, empty: str) -> None:
     with st.container(border=True):
         if figure is None:
-            st.info(empty, icon=":material/bar_chart:")
+            st.info(md(empty), icon=":material/bar_chart:")
         else:
-            st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+            plain_chart(figure, config=CHART_CONFIG)
 
 
 outcomes = logic.outcomes(found.transactions, found.covered)
@@ -74,11 +77,11 @@ with left, st.container(border=True):
             st.session_state[CURRENCY_KEY] = currencies[0]
         currency = str(st.segmented_control("Currency", currencies, key=CURRENCY_KEY,
                                             required=True, label_visibility="collapsed",
-                                            format_func=logic.plain_label))
+                                            format_func=lambda code: md(code)))
         figure = charts.volume_figure(logic.volume(found.transactions, found.covered,
                                                    currency), currency, x_range)
         if figure is not None:
-            st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+            plain_chart(figure, config=CHART_CONFIG)
         st.caption("Amounts are summed within one currency, never across currencies.")
     else:
         st.info("No amounts in this range.", icon=":material/bar_chart:")

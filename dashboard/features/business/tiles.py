@@ -8,6 +8,7 @@ import streamlit as st
 
 from collectors.core.errors import StoreUnavailable
 from dashboard.core.context import PageContext
+from dashboard.core.plain import md
 from dashboard.features.business import data, logic
 
 
@@ -22,7 +23,8 @@ def headline_row(ctx: PageContext) -> None:
         return
     columns = st.columns([3, 3, 3, 1], vertical_alignment="center")
     for column, tile in zip(columns, logic.headline_tiles(found.headline), strict=False):
-        column.metric(f"Kasho: {tile.label.lower()}", tile.value, tile.delta, tile.delta_color,
-                      help=tile.help, border=True, delta_arrow="off")
+        column.metric(md(f"Kasho: {tile.label.lower()}"), md(tile.value),
+                      md(tile.delta) if tile.delta else None, tile.delta_color,
+                      help=md(tile.help) if tile.help else None, border=True, delta_arrow="off")
     columns[3].page_link("features/business/page.py", label="Business", icon=":material/payments:",
                          query_params={"target": ctx.target, "range": ctx.range})
