@@ -19,10 +19,11 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from collectors.actions.audit import connect_audit
+from collectors.actions.audit import audit_round_trip, connect_audit
 from collectors.core.config import CollectorSettings, Config, Target
 from collectors.core.connections import describe_error, monitoring_connect_kwargs
-from collectors.core.errors import KashoOpsError
+from collectors.core.deadlines import answer_within, connect_within, deadline_seconds
+from collectors.core.errors import KashoOpsError, NoAnswer
 
 EXPLAINABLE = ("select", "insert", "update", "delete", "with")
 PREPARED_NAME = "kasho_ops_explain"
@@ -128,13 +129,16 @@ def explain(target: Target, settings: CollectorSettings, dbname: str, text: str,
                              f"{len(parameters)} values were given (one per line)")
     kwargs = {**monitoring_connect_kwargs(target, settings), "dbname": dbname}
     try:
-        with psycopg.connect(**kwargs, autocommit=True) as conn, conn.transaction():
+        with connect_within(**kwargs, autocommit=True) as conn, \
+                answer_within(conn, deadline_seconds(timeout_ms)), conn.transaction():
             conn.execute("SET TRANSACTION READ ONLY")
             conn.execute("SELECT set_config('statement_timeout', %s, true)",
                          [str(timeout_ms)])
             if conn.info.server_version >= 160000 and not parameters:
                 return _explain_generic(conn, statement)
             return _explain_prepared(conn, statement, parameters)
+    except NoAnswer as exc:
+        raise ExplainFailed(f"EXPLAIN failed: {exc}") from None
     except psycopg.Error as exc:
         raise ExplainFailed(f"EXPLAIN failed: {describe_error(exc)}") from None
 
@@ -176,7 +180,7 @@ def audited_explain(config: Config, target_name: str, dbname: str, text: str,
     """`explain`, recorded in kasho_ops.explain_runs of the store: no audit, no EXPLAIN."""
     try:
         audit = connect_audit(config.store.dsn, "explain_runs")
-    except psycopg.Error as exc:
+    except (psycopg.Error, NoAnswer) as exc:
         raise ExplainFailed("EXPLAIN was not run: its audit trail (kasho_ops.explain_runs in "
                             f"the metrics store) is unavailable: {describe_error(exc)}") from None
     with audit:
@@ -188,7 +192,12 @@ def audited_explain(config: Config, target_name: str, dbname: str, text: str,
             outcome, error = exc.outcome, str(exc)
             raise
         finally:
-            audit.execute(
-                "INSERT INTO kasho_ops.explain_runs (actor, target, datname, queryid, "
-                "sample_values, outcome, error) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                [actor, target_name, dbname, queryid, bool(parameters), outcome, error])
+            try:
+                with audit_round_trip(audit):
+                    audit.execute(
+                        "INSERT INTO kasho_ops.explain_runs (actor, target, datname, queryid, "
+                        "sample_values, outcome, error) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                        [actor, target_name, dbname, queryid, bool(parameters), outcome, error])
+            except NoAnswer as exc:
+                raise ExplainFailed(f"the audit row of this EXPLAIN could not be written: "
+                                    f"{exc}") from None

@@ -23,10 +23,11 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from collectors.actions.audit import connect_audit
+from collectors.actions.audit import audit_round_trip, connect_audit
 from collectors.core.config import Config, Target
 from collectors.core.connections import APPLICATION_NAME, describe_error
-from collectors.core.errors import ConfigError
+from collectors.core.deadlines import answer_within, connect_within
+from collectors.core.errors import ConfigError, NoAnswer
 from collectors.core.redact import Secret
 from collectors.live.activity import mask_literals
 
@@ -36,6 +37,8 @@ ACTIONS = {"cancel": "pg_cancel_backend", "terminate": "pg_terminate_backend"}
 ACTIONS_APPLICATION_NAME = "kasho-ops-actions"
 AUDIT_QUERY_CHARS = 200
 TERMINATE_WAIT_MS = 3000  # PostgreSQL 14+: wait this long for the backend to exit
+# Client-side deadline of the acting session's round trips: room for the terminate wait.
+ACTION_ANSWER_SECONDS = TERMINATE_WAIT_MS / 1000 + 2
 OUTCOMES = ("signalled", "refused", "not_found", "failed")
 
 
@@ -147,7 +150,7 @@ def perform(request: ActionRequest, config: Config) -> ActionResult:
     audit = AuditTrail(config.store.dsn)
     try:
         audit_conn = audit.connect()
-    except psycopg.Error as exc:
+    except (psycopg.Error, NoAnswer) as exc:
         return ActionResult("failed", "Nothing was done: the audit trail (kasho_ops.dba_actions "
                             f"in the metrics store) is unavailable: {describe_error(exc)}",
                             audited=False)
@@ -155,8 +158,9 @@ def perform(request: ActionRequest, config: Config) -> ActionResult:
         outcome, message, session = _act(request, config)
         error = None if outcome == "signalled" else message
         try:
-            audit.append(audit_conn, request, outcome, error, session)
-        except psycopg.Error as exc:
+            with audit_round_trip(audit_conn):
+                audit.append(audit_conn, request, outcome, error, session)
+        except (psycopg.Error, NoAnswer) as exc:
             log.error("dba action on %s pid %d (%s) was not audited: %s", request.target,
                       request.pid, outcome, describe_error(exc))
             return ActionResult(outcome, f"{message} (the audit row could not be written: "
@@ -177,6 +181,8 @@ def _act(request: ActionRequest, config: Config) -> tuple[str, str, TargetSessio
                            "pg_signal_backend (see kasho-ops.example.toml)"), None
     try:
         return _signal(request, target, config.collector.connect_timeout_seconds)
+    except NoAnswer as exc:
+        return "failed", f"{request.action} pid {request.pid} on {target.name}: {exc}", None
     except psycopg.Error as exc:
         return "failed", _failure(request, target, exc), None
 
@@ -193,7 +199,8 @@ def _signal(request: ActionRequest, target: Target,
             connect_timeout: int) -> tuple[str, str, TargetSession | None]:
     assert target.actions_dsn is not None
     notices: list[str] = []
-    with psycopg.connect(**actions_connect_kwargs(target.actions_dsn, connect_timeout)) as conn:
+    with connect_within(**actions_connect_kwargs(target.actions_dsn, connect_timeout)) as conn, \
+            answer_within(conn, ACTION_ANSWER_SECONDS) as alarm:
         conn.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
         found = conn.cursor(row_factory=dict_row).execute(_LOOKUP, {"pid": request.pid}
                                                           ).fetchone()
@@ -212,6 +219,8 @@ def _signal(request: ActionRequest, target: Target,
                                {"pid": session.pid,
                                 "backend_start": session.backend_start}).fetchone()
         except psycopg.Error as exc:
+            if alarm.fired:
+                raise NoAnswer(ACTION_ANSWER_SECONDS) from None
             return "failed", _failure(request, target, exc), session
     if row is None:
         return "not_found", f"pid {request.pid} ended before it could be signalled", session

@@ -71,12 +71,12 @@ class Engine:
 
     def read(self, group: MetricGroup, target: Target, now: datetime) -> GroupRows:
         """Run the group's SQL on the target and return rows ready for the store."""
-        with self.connections_for(target).connection() as conn:
+        timeout_ms = group.timeout_ms or self.settings.statement_timeout_ms
+        with self.connections_for(target).connection(timeout_ms) as conn:
             conn.row_factory = dict_row  # type: ignore[assignment]
             server_major = conn.info.server_version // 10000
             query = group.sql_for(server_major)
             with conn.transaction():
-                timeout_ms = group.timeout_ms or self.settings.statement_timeout_ms
                 conn.execute("SELECT set_config('statement_timeout', %s, true)", [str(timeout_ms)])
                 rows = conn.execute(QUERY_MARKER + query).fetchall()  # type: ignore[arg-type]
                 started_at = None

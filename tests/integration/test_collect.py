@@ -123,6 +123,7 @@ def test_query_on_locked_table_gives_up_and_collection_carries_on(
         assert blocked.rows_written == 0
         carried_on = engine.run(load_catalog()["connections"], config.targets[0])
         assert carried_on.error is None and carried_on.rows_written > 0
+        assert store.flush(30)
         recorded = store_rows(store_dsn, "SELECT metric_group, error IS NULL FROM "
                               "kasho_ops.collector_runs WHERE target = 'locked' "
                               "ORDER BY started_at")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from collectors.actions.signal import ActionRequest, ActionResult, perform
-from collectors.core.errors import StoreUnavailable, TargetUnavailable
+from collectors.core.errors import StoreUnavailable, TargetBusy, TargetUnavailable
 from collectors.live.activity import blocking_forest
 from dashboard.core.context import current
 from dashboard.features.activity import data as activity_data
@@ -49,7 +49,7 @@ SESSION_CONFIG = {
 def live_view() -> None:
     try:
         snapshot = activity_data.live_snapshot(ctx.config, ctx.target)
-    except TargetUnavailable as exc:
+    except (TargetUnavailable, TargetBusy) as exc:
         st.error(str(exc), icon=":material/link_off:")
         return
     counts = tables.activity_counts(snapshot)
@@ -90,7 +90,7 @@ def close_confirmation() -> None:
 def confirm(action: str, pid: int) -> None:
     try:
         snapshot = activity_data.live_snapshot(ctx.config, ctx.target)
-    except TargetUnavailable as exc:
+    except (TargetUnavailable, TargetBusy) as exc:
         st.error(str(exc), icon=":material/link_off:")
         return
     session = next((s for s in snapshot.sessions if s.pid == pid), None)
