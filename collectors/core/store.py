@@ -234,12 +234,20 @@ class MetricStore:
         cutoff = today - timedelta(days=retention_days)
         for table in self.partitioned_tables():
             for day in (today, today + timedelta(days=1)):
-                self._retry_conflicts(lambda conn, t=table, d=day: conn.execute(
-                    "SELECT kasho_ops.ensure_partition(%s, %s)", [t, d]))
+
+                def create(conn: psycopg.Connection[Any], table: str = table,
+                           day: date = day) -> None:
+                    conn.execute("SELECT kasho_ops.ensure_partition(%s, %s)", [table, day])
+
+                self._retry_conflicts(create)
                 with self._partitions_lock:
                     self._partitions.add((table, day))
-        dropped: list[str] = self._retry_conflicts(lambda conn: [r[0] for r in conn.execute(
-            "SELECT kasho_ops.drop_partitions_before(%s)", [cutoff]).fetchall()])
+
+        def drop(conn: psycopg.Connection[Any]) -> list[str]:
+            return [str(r[0]) for r in conn.execute(
+                "SELECT kasho_ops.drop_partitions_before(%s)", [cutoff]).fetchall()]
+
+        dropped = self._retry_conflicts(drop)
         with self._partitions_lock:
             self._partitions = {(t, d) for t, d in self._partitions if d >= cutoff}
         return dropped
@@ -251,7 +259,7 @@ class MetricStore:
             try:
                 with self.connection() as conn, conn.transaction():
                     return work(conn)
-            except psycopg.errors.TransactionRollbackError:
+            except psycopg.errors.TransactionRollback:
                 if attempt == attempts:
                     raise
                 time.sleep(0.2 * attempt)
