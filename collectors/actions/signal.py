@@ -26,7 +26,7 @@ from psycopg.rows import dict_row
 from collectors.actions.audit import audit_round_trip, connect_audit
 from collectors.core.config import Config, Target
 from collectors.core.connections import APPLICATION_NAME, describe_error
-from collectors.core.deadlines import answer_within, connect_within
+from collectors.core.deadlines import answer_within, connect_within, tcp_kwargs
 from collectors.core.errors import ConfigError, NoAnswer
 from collectors.core.redact import Secret
 from collectors.live.activity import mask_literals
@@ -93,7 +93,7 @@ def actions_connect_kwargs(actions_dsn: Secret, connect_timeout_seconds: int) ->
     """libpq parameters for the acting session; our safety settings win over the DSN's."""
     return {**psycopg.conninfo.conninfo_to_dict(actions_dsn.reveal()),
             "application_name": ACTIONS_APPLICATION_NAME,
-            "connect_timeout": connect_timeout_seconds,
+            **tcp_kwargs(connect_timeout_seconds),
             "options": "-c statement_timeout=10000 -c lock_timeout=500 "
                        "-c default_transaction_read_only=on",
             "autocommit": True}

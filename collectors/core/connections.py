@@ -106,6 +106,7 @@ class TargetConnections:
         self._lock = threading.Lock()
         self._generation = 0  # bumped by close(): sessions of an older one are not kept
         self._headroom_checked = False
+        self._last_failure: tuple[float, str] | None = None  # (monotonic, message)
 
     @property
     def check_seconds(self) -> float:
@@ -120,11 +121,13 @@ class TargetConnections:
         Raises TargetUnavailable (the reason, redacted, in one line) if the server cannot be
         reached, does not answer in time, or drops the connection."""
         deadline = deadline_seconds(timeout_ms or self.settings.statement_timeout_ms)
+        asked_at = time.monotonic()
         if not self._slots.acquire(timeout=deadline):
             raise TargetBusy(
                 f"target {self.target.name}: all {self.settings.max_connections_per_target} "
                 "monitoring connections are busy; a previous collection is still running")
         try:
+            self._fail_fast(asked_at)
             generation = self._generation
             conn = self._check_out()
             fired = True
@@ -133,13 +136,10 @@ class TargetConnections:
                     yield conn
                 fired = alarm.fired
             except NoAnswer as exc:
-                self.close()
-                raise TargetUnavailable(f"target {self.target.name}: {exc}") from None
+                raise self._unavailable(str(exc)) from None
             except psycopg.OperationalError as exc:
                 if conn_is_broken(exc):
-                    self.close()
-                    raise TargetUnavailable(f"target {self.target.name}: connection lost: "
-                                            f"{describe_error(exc)}") from None
+                    raise self._unavailable(f"connection lost: {describe_error(exc)}") from None
                 fired = False
                 raise
             except BaseException:
@@ -150,6 +150,21 @@ class TargetConnections:
         finally:
             self._slots.release()
 
+    def _unavailable(self, reason: str) -> TargetUnavailable:
+        """Close the idle sessions (the server is gone or frozen) and remember why, so runs
+        that were waiting for a session fail at once instead of each trying again."""
+        self.close()
+        message = f"target {self.target.name}: {reason}"
+        with self._lock:
+            self._last_failure = (time.monotonic(), message)
+        return TargetUnavailable(message)
+
+    def _fail_fast(self, asked_at: float) -> None:
+        with self._lock:
+            failure = self._last_failure
+        if failure is not None and failure[0] >= asked_at:
+            raise TargetUnavailable(failure[1])
+
     def _check_out(self) -> psycopg.Connection[Any]:
         while (conn := self._take_idle()) is not None:
             try:
@@ -158,8 +173,7 @@ class TargetConnections:
                 return conn
             except NoAnswer as exc:
                 conn.close()
-                self.close()
-                raise TargetUnavailable(f"target {self.target.name}: {exc}") from None
+                raise self._unavailable(str(exc)) from None
             except psycopg.Error:
                 conn.close()  # it died while idle (a restart, an idle timeout): open another
         return self._connect()
@@ -183,14 +197,14 @@ class TargetConnections:
         conn.close()
 
     def _connect(self) -> psycopg.Connection[Any]:
-        name = self.target.name
         try:
             conn = connect_within(**monitoring_connect_kwargs(self.target, self.settings))
         except NoAnswer as exc:
-            raise TargetUnavailable(f"target {name}: {exc}") from None
+            raise self._unavailable(str(exc)) from None
         except psycopg.Error as exc:
-            raise TargetUnavailable(f"target {name}: cannot connect: "
-                                    f"{describe_error(exc)}") from None
+            raise self._unavailable(f"cannot connect: {describe_error(exc)}") from None
+        with self._lock:
+            self._last_failure = None
         if self._headroom_checked:
             return conn
         try:
@@ -199,11 +213,10 @@ class TargetConnections:
                 conn.rollback()
         except NoAnswer as exc:
             conn.close()
-            raise TargetUnavailable(f"target {name}: {exc}") from None
+            raise self._unavailable(str(exc)) from None
         except psycopg.Error as exc:
             conn.close()
-            raise TargetUnavailable(f"target {name}: cannot connect: "
-                                    f"{describe_error(exc)}") from None
+            raise self._unavailable(f"cannot connect: {describe_error(exc)}") from None
         self._headroom_checked = True
         if row:
             self._warn_if_over_role_limit(int(row[0]), int(row[1]))
