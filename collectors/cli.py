@@ -38,7 +38,7 @@ def configure_logging(verbose: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for noisy in ("apscheduler", "psycopg.pool"):
+    for noisy in ("apscheduler",):
         logging.getLogger(noisy).setLevel(logging.WARNING if not verbose else logging.INFO)
 
 
@@ -91,7 +91,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
     groups = [catalog[name] for name in args.group] if args.group else list(catalog.values())
     from collectors.core.store import MetricStore
 
-    store = MetricStore(config.store.dsn)
+    # --once waits for each run's write, so what it prints is what the store holds.
+    store = MetricStore(config.store.dsn, confirm_writes=args.once)
     store.open()
     collector = Collector(config, groups, store)
     try:
@@ -102,6 +103,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
                 status = "ok" if record.error is None else f"FAILED: {record.error}"
                 print(f"{record.target:<20} {record.metric_group:<20} "
                       f"{record.rows_written:>6} rows {record.duration_ms:>8.1f} ms  {status}")
+                if record.note:
+                    print(f"{'':<20} {'':<20} note: {record.note}")
             failed = sum(1 for r in records if r.error)
             print(f"{len(records) - failed} ok, {failed} failed")
             unwritten = _flush_store(store)

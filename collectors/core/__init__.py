@@ -4,12 +4,15 @@
 the one-line errors the CLI reports; `redact.py` keeps passwords out of output (`Secret`,
 `redact`); `deadlines.py` gives every round trip to a server a client-side deadline (a
 watchdog that abandons a connection a frozen server never answers on); `connections.py`
-opens safe, pooled, read-only sessions to targets and owns `QUERY_MARKER`;
-`metric_groups.py` loads the metric definitions in `collectors/catalog/`; `deltas.py` turns
-cumulative counters into per-interval deltas with reset and restart detection (pure);
-`engine.py` runs one group against one target and records the run; `store.py` writes rows
-and run records to the store with COPY into daily partitions, through `store_writer.py`'s
-bounded queue and writer thread so collection never waits for the store; `scheduler.py` runs
-every group for every target on its interval, with a circuit breaker and backoff for targets
-that are down; `durations.py` formats the durations its log lines show.
+opens safe, pooled, read-only sessions to targets and owns `QUERY_MARKER`; `db.py` is the
+thin typed layer for one-value reads; `metric_groups.py` loads the metric definitions in
+`collectors/catalog/`; `deltas.py` turns cumulative counters into per-interval deltas with
+reset and restart detection (pure); `baselines.py` keeps each counter group's last raw
+sample per target in the store and advances it only together with the rows computed from
+it; `engine.py` runs one group against one target and records the run; `store.py` writes
+rows and run records to the store with COPY into daily partitions, through
+`store_writer.py`'s bounded queue and writer thread so collection never waits for the
+store; `scheduler.py` runs every group for every target on its interval, with a circuit
+breaker and backoff for targets that are down; `durations.py` formats the durations its log
+lines show.
 """

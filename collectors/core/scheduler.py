@@ -206,13 +206,10 @@ class Collector:
         self.store.write([], record)
         return record
 
-    def run_once(self, baseline_wait_seconds: float = 1.0) -> list[RunRecord]:
-        """One run of every group on every target. Counter groups first take a baseline
-        sample and wait `baseline_wait_seconds`, so even a single cycle writes deltas."""
-        primed = [self.engine.prime(group, target) for target in self.config.targets
-                  for group in self.groups if group.is_counter]
-        if any(primed):
-            time.sleep(baseline_wait_seconds)
+    def run_once(self) -> list[RunRecord]:
+        """One run of every group on every target. Counter groups continue from their
+        stored baselines, so `collect --once` from cron stores every interval; a first-ever
+        run takes the baseline and says so."""
         return [self.collect(group, target)
                 for target in self.config.targets for group in self.groups]
 

@@ -4,6 +4,11 @@ Partitions are created on demand, once per (table, UTC day) per process. `write`
 to the writer thread (store_writer.py) and returns at once: when the store is down, they wait
 in a bounded in-memory buffer and are resent, newest first, when it is back; what does not
 fit is dropped and counted in `points_dropped`.
+
+A write may carry a `GuardedState` (a counter baseline): progress state written in the same
+transaction as the rows, only if it is still the state the rows were computed from. If it
+is not, the rows are discarded and only the run record is kept; if the store is down, such
+rows are not buffered (the next run recomputes them from the stored state, losing nothing).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -25,13 +30,14 @@ from collectors.core.connections import describe_error
 from collectors.core.deadlines import answer_within, connect_within, deadline_seconds, tcp_kwargs
 from collectors.core.errors import NoAnswer, StoreUnavailable
 from collectors.core.redact import Secret
-from collectors.core.store_writer import DEFAULT_BUFFER_MAX_ROWS, StoreWriter
+from collectors.core.store_writer import DEFAULT_BUFFER_MAX_ROWS, RETRY_CAP_SECONDS, StoreWriter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 SCHEMA = "kasho_ops"
 RUNS_TABLE = "collector_runs"
-RUN_COLUMNS = ("started_at", "target", "metric_group", "duration_ms", "rows_written", "error")
+RUN_COLUMNS = ("started_at", "target", "metric_group", "duration_ms", "rows_written", "error",
+               "note")
 
 
 @dataclass(frozen=True)
@@ -57,10 +63,28 @@ class RunRecord:
     rows_written: int
     error: str | None
     target_unreachable: bool = False  # not stored: drives the scheduler's backoff
+    note: str | None = None  # what the run says beyond ok/failed ("baseline taken")
 
     def as_row(self) -> tuple[Any, ...]:
         return (self.started_at, self.target, self.metric_group, self.duration_ms,
-                self.rows_written, self.error)
+                self.rows_written, self.error, self.note)
+
+
+class GuardedState(Protocol):
+    """Progress state written with a run's rows, in their transaction, if still current."""
+
+    @property
+    def rejection(self) -> str:
+        """The run's error when `apply` refused: why its rows were discarded."""
+        ...
+
+    def apply(self, conn: psycopg.Connection[Any]) -> bool:
+        """Write the new state; False (having written nothing) if another writer moved it."""
+        ...
+
+    def settled(self, committed: bool) -> None:
+        """Told once whether the rows and the state were committed together."""
+        ...
 
 
 class MetricStore:
@@ -72,9 +96,15 @@ class MetricStore:
     trip has a client-side deadline of the store's statement_timeout plus a grace second."""
 
     def __init__(self, dsn: Secret, buffer_max_rows: int = DEFAULT_BUFFER_MAX_ROWS,
-                 statement_timeout_ms: int = 30_000, connect_timeout_seconds: int = 5) -> None:
+                 statement_timeout_ms: int = 30_000, connect_timeout_seconds: int = 5,
+                 confirm_writes: bool = False) -> None:
         self._dsn = dsn
         self._statement_timeout_ms = statement_timeout_ms
+        self._connect_timeout_seconds = connect_timeout_seconds
+        # `write` returns once the writer has tried the unit (written, refused, or kept for
+        # later because the store is down), so the caller's RunRecord says what happened.
+        # For `collect --once` and tests; the scheduled collector never waits.
+        self.confirm_writes = confirm_writes
         self._kwargs: dict[str, Any] = {
             "application_name": "kasho-ops-store", **tcp_kwargs(connect_timeout_seconds),
             "options": f"-c timezone=UTC -c statement_timeout={statement_timeout_ms} "
@@ -118,8 +148,18 @@ class MetricStore:
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
-        """The shared synchronous session, for one caller at a time, under the deadline."""
-        with self._session_lock:
+        """The shared synchronous session, for one caller at a time, under the deadline.
+
+        While the writer thread finds the store down, this fails at once with
+        StoreUnavailable instead of waiting for a connect timeout or a deadline: the
+        writer's retries are what notice the store is back."""
+        reason = self.writer.outage_reason
+        if reason is not None:
+            raise StoreUnavailable(f"metrics store unavailable ({reason})")
+        if not self._session_lock.acquire(timeout=self.deadline_seconds):
+            raise StoreUnavailable(f"metrics store: no answer within {self.deadline_seconds:g} s "
+                                   "(another caller still waits on the shared session)")
+        try:
             if self._session is None or self._session.closed or self._session.broken:
                 self._session = self.connect()
             session = self._session
@@ -133,35 +173,50 @@ class MetricStore:
                 raise
             if alarm.fired:
                 session.close()
+        finally:
+            self._session_lock.release()
 
     # -- writing ---------------------------------------------------------------------------
 
-    def write(self, batches: Sequence[Batch], run: RunRecord | None = None) -> None:
+    def write(self, batches: Sequence[Batch], run: RunRecord | None = None,
+              guard: GuardedState | None = None) -> None:
         """Queue the batches and the run record, to be written in one transaction by the
-        writer thread; returns at once, whatever state the store is in."""
-        self.writer.submit(batches, run)
+        writer thread; returns at once (or, with `confirm_writes`, once it was tried),
+        whatever state the store is in.
 
-    def write_now(self, batches: Sequence[Batch], run: RunRecord | None = None) -> None:
-        """Write the batches (and the run record) in one transaction now; raises on failure."""
+        With a guard, the batches are written only together with its state; a refused or
+        failed guarded write keeps the run record alone (see store_writer.py)."""
+        unit = self.writer.submit(batches, run, guard)
+        if self.confirm_writes:
+            unit.tried.wait(self.deadline_seconds + self._connect_timeout_seconds
+                            + RETRY_CAP_SECONDS)
+
+    def write_now(self, batches: Sequence[Batch], run: RunRecord | None = None,
+                  guard: GuardedState | None = None) -> bool:
+        """Write the batches (and the run record) in one transaction now; raises on failure.
+        Returns False if the guard refused (nothing was written)."""
         with self.connection() as conn:
-            self._copy(conn, _with_run(batches, run))
+            committed = self._copy(conn, _with_run(batches, run), guard)
+        if guard is not None:
+            guard.settled(committed)
+        return committed
 
     def flush(self, timeout: float) -> bool:
         """Wait for the writer thread to write what is queued; False if time ran out."""
         return self.writer.flush(timeout)
 
     def _write_unit(self, conn: psycopg.Connection[Any], batches: Sequence[Batch],
-                    run: RunRecord | None) -> None:
+                    run: RunRecord | None, guard: GuardedState | None) -> bool:
         work = _with_run(batches, run)
         try:
             with answer_within(conn, self.deadline_seconds, "metrics store"):
                 try:
-                    self._copy(conn, work)
+                    return self._copy(conn, work, guard)
                 except psycopg.errors.CheckViolation:
                     # "no partition found for row": one was dropped behind our cache's back
                     # (retention elsewhere, a store rebuilt while we ran). Create it again.
                     self._forget_partitions()
-                    self._copy(conn, work)
+                    return self._copy(conn, work, guard)
         except BaseException:
             self._forget_partitions()  # the store may have been rebuilt while it was away
             raise
@@ -170,9 +225,13 @@ class MetricStore:
         with self._partitions_lock:
             self._partitions.clear()
 
-    def _copy(self, conn: psycopg.Connection[Any], batches: Sequence[Batch]) -> None:
+    def _copy(self, conn: psycopg.Connection[Any], batches: Sequence[Batch],
+              guard: GuardedState | None = None) -> bool:
         created: set[tuple[str, date]] = set()
-        with conn.transaction():
+        with conn.transaction() as transaction:
+            if guard is not None and not guard.apply(conn):
+                transaction.force_rollback = True
+                return False
             for batch in batches:
                 if batch.insert_once:
                     self._insert_once(conn, batch)
@@ -186,6 +245,7 @@ class MetricStore:
                         copy.write_row(row)
         with self._partitions_lock:  # only once committed: a rolled-back one does not exist
             self._partitions |= created
+        return True
 
     @staticmethod
     def _insert_once(conn: psycopg.Connection[Any], batch: Batch) -> None:

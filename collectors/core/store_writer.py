@@ -1,9 +1,11 @@
 """The store's writer thread: collection hands its rows over and never waits for the store.
 
-`StoreWriter.submit` puts one unit (a run's batches and its run record) on a bounded
-in-memory queue and returns at once. One thread drains the queue over its own store session,
-newest unit first, each unit in one transaction under a client-side deadline. Failures are
-sorted in two kinds:
+`StoreWriter.submit` puts one unit (a run's batches, its run record and, for counter groups,
+its guarded baseline) on a bounded in-memory queue and returns at once. One thread drains the
+queue over its own store session, each unit in one transaction under a client-side deadline:
+in the order they came, so a chain of counter baselines advances step by step; after an
+outage, the backlog of plain units newest first, so the dashboard's "now" is back first.
+Failures are sorted in two kinds:
 
 - transient (the store is down, restarting, frozen, out of connections or disk; a lock or
   statement timeout): the unit stays queued and is retried with backoff. A store outage is
@@ -13,6 +15,11 @@ sorted in two kinds:
   the unit is dropped and counted (`rows_rejected`), the reason is logged once per kind, and
   the run is recorded again on its own with the store's reason as its error, so the failure
   is data like any other.
+
+A guarded unit's rows are written only with its guard's state (see `GuardedState` in
+store.py); the guard is told once whether they were committed. When its attempt finds the
+store down, or the store refuses it, its rows are not kept: the guard is told "not
+committed", and the next run recomputes them from the stored baseline, losing nothing.
 
 Nothing here raises into the collector: `submit` only appends to a list.
 """
@@ -36,7 +43,7 @@ from collectors.core.durations import format_duration
 from collectors.core.errors import NoAnswer
 
 if TYPE_CHECKING:
-    from collectors.core.store import Batch, RunRecord
+    from collectors.core.store import Batch, GuardedState, RunRecord
 
 log = logging.getLogger("collectors.core.store")
 
@@ -46,6 +53,8 @@ RETRY_CAP_SECONDS = 5.0
 # A unit that keeps hitting a lock or statement timeout while the store is up is given up
 # after this many attempts, as if refused: it must not hold the queue for ever.
 MAX_ATTEMPTS_WHILE_UP = 5
+UNSTORED_NOTE = ("the store was unavailable: these deltas are recomputed by the next run from "
+                 "the stored baseline")
 
 # SQLSTATE classes and codes that mean "the store cannot take writes right now", whatever the
 # rows: connection, operator intervention, insufficient resources, system error, read-only
@@ -86,13 +95,16 @@ def refusal_reason(exc: BaseException) -> str:
 
 @dataclass(eq=False)
 class WriteUnit:
-    """One run's rows: written in one transaction, or not at all."""
+    """One run's rows: written in one transaction, or not at all. `tried` is set once the
+    writer has made its first attempt (or dropped it): what a confirming caller waits for."""
 
     batches: tuple[Batch, ...]
     run: RunRecord | None
+    guard: GuardedState | None
     order: int
     rows: int = 0
     attempts: int = 0
+    tried: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self.rows = sum(len(b.rows) for b in self.batches) + (self.run is not None)
@@ -101,6 +113,12 @@ class WriteUnit:
     def tables(self) -> str:
         names = [b.table for b in self.batches] + (["collector_runs"] if self.run else [])
         return ", ".join(dict.fromkeys(names)) or "nothing"
+
+    def run_alone(self, **changes: Any) -> WriteUnit | None:
+        """The unit's run record on its own (changed), keeping its place in the queue."""
+        if self.run is None:
+            return None
+        return WriteUnit((), replace(self.run, rows_written=0, **changes), None, self.order)
 
 
 @dataclass
@@ -116,7 +134,7 @@ class _Outage:
     started: float
     reason: str
     dropped_before: int
-    full_logged: bool = field(default=False)
+    full_logged: bool = False
 
 
 class StoreWriter:
@@ -124,14 +142,15 @@ class StoreWriter:
 
     def __init__(self, connect: Callable[[], psycopg.Connection[Any]],
                  write_unit: Callable[[psycopg.Connection[Any], Sequence[Batch],
-                                       RunRecord | None], None],
+                                       RunRecord | None, GuardedState | None], bool],
                  max_rows: int = DEFAULT_BUFFER_MAX_ROWS) -> None:
         self._connect = connect
         self._write_unit = write_unit
         self.max_rows = max_rows
         self.stats = WriterStats()
-        self._queue: list[WriteUnit] = []  # oldest first; the writer takes from the end
+        self._queue: list[WriteUnit] = []  # in submission order
         self._queued_rows = 0
+        self._resending = False  # draining an outage's backlog: plain units newest first
         self._in_flight: WriteUnit | None = None
         self._cond = threading.Condition()
         self._order = itertools.count()
@@ -144,15 +163,25 @@ class StoreWriter:
 
     # -- the collector's side --------------------------------------------------------------
 
-    def submit(self, batches: Sequence[Batch], run: RunRecord | None) -> None:
-        unit = WriteUnit(tuple(b for b in batches if b.rows), run, next(self._order))
-        if not unit.rows:
-            return
+    def submit(self, batches: Sequence[Batch], run: RunRecord | None,
+               guard: GuardedState | None = None) -> WriteUnit:
+        unit = WriteUnit(tuple(b for b in batches if b.rows), run, guard, next(self._order))
+        if not unit.rows and guard is None:
+            unit.tried.set()
+            return unit
         with self._cond:
             self._queue.append(unit)
             self._queued_rows += unit.rows
-            self._trim()
+            dropped = self._trim()
             self._cond.notify_all()
+        _settle_dropped(dropped)
+        return unit
+
+    @property
+    def outage_reason(self) -> str | None:
+        """Why the store is taking no writes now, or None."""
+        outage = self._outage
+        return outage.reason if outage else None
 
     @property
     def pending_rows(self) -> int:
@@ -185,7 +214,9 @@ class StoreWriter:
         with self._cond:
             self._stopping = True
             left = self._queued_rows + (self._in_flight.rows if self._in_flight else 0)
+            unwritten, self._queue, self._queued_rows = self._queue, [], 0
             self._cond.notify_all()
+        _settle_dropped(unwritten)
         thread = self._thread
         if thread is not None and flushed:
             thread.join(timeout=2.0)
@@ -197,67 +228,91 @@ class StoreWriter:
 
     # -- the writer thread -----------------------------------------------------------------
 
-    def _trim(self) -> None:
-        """Drop the oldest units until the queue holds at most max_rows (caller holds the lock)."""
+    def _trim(self) -> list[WriteUnit]:
+        """Drop the oldest units until the queue holds at most max_rows (caller holds the
+        lock); returns them, for their guards to be told outside the lock."""
+        dropped = []
         while self._queued_rows > self.max_rows and self._queue:
-            dropped = self._queue.pop(0)
-            self._queued_rows -= dropped.rows
-            self.stats.rows_dropped += dropped.rows
+            unit = self._queue.pop(0)
+            dropped.append(unit)
+            self._queued_rows -= unit.rows
+            self.stats.rows_dropped += unit.rows
             if self._outage is not None and not self._outage.full_logged:
                 self._outage.full_logged = True
                 log.error("metrics store still unavailable and %d rows are waiting: dropping "
                           "the oldest rows from now on (counted; see the summary at recovery)",
                           self.max_rows)
+        return dropped
+
+    def _take(self) -> WriteUnit:
+        """The next unit (caller holds the lock; the queue is not empty)."""
+        if self._resending:
+            for index in range(len(self._queue) - 1, -1, -1):
+                if self._queue[index].guard is None:
+                    return self._queue.pop(index)
+            self._resending = False
+        return self._queue.pop(0)
 
     def _run(self) -> None:
         while True:
             with self._cond:
                 while not self._queue and not self._stopping:
+                    self._resending = False
                     self._cond.wait()
                 if self._stopping:
                     return
-                unit = self._queue.pop()
+                unit = self._take()
                 self._queued_rows -= unit.rows
                 self._in_flight = unit
-            retry = self._attempt(unit)
+            again = self._attempt(unit)
+            unit.tried.set()
             with self._cond:
                 self._in_flight = None
-                if retry:
-                    bisect.insort(self._queue, unit, key=lambda u: u.order)
-                    self._queued_rows += unit.rows
-                    self._trim()
+                dropped: list[WriteUnit] = []
+                if again is not None:
+                    bisect.insort(self._queue, again, key=lambda u: u.order)
+                    self._queued_rows += again.rows
+                    dropped = self._trim()
                 self._cond.notify_all()
-                if retry and self._outage is not None:
+                if again is not None and self._outage is not None:
                     self._failures += 1
                     self._cond.wait(min(RETRY_CAP_SECONDS,
                                         RETRY_BASE_SECONDS * 2 ** min(self._failures - 1, 8)))
+            _settle_dropped(dropped)
 
-    def _attempt(self, unit: WriteUnit) -> bool:
-        """Write one unit; True if it should be retried."""
+    def _attempt(self, unit: WriteUnit) -> WriteUnit | None:
+        """Write one unit; returns what to queue again (the unit, or its run record alone)."""
         try:
             if self._conn is None or self._conn.closed:
                 self._conn = self._connect()
-            self._write_unit(self._conn, unit.batches, unit.run)
+            committed = self._write_unit(self._conn, unit.batches, unit.run, unit.guard)
         except Exception as exc:  # sorted below; nothing escapes the writer thread
             if self._conn is not None and (self._conn.broken or self._conn.closed
                                            or failure_kind(exc) == "down"):
                 self._conn.close()
                 self._conn = None
             return self._failed(unit, exc)
-        self.stats.rows_written += unit.rows
         self._back_up()
-        return False
+        if unit.guard is not None:
+            unit.guard.settled(committed)
+            if not committed:  # the guard refused: its rows were discarded with the rollback
+                return unit.run_alone(error=unit.guard.rejection)
+        self.stats.rows_written += unit.rows
+        return None
 
-    def _failed(self, unit: WriteUnit, exc: BaseException) -> bool:
+    def _failed(self, unit: WriteUnit, exc: BaseException) -> WriteUnit | None:
         kind = failure_kind(exc)
         if kind == "down":
             self._down(exc)
-            return True
+            if unit.guard is None:
+                return unit
+            unit.guard.settled(False)
+            return unit.run_alone(note=_joined(unit.run.note if unit.run else None,
+                                               UNSTORED_NOTE))
         unit.attempts += 1
         if kind == "retry" and unit.attempts < MAX_ATTEMPTS_WHILE_UP:
-            return True
-        self._refused(unit, exc)
-        return False
+            return unit
+        return self._refused(unit, exc)
 
     def _down(self, exc: BaseException) -> None:
         if self._outage is not None:
@@ -273,30 +328,37 @@ class StoreWriter:
         if self._outage is None:
             return
         outage, self._outage = self._outage, None
+        with self._cond:
+            self._resending = True
         log.warning("metrics store is back after %s; writing %d buffered rows, newest first "
                     "(%d dropped while it was down)",
                     format_duration(time.monotonic() - outage.started), self.pending_rows,
                     self.stats.rows_dropped - outage.dropped_before)
 
-    def _refused(self, unit: WriteUnit, exc: BaseException) -> None:
+    def _refused(self, unit: WriteUnit, exc: BaseException) -> WriteUnit | None:
+        if unit.guard is not None:
+            unit.guard.settled(False)
         reason = refusal_reason(exc)
-        self.stats.rows_rejected += unit.rows - (unit.run is not None)
         key = (getattr(exc, "sqlstate", None) or type(exc).__name__, unit.tables)
         if key not in self._refusals_logged:
             self._refusals_logged.add(key)
             log.error("metrics store refused rows for %s: %s; they are dropped and counted "
                       "(logged once per kind)", unit.tables, reason)
-        if unit.run is None:
-            return
-        run = unit.run
-        error = f"{run.error}; " if run.error else ""
-        alone = replace(run, rows_written=0,
-                        error=f"{error}the store refused this run's rows: {reason}")
-        retry = WriteUnit((), alone, unit.order)
-        with self._cond:
-            if unit.batches:  # otherwise the run record itself was refused: nothing to add
-                bisect.insort(self._queue, retry, key=lambda u: u.order)
-                self._queued_rows += retry.rows
-            else:
-                self.stats.rows_rejected += 1
+        if not unit.batches:  # the run record itself was refused: nothing is left to keep
+            self.stats.rows_rejected += unit.rows
+            return None
+        self.stats.rows_rejected += unit.rows - (unit.run is not None)
+        error = f"{unit.run.error}; " if unit.run and unit.run.error else ""
+        return unit.run_alone(error=f"{error}the store refused this run's rows: {reason}")
 
+
+def _settle_dropped(units: list[WriteUnit]) -> None:
+    """Units given up without an attempt: their guards learn that nothing was committed."""
+    for unit in units:
+        if unit.guard is not None:
+            unit.guard.settled(False)
+        unit.tried.set()
+
+
+def _joined(first: str | None, second: str) -> str:
+    return f"{first}; {second}" if first else second

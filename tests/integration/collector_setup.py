@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from collectors.core.config import Config, Target, parse_config
-from collectors.core.metric_groups import MetricGroup, load_catalog
+from collectors.core.config import Config, parse_config
+from collectors.core.metric_groups import load_catalog
 from collectors.core.scheduler import Collector
-from collectors.core.store import MetricStore, RunRecord
+from collectors.core.store import MetricStore
 from demo.cluster import LocalCluster
 from tests.conftest import MONITOR_ROLE
 
@@ -23,22 +23,14 @@ def monitor_dsn(cluster: LocalCluster, dbname: str = "postgres") -> str:
     return cluster.dsn(dbname, MONITOR_ROLE)
 
 
-class WrittenCollector(Collector):
-    """A Collector whose `collect` returns once the run's rows are in the store (the store
-    writes from its own thread), so a test can read them at once."""
-
-    def collect(self, group: MetricGroup, target: Target) -> RunRecord:
-        record = super().collect(group, target)
-        assert self.store.flush(60), "the store writer did not write the run's rows"
-        return record
-
-
 def open_collector(config: Config, group_names: list[str] | None = None) -> Collector:
+    """A collector whose runs return once the store's writer thread has tried their rows
+    (`confirm_writes`), so a test can read them, and each RunRecord says what happened."""
     catalog = load_catalog()
     groups = [catalog[n] for n in group_names] if group_names else list(catalog.values())
-    store = MetricStore(config.store.dsn)
+    store = MetricStore(config.store.dsn, confirm_writes=True)
     store.open()
-    return WrittenCollector(config, groups, store)
+    return Collector(config, groups, store)
 
 
 def write_config_file(path: Path, store_dsn: str, targets: dict[str, str],
