@@ -155,6 +155,7 @@ class Collector:
         self._internal_errors_logged: set[str] = set()
         self._overlaps: dict[str, int] = {}  # job id -> runs skipped while it still ran
         self._overlaps_lock = threading.Lock()
+        self._failing: dict[str, tuple[str, int]] = {}  # job id -> (error, failed runs)
 
     def interval(self, group: MetricGroup) -> int:
         return self.config.collector.intervals.get(group.name, group.interval_seconds)
@@ -177,8 +178,7 @@ class Collector:
             record = self._internal_error(group, target, exc)
         self.health.record(target.name, record.error, record.target_unreachable, probe,
                            time.monotonic())
-        if record.error and not record.target_unreachable:
-            log.warning("%s", record.error)
+        self._log_failure(group, target, record)
         with self._overlaps_lock:
             overlapped = self._overlaps.pop(job_id(target.name, group.name), 0)
         if overlapped and record.target_unreachable:
@@ -188,6 +188,22 @@ class Collector:
                         "skipped meanwhile", group.name, target.name, record.duration_ms / 1000,
                         self.interval(group), overlapped)
         return record
+
+    def _log_failure(self, group: MetricGroup, target: Target, record: RunRecord) -> None:
+        """A run's error (other than the target being down, which the health book logs),
+        once while it repeats unchanged, and one line when the group works again."""
+        key = job_id(target.name, group.name)
+        with self._overlaps_lock:
+            previous, repeats = self._failing.get(key, (None, 0))
+            if record.error and not record.target_unreachable:
+                self._failing[key] = (record.error, repeats + 1)
+            else:
+                self._failing.pop(key, None)
+        if record.error and not record.target_unreachable and record.error != previous:
+            log.warning("%s (logged once while it repeats)", record.error)
+        elif not record.error and previous is not None:
+            log.info("%s on %s works again after %d failed runs", group.name, target.name,
+                     repeats)
 
     def _skipped_overlapping(self, event: JobSubmissionEvent) -> None:
         """Count a run not started because the job's previous run is still going; the
