@@ -11,6 +11,7 @@ in the background hides why a server cannot be reached behind its own timeout, l
 failed reconnect, and checks or rolls back connections without our deadline. Here a session
 is opened in the caller's thread (bounded by connect_timeout, failing with the server's own
 reason), checked under a deadline before it is reused, and discarded whenever it is in doubt.
+Every session it opens is a `TrackedConnection`, so this process knows its own backend pids.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Self
 
 import psycopg
 from psycopg.pq import TransactionStatus
@@ -53,6 +55,41 @@ CONNECTION_HEADROOM_SQL = """
     FROM pg_roles r WHERE r.rolname = current_user"""
 
 
+class TrackedConnection(psycopg.Connection[Any]):
+    """A connection that registers its backend pid while open, so this process knows its own
+    sessions by pid (`own_backend_pids`), never by an application_name anyone can set."""
+
+    _own_pid: int | None = None
+
+    @classmethod
+    def connect(cls, conninfo: str = "", **kwargs: Any) -> Self:
+        conn = super().connect(conninfo, **kwargs)
+        conn._own_pid = conn.info.backend_pid
+        with _OWN_PIDS_LOCK:
+            _OWN_PIDS[conn._own_pid] = _OWN_PIDS.get(conn._own_pid, 0) + 1
+        return conn
+
+    def close(self) -> None:
+        pid, self._own_pid = self._own_pid, None
+        if pid is not None:
+            with _OWN_PIDS_LOCK:
+                left = _OWN_PIDS.pop(pid, 1) - 1
+                if left > 0:  # the same pid on another server
+                    _OWN_PIDS[pid] = left
+        super().close()
+
+
+_OWN_PIDS: dict[int, int] = {}
+_OWN_PIDS_LOCK = threading.Lock()
+
+
+def own_backend_pids() -> frozenset[int]:
+    """Backend pids of the sessions this process has open (to any server: a pid number on
+    another server may collide, which only ever refuses more)."""
+    with _OWN_PIDS_LOCK:
+        return frozenset(_OWN_PIDS)
+
+
 def session_options(settings: CollectorSettings) -> str:
     return (f"-c statement_timeout={settings.statement_timeout_ms} "
             f"-c lock_timeout={settings.lock_timeout_ms} "
@@ -70,6 +107,32 @@ def monitoring_connect_kwargs(target: Target, settings: CollectorSettings) -> di
     }
 
 
+def ping(conn: psycopg.Connection[Any]) -> None:
+    """One empty round trip outside any transaction (what psycopg_pool's check does)."""
+    if conn.autocommit:
+        conn.execute("")
+        return
+    conn.autocommit = True
+    try:
+        conn.execute("")
+    finally:
+        conn.autocommit = False
+
+
+@dataclass(frozen=True)
+class SessionProfile:
+    """How to open and check sessions to one kind of target (collectors/core/target_kinds.py):
+    libpq parameters, the check a pooled session passes before reuse, and the SQL that reads
+    the monitoring role's CONNECTION LIMIT headroom (None where the target has no such thing)."""
+
+    connect_kwargs: Callable[[Target, CollectorSettings], dict[str, Any]]
+    check: Callable[[psycopg.Connection[Any]], None]
+    headroom_sql: str | None
+
+
+POSTGRES_SESSION = SessionProfile(monitoring_connect_kwargs, ping, CONNECTION_HEADROOM_SQL)
+
+
 def describe_error(exc: BaseException) -> str:
     """One redacted line: libpq's or the server's reason, without its multi-line hints."""
     text = str(exc).strip() or type(exc).__name__
@@ -83,24 +146,14 @@ def conn_is_broken(exc: psycopg.OperationalError) -> bool:
         ("08", "57P"))
 
 
-def ping(conn: psycopg.Connection[Any]) -> None:
-    """One empty round trip outside any transaction (what psycopg_pool's check does)."""
-    if conn.autocommit:
-        conn.execute("")
-        return
-    conn.autocommit = True
-    try:
-        conn.execute("")
-    finally:
-        conn.autocommit = False
-
-
 class TargetConnections:
     """The sessions to one monitored server: at most `max_connections_per_target` at once."""
 
-    def __init__(self, target: Target, settings: CollectorSettings) -> None:
+    def __init__(self, target: Target, settings: CollectorSettings,
+                 session: SessionProfile = POSTGRES_SESSION) -> None:
         self.target = target
         self.settings = settings
+        self.session = session
         self._slots = threading.BoundedSemaphore(settings.max_connections_per_target)
         self._idle: list[tuple[psycopg.Connection[Any], float]] = []
         self._lock = threading.Lock()
@@ -169,7 +222,7 @@ class TargetConnections:
         while (conn := self._take_idle()) is not None:
             try:
                 with answer_within(conn, self.check_seconds):
-                    ping(conn)
+                    self.session.check(conn)
                 return conn
             except NoAnswer as exc:
                 conn.close()
@@ -198,18 +251,19 @@ class TargetConnections:
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
-            conn = connect_within(**monitoring_connect_kwargs(self.target, self.settings))
+            conn = connect_within(connection_class=TrackedConnection,
+                                  **self.session.connect_kwargs(self.target, self.settings))
         except NoAnswer as exc:
             raise self._unavailable(str(exc)) from None
         except psycopg.Error as exc:
             raise self._unavailable(f"cannot connect: {describe_error(exc)}") from None
         with self._lock:
             self._last_failure = None
-        if self._headroom_checked:
+        if self._headroom_checked or self.session.headroom_sql is None:
             return conn
         try:
             with answer_within(conn, self.check_seconds):
-                row = conn.execute(CONNECTION_HEADROOM_SQL).fetchone()
+                row = conn.execute(self.session.headroom_sql).fetchone()
                 conn.rollback()
         except NoAnswer as exc:
             conn.close()

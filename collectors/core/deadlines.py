@@ -146,6 +146,7 @@ def answer_within(conn: psycopg.Connection[Any], seconds: float,
 
 
 def connect_within(conninfo: str = "", *, autocommit: bool = False,
+                   connection_class: type[psycopg.Connection[Any]] = psycopg.Connection,
                    **params: Any) -> psycopg.Connection[Any]:
     """psycopg.connect with a required connect_timeout, whose expiry is reported as NoAnswer.
 
@@ -157,6 +158,6 @@ def connect_within(conninfo: str = "", *, autocommit: bool = False,
         raise ValueError("connect_within needs a connect_timeout")
     seconds = effective_connect_timeout(int(timeout))
     try:
-        return psycopg.connect(conninfo, autocommit=autocommit, **params)
+        return connection_class.connect(conninfo, autocommit=autocommit, **params)
     except psycopg.errors.ConnectionTimeout:
         raise NoAnswer(seconds, "connecting") from None

@@ -6,7 +6,9 @@ once, and jitter on every run. A target that is down is logged once when the out
 once when it ends ("reachable again after 2 min 10 s", with the skipped runs counted); while
 it is down one run at a time retries it, with full-jitter exponential backoff, and the other
 runs record a skipped run without touching the server. No run ever raises: a bug in a run is
-recorded as that run's error and logged once.
+recorded as that run's error and logged once. The scheduled service collects only the
+targets whose lease it holds (leases.py), so several collectors can share the targets; each
+run records its collector and how late it started.
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
+from apscheduler.events import (
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_SUBMITTED,
+    JobSubmissionEvent,
+)
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -29,6 +35,7 @@ from collectors.core.config import Config, Target
 from collectors.core.connections import describe_error
 from collectors.core.durations import format_duration
 from collectors.core.engine import Engine
+from collectors.core.leases import LeaseKeeper, new_collector_id
 from collectors.core.metric_groups import MetricGroup
 from collectors.core.store import MetricStore, RunRecord
 
@@ -145,11 +152,15 @@ class _NoOverlapWarnings(logging.Filter):
 class Collector:
     """Runs groups for targets; shared by `collect --once` and the scheduled service."""
 
-    def __init__(self, config: Config, groups: Iterable[MetricGroup], store: MetricStore) -> None:
+    def __init__(self, config: Config, groups: Iterable[MetricGroup], store: MetricStore,
+                 collector_id: str | None = None) -> None:
         self.config = config
         self.groups = list(groups)
         self.store = store
-        self.engine = Engine(config.collector, store)
+        self.collector_id = collector_id or new_collector_id()
+        self.engine = Engine(config.collector, store, self.collector_id)
+        self.leases: LeaseKeeper | None = None  # the scheduled service's; --once ignores them
+        self._scheduled_at: dict[str, datetime] = {}
         self.health = TargetHealthBook(config.collector.backoff_base_seconds,
                                        config.collector.backoff_cap_seconds)
         self._internal_errors_logged: set[str] = set()
@@ -157,10 +168,37 @@ class Collector:
         self._overlaps_lock = threading.Lock()
         self._failing: dict[str, tuple[str, int]] = {}  # job id -> (error, failed runs)
 
+    def groups_for(self, target: Target) -> list[MetricGroup]:
+        """The groups that read this kind of target (postgres or pgbouncer)."""
+        return [g for g in self.groups if g.target_kind == target.kind]
+
     def interval(self, group: MetricGroup) -> int:
         return self.config.collector.intervals.get(group.name, group.interval_seconds)
 
-    def collect(self, group: MetricGroup, target: Target) -> RunRecord:
+    def collect_scheduled(self, group: MetricGroup, target: Target) -> RunRecord | None:
+        """A scheduled run: only while this collector holds the target's lease."""
+        if self.leases is not None and not self.leases.holds(target.name):
+            return None
+        scheduled = self._scheduled_at.get(job_id(target.name, group.name))
+        lateness_ms = (max((datetime.now(UTC) - scheduled).total_seconds(), 0.0) * 1000
+                       if scheduled is not None else None)
+        return self.collect(group, target, lateness_ms)
+
+    def _remember_schedule(self, event: JobSubmissionEvent) -> None:
+        if event.scheduled_run_times:
+            self._scheduled_at[event.job_id] = max(event.scheduled_run_times)
+
+    def renew_leases(self) -> None:
+        if self.leases is None:
+            return
+        acquired, lost = self.leases.renew()
+        for target in acquired:
+            self.engine.forget_target(target)  # its last samples are the previous holder's
+        for target in lost:
+            self.engine.close_target(target)  # another collector's now: free its sessions
+
+    def collect(self, group: MetricGroup, target: Target,
+                lateness_ms: float | None = None) -> RunRecord:
         """One run of one group on one target; never raises."""
         probe = self.health.admit(target.name, time.monotonic())
         if probe is None:
@@ -169,11 +207,12 @@ class Collector:
             record = RunRecord(started_at=datetime.now(UTC), target=target.name,
                                metric_group=group.name, duration_ms=0.0, rows_written=0,
                                error=f"skipped: target down since {since:%H:%M:%S} UTC "
-                                     f"({health.last_error})")
+                                     f"({health.last_error})",
+                               collector_id=self.collector_id, lateness_ms=lateness_ms)
             self.store.write([], record)
             return record
         try:
-            record = self.engine.run(group, target)
+            record = self.engine.run(group, target, lateness_ms)
         except Exception as exc:  # a bug: it is recorded and logged, and collection goes on
             record = self._internal_error(group, target, exc)
         self.health.record(target.name, record.error, record.target_unreachable, probe,
@@ -218,7 +257,8 @@ class Collector:
             self._internal_errors_logged.add(error)
             log.error("%s (please report this; logged once)", error, exc_info=exc)
         record = RunRecord(started_at=datetime.now(UTC), target=target.name,
-                           metric_group=group.name, duration_ms=0.0, rows_written=0, error=error)
+                           metric_group=group.name, duration_ms=0.0, rows_written=0, error=error,
+                           collector_id=self.collector_id)
         self.store.write([], record)
         return record
 
@@ -227,17 +267,20 @@ class Collector:
         stored baselines, so `collect --once` from cron stores every interval; a first-ever
         run takes the baseline and says so."""
         return [self.collect(group, target)
-                for target in self.config.targets for group in self.groups]
+                for target in self.config.targets for group in self.groups_for(target)]
 
     def maintain(self) -> None:
         try:
-            dropped = self.store.maintain(datetime.now(UTC).date(),
-                                          self.config.store.retention_days)
+            result = self.store.maintain(datetime.now(UTC).date(),
+                                         self.config.store.retention_for)
         except Exception as exc:  # maintenance must never stop collection
             log.error("store maintenance failed: %s", describe_error(exc))
             return
-        if dropped:
-            log.info("retention: dropped %d partitions", len(dropped))
+        if result is None:
+            log.info("store maintenance: another collector is at it")
+        elif result.dropped_partitions or result.pruned_texts:
+            log.info("retention: dropped %d partitions, pruned %d statement texts",
+                     len(result.dropped_partitions), result.pruned_texts)
 
     def build_scheduler(self) -> BlockingScheduler:
         workers = max(4, min(20, len(self.config.targets) * len(self.groups)))
@@ -247,21 +290,31 @@ class Collector:
         if not any(isinstance(f, _NoOverlapWarnings) for f in apscheduler_log.filters):
             apscheduler_log.addFilter(_NoOverlapWarnings())
         scheduler.add_listener(self._skipped_overlapping, EVENT_JOB_MAX_INSTANCES)
+        scheduler.add_listener(self._remember_schedule, EVENT_JOB_SUBMITTED)
+        self.leases = LeaseKeeper(self.store.connection, [t.name for t in self.config.targets],
+                                  self.config.collector.lease_seconds, self.collector_id)
+        self.renew_leases()  # before the first collection
         now = datetime.now(UTC)
         for target in self.config.targets:
-            for group in self.groups:
+            for group in self.groups_for(target):
                 interval = self.interval(group)
                 scheduler.add_job(
-                    self.collect, IntervalTrigger(seconds=interval, jitter=min(interval / 10, 5)),
+                    self.collect_scheduled,
+                    IntervalTrigger(seconds=interval, jitter=min(interval / 10, 5)),
                     args=[group, target], id=job_id(target.name, group.name),
                     name=f"{group.name} on {target.name}", max_instances=1, coalesce=True,
                     misfire_grace_time=interval,
                     next_run_time=now + timedelta(
                         seconds=start_offset_seconds(target.name, group.name, interval)),
                 )
+        scheduler.add_job(self.renew_leases,
+                          IntervalTrigger(seconds=self.leases.renew_every_seconds),
+                          id="leases", max_instances=1, coalesce=True)
         scheduler.add_job(self.maintain, IntervalTrigger(hours=1), id="store-maintenance",
                           max_instances=1, coalesce=True, next_run_time=now)
         return scheduler
 
     def close(self) -> None:
+        if self.leases is not None:
+            self.leases.release()
         self.engine.close()

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 import psycopg
@@ -27,6 +27,7 @@ from psycopg import sql
 from psycopg.pq import TransactionStatus
 
 from collectors.core.connections import describe_error
+from collectors.core.db import fetch_value
 from collectors.core.deadlines import answer_within, connect_within, deadline_seconds, tcp_kwargs
 from collectors.core.errors import NoAnswer, StoreUnavailable
 from collectors.core.redact import Secret
@@ -37,7 +38,7 @@ T = TypeVar("T")
 SCHEMA = "kasho_ops"
 RUNS_TABLE = "collector_runs"
 RUN_COLUMNS = ("started_at", "target", "metric_group", "duration_ms", "rows_written", "error",
-               "note")
+               "note", "collector_id", "lateness_ms")
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,12 @@ class Batch:
 
 
 @dataclass(frozen=True)
+class MaintenanceResult:
+    dropped_partitions: list[str]
+    pruned_texts: int
+
+
+@dataclass(frozen=True)
 class RunRecord:
     started_at: datetime
     target: str
@@ -64,10 +71,12 @@ class RunRecord:
     error: str | None
     target_unreachable: bool = False  # not stored: drives the scheduler's backoff
     note: str | None = None  # what the run says beyond ok/failed ("baseline taken")
+    collector_id: str | None = None  # which collector process ran it (collectors/core/leases.py)
+    lateness_ms: float | None = None  # how late the scheduled run started (None: not scheduled)
 
     def as_row(self) -> tuple[Any, ...]:
         return (self.started_at, self.target, self.metric_group, self.duration_ms,
-                self.rows_written, self.error, self.note)
+                self.rows_written, self.error, self.note, self.collector_id, self.lateness_ms)
 
 
 class GuardedState(Protocol):
@@ -166,10 +175,12 @@ class MetricStore:
             try:
                 with answer_within(session, self.deadline_seconds, "metrics store") as alarm:
                     yield session
+                    if session.info.transaction_status == TransactionStatus.INTRANS:
+                        session.commit()  # what the block did is kept, as a pool would
             except BaseException:
                 if (session.broken or session.closed
                         or session.info.transaction_status != TransactionStatus.IDLE):
-                    session.close()
+                    session.close()  # never a half-done transaction for the next caller
                 raise
             if alarm.fired:
                 session.close()
@@ -276,41 +287,48 @@ class MetricStore:
 
     # -- maintenance -----------------------------------------------------------------------
 
-    def partitioned_tables(self) -> list[str]:
-        with self.connection() as conn, conn.transaction():
-            rows = conn.execute(
-                "SELECT c.relname FROM pg_partitioned_table p "
-                "JOIN pg_class c ON c.oid = p.partrelid "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
-                "ORDER BY 1", [SCHEMA]).fetchall()
+    def partitioned_tables(self, conn: psycopg.Connection[Any] | None = None) -> list[str]:
+        if conn is None:
+            with self.connection() as own:
+                return self.partitioned_tables(own)
+        rows = conn.execute(
+            "SELECT c.relname FROM pg_partitioned_table p "
+            "JOIN pg_class c ON c.oid = p.partrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
+            "ORDER BY 1", [SCHEMA]).fetchall()
         return [r[0] for r in rows]
 
-    def maintain(self, today: date, retention_days: int) -> list[str]:
-        """Create today's and tomorrow's partitions; drop those older than the retention.
+    def maintain(self, today: date, retention_days: Callable[[str], int],
+                 texts_seen_before: datetime | None = None) -> MaintenanceResult | None:
+        """Create today's and tomorrow's partitions; drop each table's partitions older than
+        its retention (`retention_days(table)`); prune statement texts no kept row refers to.
+        One collector at a time (an advisory lock): None when another is at it. Creating or
+        dropping a partition locks its parent while the writer thread's transactions lock
+        several parents: a deadlock between them is retried."""
 
-        One table per transaction: creating or dropping a partition locks its parent, and
-        the writer thread's transactions lock several parents, so holding more than one here
-        could deadlock with it. A deadlock that happens anyway is retried."""
-        cutoff = today - timedelta(days=retention_days)
-        for table in self.partitioned_tables():
-            for day in (today, today + timedelta(days=1)):
+        def work(conn: psycopg.Connection[Any]) -> MaintenanceResult | None:
+            created: set[tuple[str, date]] = set()
+            dropped: list[str] = []
+            cutoffs: dict[str, date] = {}
+            if not fetch_value(conn, "SELECT pg_try_advisory_xact_lock("
+                                     "hashtext('kasho_ops.maintain'))"):
+                return None
+            for table in self.partitioned_tables(conn):
+                for day in (today, today + timedelta(days=1)):
+                    self._ensure_partition(conn, table, day, created)
+                cutoffs[table] = today - timedelta(days=retention_days(table))
+                dropped += [r[0] for r in conn.execute(
+                    "SELECT kasho_ops.drop_partitions_before(%s, %s)",
+                    [table, cutoffs[table]]).fetchall()]
+            seen_before = texts_seen_before or datetime.now(UTC) - timedelta(days=1)
+            pruned = int(fetch_value(conn, "SELECT kasho_ops.prune_query_texts(%s)",
+                                     [seen_before]))
+            with self._partitions_lock:
+                self._partitions = {(t, d) for t, d in self._partitions | created
+                                    if d >= cutoffs.get(t, d)}
+            return MaintenanceResult(dropped_partitions=dropped, pruned_texts=pruned)
 
-                def create(conn: psycopg.Connection[Any], table: str = table,
-                           day: date = day) -> None:
-                    conn.execute("SELECT kasho_ops.ensure_partition(%s, %s)", [table, day])
-
-                self._retry_conflicts(create)
-                with self._partitions_lock:
-                    self._partitions.add((table, day))
-
-        def drop(conn: psycopg.Connection[Any]) -> list[str]:
-            return [str(r[0]) for r in conn.execute(
-                "SELECT kasho_ops.drop_partitions_before(%s)", [cutoff]).fetchall()]
-
-        dropped = self._retry_conflicts(drop)
-        with self._partitions_lock:
-            self._partitions = {(t, d) for t, d in self._partitions if d >= cutoff}
-        return dropped
+        return self._retry_conflicts(work)
 
     def _retry_conflicts(self, work: Callable[[psycopg.Connection[Any]], T],
                          attempts: int = 3) -> T:

@@ -20,7 +20,7 @@ import streamlit as st
 from psycopg import sql
 
 from collectors.core.config import Config
-from collectors.core.connections import describe_error
+from collectors.core.connections import TrackedConnection, describe_error
 from collectors.core.deadlines import answer_within, connect_within, deadline_seconds
 from collectors.core.errors import NoAnswer, StoreUnavailable
 from collectors.core.redact import Secret, redact
@@ -50,7 +50,8 @@ cached_read = st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False,
 def connect(dsn: Secret) -> psycopg.Connection[Any]:
     """A read-only, bounded store session; our settings win over the DSN's (raises
     psycopg.Error, or NoAnswer if the store does not answer within the connect timeout)."""
-    return connect_within(dsn.reveal(), application_name=APPLICATION_NAME,
+    return connect_within(dsn.reveal(), connection_class=TrackedConnection,
+                          application_name=APPLICATION_NAME,
                           connect_timeout=CONNECT_TIMEOUT_SECONDS, options=SESSION_OPTIONS,
                           autocommit=True)
 

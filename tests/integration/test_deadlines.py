@@ -30,6 +30,7 @@ from tests.faults import GatedProxy, frozen
 from tests.integration.collector_setup import open_collector
 from tests.pg import HeldSession, free_port
 
+pytestmark = pytest.mark.single_major  # client-side deadlines, whatever the major
 T = TypeVar("T")
 # Far above every deadline below, far below "for ever": only a hang exceeds it.
 FINISHES_WITHIN = 45.0

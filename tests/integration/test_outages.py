@@ -30,6 +30,8 @@ from tests.faults import GatedProxy, frozen
 from tests.integration.collector_setup import make_config, monitor_dsn, write_config_file
 from tests.pg import free_port
 
+pytestmark = pytest.mark.single_major  # outages of the store and of a target
+
 
 def store_rows(dsn: str, query: str, params: object = None) -> list[tuple[Any, ...]]:
     with psycopg.connect(dsn) as conn:
