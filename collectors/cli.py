@@ -83,14 +83,13 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_collect(args: argparse.Namespace) -> int:
     from collectors.core.scheduler import Collector
+    from collectors.core.store import MetricStore
 
     config = _config(args)
     if not config.targets:
         raise ConfigError(f"{config.source}: no [[targets]] configured; add one with name and dsn")
     catalog = load_catalog()
     groups = [catalog[name] for name in args.group] if args.group else list(catalog.values())
-    from collectors.core.store import MetricStore
-
     # --once waits for each run's write, so what it prints is what the store holds.
     store = MetricStore(config.store.dsn, confirm_writes=args.once)
     store.open()

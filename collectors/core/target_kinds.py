@@ -30,6 +30,7 @@ from collectors.core.connections import (
     QUERY_MARKER,
     SessionProfile,
 )
+from collectors.core.deadlines import tcp_kwargs
 from collectors.core.metric_groups import MetricGroup
 
 SET_TIMEOUT_SQL = "SELECT set_config('statement_timeout', %s, true)"
@@ -91,11 +92,7 @@ def pgbouncer_connect_kwargs(target: Target, settings: CollectorSettings) -> dic
     return {
         **target.connect_kwargs(),
         "application_name": APPLICATION_NAME,
-        "connect_timeout": settings.connect_timeout_seconds,
-        "keepalives": 1,
-        "keepalives_idle": 30,
-        "keepalives_interval": 10,
-        "keepalives_count": 3,
+        **tcp_kwargs(settings.connect_timeout_seconds),
         "autocommit": True,
         "prepare_threshold": None,  # the console speaks only the simple query protocol
     }
