@@ -19,6 +19,7 @@ import pytest
 
 from collectors.actions.explain import ExplainFailed, explain
 from collectors.actions.signal import ActionRequest, perform
+from collectors.core.access import Actor
 from collectors.core.config import Config, parse_config
 from collectors.core.engine import Engine
 from collectors.core.errors import TargetUnavailable
@@ -217,7 +218,8 @@ def test_cancel_answers_no_answer_when_the_target_is_frozen(
     try:
         with frozen(freezable):
             result, seconds = finishes(lambda: perform(
-                ActionRequest("cancel", "frozen", victim.pid, "test"), config))
+                ActionRequest("cancel", "frozen", victim.pid,
+                              Actor("dba@kasho.example", "admin")), config))
         print(f"\ncancel on a frozen server: {seconds:.1f} s: {result.message}")
         assert result.outcome == "failed"
         assert result.message == (f"cancel pid {victim.pid} on frozen: no answer from the "
