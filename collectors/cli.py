@@ -1,4 +1,4 @@
-"""The `kasho-ops` command: migrate, collect, dashboard, catalog, demo.
+"""The `kasho-ops` command: migrate, collect, config check, dashboard, catalog, demo.
 
 Every expected failure (bad config, unreachable server, dirty migrations) ends as one line
 on stderr and a non-zero exit code; tracebacks are for bugs only.
@@ -13,11 +13,15 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from collectors.core.config import Config, load_config
 from collectors.core.errors import ConfigError, KashoOpsError
 from collectors.core.metric_groups import load_catalog
 from collectors.core.redact import redact
+
+if TYPE_CHECKING:
+    from collectors.core.store import MetricStore
 
 log = logging.getLogger("kasho-ops")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +38,7 @@ def configure_logging(verbose: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for noisy in ("apscheduler", "psycopg.pool"):
+    for noisy in ("apscheduler",):
         logging.getLogger(noisy).setLevel(logging.WARNING if not verbose else logging.INFO)
 
 
@@ -86,7 +90,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
         raise ConfigError(f"{config.source}: no [[targets]] configured; add one with name and dsn")
     catalog = load_catalog()
     groups = [catalog[name] for name in args.group] if args.group else list(catalog.values())
-    store = MetricStore(config.store.dsn)
+    # --once waits for each run's write, so what it prints is what the store holds.
+    store = MetricStore(config.store.dsn, confirm_writes=args.once)
     store.open()
     collector = Collector(config, groups, store)
     try:
@@ -101,7 +106,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
                     print(f"{'':<20} {'':<20} note: {record.note}")
             failed = sum(1 for r in records if r.error)
             print(f"{len(records) - failed} ok, {failed} failed")
-            return 1 if failed else 0
+            unwritten = _flush_store(store)
+            return 1 if failed or unwritten else 0
         log.info("collecting %d groups from %d targets into %s", len(groups),
                  len(config.targets), config.store.display_dsn)
         scheduler = collector.build_scheduler()
@@ -117,6 +123,17 @@ def cmd_collect(args: argparse.Namespace) -> int:
         store.close()
 
 
+def _flush_store(store: MetricStore, timeout_seconds: float = 60.0) -> int:
+    """Wait for the writer thread; print and return how many rows did not reach the store."""
+    store.flush(timeout_seconds)
+    stats = store.writer.stats
+    unwritten = store.pending_rows + stats.rows_dropped + stats.rows_rejected
+    if unwritten:
+        print(f"metrics store: {store.pending_rows} rows not written (store unavailable), "
+              f"{stats.rows_dropped} dropped, {stats.rows_rejected} refused")
+    return unwritten
+
+
 def _stop_on_sigterm(signum: int, frame: object) -> None:
     # A service manager's stop is a Ctrl-C: finish running jobs, flush the store, exit 0.
     raise KeyboardInterrupt
@@ -127,6 +144,17 @@ def _group_name(value: str) -> str:
         raise argparse.ArgumentTypeError(
             f"no metric group {value!r}; see `kasho-ops catalog` for the list")
     return value
+
+
+# -- config ----------------------------------------------------------------------------------
+
+def cmd_config(args: argparse.Namespace) -> int:
+    """Validate the config (file and environment) without connecting anywhere."""
+    config = _config(args)
+    targets = ", ".join(t.name for t in config.targets) or "none"
+    print(f"{config.source}: valid; store {config.store.display_dsn}; "
+          f"{len(config.targets)} targets ({targets})")
+    return 0
 
 
 # -- dashboard -------------------------------------------------------------------------------
@@ -224,6 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument("--group", action="append", type=_group_name,
                          help="only this group (repeatable)")
     collect.set_defaults(func=cmd_collect)
+
+    config = sub.add_parser("config", parents=[common], help="check the configuration: "
+                            "exit 0 if it is valid, 2 with one line saying what is wrong")
+    config.add_argument("action", choices=["check"])
+    config.set_defaults(func=cmd_config)
 
     dashboard = sub.add_parser("dashboard", parents=[common], help="serve the dashboard")
     dashboard.add_argument("--port", type=int, help="port (default: [dashboard] port, 8501)")

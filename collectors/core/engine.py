@@ -34,7 +34,6 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg_pool import PoolTimeout
 
 from collectors.core.baselines import BaselineUpdate, load_baseline
 from collectors.core.config import CollectorSettings, Target
@@ -48,7 +47,7 @@ from collectors.core.deltas import (
     counter_deltas,
     index_rows,
 )
-from collectors.core.errors import KashoOpsError, TargetUnavailable
+from collectors.core.errors import KashoOpsError, NoAnswer, StoreUnavailable, TargetUnavailable
 from collectors.core.incremental import Watermarks, Window, watermark_batch
 from collectors.core.metric_groups import MetricGroup
 from collectors.core.sqltext import mask_literals
@@ -146,7 +145,10 @@ class Engine:
         # The session already has the default statement_timeout (a startup option).
         timeout_ms = (group.timeout_ms if group.timeout_ms != self.settings.statement_timeout_ms
                       else None)
-        with self.connections_for(target, group.connection).connection() as conn:
+        # The client-side deadline of the whole read: the server-side limits of its statements.
+        statements = 2 if group.has_text_query else 1
+        budget_ms = statements * (group.timeout_ms or self.settings.statement_timeout_ms)
+        with self.connections_for(target, group.connection).connection(budget_ms) as conn:
             server_major = conn.info.server_version // 10000
             window, note = None, None
             if group.incremental is not None:
@@ -191,7 +193,7 @@ class Engine:
         try:
             with self.store.connection() as conn, conn.transaction():
                 stored = load_baseline(conn, target.name, group.name)
-        except (psycopg.Error, PoolTimeout) as exc:
+        except (psycopg.Error, NoAnswer, StoreUnavailable) as exc:
             raise BaselineUnavailable(
                 f"{group.name} on {target.name}: cannot read the counter baseline from the "
                 f"store ({describe_error(exc)}); nothing is lost: the first run after the "
@@ -216,7 +218,7 @@ class Engine:
             try:
                 with self.store.connection() as conn, conn.transaction():
                     loaded = {tuple(row) for row in conn.execute(statement, [target.name])}
-            except (psycopg.Error, PoolTimeout) as exc:
+            except (psycopg.Error, NoAnswer, StoreUnavailable) as exc:
                 raise BaselineUnavailable(
                     f"{group.name} on {target.name}: cannot read the stored text keys from "
                     f"the store ({describe_error(exc)})") from None

@@ -26,6 +26,7 @@ from psycopg.rows import dict_row
 from collectors.core.admin_console import command_text, shape_rows
 from collectors.core.config import CollectorSettings, Target
 from collectors.core.connections import APPLICATION_NAME, POSTGRES_SESSION, SessionProfile
+from collectors.core.deadlines import tcp_kwargs
 from collectors.core.metric_groups import MetricGroup
 from collectors.core.query_marker import marked
 
@@ -94,11 +95,7 @@ def pgbouncer_connect_kwargs(target: Target, settings: CollectorSettings) -> dic
     return {
         **target.connect_kwargs(),
         "application_name": APPLICATION_NAME,
-        "connect_timeout": settings.connect_timeout_seconds,
-        "keepalives": 1,
-        "keepalives_idle": 30,
-        "keepalives_interval": 10,
-        "keepalives_count": 3,
+        **tcp_kwargs(settings.connect_timeout_seconds),
         "autocommit": True,
         "prepare_threshold": None,  # the console speaks only the simple query protocol
     }

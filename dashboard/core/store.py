@@ -21,7 +21,8 @@ from psycopg import sql
 
 from collectors.core.config import Config
 from collectors.core.connections import TrackedConnection, describe_error
-from collectors.core.errors import StoreUnavailable
+from collectors.core.deadlines import answer_within, connect_within, deadline_seconds
+from collectors.core.errors import NoAnswer, StoreUnavailable
 from collectors.core.redact import Secret, redact
 from dashboard.core.context import PageContext
 from dashboard.core.freshness import FreshnessRow
@@ -30,7 +31,9 @@ APPLICATION_NAME = "kasho-ops-dashboard"
 CACHE_TTL_SECONDS = 30
 FRESHNESS_TTL_SECONDS = 10
 CONNECT_TIMEOUT_SECONDS = 5
-SESSION_OPTIONS = ("-c statement_timeout=10000 -c lock_timeout=1000 "
+STATEMENT_TIMEOUT_MS = 10000
+READ_DEADLINE_SECONDS = deadline_seconds(STATEMENT_TIMEOUT_MS)
+SESSION_OPTIONS = (f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout=1000 "
                    "-c idle_in_transaction_session_timeout=30000 "
                    "-c default_transaction_read_only=on -c timezone=UTC")
 
@@ -45,10 +48,12 @@ cached_read = st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False,
 
 
 def connect(dsn: Secret) -> psycopg.Connection[Any]:
-    """A read-only, bounded store session; our settings win over the DSN's."""
-    return TrackedConnection.connect(dsn.reveal(), application_name=APPLICATION_NAME,
-                                     connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                                     options=SESSION_OPTIONS, autocommit=True)
+    """A read-only, bounded store session; our settings win over the DSN's (raises
+    psycopg.Error, or NoAnswer if the store does not answer within the connect timeout)."""
+    return connect_within(dsn.reveal(), connection_class=TrackedConnection,
+                          application_name=APPLICATION_NAME,
+                          connect_timeout=CONNECT_TIMEOUT_SECONDS, options=SESSION_OPTIONS,
+                          autocommit=True)
 
 
 def store_error(exc: psycopg.Error, dsn: Secret) -> StoreUnavailable:
@@ -80,10 +85,13 @@ def window_params(target: str, start: datetime, end: datetime,
 def read_frame(dsn: Secret, query: str | sql.SQL | sql.Composed,
                params: dict[str, Any]) -> pd.DataFrame:
     try:
-        with connect(dsn) as conn:
+        with connect(dsn) as conn, answer_within(conn, READ_DEADLINE_SECONDS, "metrics store"):
             cursor = conn.execute(query, params)
             columns = [c.name for c in cursor.description or ()]
             rows = cursor.fetchall()
+    except NoAnswer as exc:
+        raise StoreUnavailable(f"Cannot read the metrics store ({redact(dsn.reveal())}): "
+                               f"{exc}.") from None
     except psycopg.Error as exc:
         raise store_error(exc, dsn) from None
     return pd.DataFrame(rows, columns=columns)

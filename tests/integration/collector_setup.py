@@ -28,9 +28,11 @@ def monitor_dsn(cluster: LocalCluster, dbname: str = "postgres") -> str:
 
 
 def open_collector(config: Config, group_names: list[str] | None = None) -> Collector:
+    """A collector whose runs return once the store's writer thread has tried their rows
+    (`confirm_writes`), so a test can read them, and each RunRecord says what happened."""
     catalog = load_catalog()
     groups = [catalog[n] for n in group_names] if group_names else list(catalog.values())
-    store = MetricStore(config.store.dsn)
+    store = MetricStore(config.store.dsn, confirm_writes=True)
     store.open()
     return Collector(config, groups, store)
 

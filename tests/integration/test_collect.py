@@ -141,6 +141,7 @@ def test_query_on_locked_table_gives_up_and_collection_carries_on(
         assert blocked.rows_written == 0
         carried_on = engine.run(load_catalog()["connections"], config.targets[0])
         assert carried_on.error is None and carried_on.rows_written > 0
+        assert store.flush(30)
         recorded = store_rows(store_dsn, "SELECT metric_group, error IS NULL FROM "
                               "kasho_ops.collector_runs WHERE target = 'locked' "
                               "ORDER BY started_at")
@@ -279,26 +280,34 @@ def test_scheduled_collector_runs_repeatedly_and_logs_an_outage_once(
 @pytest.mark.single_major  # the store's outage (its own cluster), not the target's version
 def test_store_outage_buffers_rows_and_resends_them(
         tmp_path: Path, pg_cluster: LocalCluster) -> None:
+    from collectors.core.scheduler import Collector
+    from collectors.core.store import MetricStore
+
     store_cluster = LocalCluster(tmp_path / "store", free_port())
     store_cluster.start()
     try:
         MigrationRunner(store_cluster.dsn(), "monitoring").up()
         config = make_config(store_cluster.dsn(), {"local": monitor_dsn(pg_cluster)})
-        collector = open_collector(config, ["connection_limits"])
+        store = MetricStore(config.store.dsn)
+        store.open()
+        collector = Collector(config, [load_catalog()["connection_limits"]], store)
         group, target = collector.groups[0], config.targets[0]
         assert collector.collect(group, target).error is None
+        assert store.flush(30)
         store_cluster.stop()
         during = collector.collect(group, target)
-        assert during.error is None
-        assert collector.store.pending_rows == 2  # one metric row + one run record
+        assert during.error is None  # reading the target never waits for the store
+        assert store.pending_rows == 2  # one metric row + one run record
+        assert not store.flush(1)
         store_cluster.start()
         collector.collect(group, target)
-        assert collector.store.pending_rows == 0
+        assert store.flush(60)
+        assert store.pending_rows == 0
         rows = store_rows(store_cluster.dsn(), "SELECT count(*) FROM kasho_ops.connection_limits")
         runs = store_rows(store_cluster.dsn(), "SELECT count(*) FROM kasho_ops.collector_runs")
         assert rows == [(3,)] and runs == [(3,)]
         collector.close()
-        collector.store.close()
+        store.close()
     finally:
         store_cluster.destroy()
 

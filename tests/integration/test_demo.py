@@ -84,8 +84,8 @@ def test_demo_serves_live_data_and_stops_everything_on_interrupt(tmp_path: Path,
             users, transactions = conn.execute(
                 "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM transactions)"
             ).fetchone()
-            assert users >= 20
-            assert transactions >= 2000
+            assert users >= 20, f"{users} users"
+            assert transactions >= 2000, f"{transactions} transactions"
             workload_roles = conn.execute(
                 "SELECT array_agg(DISTINCT usename) FROM pg_stat_activity "
                 "WHERE application_name = 'kasho-demo-workload'").fetchone()[0]
