@@ -37,6 +37,8 @@ class Target:
     dsn: Secret
     password: Secret | None = None
     actions_dsn: Secret | None = None  # a role with pg_signal_backend, for DBA actions only
+    disk_capacity_bytes: int | None = None  # the data disk's size, for the disk-full forecast
+    host_filesystem: bool = False  # the collector runs on the database host (statvfs)
 
     def connect_kwargs(self) -> dict[str, Any]:
         """libpq parameters for this target (password only if configured explicitly)."""
@@ -69,6 +71,7 @@ class CollectorSettings:
     backoff_base_seconds: float = 2.0
     backoff_cap_seconds: float = 60.0
     intervals: dict[str, int] = field(default_factory=dict)
+    top_tables: int = 50  # per ranking: per-table and per-index history is kept for these
 
 
 @dataclass(frozen=True)
@@ -98,9 +101,11 @@ class Config:
 _SECTION_KEYS: dict[str, set[str]] = {
     "store": {"dsn", "retention_days"},
     "collector": {"statement_timeout_ms", "lock_timeout_ms", "connect_timeout_seconds",
-                  "max_connections_per_target", "backoff_base_seconds", "backoff_cap_seconds"},
+                  "max_connections_per_target", "backoff_base_seconds", "backoff_cap_seconds",
+                  "top_tables"},
     "dashboard": {"address", "port", "stale_after_intervals", "actions_enabled"},
-    "target": {"name", "dsn", "password_env", "password_file", "actions_dsn"},
+    "target": {"name", "dsn", "password_env", "password_file", "actions_dsn",
+               "disk_capacity_bytes", "host_filesystem"},
 }
 _TOP_LEVEL = {"store", "targets", "collector", "intervals", "dashboard"}
 LOOPBACK_ADDRESSES = {"127.0.0.1", "::1", "localhost"}
@@ -184,6 +189,8 @@ def parse_config(raw: dict[str, Any], *, source: Path | None = None,
         backoff_cap_seconds=_positive_number(collector_raw, "backoff_cap_seconds",
                                              defaults.backoff_cap_seconds, "collector", fail),
         intervals=intervals,
+        top_tables=_positive_int(collector_raw, "top_tables", defaults.top_tables,
+                                 "collector", fail),
     )
     if collector.max_connections_per_target > 5:
         raise fail("collector.max_connections_per_target must be at most 5 so monitoring "
@@ -280,9 +287,15 @@ def _targets(raw_targets: Any, env: dict[str, str], fail: Any) -> tuple[Target, 
             "actions_dsn")
         if actions_dsn is not None:
             _check_dsn(actions_dsn, f"{label}.actions_dsn", fail)
+        host_filesystem = item.get("host_filesystem", False)
+        if not isinstance(host_filesystem, bool):
+            raise fail(f"{label}.host_filesystem must be true or false")
+        capacity = (_positive_int(item, "disk_capacity_bytes", 1, label, fail)
+                    if "disk_capacity_bytes" in item else None)
         targets.append(Target(name=name, dsn=Secret(dsn),
                               password=_password(item, env, label, fail),
-                              actions_dsn=Secret(actions_dsn) if actions_dsn else None))
+                              actions_dsn=Secret(actions_dsn) if actions_dsn else None,
+                              disk_capacity_bytes=capacity, host_filesystem=host_filesystem))
     return tuple(targets)
 
 

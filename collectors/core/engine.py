@@ -25,8 +25,10 @@ from collectors.core.config import CollectorSettings, Target
 from collectors.core.connections import QUERY_MARKER, TargetConnections, describe_error
 from collectors.core.deltas import Sample, counter_deltas, index_rows
 from collectors.core.errors import KashoOpsError, TargetUnavailable
+from collectors.core.host_filesystem import add_filesystem_usage
 from collectors.core.metric_groups import MetricGroup
 from collectors.core.redact import mask_string_literals
+from collectors.core.sql_parameters import bind
 from collectors.core.store import Batch, MetricStore, RunRecord
 
 log = logging.getLogger(__name__)
@@ -76,13 +78,20 @@ class Engine:
             server_major = conn.info.server_version // 10000
             query = group.sql_for(server_major)
             with conn.transaction():
+                if group.optional and not extension_installed(conn, group.extension or ""):
+                    return GroupRows(rows=[], server_major=server_major,
+                                     note=f"{group.extension} is not installed: skipped")
                 timeout_ms = group.timeout_ms or self.settings.statement_timeout_ms
                 conn.execute("SELECT set_config('statement_timeout', %s, true)", [str(timeout_ms)])
-                rows = conn.execute(QUERY_MARKER + query).fetchall()  # type: ignore[arg-type]
+                parameters = bind(group.parameters, target, self.settings)
+                rows = conn.execute(QUERY_MARKER + query,  # type: ignore[arg-type]
+                                    parameters).fetchall()
                 started_at = None
                 if group.is_counter:
                     started_at = conn.execute(
                         "SELECT pg_postmaster_start_time() AS started").fetchone()["started"]
+        if group.host_path_column:
+            rows = add_filesystem_usage(rows, group.host_path_column, target.host_filesystem)
         if not group.is_counter:
             return GroupRows(rows=rows, server_major=server_major)
         return self._deltas(group, target, now, rows, started_at, server_major)
@@ -153,6 +162,12 @@ class Engine:
             self.store.write(batches, record)
             stored.update(new_texts)
         return record
+
+
+def extension_installed(conn: psycopg.Connection[Any], extension: str) -> bool:
+    """Whether `extension` is installed in the database the session is connected to."""
+    return conn.execute("SELECT 1 FROM pg_extension WHERE extname = %s",
+                        [extension]).fetchone() is not None
 
 
 def missing_extension_error(group: MetricGroup, target: Target,

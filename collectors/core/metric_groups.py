@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from collectors.core.errors import KashoOpsError
+from collectors.core.host_filesystem import FREE, NOTE, TOTAL
+from collectors.core.sql_parameters import SQL_PARAMETERS
 
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "catalog"
 KINDS = ("gauge", "counter")
@@ -45,6 +47,9 @@ class MetricGroup:
     mask_literals_in: tuple[str, ...] = ()
     extension: str | None = None
     preload_library: bool = False
+    optional: bool = False
+    parameters: tuple[str, ...] = ()
+    host_path_column: str | None = None
 
     @property
     def store_table(self) -> str:
@@ -124,6 +129,25 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
     mask_literals_in = tuple(spec.get("mask_literals_in", ()))  # type: ignore[arg-type]
     if not set(mask_literals_in) <= set(text_columns):
         raise fail("mask_literals_in must name text_columns")
+    optional = bool(spec.get("optional", False))
+    if optional and not spec.get("extension"):
+        raise fail("optional means the group's extension may be missing: name the extension")
+    parameters = tuple(spec.get("parameters", ()))  # type: ignore[arg-type]
+    unknown = [p for p in parameters if p not in SQL_PARAMETERS]
+    if unknown:
+        raise fail(f"unknown parameters {', '.join(unknown)}; known: "
+                   f"{', '.join(sorted(SQL_PARAMETERS))}")
+    for _major, text in sql_files:
+        missing = [p for p in parameters if f"%({p})s" not in text]
+        if missing:
+            raise fail(f"parameters {', '.join(missing)} are not used as %(name)s in its SQL")
+    host_path_column = spec.get("host_path_column")
+    if host_path_column is not None:
+        for _major, text in sql_files:
+            absent = [c for c in (host_path_column, TOTAL, FREE, NOTE) if c not in text]
+            if absent:
+                raise fail(f"host_path_column needs the columns {', '.join(absent)} in its "
+                           "SQL (NULL placeholders the engine fills)")
     return MetricGroup(
         name=name,
         description=str(spec.get("description", "")),
@@ -144,6 +168,9 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
         mask_literals_in=mask_literals_in,
         extension=spec.get("extension"),  # type: ignore[arg-type]
         preload_library=bool(spec.get("preload_library", False)),
+        optional=optional,
+        parameters=parameters,
+        host_path_column=host_path_column if isinstance(host_path_column, str) else None,
     )
 
 
