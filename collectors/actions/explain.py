@@ -170,6 +170,29 @@ def _explain_prepared(conn: psycopg.Connection[Any], statement: CheckedStatement
                          generic=generic, method=method)
 
 
+def generic_plan_json(conn: psycopg.Connection[Any], statement: CheckedStatement) -> Any:
+    """The statement's generic plan as EXPLAIN (VERBOSE, FORMAT JSON) gives it: planned in the
+    connection's open transaction, never executed. Planned afresh on every call (a prepared
+    statement is deallocated again), so what changed meanwhile, such as a hypothetical
+    index, is seen."""
+    if conn.info.server_version >= 160000:
+        row = conn.execute(sql.SQL("EXPLAIN (GENERIC_PLAN, VERBOSE, FORMAT JSON) {}").format(
+            sql.SQL(statement.text))).fetchone()
+        return row[0] if row else None
+    conn.execute("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
+    name = sql.Identifier(PREPARED_NAME)
+    conn.execute(sql.SQL("PREPARE {} AS {}").format(name, sql.SQL(statement.text)))
+    try:
+        arguments = (sql.SQL("({})").format(sql.SQL(", ").join(
+            [sql.SQL("NULL")] * statement.parameter_count))
+            if statement.parameter_count else sql.SQL(""))
+        row = conn.execute(sql.SQL("EXPLAIN (VERBOSE, FORMAT JSON) EXECUTE {}{}").format(
+            name, arguments)).fetchone()
+    finally:
+        conn.execute(sql.SQL("DEALLOCATE {}").format(name))
+    return row[0] if row else None
+
+
 def audited_explain(config: Config, target_name: str, dbname: str, text: str,
                     parameters: Sequence[str | None], queryid: int | None,
                     actor: str) -> ExplainResult:

@@ -71,6 +71,37 @@ def time_bucket(column: str) -> sql.Composed:
                    ).format(sql.Identifier(column))
 
 
+ALL_COLUMNS = sql.SQL("*")
+
+
+def latest_sample(table: str, columns: sql.Composable = ALL_COLUMNS) -> sql.Composed:
+    """SQL for the rows of kasho_ops.<table>'s newest sample at or before %(end)s for
+    %(target)s: the state "now" of a gauge group, however long ago it was collected (pages
+    show its collected_at). Two index probes on (target, collected_at)."""
+    return sql.SQL("""
+        SELECT {columns} FROM kasho_ops.{table}
+        WHERE target = %(target)s
+          AND collected_at = (SELECT max(collected_at) FROM kasho_ops.{table}
+                              WHERE target = %(target)s AND collected_at <= %(end)s)"""
+                   ).format(columns=columns, table=sql.Identifier(table))
+
+
+def latest_run(table: str, metric_group: str) -> sql.Composed:
+    """SQL for the rows written by `metric_group`'s newest successful run at or before
+    %(end)s for %(target)s, with run_at: one row of NULLs (but run_at) when that run found
+    nothing (no vacuum running, nobody holding the horizon), no row when it never ran. For
+    groups whose empty answer is news; latest_sample would show an older, non-empty one."""
+    return sql.SQL("""
+        WITH run AS (
+            SELECT max(started_at) AS run_at FROM kasho_ops.collector_runs
+            WHERE target = %(target)s AND metric_group = {group} AND error IS NULL
+              AND started_at <= %(end)s)
+        SELECT run.run_at, t.* FROM run
+        LEFT JOIN kasho_ops.{table} t ON t.target = %(target)s AND t.collected_at = run.run_at
+        WHERE run.run_at IS NOT NULL""").format(group=sql.Literal(metric_group),
+                                               table=sql.Identifier(table))
+
+
 def window_params(target: str, start: datetime, end: datetime,
                   bucket: int = 60) -> dict[str, Any]:
     """Parameters for WINDOW and time_bucket."""

@@ -1,0 +1,44 @@
+"""Indexes page reads from the store: the collected statements that mention a table (the
+candidates for index advice) and the advice audit trail. The tracked indexes, tables, the
+relation summary and the extensions come from dashboard/core/relations.py."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+
+from collectors.core.redact import Secret
+from dashboard.core.store import cached_read, read_frame
+
+
+@cached_read
+def statements_on(dsn: Secret, target: str, start: datetime, end: datetime, relname: str,
+                  limit: int = 20) -> pd.DataFrame:
+    """queryid, datname, query, calls, total_exec_time_ms: collected statements whose text
+    names `relname` (a plain substring match: the plan decides what they read), by time
+    spent in the range."""
+    return read_frame(dsn, """
+        SELECT t.queryid, t.datname, t.query,
+               coalesce(sum(s.calls), 0)::float8 AS calls,
+               coalesce(sum(s.total_exec_time_ms), 0)::float8 AS total_exec_time_ms
+        FROM kasho_ops.query_texts t
+        LEFT JOIN kasho_ops.query_stats s
+          ON s.target = t.target AND s.queryid = t.queryid AND s.dbid = t.dbid
+         AND s.userid = t.userid AND s.collected_at > %(start)s AND s.collected_at <= %(end)s
+        WHERE t.target = %(target)s
+          AND strpos(lower(t.query), lower(%(relname)s)) > 0
+          AND lower(ltrim(t.query)) ~ '^(select|with|update|delete|insert)'
+        GROUP BY t.queryid, t.datname, t.query
+        ORDER BY total_exec_time_ms DESC, calls DESC
+        LIMIT %(limit)s""", {"target": target, "start": start, "end": end,
+                             "relname": relname, "limit": limit})
+
+
+def advice_runs(dsn: Secret, target: str, limit: int = 20) -> pd.DataFrame:
+    """The index advice audit trail, newest first (never cached: a run just made must show)."""
+    return read_frame(dsn, """
+        SELECT advised_at, actor, datname, queryid, outcome, error, suggested_index,
+               cost_before, cost_after
+        FROM kasho_ops.index_advice_runs WHERE target = %(target)s
+        ORDER BY advised_at DESC, id DESC LIMIT %(limit)s""", {"target": target, "limit": limit})

@@ -1,0 +1,181 @@
+"""Storage page (/storage): disk usage and its forecast, sizes per tablespace, WAL, database,
+schema and table, the largest and fastest-growing tables, disk reads and shared buffers.
+Layout only: data.py and dashboard/core/relations.py read, logic.py and charts.py shape it.
+Names from the monitored server reach the page only through dataframes, plotly (escaped)
+and st.text, never markdown."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from collectors.core.errors import StoreUnavailable
+from dashboard.core import relations
+from dashboard.core.context import current
+from dashboard.core.units import format_bytes
+from dashboard.features.storage import charts, data, logic
+
+CHART_CONFIG = {"displaylogo": False}
+BYTES = st.column_config.NumberColumn(format="bytes")
+BYTES_PER_DAY = st.column_config.NumberColumn(format="bytes", help="bytes per day")
+PERCENT = st.column_config.NumberColumn(format="percent")
+SEVERITY_ICONS = {"critical": ":material/error:", "warning": ":material/warning:",
+                  "ok": ":material/check_circle:", "unknown": ":material/help:"}
+
+ctx = current()
+dsn, x_range = ctx.config.store.dsn, (ctx.start, ctx.end)
+st.title("Storage")
+st.caption(f"**{ctx.target}** · {ctx.range_label} · "
+           f"{ctx.start:%Y-%m-%d %H:%M} → {ctx.end:%Y-%m-%d %H:%M} UTC")
+
+try:
+    history = data.disk_history(dsn, ctx.target, ctx.start, ctx.end, ctx.bucket_seconds)
+    disk = data.disk_now(dsn, ctx.target, ctx.end)
+    capacity = data.capacity_now(dsn, ctx.target, ctx.end)
+    forecast = data.disk_forecast(dsn, ctx.target)
+    databases = data.database_sizes(dsn, ctx.target, ctx.start, ctx.end)
+    schemas = data.schema_sizes(dsn, ctx.target, ctx.start, ctx.end)
+    tables = relations.tables_in_range(dsn, ctx.target, ctx.start, ctx.end)
+    summary = relations.relation_summary(dsn, ctx.target, ctx.end)
+    extensions = relations.extensions(dsn, ctx.target, ctx.end)
+    buffers = data.buffer_cache(dsn, ctx.target, ctx.end)
+except StoreUnavailable as exc:
+    st.error(str(exc), icon=":material/cloud_off:")
+    st.stop()
+
+if disk.empty and tables.empty and databases.empty:
+    st.info(f"No storage samples for {ctx.target} yet — is `kasho-ops collect` running?",
+            icon=":material/hourglass_empty:")
+    st.stop()
+
+texts = logic.forecast_texts(forecast, capacity)
+primary = next((t for t in texts if t.severity != "unknown"), texts[0])
+used_now = float(disk["size_bytes"].sum()) if not disk.empty else None
+wal_now = disk.loc[disk["area"] == "wal", "size_bytes"].sum() if not disk.empty else None
+growth = next((r for _, r in forecast.iterrows() if r["basis"] == "configured capacity"),
+              None) if not forecast.empty else None
+tiles = st.columns(4)
+tiles[0].metric("On disk", format_bytes(used_now) if used_now is not None else "—",
+                border=True, help="Every tablespace (all databases) plus the WAL directory, "
+                "at the latest sample")
+growth_value = growth["growth_bytes_per_day"] if growth is not None else None
+tiles[1].metric("Growth", f"{format_bytes(growth_value, signed=True)}/day"
+                if growth_value is not None and str(growth["status"]) != "insufficient history"
+                else "—", border=True,
+                help="The fitted rate over the last 7 days (at least 24 h of history)")
+tiles[2].metric("WAL", format_bytes(float(wal_now)) if wal_now is not None else "—",
+                border=True, help="pg_wal: grows with write bursts, replication slots that "
+                "lag and failing archiving")
+tiles[3].metric(f"Disk full ({primary.basis})", primary.headline, border=True,
+                help="See the forecast below for its range and how sure it is")
+
+st.subheader("Disk-full forecast")
+for column, text in zip(st.columns(len(texts)), texts, strict=True):
+    with column.container(border=True):
+        st.markdown(f"**{text.basis.capitalize()}** · {text.headline}")
+        st.text(text.detail)  # may carry a path from the server: plain text
+        st.caption(f"Confidence: {text.confidence}")
+with st.container(border=True):
+    figure = charts.disk_usage_figure(
+        history, growth if growth is not None else None, x_range)
+    if figure is None:
+        st.info("No disk_usage samples in range.", icon=":material/bar_chart:")
+    else:
+        st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Tablespaces and WAL")
+    if disk.empty:
+        st.info("No disk_usage sample yet.", icon=":material/hourglass_empty:")
+    else:
+        st.dataframe(disk[["area", "name", "location", "size_bytes", "files"]]
+                     .sort_values("size_bytes", ascending=False),
+                     hide_index=True, width="stretch",
+                     column_config={"size_bytes": st.column_config.NumberColumn(
+                         "size", format="bytes"), "files": st.column_config.NumberColumn(
+                         "WAL files", format="plain")})
+with right:
+    st.subheader("Databases")
+    st.dataframe(logic.sizes_with_growth(databases, "database"), hide_index=True,
+                 width="stretch", column_config={"size": BYTES, "growth in range": BYTES,
+                                                 "per day": BYTES_PER_DAY})
+
+st.subheader("Schemas")
+schema_table = logic.sizes_with_growth(schemas, "schema")
+if not schemas.empty:
+    parts = schemas.set_index("name")[["heap_bytes", "toast_bytes", "index_bytes",
+                                       "tables", "tables_skipped_locked"]]
+    schema_table = schema_table.join(parts, on="schema")
+st.dataframe(schema_table, hide_index=True, width="stretch",
+             column_config={"size": BYTES, "growth in range": BYTES, "per day": BYTES_PER_DAY,
+                            "heap_bytes": st.column_config.NumberColumn("heap", format="bytes"),
+                            "toast_bytes": st.column_config.NumberColumn("TOAST",
+                                                                         format="bytes"),
+                            "index_bytes": st.column_config.NumberColumn("indexes",
+                                                                         format="bytes"),
+                            "tables_skipped_locked": st.column_config.NumberColumn(
+                                "skipped (locked)", help="Tables someone held an ACCESS "
+                                "EXCLUSIVE lock on at collection: their sizes are not in "
+                                "this row, rather than waited for")})
+
+st.subheader("Tables")
+st.caption(logic.tracking_note(ctx.config.collector.top_tables, len(tables), summary))
+sizes = logic.table_sizes(tables)
+top_names = tuple((str(r.schemaname), str(r.relname)) for r in tables.sort_values(
+    "total_bytes", ascending=False).head(8).itertuples()) if not tables.empty else ()
+table_history = data.table_size_history(dsn, ctx.target, ctx.start, ctx.end,
+                                        ctx.bucket_seconds, top_names)
+left, right = st.columns([3, 2])
+with left.container(border=True):
+    figure = charts.table_size_figure(table_history, x_range)
+    if figure is None:
+        st.info("No table samples in range.", icon=":material/bar_chart:")
+    else:
+        st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+with right:
+    st.markdown("**Fastest growing** over the range")
+    growing = logic.fastest_growing(tables)
+    if growing.empty:
+        st.caption("No tracked table grew over the range (or each has one sample in it).")
+    else:
+        st.dataframe(growing[["table", "total", "growth per day"]], hide_index=True,
+                     width="stretch", column_config={"total": BYTES,
+                                                     "growth per day": BYTES_PER_DAY})
+st.dataframe(sizes, hide_index=True, width="stretch",
+             column_config={"total": BYTES, "heap": BYTES, "toast": BYTES, "indexes": BYTES,
+                            "live rows": st.column_config.NumberColumn(format="compact"),
+                            "growth per day": BYTES_PER_DAY})
+
+st.subheader("Disk reads and cache")
+left, right = st.columns(2)
+with left:
+    st.markdown("**Tables read most from disk** (not found in shared buffers)")
+    reads = logic.disk_reads(tables)
+    if reads.empty:
+        st.caption("No tracked table read blocks from disk.")
+    else:
+        st.dataframe(reads, hide_index=True, width="stretch",
+                     column_config={"read from disk": BYTES, "heap hit ratio": PERCENT,
+                                    "index hit ratio": PERCENT})
+        st.caption("A read from disk may still come from the OS page cache. Hit ratios "
+                   "well below 99 % on a hot table mean its working set no longer fits "
+                   "in shared_buffers.")
+with right:
+    version = relations.installed(extensions, "pg_buffercache")
+    if version is None:
+        st.info("pg_buffercache is not installed in the target's database, so what occupies "
+                "shared buffers is not collected. `CREATE EXTENSION pg_buffercache;` adds it "
+                "(contrib; the monitoring role reads it through pg_monitor).",
+                icon=":material/extension_off:")
+    else:
+        buffer_table = logic.buffer_cache_table(buffers)
+        figure = charts.buffer_cache_figure(buffer_table)
+        if figure is None:
+            st.info("No buffer_cache sample yet.", icon=":material/hourglass_empty:")
+        else:
+            with st.container(border=True):
+                st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+            with st.expander("Shared buffers by relation"):
+                st.dataframe(buffer_table, hide_index=True, width="stretch",
+                             column_config={"in cache": BYTES, "dirty": BYTES,
+                                            "share of cache": PERCENT})
