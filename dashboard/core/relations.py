@@ -82,6 +82,8 @@ def range_delta(frame: pd.DataFrame, column: str) -> pd.Series:
     reset in between): never a negative or invented number."""
     if frame.empty:
         return pd.Series(dtype="float64")
+    if f"first_{column}" not in frame:
+        return pd.Series(np.nan, index=frame.index)
     last = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     first = pd.to_numeric(frame[f"first_{column}"], errors="coerce").astype("float64")
     delta = last - first
@@ -92,6 +94,8 @@ def range_days(frame: pd.DataFrame) -> pd.Series:
     """Days between each row's first sample in the range and its newest (NaN without one)."""
     if frame.empty:
         return pd.Series(dtype="float64")
+    if "first_collected_at" not in frame:
+        return pd.Series(np.nan, index=frame.index)
     last = pd.to_datetime(frame["collected_at"], utc=True)
     first = pd.to_datetime(frame["first_collected_at"], utc=True)
     days = (last - first).dt.total_seconds() / 86400

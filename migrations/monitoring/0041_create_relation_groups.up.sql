@@ -73,7 +73,7 @@ CREATE TABLE kasho_ops.index_stats (
     relname             text        NOT NULL,
     indexrelname        text        NOT NULL,
     amname              text        NOT NULL,
-    definition          text        NOT NULL,
+    definition          text,
     constraint_name     text,
     tracked_because     text[]      NOT NULL,
     findings            text[]      NOT NULL,

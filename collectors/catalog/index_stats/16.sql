@@ -19,8 +19,10 @@
 --              constraint, no expressions or INCLUDE columns
 -- table_index_writes is the table's inserts plus non-HOT updates: each adds an entry to
 -- every index of the table, the write cost an index adds.
--- Exact sizes only for the rows returned, skipping (NULL) any index whose table or itself
--- someone holds or awaits an ACCESS EXCLUSIVE lock on.
+-- Exact sizes and definitions only for the rows returned. Size functions, pg_get_indexdef
+-- and pg_get_expr take an ACCESS SHARE lock on the table: an index whose table or itself
+-- someone holds or awaits an ACCESS EXCLUSIVE lock on gets NULL size and definition
+-- (size_skipped_locked) and is left out of the duplicate and redundant comparisons.
 WITH locked AS MATERIALIZED (
     SELECT DISTINCT relation FROM pg_locks
     WHERE locktype = 'relation' AND mode = 'AccessExclusiveLock'
@@ -35,6 +37,8 @@ indexes AS MATERIALIZED (
            x.indexprs IS NOT NULL                                            AS has_expressions,
            x.indkey[0]                                                       AS first_key,
            k.conname::text                                                   AS constraint_name,
+           x.indexrelid IN (SELECT relation FROM locked)
+               OR x.indrelid IN (SELECT relation FROM locked)                AS locked,
            pg_stat_get_numscans(x.indexrelid)                                AS idx_scan,
            pg_stat_get_blocks_fetched(x.indexrelid)
                - pg_stat_get_blocks_hit(x.indexrelid)                        AS idx_blks_read
@@ -58,7 +62,7 @@ candidates AS MATERIALIZED (
     JOIN pg_index x USING (indexrelid)
     JOIN pg_class ic ON ic.oid = i.indexrelid
     JOIN pg_am am ON am.oid = ic.relam
-    WHERE i.indisvalid
+    WHERE i.indisvalid AND NOT i.locked
       AND (i.indrelid, i.first_key) IN (SELECT indrelid, first_key FROM indexes
                                         WHERE indisvalid
                                         GROUP BY 1, 2 HAVING count(*) > 1)
@@ -148,8 +152,7 @@ chosen AS MATERIALIZED (
                               CASE WHEN a.duplicate_of_oid IS NOT NULL THEN 'duplicate' END,
                               CASE WHEN a.redundant_with_oid IS NOT NULL THEN 'redundant' END],
                         NULL)                                              AS findings,
-           a.indexrelid IN (SELECT relation FROM locked)
-               OR a.indrelid IN (SELECT relation FROM locked)              AS size_skipped_locked
+           a.locked                                                    AS size_skipped_locked
     FROM (SELECT indexrelid, array_agg(why ORDER BY why) AS why
           FROM picks GROUP BY indexrelid) p
     JOIN assessed a USING (indexrelid)
@@ -160,7 +163,8 @@ SELECT ch.indexrelid::bigint                                         AS indexrel
        tc.relname::text                                              AS relname,
        ic.relname::text                                              AS indexrelname,
        am.amname::text                                               AS amname,
-       pg_get_indexdef(ch.indexrelid)                                AS definition,
+       CASE WHEN NOT ch.size_skipped_locked
+            THEN pg_get_indexdef(ch.indexrelid) END                   AS definition,
        ch.constraint_name::text                                      AS constraint_name,
        ch.tracked_because,
        ch.findings,

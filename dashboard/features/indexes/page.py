@@ -17,10 +17,10 @@ from collectors.core.errors import StoreUnavailable
 from dashboard.core import relations
 from dashboard.core.actors import UNAUTHENTICATED
 from dashboard.core.context import current
+from dashboard.core.units import bytes_as_text
 from dashboard.features.indexes import data, logic
 
 ADVICE_KEY = "indexes_advice_result"
-BYTES = st.column_config.NumberColumn(format="bytes")
 COUNT = st.column_config.NumberColumn(format="compact")
 
 ctx = current()
@@ -76,9 +76,9 @@ else:
         format_func=lambda k: f"{logic.KIND_LABELS[k]} ({counts[k]})")
     shown = frame[frame["finding"].isin([logic.KIND_LABELS[k] for k in chosen or kinds])]
     selection = st.dataframe(
-        shown, hide_index=True, width="stretch", on_select="rerun",
+        bytes_as_text(shown, ("size",)), hide_index=True, width="stretch", on_select="rerun",
         selection_mode="single-row", key="indexes_findings",
-        column_config={"size": BYTES, "scans": COUNT, "index writes per day": COUNT,
+        column_config={"scans": COUNT, "index writes per day": COUNT,
                        "why it matters": st.column_config.TextColumn(width="large"),
                        "DDL (not run)": st.column_config.TextColumn(width="medium")})
     rows = selection.selection.rows if selection else []
@@ -176,6 +176,7 @@ cache = logic.index_cache_table(indexes)
 if cache.empty:
     st.caption("No tracked index yet.")
 else:
-    st.dataframe(cache, hide_index=True, width="stretch",
-                 column_config={"scans": COUNT, "read from disk": BYTES, "size": BYTES,
+    st.dataframe(bytes_as_text(cache, ("read from disk", "size")), hide_index=True,
+                 width="stretch",
+                 column_config={"scans": COUNT,
                                 "hit ratio": st.column_config.NumberColumn(format="percent")})

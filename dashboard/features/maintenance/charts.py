@@ -25,26 +25,30 @@ SEVERITY_COLORS = {"critical": "#cf222e", "warning": "#bf8700", "ok": "#1a7f37",
 
 def wraparound_gauge(text: WraparoundText, freeze_max_age: int,
                      failsafe_age: int | None) -> go.Figure:
-    """XID age in millions on a gauge to the stop limit, coloured by severity, with bands
-    from autovacuum_freeze_max_age (forced freezing) and vacuum_failsafe_age on."""
+    """XID age (millions) on a gauge ending at the stop limit, its bar coloured by severity;
+    bands: green up to autovacuum_freeze_max_age (forced freezing starts), yellow to
+    vacuum_failsafe_age, red beyond; ticks at those limits."""
     stop = XID_STOP_AGE / 1e6
-    steps = [{"range": [0, freeze_max_age / 1e6], "color": "#dafbe1"}]
+    freeze = freeze_max_age / 1e6
     failsafe = failsafe_age / 1e6 if failsafe_age else None
-    steps.append({"range": [freeze_max_age / 1e6, failsafe or stop], "color": "#fff8c5"})
+    steps = [{"range": [0, freeze], "color": "#dafbe1"},
+             {"range": [freeze, failsafe or stop], "color": "#fff8c5"}]
+    ticks = [0, freeze, stop]
     if failsafe:
         steps.append({"range": [failsafe, stop], "color": "#ffebe9"})
+        ticks.insert(2, failsafe)
     fig = go.Figure(go.Indicator(
         mode="gauge+number", value=text.xid_age / 1e6,
-        number={"suffix": " M", "valueformat": ",.1f", "font": {"size": 26}},
-        title={"text": f"{plotly_text(text.datname)}<br><span style='font-size:12px'>"
-                       f"{plotly_text(text.headline)}</span>", "font": {"size": 15}},
-        gauge={"axis": {"range": [0, stop], "tickformat": ",.0f", "ticksuffix": " M"},
+        number={"suffix": " M XIDs", "valueformat": ",.1f", "font": {"size": 22}},
+        title={"text": plotly_text(text.datname), "font": {"size": 15}},
+        gauge={"axis": {"range": [0, stop], "tickvals": ticks,
+                        "ticktext": [f"{t:,.0f}" for t in ticks], "tickfont": {"size": 10}},
                "bar": {"color": SEVERITY_COLORS.get(text.severity, "#6e7781"),
-                       "thickness": 0.3},
+                       "thickness": 0.35},
                "steps": steps,
                "threshold": {"line": {"color": LIMIT_COLOR, "width": 3},
                              "thickness": 0.9, "value": stop}}))
-    fig.update_layout(height=230, margin={"l": 24, "r": 24, "t": 64, "b": 8},
+    fig.update_layout(height=210, margin={"l": 30, "r": 30, "t": 50, "b": 10},
                       font={"family": FONT_FAMILY}, template="plotly_white")
     return fig
 

@@ -224,16 +224,18 @@ def wraparound_texts(forecast: pd.DataFrame) -> list[WraparoundText]:
                       if r2 is not None else f"{samples} samples")
         horizon = HORIZON_FACTOR * (hours or 0) / 24
         if days is not None and days > horizon:
-            headline = f"emergency not within {_days(horizon)}"
+            headline = f"no emergency within {_days(horizon)}"
+            when = (f"more than {_days(horizon)} away ({HORIZON_FACTOR}× the history behind "
+                    "the rate: further is not a forecast)")
         else:
             headline = f"emergency in {_days(days)}"
+            when = f"in {_days(days)}"
         if days is not None and days < 30:
             severity = "critical"
         texts.append(WraparoundText(
             str(row["datname"]), age, fraction, headline,
-            f"{past_freeze}. At {rate or 0:,.0f} XIDs/day the server would stop assigning "
-            f"XIDs in {_days(days)} if nothing froze this database meanwhile.",
-            confidence, severity))
+            f"{past_freeze}. At {rate or 0:,.0f} XIDs/day the stop limit is {when}, if "
+            "nothing froze this database meanwhile.", confidence, severity))
     return texts
 
 

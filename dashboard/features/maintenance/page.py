@@ -22,6 +22,7 @@ from collectors.core.errors import StoreUnavailable
 from dashboard.core import relations
 from dashboard.core.actors import UNAUTHENTICATED_ACTIONS
 from dashboard.core.context import current
+from dashboard.core.units import bytes_as_text
 from dashboard.features.maintenance import charts, data, logic
 
 CHART_CONFIG = {"displaylogo": False}
@@ -29,7 +30,6 @@ RESULT_KEY = "maintenance_bloat_result"
 PENDING_KEY = "maintenance_bloat_pending"
 COUNT = st.column_config.NumberColumn(format="compact")
 PERCENT = st.column_config.NumberColumn(format="percent")
-BYTES = st.column_config.NumberColumn(format="bytes")
 WHEN = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", timezone="UTC")
 
 ctx = current()
@@ -87,11 +87,13 @@ else:
     tiles[2].metric("Tables needing analyze", "—", border=True)
 if wraparound:
     oldest = max(wraparound, key=lambda w: w.xid_age)
-    tiles[3].metric("Oldest XID age", f"{oldest.fraction_of_stop:.1%} of the limit",
+    tiles[3].metric("Oldest XID age", f"{oldest.xid_age / 1e6:,.1f} M · "
+                    f"{oldest.fraction_of_stop:.0%}",
                     oldest.headline, delta_color={"critical": "red", "warning": "orange"}.get(
                         oldest.severity, "off"), delta_arrow="off", border=True,
-                    help="age(datfrozenxid) of the oldest database against the stop limit "
-                         "(about 2^31 - 3 million), and the time to it at the measured rate")
+                    help="age(datfrozenxid) of the oldest database in millions of XIDs and "
+                         "as a share of the stop limit (about 2^31 - 3 million), and the time "
+                         "to it at the measured rate")
 else:
     tiles[3].metric("Oldest XID age", "—", border=True)
 
@@ -124,6 +126,7 @@ else:
             st.plotly_chart(charts.wraparound_gauge(
                 text, int(limits.loc[text.datname, "freeze_max_age"]),
                 None if pd.isna(failsafe) else int(failsafe)), config=CHART_CONFIG, theme=None)
+            st.markdown(f"**{text.headline.capitalize()}**")
             st.text(text.detail)
             st.caption(f"How sure: {text.confidence}")
     with st.container(border=True):
@@ -190,9 +193,8 @@ def bloat_section() -> None:
         st.success("No table or index of 1 MB or more to estimate.",
                    icon=":material/check_circle:")
     else:
-        st.dataframe(rows, hide_index=True, width="stretch",
-                     column_config={"size": BYTES, "estimated bloat": BYTES,
-                                    "bloat ratio": PERCENT})
+        st.dataframe(bytes_as_text(rows, ("size", "estimated bloat")), hide_index=True,
+                     width="stretch", column_config={"bloat ratio": PERCENT})
     exact_measure(rows)
 
 
@@ -258,9 +260,8 @@ def exact_measure(rows: pd.DataFrame) -> None:
             st.error(f"Not measured ({result.outcome}).", icon=":material/block:")
         st.text(result.message)
     with st.expander(f"Recent exact measurements on {ctx.target} ({len(measured)})"):
-        st.dataframe(measured, hide_index=True, width="stretch",
-                     column_config={"relation_bytes": st.column_config.NumberColumn(
-                         "size", format="bytes")})
+        st.dataframe(bytes_as_text(measured, ("relation_bytes",)), hide_index=True,
+                     width="stretch")
 
 
 bloat_section()

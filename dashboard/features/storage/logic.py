@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard.core.relations import range_days, range_delta
-from dashboard.core.units import format_bytes
+from dashboard.core.units import bytes_as_text, format_bytes
 
 BLOCK_BYTES = 8192
 # A forecast further out than this many times its history is not a forecast but a guess.
@@ -29,6 +29,15 @@ class ForecastText:
     confidence: str
     severity: str  # critical | warning | ok | unknown
     days_to_full: float | None = None
+    short: str = "—"  # for a headline tile
+
+
+def soonest(texts: list[ForecastText]) -> ForecastText:
+    """The forecast to headline: the soonest full date, else the first with any news."""
+    dated = [t for t in texts if t.days_to_full is not None and t.severity != "ok"]
+    if dated:
+        return min(dated, key=lambda t: t.days_to_full or 0.0)
+    return next((t for t in texts if t.severity != "unknown"), texts[0])
 
 
 def _number(value: object) -> float | None:
@@ -94,13 +103,14 @@ def _forecast_text(basis: str, row: pd.Series) -> ForecastText:
         return ForecastText(basis, "Not forecast yet",
                             f"{used}. Too little history to extrapolate: {history} (a "
                             "forecast needs at least 24 h and 12 samples).",
-                            "none: not enough history", "unknown")
+                            "none: not enough history", "unknown", short="not yet")
     if status == "not growing":
         return ForecastText(basis, "Not growing",
                             f"{used}. Usage did not grow over {history} "
-                            f"({_per_day(growth)}).", f"fit over {history}", "ok")
+                            f"({_per_day(growth)}).", f"fit over {history}", "ok",
+                            short="not growing")
     if status == "full":
-        return ForecastText(basis, "Full", f"{used}.", "measured", "critical", 0.0)
+        return ForecastText(basis, "Full", f"{used}.", "measured", "critical", 0.0, "full")
     days = _number(row.get("days_to_full"))
     r2 = _number(row.get("r2"))
     level = str(row.get("confidence") or "low")
@@ -115,7 +125,7 @@ def _forecast_text(basis: str, row: pd.Series) -> ForecastText:
             basis, f"Not within {horizon_days:.0f} days",
             f"{used}, growing {_per_day(growth)}{spread}. At that rate it would fill in "
             f"{days:,.0f} days, more than {HORIZON_FACTOR}× the history behind the rate: "
-            "too far to call.", confidence, "ok", days)
+            "too far to call.", confidence, "ok", days, f"> {horizon_days:.0f} days")
     full_at = pd.Timestamp(row["full_at"]).tz_convert("UTC")
     earliest, latest = row.get("full_at_earliest"), row.get("full_at_latest")
     window = ""
@@ -128,7 +138,8 @@ def _forecast_text(basis: str, row: pd.Series) -> ForecastText:
                 else "ok")
     return ForecastText(basis, f"Full around {full_at:%Y-%m-%d}",
                         f"In {days:,.1f} days{window}: {used}, growing "
-                        f"{_per_day(growth)}{spread}.", confidence, severity, days)
+                        f"{_per_day(growth)}{spread}.", confidence, severity, days,
+                        f"in {days:,.0f} days" if days >= 2 else f"in {days * 24:,.0f} h")
 
 
 def sizes_with_growth(frame: pd.DataFrame, label: str) -> pd.DataFrame:
@@ -227,9 +238,11 @@ def buffer_cache_table(buffers: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     kinds = {"r": "table", "i": "index", "t": "TOAST", "m": "materialized view",
              "S": "sequence", "": ""}
-    names = np.where(buffers["schemaname"].astype(str).str.startswith("("),
-                     buffers["schemaname"].astype(str) + " " + buffers["datname"].astype(str),
-                     buffers["schemaname"].astype(str) + "." + buffers["relname"].astype(str))
+    schema = buffers["schemaname"].astype(str)
+    names = np.where(schema == "(other database)", "database " + buffers["datname"].astype(str)
+                     + " (all of it)",
+                     np.where(schema == "(unused)", "free buffers",
+                              schema + "." + buffers["relname"].astype(str)))
     return pd.DataFrame({
         "relation": names,
         "kind": buffers["relkind"].astype(str).map(lambda k: kinds.get(k, k)),
@@ -238,6 +251,16 @@ def buffer_cache_table(buffers: pd.DataFrame) -> pd.DataFrame:
         "dirty": buffers["dirty_buffers"].astype("float64") * BLOCK_BYTES,
         "average usage": buffers["average_usage"].astype("float64"),
     }, columns=columns)
+
+
+BYTE_COLUMNS = ("size", "growth in range", "total", "heap", "toast", "TOAST", "indexes",
+                "read from disk", "in cache", "dirty")
+PER_DAY_COLUMNS = ("per day", "growth per day")
+
+
+def as_text(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with its byte columns as text in binary units, like pg_size_pretty."""
+    return bytes_as_text(table, BYTE_COLUMNS, PER_DAY_COLUMNS)
 
 
 def tracking_note(top_tables: int, tracked: int, summary: pd.DataFrame) -> str:

@@ -11,12 +11,10 @@ import streamlit as st
 from collectors.core.errors import StoreUnavailable
 from dashboard.core import relations
 from dashboard.core.context import current
-from dashboard.core.units import format_bytes
+from dashboard.core.units import format_bytes, format_bytes_column
 from dashboard.features.storage import charts, data, logic
 
 CHART_CONFIG = {"displaylogo": False}
-BYTES = st.column_config.NumberColumn(format="bytes")
-BYTES_PER_DAY = st.column_config.NumberColumn(format="bytes", help="bytes per day")
 PERCENT = st.column_config.NumberColumn(format="percent")
 SEVERITY_ICONS = {"critical": ":material/error:", "warning": ":material/warning:",
                   "ok": ":material/check_circle:", "unknown": ":material/help:"}
@@ -48,7 +46,7 @@ if disk.empty and tables.empty and databases.empty:
     st.stop()
 
 texts = logic.forecast_texts(forecast, capacity)
-primary = next((t for t in texts if t.severity != "unknown"), texts[0])
+primary = logic.soonest(texts)
 used_now = float(disk["size_bytes"].sum()) if not disk.empty else None
 wal_now = disk.loc[disk["area"] == "wal", "size_bytes"].sum() if not disk.empty else None
 growth = next((r for _, r in forecast.iterrows() if r["basis"] == "configured capacity"),
@@ -65,8 +63,11 @@ tiles[1].metric("Growth", f"{format_bytes(growth_value, signed=True)}/day"
 tiles[2].metric("WAL", format_bytes(float(wal_now)) if wal_now is not None else "—",
                 border=True, help="pg_wal: grows with write bursts, replication slots that "
                 "lag and failing archiving")
-tiles[3].metric(f"Disk full ({primary.basis})", primary.headline, border=True,
-                help="See the forecast below for its range and how sure it is")
+tiles[3].metric("Disk full", primary.short, primary.basis, border=True, delta_arrow="off",
+                delta_color={"critical": "red", "warning": "orange"}.get(primary.severity,
+                                                                         "off"),
+                help="The sooner of the two forecasts below (configured capacity, host "
+                     "filesystem); see them for the range and how sure it is")
 
 st.subheader("Disk-full forecast")
 for column, text in zip(st.columns(len(texts)), texts, strict=True):
@@ -88,17 +89,15 @@ with left:
     if disk.empty:
         st.info("No disk_usage sample yet.", icon=":material/hourglass_empty:")
     else:
-        st.dataframe(disk[["area", "name", "location", "size_bytes", "files"]]
-                     .sort_values("size_bytes", ascending=False),
-                     hide_index=True, width="stretch",
-                     column_config={"size_bytes": st.column_config.NumberColumn(
-                         "size", format="bytes"), "files": st.column_config.NumberColumn(
-                         "WAL files", format="plain")})
+        shown = disk.sort_values("size_bytes", ascending=False)
+        st.dataframe(shown[["area", "name", "location"]].assign(
+                         size=format_bytes_column(shown["size_bytes"]),
+                         **{"WAL files": shown["files"]}),
+                     hide_index=True, width="stretch")
 with right:
     st.subheader("Databases")
-    st.dataframe(logic.sizes_with_growth(databases, "database"), hide_index=True,
-                 width="stretch", column_config={"size": BYTES, "growth in range": BYTES,
-                                                 "per day": BYTES_PER_DAY})
+    st.dataframe(logic.as_text(logic.sizes_with_growth(databases, "database")),
+                 hide_index=True, width="stretch")
 
 st.subheader("Schemas")
 schema_table = logic.sizes_with_growth(schemas, "schema")
@@ -106,17 +105,13 @@ if not schemas.empty:
     parts = schemas.set_index("name")[["heap_bytes", "toast_bytes", "index_bytes",
                                        "tables", "tables_skipped_locked"]]
     schema_table = schema_table.join(parts, on="schema")
-st.dataframe(schema_table, hide_index=True, width="stretch",
-             column_config={"size": BYTES, "growth in range": BYTES, "per day": BYTES_PER_DAY,
-                            "heap_bytes": st.column_config.NumberColumn("heap", format="bytes"),
-                            "toast_bytes": st.column_config.NumberColumn("TOAST",
-                                                                         format="bytes"),
-                            "index_bytes": st.column_config.NumberColumn("indexes",
-                                                                         format="bytes"),
-                            "tables_skipped_locked": st.column_config.NumberColumn(
-                                "skipped (locked)", help="Tables someone held an ACCESS "
-                                "EXCLUSIVE lock on at collection: their sizes are not in "
-                                "this row, rather than waited for")})
+st.dataframe(logic.as_text(schema_table.rename(columns={
+                 "heap_bytes": "heap", "toast_bytes": "TOAST", "index_bytes": "indexes",
+                 "tables_skipped_locked": "skipped (locked)"})), hide_index=True,
+             width="stretch",
+             column_config={"skipped (locked)": st.column_config.NumberColumn(
+                 help="Tables someone held an ACCESS EXCLUSIVE lock on at collection: their "
+                      "sizes are left out of this row rather than waited for")})
 
 st.subheader("Tables")
 st.caption(logic.tracking_note(ctx.config.collector.top_tables, len(tables), summary))
@@ -138,13 +133,10 @@ with right:
     if growing.empty:
         st.caption("No tracked table grew over the range (or each has one sample in it).")
     else:
-        st.dataframe(growing[["table", "total", "growth per day"]], hide_index=True,
-                     width="stretch", column_config={"total": BYTES,
-                                                     "growth per day": BYTES_PER_DAY})
-st.dataframe(sizes, hide_index=True, width="stretch",
-             column_config={"total": BYTES, "heap": BYTES, "toast": BYTES, "indexes": BYTES,
-                            "live rows": st.column_config.NumberColumn(format="compact"),
-                            "growth per day": BYTES_PER_DAY})
+        st.dataframe(logic.as_text(growing[["table", "total", "growth per day"]]),
+                     hide_index=True, width="stretch")
+st.dataframe(logic.as_text(sizes), hide_index=True, width="stretch",
+             column_config={"live rows": st.column_config.NumberColumn(format="compact")})
 
 st.subheader("Disk reads and cache")
 left, right = st.columns(2)
@@ -154,9 +146,8 @@ with left:
     if reads.empty:
         st.caption("No tracked table read blocks from disk.")
     else:
-        st.dataframe(reads, hide_index=True, width="stretch",
-                     column_config={"read from disk": BYTES, "heap hit ratio": PERCENT,
-                                    "index hit ratio": PERCENT})
+        st.dataframe(logic.as_text(reads), hide_index=True, width="stretch",
+                     column_config={"heap hit ratio": PERCENT, "index hit ratio": PERCENT})
         st.caption("A read from disk may still come from the OS page cache. Hit ratios "
                    "well below 99 % on a hot table mean its working set no longer fits "
                    "in shared_buffers.")
@@ -176,6 +167,5 @@ with right:
             with st.container(border=True):
                 st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
             with st.expander("Shared buffers by relation"):
-                st.dataframe(buffer_table, hide_index=True, width="stretch",
-                             column_config={"in cache": BYTES, "dirty": BYTES,
-                                            "share of cache": PERCENT})
+                st.dataframe(logic.as_text(buffer_table), hide_index=True, width="stretch",
+                             column_config={"share of cache": PERCENT})
