@@ -68,7 +68,7 @@ def test_the_latest_date_may_be_never_and_no_capacity_says_how_to_set_it() -> No
 
 
 def test_the_tile_shows_the_sooner_forecast() -> None:
-    soon = logic.ForecastText("host filesystem", "Full around x", "", "", "critical", 3.0, "in 3 days")
+    soon = logic.ForecastText("host filesystem", "Full around x", "", "", "critical", 3.0)
     later = logic.ForecastText("configured capacity", "Full around y", "", "", "warning", 20.0)
     unknown = logic.ForecastText("configured capacity", "No capacity", "", "", "unknown")
     assert logic.soonest([later, soon]) is soon
