@@ -84,8 +84,7 @@ class Engine:
                 timeout_ms = group.timeout_ms or self.settings.statement_timeout_ms
                 conn.execute("SELECT set_config('statement_timeout', %s, true)", [str(timeout_ms)])
                 parameters = bind(group.parameters, target, self.settings)
-                rows = conn.execute(QUERY_MARKER + query,  # type: ignore[arg-type]
-                                    parameters).fetchall()
+                rows = conn.execute(QUERY_MARKER + query, parameters).fetchall()
                 started_at = None
                 if group.is_counter:
                     started_at = conn.execute(

@@ -132,7 +132,8 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
     optional = bool(spec.get("optional", False))
     if optional and not spec.get("extension"):
         raise fail("optional means the group's extension may be missing: name the extension")
-    parameters = tuple(spec.get("parameters", ()))  # type: ignore[arg-type]
+    parameters: tuple[str, ...] = tuple(str(p) for p in spec.get(  # type: ignore[attr-defined]
+        "parameters", ()))
     unknown = [p for p in parameters if p not in SQL_PARAMETERS]
     if unknown:
         raise fail(f"unknown parameters {', '.join(unknown)}; known: "
@@ -142,7 +143,7 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
         if missing:
             raise fail(f"parameters {', '.join(missing)} are not used as %(name)s in its SQL")
     host_path_column = spec.get("host_path_column")
-    if host_path_column is not None:
+    if isinstance(host_path_column, str):
         for _major, text in sql_files:
             absent = [c for c in (host_path_column, TOTAL, FREE, NOTE) if c not in text]
             if absent:

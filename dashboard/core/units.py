@@ -37,9 +37,9 @@ def format_bytes_column(values: pd.Series, per_day: bool = False) -> pd.Series:
     """A column of byte counts as text for a table ('672 MB', '+1.2 GB/day'); '—' where
     unknown. Tables are sorted before formatting: the text does not sort by size."""
     def one(value: object) -> str:
-        if value is None or pd.isna(value):  # type: ignore[call-overload]
+        if not isinstance(value, int | float) or math.isnan(value):
             return "—"
-        text = format_bytes(float(value), signed=per_day)  # type: ignore[arg-type]
+        text = format_bytes(float(value), signed=per_day)
         return f"{text}/day" if per_day else text
 
     return values.map(one)

@@ -8,6 +8,7 @@ plotly (escaped), selectbox options and st.text, never markdown."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Literal
 
 import pandas as pd
 import streamlit as st
@@ -31,6 +32,8 @@ PENDING_KEY = "maintenance_bloat_pending"
 COUNT = st.column_config.NumberColumn(format="compact")
 PERCENT = st.column_config.NumberColumn(format="percent")
 WHEN = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", timezone="UTC")
+SEVERITY_COLORS: dict[str, Literal["red", "orange", "off"]] = {"critical": "red",
+                                                                 "warning": "orange"}
 
 ctx = current()
 dsn, x_range, now = ctx.config.store.dsn, (ctx.start, ctx.end), datetime.now(UTC)
@@ -89,8 +92,8 @@ if wraparound:
     oldest = max(wraparound, key=lambda w: w.xid_age)
     tiles[3].metric("Oldest XID age", f"{oldest.xid_age / 1e6:,.1f} M · "
                     f"{oldest.fraction_of_stop:.0%}",
-                    oldest.headline, delta_color={"critical": "red", "warning": "orange"}.get(
-                        oldest.severity, "off"), delta_arrow="off", border=True,
+                    oldest.headline, delta_color=SEVERITY_COLORS.get(oldest.severity, "off"),
+                    delta_arrow="off", border=True,
                     help="age(datfrozenxid) of the oldest database in millions of XIDs and "
                          "as a share of the stop limit (about 2^31 - 3 million), and the time "
                          "to it at the measured rate")

@@ -142,6 +142,22 @@ def _forecast_text(basis: str, row: pd.Series) -> ForecastText:
                         f"in {days:,.0f} days" if days >= 2 else f"in {days * 24:,.0f} h")
 
 
+def forecast_row(forecast: pd.DataFrame, basis: str) -> pd.Series | None:
+    """The disk_forecast row of one basis, if the view returned it."""
+    if forecast.empty:
+        return None
+    rows = forecast[forecast["basis"] == basis]
+    return None if rows.empty else rows.iloc[0]
+
+
+def growth_text(row: pd.Series | None) -> str:
+    """The fitted growth per day for a tile, once there is enough history to fit."""
+    if row is None or str(row["status"]) in ("insufficient history", "no capacity configured"):
+        return "—"
+    growth = _number(row.get("growth_bytes_per_day"))
+    return "—" if growth is None else _per_day(growth)
+
+
 def sizes_with_growth(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     """name, size, growth over the range and per day, for databases or schemas
     (columns name, collected_at, size_bytes, first_collected_at, first_size_bytes)."""

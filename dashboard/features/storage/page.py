@@ -6,6 +6,8 @@ and st.text, never markdown."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import streamlit as st
 
 from collectors.core.errors import StoreUnavailable
@@ -16,8 +18,8 @@ from dashboard.features.storage import charts, data, logic
 
 CHART_CONFIG = {"displaylogo": False}
 PERCENT = st.column_config.NumberColumn(format="percent")
-SEVERITY_ICONS = {"critical": ":material/error:", "warning": ":material/warning:",
-                  "ok": ":material/check_circle:", "unknown": ":material/help:"}
+SEVERITY_COLORS: dict[str, Literal["red", "orange", "off"]] = {"critical": "red",
+                                                                 "warning": "orange"}
 
 ctx = current()
 dsn, x_range = ctx.config.store.dsn, (ctx.start, ctx.end)
@@ -49,23 +51,18 @@ texts = logic.forecast_texts(forecast, capacity)
 primary = logic.soonest(texts)
 used_now = float(disk["size_bytes"].sum()) if not disk.empty else None
 wal_now = disk.loc[disk["area"] == "wal", "size_bytes"].sum() if not disk.empty else None
-growth = next((r for _, r in forecast.iterrows() if r["basis"] == "configured capacity"),
-              None) if not forecast.empty else None
+growth = logic.forecast_row(forecast, "configured capacity")
 tiles = st.columns(4)
 tiles[0].metric("On disk", format_bytes(used_now) if used_now is not None else "—",
                 border=True, help="Every tablespace (all databases) plus the WAL directory, "
                 "at the latest sample")
-growth_value = growth["growth_bytes_per_day"] if growth is not None else None
-tiles[1].metric("Growth", f"{format_bytes(growth_value, signed=True)}/day"
-                if growth_value is not None and str(growth["status"]) != "insufficient history"
-                else "—", border=True,
+tiles[1].metric("Growth", logic.growth_text(growth), border=True,
                 help="The fitted rate over the last 7 days (at least 24 h of history)")
 tiles[2].metric("WAL", format_bytes(float(wal_now)) if wal_now is not None else "—",
                 border=True, help="pg_wal: grows with write bursts, replication slots that "
                 "lag and failing archiving")
 tiles[3].metric("Disk full", primary.short, primary.basis, border=True, delta_arrow="off",
-                delta_color={"critical": "red", "warning": "orange"}.get(primary.severity,
-                                                                         "off"),
+                delta_color=SEVERITY_COLORS.get(primary.severity, "off"),
                 help="The sooner of the two forecasts below (configured capacity, host "
                      "filesystem); see them for the range and how sure it is")
 
@@ -76,8 +73,7 @@ for column, text in zip(st.columns(len(texts)), texts, strict=True):
         st.text(text.detail)  # may carry a path from the server: plain text
         st.caption(f"Confidence: {text.confidence}")
 with st.container(border=True):
-    figure = charts.disk_usage_figure(
-        history, growth if growth is not None else None, x_range)
+    figure = charts.disk_usage_figure(history, growth, x_range)
     if figure is None:
         st.info("No disk_usage samples in range.", icon=":material/bar_chart:")
     else:
