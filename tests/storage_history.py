@@ -24,8 +24,7 @@ from tests.pg import copy_into_store
 SHAPES: dict[str, tuple[timedelta, tuple[str, ...], tuple[str, ...]]] = {
     "disk_usage": (timedelta(minutes=5), ("size_bytes",), ()),
     "database_size": (timedelta(minutes=5), ("size_bytes",), ()),
-    "schema_size": (timedelta(minutes=15), ("heap_bytes", "toast_bytes", "index_bytes",
-                                            "total_bytes"), ()),
+    "schema_size": (timedelta(minutes=15), ("table_bytes", "index_bytes", "total_bytes"), ()),
     "table_stats": (timedelta(minutes=5),
                     ("heap_bytes", "toast_bytes", "indexes_bytes", "total_bytes", "n_live_tup",
                      "reltuples"),
@@ -45,7 +44,8 @@ INTEGER_COLUMNS = {"n_live_tup", "seq_scan", "seq_tup_read", "idx_scan", "idx_tu
                    "n_tup_ins", "n_tup_upd", "n_tup_del", "n_tup_hot_upd", "heap_blks_read",
                    "heap_blks_hit", "idx_blks_read", "idx_blks_hit", "toast_blks_read",
                    "toast_blks_hit", "idx_tup_read", "table_index_writes", "size_bytes",
-                   "heap_bytes", "toast_bytes", "indexes_bytes", "total_bytes", "index_bytes"}
+                   "table_bytes", "heap_bytes", "toast_bytes", "indexes_bytes", "total_bytes",
+                   "index_bytes"}
 
 
 def _times(newest: datetime, days: float, step: timedelta) -> Iterator[tuple[datetime, float]]:

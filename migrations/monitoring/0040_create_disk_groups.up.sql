@@ -33,8 +33,7 @@ CREATE TABLE kasho_ops.schema_size (
     schemaname            text        NOT NULL,
     tables                integer     NOT NULL,
     tables_skipped_locked integer     NOT NULL,
-    heap_bytes            bigint      NOT NULL,
-    toast_bytes           bigint      NOT NULL,
+    table_bytes           bigint      NOT NULL,
     index_bytes           bigint      NOT NULL,
     total_bytes           bigint      NOT NULL
 ) PARTITION BY RANGE (collected_at);

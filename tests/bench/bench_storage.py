@@ -41,9 +41,7 @@ from tests.integration.activity_setup import own_cluster
 from tests.integration.storage_setup import STORAGE_GROUPS, storage_config
 from tests.storage_history import seed_history_before
 
-pytestmark = pytest.mark.bench
-# The page readers run here without a Streamlit server; they say so on every call.
-logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)
+pytestmark = [pytest.mark.bench, pytest.mark.timeout(3600)]
 TABLES, SCHEMAS = 10_000, 10
 REPEAT = 5
 HISTORY_DAYS = 7
@@ -199,6 +197,9 @@ def test_storage_groups_cost_against_the_bare_catalog_queries(big_server: LocalC
 def page_data_load(store_dsn: str, target: str) -> str:
     """Seed HISTORY_DAYS before the real samples, then time each page's reads (uncached)."""
     import streamlit as st
+
+    # The page readers run here without a Streamlit server; they say so on every call.
+    logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)
 
     from dashboard.core import relations
     from dashboard.features.indexes import data as index_data

@@ -29,6 +29,7 @@ from tests.integration.collector_setup import monitor_dsn
 from tests.integration.storage_setup import (
     cluster_with_next_xid,
     collect,
+    consume_xids,
     failed_concurrent_index,
     storage_collector,
     storage_config,
@@ -74,6 +75,15 @@ def _seq_scans(dsn: str) -> None:
         conn.execute("SELECT pg_stat_force_next_flush()")
 
 
+def _capacity_for_a_month(dsn: str) -> int:
+    """A disk 30 % larger than what the cluster uses: at the history's 1 % a day it fills
+    in about a month, inside what 3.5 days of history may forecast."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT (SELECT sum(pg_tablespace_size(oid)) FROM pg_tablespace) "
+                           "+ (SELECT sum(size) FROM pg_ls_waldir())").fetchone()
+    return int(float(row[0]) * 1.3) if row else 2**30
+
+
 @contextmanager
 def storage_scenario(store_dsn: str, work_dir: Path) -> Iterator[StorageScenario]:
     with cluster_with_next_xid(NEXT_XID) as cluster:
@@ -86,11 +96,13 @@ def storage_scenario(store_dsn: str, work_dir: Path) -> Iterator[StorageScenario
             seed(conn, users=300, accounts=600, transactions=40_000, days=30)
         _problems(cluster.dsn("kasho"))
         target_dsn = monitor_dsn(cluster, "kasho")
+        capacity = _capacity_for_a_month(cluster.dsn())
         config = storage_config(store_dsn, TARGET, target_dsn, host_filesystem=True,
-                                disk_capacity_bytes=2 * 2**30)
+                                disk_capacity_bytes=capacity)
         holder = HeldSession(cluster.dsn("kasho"), "month-end-report")
         holder.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
         holder.execute("SELECT count(*) FROM users")
+        consume_xids(cluster.dsn("kasho"), 1000)  # the horizon falls 1,000 XIDs behind
         try:
             with storage_collector(config) as collector:
                 collect(collector)  # the baseline the range deltas start from
@@ -107,7 +119,7 @@ def storage_scenario(store_dsn: str, work_dir: Path) -> Iterator[StorageScenario
             config_path.write_text(
                 f'[store]\ndsn = "{store_dsn}"\n\n[dashboard]\nactions_enabled = true\n\n'
                 f'[[targets]]\nname = "{TARGET}"\ndsn = "{target_dsn}"\n'
-                f"disk_capacity_bytes = {2 * 2**30}\nhost_filesystem = true\n")
+                f"disk_capacity_bytes = {capacity}\nhost_filesystem = true\n")
             yield StorageScenario(cluster, store_dsn, config_path, holder)
         finally:
             holder.execute("ROLLBACK")

@@ -64,7 +64,8 @@ def test_storage_maintenance_and_indexes_pages_with_a_problem_server(
         timeout=LOAD_TIMEOUT_MS)
     wait_for_charts(page, 1)
     assert chart_titles(page) == ["Transaction ID age per database"]
-    expect(page.locator(".js-plotly-plot .indicatorlayer")).to_have_count(3)  # one gauge each
+    expect(page.locator(".js-plotly-plot")).to_have_count(
+        4, timeout=LOAD_TIMEOUT_MS)  # a gauge per connectable database and the history
     expect(page.get_by_test_id("stMetric").filter(has_text="Oldest XID age")).to_contain_text(
         "157.3 M")
     cells = grid_text(page)

@@ -20,7 +20,8 @@ def table_row(**overrides: object) -> dict[str, object]:
         "dead_tuple_ratio": 0.75, "vacuum_threshold": 450.0, "needs_vacuum": True,
         "autovacuum_enabled": True, "last_vacuum": None, "last_autovacuum": None,
         "n_mod_since_analyze": 0, "analyze_threshold": 150.0, "needs_analyze": False,
-        "never_analyzed": False, "last_analyze": NOW, "last_autoanalyze": None}
+        "never_analyzed": False, "last_analyze": NOW, "last_autoanalyze": None,
+        "n_ins_since_vacuum": 0, "insert_threshold": 1000.0}
     row.update(overrides)
     return row
 
@@ -39,7 +40,9 @@ STATE = logic.AutovacuumState(enabled=True, track_counts=True, workers_busy=1, m
     ({}, logic.AutovacuumState(True, True, 3, 3, 60.0), None,
      "all 3 autovacuum workers are busy"),
     ({"last_autovacuum": NOW - timedelta(days=2)}, STATE, None,
-     "past its trigger point: autovacuum should start on it within 60 s"),
+     "past its trigger point; autovacuum should start on it within 60 s"),
+    ({"n_dead_tup": 0, "n_ins_since_vacuum": 40_000, "insert_threshold": 8_100.0}, STATE,
+     None, "40,000 rows inserted since the last vacuum passed the insert trigger (8,100)"),
 ])
 def test_vacuum_diagnosis(overrides: dict[str, object], state: logic.AutovacuumState,
                           holder: str | None, expected: str) -> None:
@@ -52,12 +55,15 @@ def test_vacuum_table_lists_the_most_overdue_first_then_tables_below_their_trigg
         table_row(relname="small", n_dead_tup=600, vacuum_threshold=500.0),
         table_row(relname="quiet", n_dead_tup=10, needs_vacuum=False, dead_tuple_ratio=0.01),
         table_row(relname="clean", n_dead_tup=0, needs_vacuum=False, dead_tuple_ratio=0.0),
+        table_row(relname="appended", n_dead_tup=0, dead_tuple_ratio=0.0,
+                  n_ins_since_vacuum=2000, insert_threshold=1200.0),
         table_row(),
     ])
     table = logic.vacuum_table(rows, STATE, NOW)
-    assert list(table["table"]) == ["public.accounts", "public.small", "public.quiet"]
-    assert list(table["over by"][:2]) == [5550, 100] and pd.isna(table.loc[2, "over by"])
-    assert table.loc[2, "why"] == "below its trigger point"
+    assert list(table["table"]) == ["public.accounts", "public.appended", "public.small",
+                                    "public.quiet"]
+    assert list(table["over by"][:3]) == [5550, 800, 100] and pd.isna(table.loc[3, "over by"])
+    assert table.loc[3, "why"] == "below its trigger point"
 
 
 def test_analyze_table_explains_never_analyzed_stale_and_partitioned() -> None:

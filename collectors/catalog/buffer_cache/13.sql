@@ -16,7 +16,9 @@ here AS (
            c.relkind::text AS relkind, sum(b.buffers) AS buffers, sum(b.dirty) AS dirty,
            sum(b.average_usage * b.buffers) / sum(b.buffers) AS average_usage
     FROM buffers b
-    JOIN pg_class c ON pg_relation_filenode(c.oid) = b.relfilenode
+    -- relfilenode is 0 only for mapped catalogs: ask the relation mapper for those alone
+    JOIN pg_class c ON b.relfilenode = CASE WHEN c.relfilenode <> 0 THEN c.relfilenode
+                                            ELSE pg_relation_filenode(c.oid) END
     JOIN pg_namespace n ON n.oid = c.relnamespace
     JOIN pg_database d ON d.datname = current_database()
     WHERE b.reldatabase IN (0, d.oid)

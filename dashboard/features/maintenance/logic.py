@@ -78,8 +78,16 @@ def vacuum_diagnosis(row: pd.Series, state: AutovacuumState | None, now: datetim
     if state is not None and state.saturated:
         return (f"all {state.max_workers} autovacuum workers are busy: it waits its turn "
                 "(raise autovacuum_max_workers, or lower cost limits elsewhere)")
-    return (f"past its trigger point: autovacuum should start on it within "
-            f"{format_seconds(naptime)} (autovacuum_naptime) unless workers stay busy")
+    inserts, insert_threshold = _value(row, "n_ins_since_vacuum"), _value(row, "insert_threshold")
+    by_inserts = (inserts is not None and insert_threshold is not None
+                  and inserts > insert_threshold
+                  and float(row["n_dead_tup"]) <= float(row["vacuum_threshold"]))
+    trigger = (f"{inserts:,.0f} rows inserted since the last vacuum passed the insert trigger "
+               f"({insert_threshold:,.0f}): a vacuum to set visibility and freeze is due"
+               if by_inserts and inserts is not None and insert_threshold is not None
+               else "past its trigger point")
+    return (f"{trigger}; autovacuum should start on it within {format_seconds(naptime)} "
+            "(autovacuum_naptime) unless workers stay busy")
 
 
 def vacuum_table(tables: pd.DataFrame, state: AutovacuumState | None, now: datetime,
@@ -87,13 +95,17 @@ def vacuum_table(tables: pd.DataFrame, state: AutovacuumState | None, now: datet
     """Tracked tables past autovacuum's vacuum trigger, most overdue first, then the others
     with dead rows: dead rows and ratio, the trigger, how far past it, last vacuum, why."""
     columns = ["table", "dead rows", "dead ratio", "trigger at", "over by", "last vacuum",
-               "autovacuum", "why"]
+               "autovacuum", "why"]  # over by: past the dead-row or the insert trigger
     if tables.empty:
         return pd.DataFrame(columns=columns)
     shown = tables[tables["needs_vacuum"].astype(bool) | (tables["n_dead_tup"] > 0)].copy()
     if shown.empty:
         return pd.DataFrame(columns=columns)
     over = shown["n_dead_tup"].astype("float64") - shown["vacuum_threshold"].astype("float64")
+    if "insert_threshold" in shown and "n_ins_since_vacuum" in shown:
+        over_inserts = (shown["n_ins_since_vacuum"].astype("float64")
+                        - shown["insert_threshold"].astype("float64"))
+        over = over.where(over >= over_inserts.fillna(-np.inf), over_inserts)
     out = pd.DataFrame({
         "table": _table_name(shown),
         "dead rows": shown["n_dead_tup"].astype("float64"),

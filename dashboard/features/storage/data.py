@@ -86,12 +86,12 @@ def database_sizes(dsn: Secret, target: str, start: datetime, end: datetime) -> 
 @cached_read
 def schema_sizes(dsn: Secret, target: str, start: datetime, end: datetime) -> pd.DataFrame:
     """name (schema), collected_at, size_bytes (total), first_*, and the newest sample's
-    heap, TOAST and index bytes, tables and tables skipped under a lock."""
+    table (heap + TOAST) and index bytes, tables and tables skipped under a lock."""
     frame = read_frame(dsn, _ends_of_range("schema_size", "schemaname", "total_bytes"),
                        {"target": target, "start": start, "end": end})
     parts = read_frame(dsn, latest_sample("schema_size", sql.SQL(
-        "schemaname AS name, tables, tables_skipped_locked, heap_bytes, toast_bytes, "
-        "index_bytes")), {"target": target, "end": end})
+        "schemaname AS name, tables, tables_skipped_locked, table_bytes, index_bytes")),
+        {"target": target, "end": end})
     if frame.empty:
         return frame
     return frame.merge(parts, on="name", how="left")
@@ -101,18 +101,18 @@ def schema_sizes(dsn: Secret, target: str, start: datetime, end: datetime) -> pd
 def table_size_history(dsn: Secret, target: str, start: datetime, end: datetime, bucket: int,
                        tables: tuple[tuple[str, str], ...]) -> pd.DataFrame:
     """collected_at (bucket), schemaname, relname, total_bytes for the given tables, from
-    the samples in which each was tracked."""
+    the samples in which each was tracked (one index range scan per table)."""
     if not tables:
         return pd.DataFrame(columns=["collected_at", "schemaname", "relname", "total_bytes"])
     return read_frame(dsn, sql.SQL("""
-        SELECT {bucket} AS collected_at, schemaname, relname,
-               avg(total_bytes)::float8 AS total_bytes
-        FROM kasho_ops.table_stats
-        WHERE {window}
-          AND (schemaname, relname) IN (SELECT * FROM unnest(%(schemas)s::text[],
-                                                             %(names)s::text[]))
-        GROUP BY 1, 2, 3 ORDER BY 1""").format(bucket=time_bucket("collected_at"),
-                                             window=WINDOW),
+        SELECT {bucket} AS collected_at, t.schemaname, t.relname,
+               avg(s.total_bytes)::float8 AS total_bytes
+        FROM unnest(%(schemas)s::text[], %(names)s::text[]) AS t(schemaname, relname)
+        CROSS JOIN LATERAL (
+            SELECT collected_at, total_bytes FROM kasho_ops.table_stats
+            WHERE target = %(target)s AND schemaname = t.schemaname AND relname = t.relname
+              AND collected_at > %(start)s AND collected_at <= %(end)s) s
+        GROUP BY 1, 2, 3 ORDER BY 1""").format(bucket=time_bucket("collected_at")),
         {**window_params(target, start, end, bucket),
          "schemas": [t[0] for t in tables], "names": [t[1] for t in tables]})
 

@@ -269,8 +269,8 @@ def buffer_cache_table(buffers: pd.DataFrame) -> pd.DataFrame:
     }, columns=columns)
 
 
-BYTE_COLUMNS = ("size", "growth in range", "total", "heap", "toast", "TOAST", "indexes",
-                "read from disk", "in cache", "dirty")
+BYTE_COLUMNS = ("size", "growth in range", "total", "heap", "toast", "indexes",
+                "tables (heap + TOAST)", "read from disk", "in cache", "dirty")
 PER_DAY_COLUMNS = ("per day", "growth per day")
 
 

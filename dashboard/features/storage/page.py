@@ -98,11 +98,11 @@ with right:
 st.subheader("Schemas")
 schema_table = logic.sizes_with_growth(schemas, "schema")
 if not schemas.empty:
-    parts = schemas.set_index("name")[["heap_bytes", "toast_bytes", "index_bytes",
-                                       "tables", "tables_skipped_locked"]]
+    parts = schemas.set_index("name")[["table_bytes", "index_bytes", "tables",
+                                       "tables_skipped_locked"]]
     schema_table = schema_table.join(parts, on="schema")
 st.dataframe(logic.as_text(schema_table.rename(columns={
-                 "heap_bytes": "heap", "toast_bytes": "TOAST", "index_bytes": "indexes",
+                 "table_bytes": "tables (heap + TOAST)", "index_bytes": "indexes",
                  "tables_skipped_locked": "skipped (locked)"})), hide_index=True,
              width="stretch",
              column_config={"skipped (locked)": st.column_config.NumberColumn(
