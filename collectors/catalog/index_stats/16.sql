@@ -28,10 +28,16 @@ WITH locked AS MATERIALIZED (
     WHERE locktype = 'relation' AND mode = 'AccessExclusiveLock'
       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
 ),
--- One narrow row per index (it is scanned once per ranking below).
+user_tables AS MATERIALIZED (
+    SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'm')
+      AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+      AND n.nspname !~ '^pg_toast'
+),
+-- One narrow row per index of a user table (it is scanned once per ranking below).
 indexes AS MATERIALIZED (
     SELECT x.indexrelid, x.indrelid, ic.relpages::bigint AS estimated_pages,
-           am.amname = 'btree'                                               AS is_btree,
+           ic.relam = (SELECT oid FROM pg_am WHERE amname = 'btree')         AS is_btree,
            x.indisunique, x.indisprimary, x.indisvalid, x.indnkeyatts,
            x.indnatts > x.indnkeyatts                                        AS has_include,
            x.indexprs IS NOT NULL                                            AS has_expressions,
@@ -44,14 +50,9 @@ indexes AS MATERIALIZED (
                - pg_stat_get_blocks_hit(x.indexrelid)                        AS idx_blks_read
     FROM pg_index x
     JOIN pg_class ic ON ic.oid = x.indexrelid
-    JOIN pg_class tc ON tc.oid = x.indrelid
-    JOIN pg_namespace n ON n.oid = tc.relnamespace
-    JOIN pg_am am ON am.oid = ic.relam
     LEFT JOIN pg_constraint k ON k.conindid = x.indexrelid AND k.conrelid = x.indrelid
                              AND k.contype IN ('p', 'u', 'x')
-    WHERE tc.relkind IN ('r', 'm')
-      AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-      AND n.nspname !~ '^pg_toast'
+    WHERE x.indrelid IN (SELECT oid FROM user_tables)
 ),
 -- Only indexes sharing their table and first key column with another can be duplicates
 -- or redundant: the costly comparisons below look at those alone.

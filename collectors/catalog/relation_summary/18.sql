@@ -92,11 +92,7 @@ indexes AS MATERIALIZED (
            ic.relpages::bigint * current_setting('block_size')::bigint     AS estimated_bytes
     FROM pg_index x
     JOIN pg_class ic ON ic.oid = x.indexrelid
-    JOIN pg_class tc ON tc.oid = x.indrelid
-    JOIN pg_namespace n ON n.oid = tc.relnamespace
-    WHERE tc.relkind IN ('r', 'm')
-      AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-      AND n.nspname !~ '^pg_toast'
+    WHERE x.indrelid IN (SELECT relid FROM tables WHERE relkind IN ('r', 'm'))
 )
 SELECT current_database()::text                                        AS datname,
        (SELECT stats_reset FROM pg_stat_database
