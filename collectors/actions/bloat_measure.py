@@ -7,8 +7,9 @@ of a table; pgstattuple_approx only the pages the visibility map does not mark a
 runs it holds an ACCESS SHARE lock: a DDL statement arriving then waits for it, and every
 query behind that DDL waits too. So the action is bounded:
 
-- refused unless `[dashboard] actions_enabled` (anyone reaching the dashboard could start
-  it until sign-in exists), and for relations larger than MAX_RELATION_BYTES;
+- denied unless the actor's role permits `exact_bloat` (admins; checked here, not only by
+  the page), refused unless `[dashboard] actions_enabled`, and refused for relations larger
+  than MAX_RELATION_BYTES;
 - refused when someone holds or awaits an ACCESS EXCLUSIVE lock on the relation, and
   lock_timeout still bounds the wait if one arrives between check and read;
 - read-only, under STATEMENT_TIMEOUT_MS, on a monitoring session (pg_monitor includes
@@ -31,6 +32,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from collectors.actions.audit import connect_audit
+from collectors.core.access import AccessDenied, Actor, authorize
 from collectors.core.config import Config, Target
 from collectors.core.connections import describe_error, monitoring_connect_kwargs
 from collectors.core.errors import ConfigError
@@ -38,7 +40,7 @@ from collectors.core.errors import ConfigError
 STATEMENT_TIMEOUT_MS = 60_000
 MAX_RELATION_BYTES = 16 * 1024**3
 METHODS = ("exact", "approximate")  # for tables; indexes always use pgstatindex
-OUTCOMES = ("measured", "refused", "failed")
+OUTCOMES = ("measured", "denied", "refused", "failed")
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class BloatRequest:
     dbname: str
     schemaname: str
     relname: str
-    actor: str
+    actor: Actor  # who asked, and the role they held
     method: str = "exact"  # a table: exact (pgstattuple) or approximate (pgstattuple_approx)
 
 
@@ -93,7 +95,7 @@ class _Refused(Exception):
 def measure_bloat(config: Config, request: BloatRequest) -> BloatMeasurement:
     """Measure one relation's bloat exactly, audited; never raises for an expected failure."""
     try:
-        audit = connect_audit(config.store.dsn, "bloat_measurements")
+        audit = connect_audit(config.store.audit_writer_dsn, "bloat_measurements")
     except psycopg.Error as exc:
         return BloatMeasurement("failed", "Nothing was measured: the audit trail "
                                 "(kasho_ops.bloat_measurements in the metrics store) is "
@@ -112,6 +114,10 @@ def measure_bloat(config: Config, request: BloatRequest) -> BloatMeasurement:
 
 
 def _measure(config: Config, request: BloatRequest) -> BloatMeasurement:
+    try:
+        authorize(request.actor, "exact_bloat")
+    except AccessDenied as exc:
+        raise _Refused("denied", str(exc)) from None
     if not config.dashboard.actions_enabled:
         raise _Refused("refused", "actions are disabled; set [dashboard] actions_enabled = "
                        "true to allow exact bloat measurements")
@@ -234,12 +240,13 @@ def _index_result(where: str, row: dict[str, Any], elapsed_ms: float) -> BloatMe
 def _append(conn: psycopg.Connection[Any], request: BloatRequest,
             result: BloatMeasurement) -> None:
     conn.execute(
-        "INSERT INTO kasho_ops.bloat_measurements (actor, target, datname, schemaname, relname, "
-        "kind, method, outcome, error, duration_ms, relation_bytes, live_bytes, dead_bytes, "
-        "free_bytes, live_percent, dead_percent, free_percent, leaf_density, "
-        "leaf_fragmentation) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-        "%s, %s, %s, %s, %s)",
-        [request.actor, request.target, request.dbname, request.schemaname, request.relname,
+        "INSERT INTO kasho_ops.bloat_measurements (actor, actor_role, target, datname, "
+        "schemaname, relname, kind, method, outcome, error, duration_ms, relation_bytes, "
+        "live_bytes, dead_bytes, free_bytes, live_percent, dead_percent, free_percent, "
+        "leaf_density, leaf_fragmentation) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+        "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        [request.actor.name, request.actor.role, request.target, request.dbname,
+         request.schemaname, request.relname,
          result.kind, result.method, result.outcome, None if result.ok else result.message,
          result.duration_ms, result.relation_bytes, result.live_bytes, result.dead_bytes,
          result.free_bytes, result.live_percent, result.dead_percent, result.free_percent,

@@ -12,8 +12,9 @@ would run (CREATE INDEX CONCURRENTLY), shown, never run. Plan costs are the plan
 estimates, not measurements.
 
 Without hypopg installed in the statement's database it says so and what to install. The
-monitoring role needs the table privileges the statement needs, as for EXPLAIN.
-`advise_index` records every attempt in kasho_ops.index_advice_runs first: no audit, no
+monitoring role needs the table privileges the statement needs, as for EXPLAIN, and the
+actor's role the `explain` permission (operators and admins; checked here, not only by the
+page). `advise_index` records every attempt in kasho_ops.index_advice_runs: no audit, no
 advice.
 """
 
@@ -28,10 +29,12 @@ from psycopg import sql
 
 from collectors.actions.audit import connect_audit
 from collectors.actions.explain import (
+    ExplainDenied,
     ExplainRefused,
     check_statement,
     generic_plan_json,
 )
+from collectors.core.access import AccessDenied, Actor, authorize
 from collectors.core.config import CollectorSettings, Config, Target
 from collectors.core.connections import describe_error, monitoring_connect_kwargs
 
@@ -98,7 +101,7 @@ class AdviceRequest:
     target: str
     dbname: str
     text: str
-    actor: str
+    actor: Actor  # who asked, and the role they held
     queryid: int | None = None
 
 
@@ -224,7 +227,7 @@ def _try(conn: psycopg.Connection[Any], statement: Any, hypopg_schema: str, scan
 
 @dataclass(frozen=True)
 class AdviceResult:
-    outcome: str  # advised | no_advice | refused | failed
+    outcome: str  # advised | no_advice | denied | refused | failed
     message: str
     advice: IndexAdvice | None = None
 
@@ -233,7 +236,7 @@ def advise_index(config: Config, request: AdviceRequest) -> AdviceResult:
     """`advise`, recorded in kasho_ops.index_advice_runs of the store: no audit, no advice.
     The one entry point of this action (a role check wraps it)."""
     try:
-        audit = connect_audit(config.store.dsn, "index_advice_runs")
+        audit = connect_audit(config.store.audit_writer_dsn, "index_advice_runs")
     except psycopg.Error as exc:
         return AdviceResult("failed", "Nothing was planned: the audit trail "
                             "(kasho_ops.index_advice_runs in the metrics store) is unavailable: "
@@ -241,6 +244,10 @@ def advise_index(config: Config, request: AdviceRequest) -> AdviceResult:
     with audit:
         advice: IndexAdvice | None = None
         try:
+            try:
+                authorize(request.actor, "explain")
+            except AccessDenied as exc:
+                raise ExplainDenied(str(exc)) from None
             advice = advise(config.target(request.target), config.collector, request.dbname,
                             request.text)
         except ExplainRefused as exc:
@@ -256,11 +263,12 @@ def advise_index(config: Config, request: AdviceRequest) -> AdviceResult:
                     f"{advice.cost_before:,.0f} to {best.cost:,.0f}.", advice)
         best = advice.best if advice else None
         audit.execute(
-            "INSERT INTO kasho_ops.index_advice_runs (actor, target, datname, queryid, outcome, "
-            "error, suggested_index, cost_before, cost_after) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [request.actor, request.target, request.dbname, request.queryid, result.outcome,
-             result.message if result.outcome in ("refused", "failed") else None,
+            "INSERT INTO kasho_ops.index_advice_runs (actor, actor_role, target, datname, "
+            "queryid, outcome, error, suggested_index, cost_before, cost_after) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [request.actor.name, request.actor.role, request.target, request.dbname,
+             request.queryid, result.outcome,
+             result.message if result.outcome in ("denied", "refused", "failed") else None,
              best.ddl if best else None, advice.cost_before if advice else None,
              best.cost if best else None])
     return result

@@ -10,6 +10,6 @@ tables' and indexes' newest rows with their values at the start of the range, th
 summary, the installed extensions) and turns cumulative counters into per-range deltas;
 `figures.py` gives every chart one look (`finish_figure`, colours, UTC axes, `plotly_text`
 for names from a monitored server); `freshness.py` rates each metric group ok / stale /
-failing / never (pure); `units.py` formats bytes, rates, ages and intervals; `actors.py`
-names who acts in the audit trails until there is sign-in.
+failing / never (pure); `units.py` formats bytes, rates, ages and intervals; `auth.py` signs
+people in and checks their role (`require`, `allowed`).
 """

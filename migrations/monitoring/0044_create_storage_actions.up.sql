@@ -1,7 +1,7 @@
 SET lock_timeout = '5s';
 
 -- Audit trails of the Storage, Maintenance and Indexes pages' DBA actions: one row per
--- attempt, refusals and failures included, written before the page shows a result.
+-- attempt, denials, refusals and failures included, with who acted and the role they held.
 -- Append-only (kasho_ops.reject_audit_change() from 0005) and not partitioned, so metric
 -- retention never drops them.
 
@@ -11,6 +11,7 @@ CREATE TABLE kasho_ops.bloat_measurements (
     id                 bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     measured_at        timestamptz NOT NULL DEFAULT now(),
     actor              text        NOT NULL,
+    actor_role         text        CHECK (actor_role IN ('viewer', 'operator', 'admin')),
     target             text        NOT NULL,
     datname            text        NOT NULL,
     schemaname         text        NOT NULL,
@@ -18,7 +19,8 @@ CREATE TABLE kasho_ops.bloat_measurements (
     kind               text        CHECK (kind IN ('table', 'index')),
     method             text        CHECK (method IN ('pgstattuple', 'pgstattuple_approx',
                                                      'pgstatindex')),
-    outcome            text        NOT NULL CHECK (outcome IN ('measured', 'refused', 'failed')),
+    outcome            text        NOT NULL CHECK (outcome IN ('measured', 'denied', 'refused',
+                                                                'failed')),
     error              text,
     duration_ms        double precision,
     relation_bytes     bigint,
@@ -45,11 +47,12 @@ CREATE TABLE kasho_ops.index_advice_runs (
     id               bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     advised_at       timestamptz NOT NULL DEFAULT now(),
     actor            text        NOT NULL,
+    actor_role       text        CHECK (actor_role IN ('viewer', 'operator', 'admin')),
     target           text        NOT NULL,
     datname          text        NOT NULL,
     queryid          bigint,
-    outcome          text        NOT NULL CHECK (outcome IN ('advised', 'no_advice', 'refused',
-                                                             'failed')),
+    outcome          text        NOT NULL CHECK (outcome IN ('advised', 'no_advice', 'denied',
+                                                             'refused', 'failed')),
     error            text,
     suggested_index  text,
     cost_before      double precision,

@@ -108,7 +108,7 @@ def storage_scenario(store_dsn: str, work_dir: Path) -> Iterator[StorageScenario
                 collect(collector)  # the baseline the range deltas start from
                 engine = Engine(config.collector, collector.store)
                 query_stats = load_catalog()["query_stats"]
-                assert engine.prime(query_stats, config.targets[0])
+                assert engine.run(query_stats, config.targets[0]).error is None  # baseline
                 _seq_scans(cluster.dsn("kasho"))
                 assert engine.run(query_stats, config.targets[0]).error is None
                 engine.close()
@@ -118,6 +118,7 @@ def storage_scenario(store_dsn: str, work_dir: Path) -> Iterator[StorageScenario
             config_path = work_dir / "kasho-ops.toml"
             config_path.write_text(
                 f'[store]\ndsn = "{store_dsn}"\n\n[dashboard]\nactions_enabled = true\n\n'
+                '[auth]\nnone_role = "admin"\n\n'
                 f'[[targets]]\nname = "{TARGET}"\ndsn = "{target_dsn}"\n'
                 f"disk_capacity_bytes = {capacity}\nhost_filesystem = true\n")
             yield StorageScenario(cluster, store_dsn, config_path, holder)

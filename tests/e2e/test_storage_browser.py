@@ -91,9 +91,9 @@ def test_storage_maintenance_and_indexes_pages_with_a_problem_server(
     page.screenshot(path=str(Path(__file__).resolve().parents[2] / "test-artifacts"
                              / "maintenance-measure.png"))
     with psycopg.connect(scenario.store_dsn) as conn:
-        assert conn.execute("SELECT actor, relname, outcome, method FROM "
+        assert conn.execute("SELECT actor_role, relname, outcome, method FROM "
                             "kasho_ops.bloat_measurements").fetchall() == [
-            ("unauthenticated (actions_enabled)", "accounts", "measured", "pgstattuple")]
+            ("admin", "accounts", "measured", "pgstattuple")]
 
     page.goto(f"{dashboard}/indexes?target={TARGET}&range=7d")
     expect(page.get_by_role("heading", name="Findings")).to_be_visible(timeout=LOAD_TIMEOUT_MS)

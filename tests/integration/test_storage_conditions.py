@@ -14,6 +14,7 @@ import pandas as pd
 import psycopg
 import pytest
 
+from collectors.core.access import Actor
 from collectors.core.scheduler import Collector
 from dashboard.features.indexes import logic as index_logic
 from dashboard.features.maintenance import logic as maintenance_logic
@@ -31,6 +32,9 @@ from tests.integration.storage_setup import (
     wait_until,
 )
 from tests.pg import HeldSession
+
+
+OPERATOR = Actor("oncall@kasho.example", "operator")
 
 
 def frame(store_dsn: str, query: str, params: object = None) -> pd.DataFrame:
@@ -202,8 +206,12 @@ def test_seq_scanned_column_is_a_finding_and_hypopg_advises_an_index(
         0, "installed_version"] is not None
 
     config = collector.config
+    viewer = advise_index(config, AdviceRequest(
+        target, fresh_database, "SELECT id FROM customers WHERE email = $1",
+        Actor("someone@kasho.example", "viewer")))
+    assert viewer.outcome == "denied" and viewer.advice is None
     result = advise_index(config, AdviceRequest(
-        target, fresh_database, "SELECT id FROM customers WHERE email = $1", "test"))
+        target, fresh_database, "SELECT id FROM customers WHERE email = $1", OPERATOR))
     assert result.outcome == "advised", result.message
     assert result.advice is not None and result.advice.best is not None
     best = result.advice.best
@@ -211,10 +219,12 @@ def test_seq_scanned_column_is_a_finding_and_hypopg_advises_an_index(
     assert best.ddl == "CREATE INDEX CONCURRENTLY ON public.customers (email);"
     assert best.cost < result.advice.cost_before / 10
     assert [s.relname for s in result.advice.seq_scans] == ["customers"]
-    runs = store_rows(store_dsn, "SELECT outcome, suggested_index, cost_before > cost_after, "
-                                 "datname FROM kasho_ops.index_advice_runs WHERE target = %s",
+    runs = store_rows(store_dsn, "SELECT actor_role, outcome, suggested_index, "
+                                 "cost_before > cost_after, datname FROM "
+                                 "kasho_ops.index_advice_runs WHERE target = %s ORDER BY id",
                       [target])
-    assert runs == [("advised", best.ddl, True, fresh_database)]
+    assert runs == [("viewer", "denied", None, None, fresh_database),
+                    ("operator", "advised", best.ddl, True, fresh_database)]
     with psycopg.connect(dsn) as conn:  # nothing was built: hypothetical indexes only
         assert conn.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'customers'"
                             ).fetchone() == (1,)
@@ -225,7 +235,7 @@ def test_index_advice_without_hypopg_says_what_to_install(
     from collectors.actions.index_advice import AdviceRequest, advise_index
 
     config = storage_config(store_dsn, target, monitor_dsn(pg_cluster, fresh_database))
-    result = advise_index(config, AdviceRequest(target, fresh_database, "SELECT 1", "test"))
+    result = advise_index(config, AdviceRequest(target, fresh_database, "SELECT 1", OPERATOR))
     assert result.outcome == "refused"
     assert "hypopg is not installed in database" in result.message
     assert "CREATE EXTENSION hypopg" in result.message and "postgresql-15-hypopg" in result.message

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from collectors.actions.bloat_measure import BloatRequest, measure_bloat
+from collectors.core.access import Actor
 from collectors.core.config import parse_config
 from collectors.core.metric_groups import load_catalog
 from demo.cluster import LocalCluster
@@ -29,6 +30,8 @@ from tests.pg import copy_into_store
 from tests.storage_history import seed_history_before
 
 NEXT_XID = 150 * 1024 * 1024  # 157,286,400: a pg_xact segment boundary
+ADMIN = Actor("dba@kasho.example", "admin")
+OPERATOR = Actor("oncall@kasho.example", "operator")
 
 
 def test_xid_age_and_wraparound_forecast_move_as_xids_are_consumed(store_dsn: str) -> None:
@@ -185,7 +188,7 @@ def test_bloat_is_estimated_where_pg_stats_is_readable_and_suppressed_with_why_w
     assert rows["notes_hidden_pkey"][2] == "column types"
 
 
-def test_exact_bloat_is_measured_audited_and_refused_when_actions_are_off(
+def test_exact_bloat_is_measured_audited_and_refused_unless_admin_and_enabled(
         pg_cluster: LocalCluster, fresh_database: str, store_dsn: str) -> None:
     target = "exact-bloat"
     dsn = pg_cluster.dsn(fresh_database)
@@ -198,10 +201,13 @@ def test_exact_bloat_is_measured_audited_and_refused_when_actions_are_off(
     raw = {"store": {"dsn": store_dsn}, "dashboard": {"actions_enabled": False},
            "targets": [{"name": target, "dsn": monitor_dsn(pg_cluster, fresh_database)}]}
     off = parse_config(raw, environ={}, known_groups=set(load_catalog()))
-    request = BloatRequest(target, fresh_database, "public", "orders", "test")
+    request = BloatRequest(target, fresh_database, "public", "orders", ADMIN)
     refused = measure_bloat(off, request)
     assert refused.outcome == "refused" and "actions_enabled" in refused.message
     on = storage_config(store_dsn, target, monitor_dsn(pg_cluster, fresh_database))
+    denied = measure_bloat(on, BloatRequest(target, fresh_database, "public", "orders",
+                                            OPERATOR))
+    assert denied.outcome == "denied" and "needs the admin role" in denied.message
     measured = measure_bloat(on, request)
     assert measured.ok, measured.message
     assert measured.kind == "table" and measured.method == "pgstattuple"
@@ -210,17 +216,19 @@ def test_exact_bloat_is_measured_audited_and_refused_when_actions_are_off(
     assert measured.dead_bytes / (measured.dead_bytes + measured.live_bytes) == pytest.approx(
         0.25, abs=0.01)
     index = measure_bloat(on, BloatRequest(target, fresh_database, "public", "orders_pkey",
-                                           "test"))
+                                           ADMIN))
     assert index.ok and index.method == "pgstatindex" and index.leaf_density
-    missing = measure_bloat(on, BloatRequest(target, fresh_database, "public", "nope", "test"))
+    missing = measure_bloat(on, BloatRequest(target, fresh_database, "public", "nope", ADMIN))
     assert missing.outcome == "refused" and "does not exist" in missing.message
-    trail = store_rows(store_dsn, "SELECT relname, outcome, method, round(dead_percent) "
-                                  "FROM kasho_ops.bloat_measurements WHERE target = %s "
-                                  "ORDER BY id", [target])
-    assert trail == [("orders", "refused", None, None),
-                     ("orders", "measured", "pgstattuple", round(measured.dead_percent)),
-                     ("orders_pkey", "measured", "pgstatindex", None),
-                     ("nope", "refused", None, None)]
+    trail = store_rows(store_dsn, "SELECT actor_role, relname, outcome, method, "
+                                  "round(dead_percent) FROM kasho_ops.bloat_measurements "
+                                  "WHERE target = %s ORDER BY id", [target])
+    assert trail == [("admin", "orders", "refused", None, None),
+                     ("operator", "orders", "denied", None, None),
+                     ("admin", "orders", "measured", "pgstattuple",
+                      round(measured.dead_percent or 0)),
+                     ("admin", "orders_pkey", "measured", "pgstatindex", None),
+                     ("admin", "nope", "refused", None, None)]
     with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
         store_rows(store_dsn, "DELETE FROM kasho_ops.bloat_measurements")
 

@@ -33,8 +33,8 @@ def empty_caches() -> None:
 
 
 def write_config(path: Path, store_dsn: str, target_dsn: str) -> Path:
-    path.write_text(f'[store]\ndsn = "{store_dsn}"\n\n[[targets]]\nname = "local"\n'
-                    f'dsn = "{target_dsn}"\n')
+    path.write_text(f'[store]\ndsn = "{store_dsn}"\n\n[auth]\nnone_role = "admin"\n\n'
+                    f'[[targets]]\nname = "local"\ndsn = "{target_dsn}"\n')
     return path
 
 

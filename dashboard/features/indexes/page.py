@@ -14,8 +14,7 @@ import streamlit as st
 
 from collectors.actions.index_advice import AdviceRequest, AdviceResult, advise_index
 from collectors.core.errors import StoreUnavailable
-from dashboard.core import relations
-from dashboard.core.actors import UNAUTHENTICATED
+from dashboard.core import auth, relations
 from dashboard.core.context import current
 from dashboard.core.units import bytes_as_text
 from dashboard.features.indexes import data, logic
@@ -89,6 +88,10 @@ else:
 
 def advice_section() -> None:
     st.subheader("Index advice (hypopg)")
+    if not auth.allowed("explain"):
+        st.caption("Checking a suggested index plans a statement, as EXPLAIN does: it needs "
+                   "an operator or admin.")
+        return  # advise_index() checks the role again
     version = relations.installed(extensions, "hypopg")
     if version is None:
         where = ("available on the server: `CREATE EXTENSION hypopg;` in the target's "
@@ -133,7 +136,7 @@ def advice_section() -> None:
                                "planned generically")
     if st.button("Check with hypopg", icon=":material/science:", disabled=not edited.strip()):
         st.session_state[ADVICE_KEY] = advise_index(ctx.config, AdviceRequest(
-            ctx.target, dbname, edited, UNAUTHENTICATED,
+            ctx.target, dbname, edited, auth.require("explain"),
             queryid if edited == text else None))
     result: AdviceResult | None = st.session_state.get(ADVICE_KEY)
     if result is not None:

@@ -20,8 +20,7 @@ from collectors.actions.bloat_measure import (
     measure_bloat,
 )
 from collectors.core.errors import StoreUnavailable
-from dashboard.core import relations
-from dashboard.core.actors import UNAUTHENTICATED_ACTIONS
+from dashboard.core import auth, relations
 from dashboard.core.context import current
 from dashboard.core.units import bytes_as_text
 from dashboard.features.maintenance import charts, data, logic
@@ -216,8 +215,9 @@ def confirm(relation: str, kind: str, method: str, dbname: str) -> None:
                "meanwhile waits, and queries behind the DDL wait too.", icon=":material/warning:")
     yes, back = st.columns(2)
     if yes.button("Measure", type="primary", width="stretch"):
+        actor = auth.require("exact_bloat")
         st.session_state[RESULT_KEY] = measure_bloat(ctx.config, BloatRequest(
-            ctx.target, dbname, schema, name, UNAUTHENTICATED_ACTIONS, method))
+            ctx.target, dbname, schema, name, actor, method))
         close_confirmation()
         st.rerun()
     if back.button("Back", width="stretch"):
@@ -226,11 +226,12 @@ def confirm(relation: str, kind: str, method: str, dbname: str) -> None:
 
 
 def exact_measure(rows: pd.DataFrame) -> None:
+    if not auth.allowed("exact_bloat"):
+        return  # only admins see it; measure_bloat() checks the role again
     st.markdown("**Exact measure** (pgstattuple)")
     if not ctx.config.dashboard.actions_enabled:
-        st.caption("Off: until the dashboard has sign-in it needs `[dashboard] "
-                   "actions_enabled = true`. Every measurement is recorded in "
-                   "kasho_ops.bloat_measurements.")
+        st.caption("Off: set `[dashboard] actions_enabled = true`. Every measurement is "
+                   "recorded in kasho_ops.bloat_measurements.")
         return
     if relations.installed(extensions, "pgstattuple") is None:
         st.caption("pgstattuple is not installed in the target's database: "
@@ -242,7 +243,8 @@ def exact_measure(rows: pd.DataFrame) -> None:
         st.caption("No relation to measure yet.")
         return
     dbname = str(totals["datname"])
-    st.caption(f"Acting as “{UNAUTHENTICATED_ACTIONS}”; every attempt is recorded in "
+    actor = auth.require("exact_bloat")
+    st.caption(f"Acting as {actor.name} ({actor.role}); every attempt is recorded in "
                "kasho_ops.bloat_measurements.")
     pick, how, go = st.columns([4, 2, 2], vertical_alignment="bottom")
     relation = pick.selectbox("Relation", sorted(candidates), key="maintenance_bloat_relation")
