@@ -33,7 +33,6 @@ from tests.integration.storage_setup import (
 )
 from tests.pg import HeldSession
 
-
 OPERATOR = Actor("oncall@kasho.example", "operator")
 
 
