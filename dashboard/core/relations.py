@@ -2,21 +2,24 @@
 
 table_stats and index_stats keep only the relations the collector tracked at each interval
 (the top [collector] top_tables per ranking, plus those needing care), with cumulative
-counters. These reads return each tracked relation's newest row with the values it had at
-its first sample in the range, so a page can tell growth, reads and scans over the range
+counters. These queries (for a page's one store session, dashboard/core/store.py
+`store_session`) return each tracked relation's newest row with the values it had at its
+first sample in the range, so a page can tell growth, reads and scans over the range
 (`range_delta`); relation_summary counts every table and index, tracked or not.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from psycopg import sql
 
-from collectors.core.redact import Secret
-from dashboard.core.store import cached_read, latest_sample, read_frame
+from dashboard.core.store import Query, latest_sample
+
+QueryWithParams = tuple[Query, dict[str, Any]]
 
 # Columns of table_stats whose value at the start of the range is read too (first_<name>).
 TABLE_RANGE_COLUMNS = ("total_bytes", "heap_bytes", "indexes_bytes", "toast_bytes",
@@ -46,34 +49,28 @@ def _with_first(table: str, keys: tuple[str, ...], columns: tuple[str, ...]) -> 
         latest=latest_sample(table), firsts=firsts, table=sql.Identifier(table), same=same)
 
 
-@cached_read
-def tables_in_range(dsn: Secret, target: str, start: datetime, end: datetime) -> pd.DataFrame:
+def tables_in_range(target: str, start: datetime, end: datetime) -> QueryWithParams:
     """table_stats' newest sample at or before `end`, one row per tracked table, with
     first_collected_at and first_<column> from that table's first sample after `start`
     (NULL when the newest is its only one in the range)."""
-    return read_frame(dsn, _with_first("table_stats", ("schemaname", "relname"),
-                                       TABLE_RANGE_COLUMNS),
-                      {"target": target, "start": start, "end": end})
+    return (_with_first("table_stats", ("schemaname", "relname"), TABLE_RANGE_COLUMNS),
+            {"target": target, "start": start, "end": end})
 
 
-@cached_read
-def indexes_in_range(dsn: Secret, target: str, start: datetime, end: datetime) -> pd.DataFrame:
+def indexes_in_range(target: str, start: datetime, end: datetime) -> QueryWithParams:
     """index_stats' newest sample at or before `end`, with first_<column> as for tables."""
-    return read_frame(dsn, _with_first("index_stats", ("schemaname", "indexrelname"),
-                                       INDEX_RANGE_COLUMNS),
-                      {"target": target, "start": start, "end": end})
+    return (_with_first("index_stats", ("schemaname", "indexrelname"), INDEX_RANGE_COLUMNS),
+            {"target": target, "start": start, "end": end})
 
 
-@cached_read
-def relation_summary(dsn: Secret, target: str, end: datetime) -> pd.DataFrame:
+def relation_summary(target: str, end: datetime) -> QueryWithParams:
     """relation_summary's newest row at or before `end` (zero or one row)."""
-    return read_frame(dsn, latest_sample("relation_summary"), {"target": target, "end": end})
+    return latest_sample("relation_summary"), {"target": target, "end": end}
 
 
-@cached_read
-def extensions(dsn: Secret, target: str, end: datetime) -> pd.DataFrame:
+def extensions(target: str, end: datetime) -> QueryWithParams:
     """extname, installed_version, default_version at the newest sample."""
-    return read_frame(dsn, latest_sample("extensions"), {"target": target, "end": end})
+    return latest_sample("extensions"), {"target": target, "end": end}
 
 
 def range_delta(frame: pd.DataFrame, column: str) -> pd.Series:

@@ -194,14 +194,13 @@ def test_storage_groups_cost_against_the_bare_catalog_queries(big_server: LocalC
         (ARTIFACTS / "bench_storage_pages.txt").write_text(load + "\n")
 
 
-def page_data_load(store_dsn: str, target: str) -> str:
+def page_data_load(store_dsn: str, target: str, seed: bool = True) -> str:
     """Seed HISTORY_DAYS before the real samples, then time each page's reads (uncached)."""
     import streamlit as st
 
     # The page readers run here without a Streamlit server; they say so on every call.
     logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)
 
-    from dashboard.core import relations
     from dashboard.features.indexes import data as index_data
     from dashboard.features.indexes import logic as index_logic
     from dashboard.features.maintenance import data as maintenance_data
@@ -210,7 +209,9 @@ def page_data_load(store_dsn: str, target: str) -> str:
     from dashboard.features.storage import logic as storage_logic
 
     clock = time.perf_counter()
-    rows = seed_history_before(store_dsn, target, days=HISTORY_DAYS)
+    rows = seed_history_before(store_dsn, target, days=HISTORY_DAYS) if seed else 0
+    with psycopg.connect(store_dsn, autocommit=True) as conn:
+        conn.execute("ANALYZE")  # what the store's autovacuum does after a bulk load
     seeded = time.perf_counter() - clock
     with psycopg.connect(store_dsn) as conn:
         counts = dict(conn.execute(
@@ -224,45 +225,28 @@ def page_data_load(store_dsn: str, target: str) -> str:
     bucket = 7 * 86400 // 360
     pages: dict[str, list[tuple[str, Callable[[], object]]]] = {
         "Storage": [
-            ("disk history", lambda: storage_data.disk_history(dsn, target, start, end, bucket)),
-            ("disk now", lambda: storage_data.disk_now(dsn, target, end)),
-            ("capacity", lambda: storage_data.capacity_now(dsn, target, end)),
-            ("forecast", lambda: storage_data.disk_forecast(dsn, target)),
-            ("databases", lambda: storage_data.database_sizes(dsn, target, start, end)),
-            ("schemas", lambda: storage_data.schema_sizes(dsn, target, start, end)),
-            ("tables + logic", lambda: storage_logic.table_sizes(
-                relations.tables_in_range(dsn, target, start, end))),
-            ("top tables' history", lambda: storage_data.table_size_history(
-                dsn, target, start, end, bucket, tuple(
-                    (str(r.schemaname), str(r.relname)) for r in relations.tables_in_range(
-                        dsn, target, start, end).head(8).itertuples()))),
-            ("summary", lambda: relations.relation_summary(dsn, target, end)),
-            ("extensions", lambda: relations.extensions(dsn, target, end)),
-            ("buffers", lambda: storage_data.buffer_cache(dsn, target, end)),
+            ("reads (one session)", lambda: storage_data.storage_reads(
+                dsn, target, start, end, bucket)),
+            ("logic", lambda: (storage_logic.table_sizes(storage_data.storage_reads(
+                dsn, target, start, end, bucket).tables))),
         ],
         "Maintenance": [
-            ("autovacuum", lambda: maintenance_data.autovacuum(dsn, target, end)),
-            ("progress", lambda: maintenance_data.progress(dsn, target, end)),
-            ("wraparound forecast", lambda: maintenance_logic.wraparound_texts(
-                maintenance_data.wraparound_forecast(dsn, target))),
-            ("XID age history", lambda: maintenance_data.xid_age_history(
+            ("reads (one session)", lambda: maintenance_data.maintenance_reads(
                 dsn, target, start, end, bucket)),
-            ("horizon", lambda: maintenance_data.horizon(dsn, target, end)),
-            ("bloat", lambda: maintenance_data.bloat(dsn, target, end)),
-            ("tables + vacuum table", lambda: maintenance_logic.vacuum_table(
-                relations.tables_in_range(dsn, target, start, end), None, end)),
-            ("summary", lambda: relations.relation_summary(dsn, target, end)),
-            ("measurements", lambda: maintenance_data.measurements(dsn, target)),
+            ("audit trail", lambda: maintenance_data.measurements(dsn, target)),
+            ("logic", lambda: (maintenance_logic.vacuum_table(
+                maintenance_data.maintenance_reads(dsn, target, start, end, bucket).tables,
+                None, end), maintenance_logic.wraparound_texts(
+                maintenance_data.maintenance_reads(dsn, target, start, end, bucket)
+                .forecast))),
         ],
         "Indexes": [
-            ("indexes + findings", lambda: index_logic.index_findings(
-                relations.indexes_in_range(dsn, target, start, end),
-                index_logic.StatisticsAge(None, None))),
-            ("tables", lambda: relations.tables_in_range(dsn, target, start, end)),
-            ("summary", lambda: relations.relation_summary(dsn, target, end)),
-            ("extensions", lambda: relations.extensions(dsn, target, end)),
+            ("reads (one session)", lambda: index_data.index_reads(dsn, target, start, end)),
             ("statements on a table", lambda: index_data.statements_on(
                 dsn, target, start, end, "t_1")),
+            ("logic", lambda: index_logic.index_findings(
+                index_data.index_reads(dsn, target, start, end).indexes,
+                index_logic.StatisticsAge(None, None))),
         ],
     }
     lines = [f"7 days of history: {rows:,} rows seeded in {seeded:.0f} s "

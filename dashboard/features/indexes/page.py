@@ -27,13 +27,12 @@ dsn, now = ctx.config.store.dsn, datetime.now(UTC)
 st.title("Indexes")
 
 try:
-    indexes = relations.indexes_in_range(dsn, ctx.target, ctx.start, ctx.end)
-    tables = relations.tables_in_range(dsn, ctx.target, ctx.start, ctx.end)
-    summary = relations.relation_summary(dsn, ctx.target, ctx.end)
-    extensions = relations.extensions(dsn, ctx.target, ctx.end)
+    reads = data.index_reads(dsn, ctx.target, ctx.start, ctx.end)
 except StoreUnavailable as exc:
     st.error(str(exc), icon=":material/cloud_off:")
     st.stop()
+indexes, tables, summary, extensions = (reads.indexes, reads.tables, reads.summary,
+                                        reads.extensions)
 
 age = logic.statistics_age(summary, now)
 st.caption(f"**{ctx.target}** · {ctx.range_label} · scans counted {age.words}")

@@ -41,19 +41,15 @@ st.caption(f"**{ctx.target}** · {ctx.range_label} · "
            f"{ctx.start:%Y-%m-%d %H:%M} → {ctx.end:%Y-%m-%d %H:%M} UTC")
 
 try:
-    status = data.autovacuum(dsn, ctx.target, ctx.end)
-    running = data.progress(dsn, ctx.target, ctx.end)
-    forecast = data.wraparound_forecast(dsn, ctx.target)
-    xid_history = data.xid_age_history(dsn, ctx.target, ctx.start, ctx.end, ctx.bucket_seconds)
-    holders = data.horizon(dsn, ctx.target, ctx.end)
-    estimates = data.bloat(dsn, ctx.target, ctx.end)
-    tables = relations.tables_in_range(dsn, ctx.target, ctx.start, ctx.end)
-    summary = relations.relation_summary(dsn, ctx.target, ctx.end)
-    extensions = relations.extensions(dsn, ctx.target, ctx.end)
+    reads = data.maintenance_reads(dsn, ctx.target, ctx.start, ctx.end, ctx.bucket_seconds)
     measured = data.measurements(dsn, ctx.target)
 except StoreUnavailable as exc:
     st.error(str(exc), icon=":material/cloud_off:")
     st.stop()
+status, running, forecast, xid_history = (reads.autovacuum, reads.progress, reads.forecast,
+                                          reads.xid_history)
+holders, estimates, tables = reads.horizon, reads.bloat, reads.tables
+summary, extensions = reads.summary, reads.extensions
 
 if status.empty and tables.empty and forecast.empty:
     st.info(f"No maintenance samples for {ctx.target} yet — is `kasho-ops collect` running?",

@@ -1,31 +1,35 @@
-"""Storage page reads from the store: disk usage over time and now, the disk-full forecast
-(the kasho_ops.disk_forecast view), capacity, database and schema sizes at both ends of the
-range, tracked tables' size history, and shared buffers by relation."""
+"""Storage page reads from the store, all on one store session (`storage_reads`, cached):
+disk usage over time and now, the disk-full forecast (the kasho_ops.disk_forecast view),
+capacity, database and schema sizes at both ends of the range, the tracked tables (with the
+largest ones' size history), the relation summary, extensions, and shared buffers."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
 from psycopg import sql
 
 from collectors.core.redact import Secret
+from dashboard.core import relations
+from dashboard.core.relations import QueryWithParams
 from dashboard.core.store import (
     WINDOW,
     cached_read,
     latest_sample,
-    read_frame,
+    store_session,
     time_bucket,
     window_params,
 )
 
+LARGEST_TABLES_CHARTED = 8
 
-@cached_read
-def disk_history(dsn: Secret, target: str, start: datetime, end: datetime,
-                 bucket: int) -> pd.DataFrame:
+
+def disk_history(target: str, start: datetime, end: datetime, bucket: int) -> QueryWithParams:
     """collected_at (bucket), used_bytes (tablespaces + WAL), wal_bytes: per-sample sums
     averaged per bucket."""
-    return read_frame(dsn, sql.SQL("""
+    return sql.SQL("""
         WITH per_sample AS (
             SELECT collected_at, sum(size_bytes) AS used_bytes,
                    sum(size_bytes) FILTER (WHERE area = 'wal') AS wal_bytes
@@ -35,28 +39,15 @@ def disk_history(dsn: Secret, target: str, start: datetime, end: datetime,
         SELECT {bucket} AS collected_at, avg(used_bytes)::float8 AS used_bytes,
                avg(wal_bytes)::float8 AS wal_bytes
         FROM per_sample GROUP BY 1 ORDER BY 1""").format(
-            bucket=time_bucket("collected_at"), window=WINDOW),
-        window_params(target, start, end, bucket))
+            bucket=time_bucket("collected_at"), window=WINDOW), window_params(
+                target, start, end, bucket)
 
 
-@cached_read
-def disk_now(dsn: Secret, target: str, end: datetime) -> pd.DataFrame:
-    """The newest disk_usage sample: area, name, location, size_bytes, files."""
-    return read_frame(dsn, latest_sample("disk_usage"), {"target": target, "end": end})
-
-
-@cached_read
-def capacity_now(dsn: Secret, target: str, end: datetime) -> pd.DataFrame:
-    """The newest disk_capacity row (zero or one)."""
-    return read_frame(dsn, latest_sample("disk_capacity"), {"target": target, "end": end})
-
-
-@cached_read
-def disk_forecast(dsn: Secret, target: str) -> pd.DataFrame:
+def disk_forecast(target: str) -> QueryWithParams:
     """kasho_ops.disk_forecast for the target: one row per basis (configured capacity,
     host filesystem) with status, growth and its range, full date and confidence."""
-    return read_frame(dsn, "SELECT * FROM kasho_ops.disk_forecast WHERE target = %(target)s "
-                           "ORDER BY basis", {"target": target})
+    return ("SELECT * FROM kasho_ops.disk_forecast WHERE target = %(target)s ORDER BY basis",
+            {"target": target})
 
 
 def _ends_of_range(table: str, key: str, value: str) -> sql.Composed:
@@ -76,35 +67,31 @@ def _ends_of_range(table: str, key: str, value: str) -> sql.Composed:
         table=sql.Identifier(table))
 
 
-@cached_read
-def database_sizes(dsn: Secret, target: str, start: datetime, end: datetime) -> pd.DataFrame:
+def database_sizes(target: str, start: datetime, end: datetime) -> QueryWithParams:
     """name (database), collected_at, size_bytes, first_collected_at, first_size_bytes."""
-    return read_frame(dsn, _ends_of_range("database_size", "datname", "size_bytes"),
-                      {"target": target, "start": start, "end": end})
+    return (_ends_of_range("database_size", "datname", "size_bytes"),
+            {"target": target, "start": start, "end": end})
 
 
-@cached_read
-def schema_sizes(dsn: Secret, target: str, start: datetime, end: datetime) -> pd.DataFrame:
+def schema_sizes(target: str, start: datetime, end: datetime) -> QueryWithParams:
     """name (schema), collected_at, size_bytes (total), first_*, and the newest sample's
     table (heap + TOAST) and index bytes, tables and tables skipped under a lock."""
-    frame = read_frame(dsn, _ends_of_range("schema_size", "schemaname", "total_bytes"),
-                       {"target": target, "start": start, "end": end})
-    parts = read_frame(dsn, latest_sample("schema_size", sql.SQL(
-        "schemaname AS name, tables, tables_skipped_locked, table_bytes, index_bytes")),
-        {"target": target, "end": end})
-    if frame.empty:
-        return frame
-    return frame.merge(parts, on="name", how="left")
+    return (sql.SQL("""
+        WITH ends AS ({ends})
+        SELECT e.*, s.tables, s.tables_skipped_locked, s.table_bytes, s.index_bytes
+        FROM ends e
+        JOIN kasho_ops.schema_size s ON s.target = %(target)s
+         AND s.collected_at = e.collected_at AND s.schemaname = e.name
+        ORDER BY e.size_bytes DESC""").format(
+        ends=_ends_of_range("schema_size", "schemaname", "total_bytes")),
+        {"target": target, "start": start, "end": end})
 
 
-@cached_read
-def table_size_history(dsn: Secret, target: str, start: datetime, end: datetime, bucket: int,
-                       tables: tuple[tuple[str, str], ...]) -> pd.DataFrame:
+def table_size_history(target: str, start: datetime, end: datetime, bucket: int,
+                       tables: list[tuple[str, str]]) -> QueryWithParams:
     """collected_at (bucket), schemaname, relname, total_bytes for the given tables, from
     the samples in which each was tracked (one index range scan per table)."""
-    if not tables:
-        return pd.DataFrame(columns=["collected_at", "schemaname", "relname", "total_bytes"])
-    return read_frame(dsn, sql.SQL("""
+    return sql.SQL("""
         SELECT {bucket} AS collected_at, t.schemaname, t.relname,
                avg(s.total_bytes)::float8 AS total_bytes
         FROM unnest(%(schemas)s::text[], %(names)s::text[]) AS t(schemaname, relname)
@@ -112,13 +99,58 @@ def table_size_history(dsn: Secret, target: str, start: datetime, end: datetime,
             SELECT collected_at, total_bytes FROM kasho_ops.table_stats
             WHERE target = %(target)s AND schemaname = t.schemaname AND relname = t.relname
               AND collected_at > %(start)s AND collected_at <= %(end)s) s
-        GROUP BY 1, 2, 3 ORDER BY 1""").format(bucket=time_bucket("collected_at")),
-        {**window_params(target, start, end, bucket),
-         "schemas": [t[0] for t in tables], "names": [t[1] for t in tables]})
+        GROUP BY 1, 2, 3 ORDER BY 1""").format(bucket=time_bucket("collected_at")), {
+        **window_params(target, start, end, bucket),
+        "schemas": [t[0] for t in tables], "names": [t[1] for t in tables]}
+
+
+@dataclass(frozen=True)
+class StorageReads:
+    disk_history: pd.DataFrame
+    disk_now: pd.DataFrame
+    capacity: pd.DataFrame
+    forecast: pd.DataFrame
+    databases: pd.DataFrame
+    schemas: pd.DataFrame
+    tables: pd.DataFrame
+    table_history: pd.DataFrame
+    summary: pd.DataFrame
+    extensions: pd.DataFrame
+    buffers: pd.DataFrame
+
+    @property
+    def empty(self) -> bool:
+        return self.disk_now.empty and self.tables.empty and self.databases.empty
 
 
 @cached_read
-def buffer_cache(dsn: Secret, target: str, end: datetime) -> pd.DataFrame:
-    """The newest buffer_cache sample: what occupies shared buffers, by relation."""
-    return read_frame(dsn, sql.SQL("{} ORDER BY buffers DESC").format(
-        latest_sample("buffer_cache")), {"target": target, "end": end})
+def storage_reads(dsn: Secret, target: str, start: datetime, end: datetime,
+                  bucket: int) -> StorageReads:
+    """Everything the Storage page shows, read on one store session."""
+    now = {"target": target, "end": end}
+    with store_session(dsn) as read:
+        def run(query: QueryWithParams) -> pd.DataFrame:
+            return read(*query)
+
+        tables = run(relations.tables_in_range(target, start, end))
+        largest = (tables.sort_values("total_bytes", ascending=False)
+                   .head(LARGEST_TABLES_CHARTED) if not tables.empty else tables)
+        names = [(str(r.schemaname), str(r.relname)) for r in largest.itertuples()]
+        return StorageReads(
+            disk_history=run(disk_history(target, start, end, bucket)),
+            disk_now=read(latest_sample("disk_usage"), now),
+            capacity=read(latest_sample("disk_capacity"), now),
+            forecast=run(disk_forecast(target)),
+            databases=run(database_sizes(target, start, end)),
+            schemas=run(schema_sizes(target, start, end)),
+            tables=tables,
+            table_history=(run(table_size_history(target, start, end, bucket, names))
+                           if names else pd.DataFrame(
+                               columns=["collected_at", "schemaname", "relname",
+                                        "total_bytes"])),
+            summary=run(relations.relation_summary(target, end)),
+            extensions=run(relations.extensions(target, end)),
+            buffers=read(sql.SQL("{} ORDER BY buffers DESC").format(
+                latest_sample("buffer_cache")), now),
+        )
+

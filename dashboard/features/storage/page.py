@@ -28,19 +28,15 @@ st.caption(f"**{ctx.target}** · {ctx.range_label} · "
            f"{ctx.start:%Y-%m-%d %H:%M} → {ctx.end:%Y-%m-%d %H:%M} UTC")
 
 try:
-    history = data.disk_history(dsn, ctx.target, ctx.start, ctx.end, ctx.bucket_seconds)
-    disk = data.disk_now(dsn, ctx.target, ctx.end)
-    capacity = data.capacity_now(dsn, ctx.target, ctx.end)
-    forecast = data.disk_forecast(dsn, ctx.target)
-    databases = data.database_sizes(dsn, ctx.target, ctx.start, ctx.end)
-    schemas = data.schema_sizes(dsn, ctx.target, ctx.start, ctx.end)
-    tables = relations.tables_in_range(dsn, ctx.target, ctx.start, ctx.end)
-    summary = relations.relation_summary(dsn, ctx.target, ctx.end)
-    extensions = relations.extensions(dsn, ctx.target, ctx.end)
-    buffers = data.buffer_cache(dsn, ctx.target, ctx.end)
+    reads = data.storage_reads(dsn, ctx.target, ctx.start, ctx.end, ctx.bucket_seconds)
 except StoreUnavailable as exc:
     st.error(str(exc), icon=":material/cloud_off:")
     st.stop()
+history, disk, capacity, forecast = (reads.disk_history, reads.disk_now, reads.capacity,
+                                     reads.forecast)
+databases, schemas, tables, summary = (reads.databases, reads.schemas, reads.tables,
+                                       reads.summary)
+extensions, buffers = reads.extensions, reads.buffers
 
 if disk.empty and tables.empty and databases.empty:
     st.info(f"No storage samples for {ctx.target} yet — is `kasho-ops collect` running?",
@@ -112,13 +108,9 @@ st.dataframe(logic.as_text(schema_table.rename(columns={
 st.subheader("Tables")
 st.caption(logic.tracking_note(ctx.config.collector.top_tables, len(tables), summary))
 sizes = logic.table_sizes(tables)
-top_names = tuple((str(r.schemaname), str(r.relname)) for r in tables.sort_values(
-    "total_bytes", ascending=False).head(8).itertuples()) if not tables.empty else ()
-table_history = data.table_size_history(dsn, ctx.target, ctx.start, ctx.end,
-                                        ctx.bucket_seconds, top_names)
 left, right = st.columns([3, 2])
 with left.container(border=True):
-    figure = charts.table_size_figure(table_history, x_range)
+    figure = charts.table_size_figure(reads.table_history, x_range)
     if figure is None:
         st.info("No table samples in range.", icon=":material/bar_chart:")
     else:
