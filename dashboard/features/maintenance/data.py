@@ -54,7 +54,7 @@ class MaintenanceReads:
 
     @property
     def empty(self) -> bool:
-        return self.autovacuum.empty and self.tables.empty and self.forecast.empty
+        return bool(self.autovacuum.empty and self.tables.empty and self.forecast.empty)
 
 
 @cached_read

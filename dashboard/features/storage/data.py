@@ -120,7 +120,7 @@ class StorageReads:
 
     @property
     def empty(self) -> bool:
-        return self.disk_now.empty and self.tables.empty and self.databases.empty
+        return bool(self.disk_now.empty and self.tables.empty and self.databases.empty)
 
 
 @cached_read
