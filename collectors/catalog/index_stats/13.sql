@@ -4,8 +4,8 @@
 -- keep no per-index last scan time: last_idx_scan is NULL) and stored as read.
 --
 -- Returned: every index with a finding, up to %(top_tables)s of each kind, and the top
--- %(top_tables)s by estimated size (relpages), by scans and by blocks read from disk
--- (tracked_because says which). Findings:
+-- %(top_tables)s by estimated size (relpages) and by blocks read from disk (tracked_because
+-- says which). Findings:
 --   invalid    indisvalid is false: a CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY
 --              that failed (or, with build_in_progress, one still running)
 --   unused     no scan since the statistics were reset; primary keys, unique indexes and
@@ -112,51 +112,52 @@ redundant AS MATERIALIZED (
       AND a.indexrelid NOT IN (SELECT indexrelid FROM duplicates)
     ORDER BY a.indexrelid, b.indnkeyatts, b.indexrelid
 ),
-assessed AS MATERIALIZED (
-    SELECT i.*,
-           NOT i.indisvalid                                                    AS invalid,
-           i.indisvalid AND i.idx_scan = 0 AND NOT i.indisunique
-               AND NOT i.indisprimary AND i.constraint_name IS NULL              AS unused,
-           d.keeper                                                            AS duplicate_of_oid,
-           r.covering                                                          AS redundant_with_oid
-    FROM indexes i
-    LEFT JOIN duplicates d USING (indexrelid)
-    LEFT JOIN redundant r USING (indexrelid)
+building AS MATERIALIZED (
+    SELECT index_relid FROM pg_stat_progress_create_index
+),
+unused AS (
+    SELECT indexrelid FROM indexes
+    WHERE indisvalid AND idx_scan = 0 AND NOT indisunique AND NOT indisprimary
+      AND constraint_name IS NULL
 ),
 picks AS (
-    (SELECT indexrelid, 'invalid' AS why FROM assessed WHERE invalid
+    (SELECT indexrelid, 'invalid' AS why FROM indexes WHERE NOT indisvalid
      ORDER BY estimated_pages DESC, indexrelid LIMIT %(top_tables)s)
     UNION ALL
-    (SELECT indexrelid, 'unused' FROM assessed WHERE unused
+    (SELECT i.indexrelid, 'unused' FROM indexes i
+     WHERE i.indisvalid AND i.idx_scan = 0 AND NOT i.indisunique AND NOT i.indisprimary
+       AND i.constraint_name IS NULL
+     ORDER BY i.estimated_pages DESC, i.indexrelid LIMIT %(top_tables)s)
+    UNION ALL
+    (SELECT d.indexrelid, 'duplicate' FROM duplicates d JOIN indexes i USING (indexrelid)
+     ORDER BY i.estimated_pages DESC, d.indexrelid LIMIT %(top_tables)s)
+    UNION ALL
+    (SELECT r.indexrelid, 'redundant' FROM redundant r JOIN indexes i USING (indexrelid)
+     ORDER BY i.estimated_pages DESC, r.indexrelid LIMIT %(top_tables)s)
+    UNION ALL
+    (SELECT indexrelid, 'size' FROM indexes
      ORDER BY estimated_pages DESC, indexrelid LIMIT %(top_tables)s)
     UNION ALL
-    (SELECT indexrelid, 'duplicate' FROM assessed WHERE duplicate_of_oid IS NOT NULL
-     ORDER BY estimated_pages DESC, indexrelid LIMIT %(top_tables)s)
-    UNION ALL
-    (SELECT indexrelid, 'redundant' FROM assessed WHERE redundant_with_oid IS NOT NULL
-     ORDER BY estimated_pages DESC, indexrelid LIMIT %(top_tables)s)
-    UNION ALL
-    (SELECT indexrelid, 'size' FROM assessed
-     ORDER BY estimated_pages DESC, indexrelid LIMIT %(top_tables)s)
-    UNION ALL
-    (SELECT indexrelid, 'scans' FROM assessed WHERE idx_scan > 0
-     ORDER BY idx_scan DESC, indexrelid LIMIT %(top_tables)s)
-    UNION ALL
-    (SELECT indexrelid, 'reads' FROM assessed WHERE idx_blks_read > 0
+    (SELECT indexrelid, 'reads' FROM indexes WHERE idx_blks_read > 0
      ORDER BY idx_blks_read DESC, indexrelid LIMIT %(top_tables)s)
 ),
 chosen AS MATERIALIZED (
-    SELECT a.*,
-           array_remove(p.why, NULL) AS tracked_because,
-           array_remove(ARRAY[CASE WHEN a.invalid THEN 'invalid' END,
-                              CASE WHEN a.unused THEN 'unused' END,
-                              CASE WHEN a.duplicate_of_oid IS NOT NULL THEN 'duplicate' END,
-                              CASE WHEN a.redundant_with_oid IS NOT NULL THEN 'redundant' END],
-                        NULL)                                              AS findings,
-           a.locked                                                    AS size_skipped_locked
+    SELECT i.*,
+           d.keeper                                                    AS duplicate_of_oid,
+           r.covering                                                  AS redundant_with_oid,
+           array_remove(p.why, NULL)                                   AS tracked_because,
+           array_remove(ARRAY[CASE WHEN NOT i.indisvalid THEN 'invalid' END,
+                              CASE WHEN i.indexrelid IN (SELECT indexrelid FROM unused)
+                                   THEN 'unused' END,
+                              CASE WHEN d.keeper IS NOT NULL THEN 'duplicate' END,
+                              CASE WHEN r.covering IS NOT NULL THEN 'redundant' END],
+                        NULL)                                          AS findings,
+           i.locked                                                    AS size_skipped_locked
     FROM (SELECT indexrelid, array_agg(why ORDER BY why) AS why
           FROM picks GROUP BY indexrelid) p
-    JOIN assessed a USING (indexrelid)
+    JOIN indexes i USING (indexrelid)
+    LEFT JOIN duplicates d USING (indexrelid)
+    LEFT JOIN redundant r USING (indexrelid)
 )
 SELECT ch.indexrelid::bigint                                         AS indexrelid,
        ch.indrelid::bigint                                           AS relid,
@@ -181,8 +182,7 @@ SELECT ch.indexrelid::bigint                                         AS indexrel
        ch.indisunique                                                AS is_unique,
        ch.indisprimary                                               AS is_primary,
        ch.indisvalid                                                 AS is_valid,
-       EXISTS (SELECT 1 FROM pg_stat_progress_create_index p
-               WHERE p.index_relid = ch.indexrelid)                  AS build_in_progress,
+       ch.indexrelid IN (SELECT index_relid FROM building)            AS build_in_progress,
        dup.relname::text                                             AS duplicate_of,
        cov.relname::text                                             AS redundant_with,
        pg_stat_get_tuples_inserted(ch.indrelid)

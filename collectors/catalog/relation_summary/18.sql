@@ -85,14 +85,13 @@ tables AS MATERIALIZED (
 indexes AS MATERIALIZED (
     SELECT x.indisvalid,
            x.indisvalid AND pg_stat_get_numscans(x.indexrelid) = 0 AND NOT x.indisunique
-               AND NOT x.indisprimary
-               AND NOT EXISTS (SELECT 1 FROM pg_constraint k
-                               WHERE k.conindid = x.indexrelid AND k.conrelid = x.indrelid
-                                 AND k.contype IN ('p', 'u', 'x'))         AS unused,
+               AND NOT x.indisprimary AND k.conname IS NULL                AS unused,
            ic.relpages::bigint * current_setting('block_size')::bigint     AS estimated_bytes
     FROM pg_index x
     JOIN pg_class ic ON ic.oid = x.indexrelid
-    WHERE x.indrelid IN (SELECT relid FROM tables WHERE relkind IN ('r', 'm'))
+    LEFT JOIN pg_constraint k ON k.conindid = x.indexrelid AND k.conrelid = x.indrelid
+                             AND k.contype IN ('p', 'u', 'x')
+    WHERE x.indrelid IN (SELECT relid FROM tables) AND ic.relkind = 'i'
 )
 SELECT current_database()::text                                        AS datname,
        (SELECT stats_reset FROM pg_stat_database
