@@ -61,8 +61,8 @@ tiles[3].metric("Duplicate or redundant", f"{counts['duplicate'] + counts['redun
 st.subheader("Findings")
 st.caption(f"From the {len(indexes):,} indexes and {len(tables):,} tables kept at the latest "
            f"samples (every finding up to [collector] top_tables = "
-           f"{ctx.config.collector.top_tables} of each kind, plus the largest, most scanned "
-           "and most read). DDL is shown for you to run, never run by Kasho Ops.")
+           f"{ctx.config.collector.top_tables} of each kind, plus the largest and the most "
+           "read from disk). DDL is shown for you to run, never run by Kasho Ops.")
 frame = logic.findings_frame(findings)
 if frame.empty:
     st.success("No invalid, duplicate, redundant or unused index, and no table whose "
