@@ -6,22 +6,41 @@
 -- ('(other database)'), free buffers one row ('(unused)'). dirty counts buffers changed
 -- since they were read; average_usage is the clock-sweep usage count (0-5: how hot).
 WITH buffers AS MATERIALIZED (
-    SELECT reldatabase, relfilenode, count(*) AS buffers,
+    SELECT reldatabase, reltablespace, relfilenode, count(*) AS buffers,
            count(*) FILTER (WHERE isdirty) AS dirty, avg(usagecount) AS average_usage
     FROM pg_buffercache
-    GROUP BY reldatabase, relfilenode
+    GROUP BY reldatabase, reltablespace, relfilenode
+),
+here_db AS MATERIALIZED (
+    SELECT oid, dattablespace FROM pg_database WHERE datname = current_database()
+),
+-- Each cached relation found by its (tablespace, filenode): pg_class's own index, so only
+-- the relations in the cache are looked up (pg_class says tablespace 0 for the database's
+-- default one). Mapped catalogs (relfilenode 0) ask the relation mapper.
+named AS (
+    SELECT b.*, c.oid AS relid
+    FROM buffers b
+    CROSS JOIN here_db d
+    JOIN pg_class c ON c.relfilenode = b.relfilenode
+     AND c.reltablespace = CASE WHEN b.reltablespace = d.dattablespace THEN 0
+                                ELSE b.reltablespace END
+    WHERE b.reldatabase IN (0, d.oid)
+    UNION ALL
+    SELECT b.*, c.oid
+    FROM buffers b
+    CROSS JOIN here_db d
+    JOIN pg_class c ON c.relfilenode = 0 AND pg_relation_filenode(c.oid) = b.relfilenode
+    WHERE b.reldatabase IN (0, d.oid)
 ),
 here AS (
     SELECT d.datname::text AS datname, n.nspname::text AS schemaname, c.relname::text AS relname,
            c.relkind::text AS relkind, sum(b.buffers) AS buffers, sum(b.dirty) AS dirty,
            sum(b.average_usage * b.buffers) / sum(b.buffers) AS average_usage
-    FROM buffers b
-    -- relfilenode is 0 only for mapped catalogs: ask the relation mapper for those alone
-    JOIN pg_class c ON b.relfilenode = CASE WHEN c.relfilenode <> 0 THEN c.relfilenode
-                                            ELSE pg_relation_filenode(c.oid) END
+    FROM named b
+    JOIN pg_class c ON c.oid = b.relid
     JOIN pg_namespace n ON n.oid = c.relnamespace
-    JOIN pg_database d ON d.datname = current_database()
-    WHERE b.reldatabase IN (0, d.oid)
+    CROSS JOIN here_db hd
+    JOIN pg_database d ON d.oid = hd.oid
     GROUP BY 1, 2, 3, 4
     ORDER BY buffers DESC
     LIMIT %(top_tables)s
@@ -33,7 +52,7 @@ elsewhere AS (
            sum(b.average_usage * b.buffers) / sum(b.buffers) AS average_usage
     FROM buffers b
     LEFT JOIN pg_database d ON d.oid = b.reldatabase
-    WHERE b.reldatabase NOT IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+    WHERE b.reldatabase NOT IN (0, (SELECT oid FROM here_db))
     GROUP BY 1
 ),
 unused AS (
