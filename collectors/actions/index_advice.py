@@ -11,15 +11,18 @@ planner's own choice is the evidence. The advice is the cheapest plan, with the 
 would run (CREATE INDEX CONCURRENTLY), shown, never run. Plan costs are the planner's
 estimates, not measurements.
 
-Without hypopg installed in the statement's database it says so and what to install. The
-monitoring role needs the table privileges the statement needs, as for EXPLAIN, and the
-actor's role the `explain` permission (operators and admins; checked here, not only by the
+Without hypopg installed in the statement's database it says so and what to install. It
+plans as EXPLAIN does (collectors/actions/explain.py): through the target's `explain_dsn`
+role (the table privileges the statement needs; else the monitoring role), one statement
+per round trip over the extended protocol, in a READ ONLY transaction that is rolled back;
+the actor's role needs the `explain` permission (operators and admins; checked here, not only by the
 page). `advise_index` records every attempt in kasho_ops.index_advice_runs: no audit, no
 advice.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -32,11 +35,13 @@ from collectors.actions.explain import (
     ExplainDenied,
     ExplainRefused,
     check_statement,
+    explain_connect_kwargs,
     generic_plan_json,
+    one_statement,
 )
 from collectors.core.access import AccessDenied, Actor, authorize
 from collectors.core.config import CollectorSettings, Config, Target
-from collectors.core.connections import describe_error, monitoring_connect_kwargs
+from collectors.core.connections import TrackedConnection, describe_error
 
 TIMEOUT_MS = 10_000
 MAX_COLUMNS = 64  # per table: beyond that the candidates are the first 64 columns
@@ -149,11 +154,13 @@ def advise(target: Target, settings: CollectorSettings, dbname: str,
            text: str) -> IndexAdvice:
     """Plan `text` in database `dbname` with and without hypothetical indexes."""
     statement = check_statement(text)
-    kwargs = {**monitoring_connect_kwargs(target, settings), "dbname": dbname}
+    names = (f"kasho_ops_advice_{n}" for n in itertools.count())  # one per plan: see below
     try:
-        with psycopg.connect(**kwargs, autocommit=True) as conn, conn.transaction():
-            conn.execute("SET TRANSACTION READ ONLY")
-            conn.execute("SELECT set_config('statement_timeout', %s, true)", [str(TIMEOUT_MS)])
+        with TrackedConnection.connect(**explain_connect_kwargs(target, settings, dbname)) \
+                as conn, conn.transaction(force_rollback=True):
+            one_statement(conn, sql.SQL("SET TRANSACTION READ ONLY"))
+            one_statement(conn, sql.SQL("SELECT set_config('statement_timeout', {}, true)")
+                          .format(sql.Literal(str(TIMEOUT_MS))))
             found = conn.execute(
                 "SELECT n.nspname, e.extversion FROM pg_extension e "
                 "JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'hypopg'"
@@ -164,9 +171,9 @@ def advise(target: Target, settings: CollectorSettings, dbname: str,
                     "hypopg; there (Debian/Ubuntu package postgresql-15-hypopg, or the one "
                     "for your major version); without it no index can be tried")
             schema, version = str(found[0]), str(found[1])
-            before = generic_plan_json(conn, statement)
+            before = generic_plan_json(conn, statement, next(names))
             scans = seq_scans(before)
-            candidates = _try_candidates(conn, statement, schema, scans)
+            candidates = _try_candidates(conn, statement, schema, scans, names)
             conn.execute(sql.SQL("SELECT {}.hypopg_reset()").format(sql.Identifier(schema)))
     except ExplainRefused:
         raise
@@ -178,7 +185,7 @@ def advise(target: Target, settings: CollectorSettings, dbname: str,
 
 
 def _try_candidates(conn: psycopg.Connection[Any], statement: Any, hypopg_schema: str,
-                    scans: tuple[SeqScan, ...]) -> list[Candidate]:
+                    scans: tuple[SeqScan, ...], names: Iterator[str]) -> list[Candidate]:
     tried: list[Candidate] = []
     for scan in scans:
         columns = [str(r[0]) for r in conn.execute(
@@ -187,21 +194,21 @@ def _try_candidates(conn: psycopg.Connection[Any], statement: Any, hypopg_schema
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped "
             "ORDER BY a.attnum LIMIT %s", [scan.schemaname, scan.relname, MAX_COLUMNS])]
-        singles = [c for c in (_try(conn, statement, hypopg_schema, scan, (column,))
+        singles = [c for c in (_try(conn, statement, hypopg_schema, scan, (column,), names)
                                for column in columns) if c is not None and c.used]
         singles.sort(key=lambda c: c.cost)
         tried.extend(singles)
         if len(singles) >= 2:
             first, second = singles[0].columns[0], singles[1].columns[0]
             for pair in ((first, second), (second, first)):
-                candidate = _try(conn, statement, hypopg_schema, scan, pair)
+                candidate = _try(conn, statement, hypopg_schema, scan, pair, names)
                 if candidate is not None and candidate.used:
                     tried.append(candidate)
     return tried
 
 
 def _try(conn: psycopg.Connection[Any], statement: Any, hypopg_schema: str, scan: SeqScan,
-         columns: tuple[str, ...]) -> Candidate | None:
+         columns: tuple[str, ...], names: Iterator[str]) -> Candidate | None:
     """Plan with one hypothetical index; None when hypopg cannot build it (a type without
     a B-tree operator class, say)."""
     definition = sql.SQL("CREATE INDEX ON {}.{} ({})").format(
@@ -214,7 +221,7 @@ def _try(conn: psycopg.Connection[Any], statement: Any, hypopg_schema: str, scan
                 .format(sql.Identifier(hypopg_schema)), [definition]).fetchone()
             if row is None:
                 return None
-            plan = generic_plan_json(conn, statement)
+            plan = generic_plan_json(conn, statement, next(names))
             conn.execute(sql.SQL("SELECT {}.hypopg_drop_index(%s)").format(
                 sql.Identifier(hypopg_schema)), [row[0]])
     except psycopg.errors.QueryCanceled:

@@ -40,6 +40,9 @@ class Target:
     actions_dsn: Secret | None = None  # a role with pg_signal_backend, for DBA actions only
     disk_capacity_bytes: int | None = None  # the data disk's size, for the disk-full forecast
     host_filesystem: bool = False  # the collector runs on the database host (statvfs)
+    explain_dsn: Secret | None = None  # a role with the statements' table rights, EXPLAIN only
+    kind: str = "postgres"  # or "pgbouncer": its admin console (collectors/core/target_kinds.py)
+    fronts: str | None = None  # pgbouncer: the postgres target whose clients it pools
 
     def connect_kwargs(self) -> dict[str, Any]:
         """libpq parameters for this target (password only if configured explicitly)."""
@@ -53,12 +56,30 @@ class Target:
         return redact(self.dsn.reveal())
 
 
+# Store tables that are not a metric group's but are partitioned by day too.
+DERIVED_TABLES = ("collector_runs", "query_stats_hourly", "query_stats_daily",
+                  "query_load_hourly")
+# Days kept where [retention] does not say: per-interval statements are the bulk of the store
+# and their rollups answer long ranges; everything else keeps [store] retention_days.
+RETENTION_DEFAULTS: dict[str, int] = {
+    "query_stats": 3,
+    "query_stats_hourly": 90,
+    "query_load_hourly": 90,
+    "query_stats_daily": 730,
+}
+
+
 @dataclass(frozen=True)
 class StoreSettings:
     dsn: Secret  # the collector's writing role (owns the kasho_ops schema)
-    retention_days: int = 14
+    retention_days: int = 30
     read_dsn: Secret | None = None  # the dashboard's SELECT-only role; None: dsn
     audit_dsn: Secret | None = None  # INSERT on the audit tables only; None: dsn
+    retention: dict[str, int] = field(default_factory=lambda: dict(RETENTION_DEFAULTS))
+
+    def retention_for(self, table: str) -> int:
+        """Days of daily partitions kept for a store table."""
+        return self.retention.get(table, self.retention_days)
 
     @property
     def dashboard_dsn(self) -> Secret:
@@ -90,6 +111,7 @@ class CollectorSettings:
     backoff_cap_seconds: float = 60.0
     intervals: dict[str, int] = field(default_factory=dict)
     top_tables: int = 50  # per ranking: per-table and per-index history is kept for these
+    lease_seconds: float = 10.0  # collectors sharing targets: a dead one's are taken after this
 
 
 @dataclass(frozen=True)
@@ -169,10 +191,10 @@ _SECTION_KEYS: dict[str, set[str]] = {
     "store": {"dsn", "retention_days", "read_dsn", "audit_dsn"},
     "collector": {"statement_timeout_ms", "lock_timeout_ms", "connect_timeout_seconds",
                   "max_connections_per_target", "backoff_base_seconds", "backoff_cap_seconds",
-                  "top_tables"},
+                  "lease_seconds", "top_tables"},
     "dashboard": {"address", "port", "stale_after_intervals", "actions_enabled"},
-    "target": {"name", "dsn", "password_env", "password_file", "actions_dsn",
-               "disk_capacity_bytes", "host_filesystem"},
+    "target": {"name", "dsn", "password_env", "password_file", "actions_dsn", "explain_dsn",
+               "kind", "fronts", "disk_capacity_bytes", "host_filesystem"},
     "auth": {"mode", "none_role"},  # plus the tables in _AUTH_TABLES
     "auth.roles": set(ROLES),
     "auth.oidc": {"server_metadata_url", "client_id", "client_secret_env", "client_secret_file",
@@ -180,9 +202,11 @@ _SECTION_KEYS: dict[str, set[str]] = {
     "auth.proxy": {"trusted_addresses", "user_header", "groups_header"},
     "security": {"encryption_at_rest"},
 }
-_TOP_LEVEL = {"store", "targets", "collector", "intervals", "dashboard", "auth", "security"}
+_TOP_LEVEL = {"store", "targets", "collector", "intervals", "dashboard", "auth", "security",
+              "retention"}
 _AUTH_TABLES = {"roles", "oidc", "proxy"}
 LOOPBACK_ADDRESSES = {"127.0.0.1", "::1", "localhost"}
+TARGET_KINDS = ("postgres", "pgbouncer")
 
 
 def env_key(name: str) -> str:
@@ -249,8 +273,10 @@ def parse_config(raw: dict[str, Any], *, source: Path | None = None,
             _check_dsn(value, f"store.{key}", fail)
         role_dsns[key] = Secret(value) if value else None
     store = StoreSettings(dsn=Secret(store_dsn),
-                          retention_days=_positive_int(store_raw, "retention_days", 14,
-                                                       "store", fail), **role_dsns)
+                          retention_days=_positive_int(store_raw, "retention_days", 30,
+                                                       "store", fail),
+                          retention=_retention(raw.get("retention", {}), known_groups, fail),
+                          **role_dsns)
 
     collector_raw = table("collector")
     defaults = CollectorSettings()
@@ -272,6 +298,8 @@ def parse_config(raw: dict[str, Any], *, source: Path | None = None,
         intervals=intervals,
         top_tables=_positive_int(collector_raw, "top_tables", defaults.top_tables,
                                  "collector", fail),
+        lease_seconds=_positive_number(collector_raw, "lease_seconds", defaults.lease_seconds,
+                                       "collector", fail),
     )
     if collector.max_connections_per_target > 5:
         raise fail("collector.max_connections_per_target must be at most 5 so monitoring "
@@ -452,9 +480,11 @@ def _warn_dashboard_exposed(address: str) -> None:
 
 
 def _env_overrides_clash(name: str, other: str) -> bool:
-    """'a-b' and 'a_b' share KASHO_OPS_TARGET_A_B_DSN; 'x-actions' reads x's ACTIONS_DSN."""
+    """'a-b' and 'a_b' share KASHO_OPS_TARGET_A_B_DSN; 'x-actions' reads x's ACTIONS_DSN,
+    'x-explain' x's EXPLAIN_DSN."""
     key, other_key = env_key(name), env_key(other)
-    return key in (other_key, f"{other_key}_ACTIONS") or other_key == f"{key}_ACTIONS"
+    return key == other_key or any(key == f"{other_key}_{role}" or other_key == f"{key}_{role}"
+                                   for role in ("ACTIONS", "EXPLAIN"))
 
 
 def _targets(raw_targets: Any, env: dict[str, str], fail: Any) -> tuple[Target, ...]:
@@ -486,6 +516,19 @@ def _targets(raw_targets: Any, env: dict[str, str], fail: Any) -> tuple[Target, 
             "actions_dsn")
         if actions_dsn is not None:
             _check_dsn(actions_dsn, f"{label}.actions_dsn", fail)
+        explain_dsn = env.get(f"KASHO_OPS_TARGET_{env_key(name)}_EXPLAIN_DSN") or item.get(
+            "explain_dsn")
+        if explain_dsn is not None:
+            _check_dsn(explain_dsn, f"{label}.explain_dsn", fail)
+        kind = item.get("kind", "postgres")
+        if kind not in TARGET_KINDS:
+            raise fail(f"{label}.kind must be one of {', '.join(TARGET_KINDS)} (got {kind!r})")
+        fronts = item.get("fronts")
+        if fronts is not None and kind != "pgbouncer":
+            raise fail(f"{label}.fronts only applies to kind = \"pgbouncer\"; remove it")
+        if kind == "pgbouncer" and (actions_dsn is not None or explain_dsn is not None):
+            raise fail(f"{label}: a pgbouncer target has no sessions to cancel or statements "
+                       "to explain; remove actions_dsn / explain_dsn")
         host_filesystem = item.get("host_filesystem", False)
         if not isinstance(host_filesystem, bool):
             raise fail(f"{label}.host_filesystem must be true or false")
@@ -494,7 +537,14 @@ def _targets(raw_targets: Any, env: dict[str, str], fail: Any) -> tuple[Target, 
         targets.append(Target(name=name, dsn=Secret(dsn),
                               password=_password(item, env, label, fail),
                               actions_dsn=Secret(actions_dsn) if actions_dsn else None,
-                              disk_capacity_bytes=capacity, host_filesystem=host_filesystem))
+                              explain_dsn=Secret(explain_dsn) if explain_dsn else None,
+                              kind=kind, fronts=fronts, disk_capacity_bytes=capacity,
+                              host_filesystem=host_filesystem))
+    postgres_names = {t.name for t in targets if t.kind == "postgres"}
+    for index, target in enumerate(targets):
+        if target.fronts is not None and target.fronts not in postgres_names:
+            raise fail(f"targets[{index}].fronts {target.fronts!r} is not a postgres target; "
+                       f"name one of: {', '.join(sorted(postgres_names)) or 'none'}")
     return tuple(targets)
 
 
@@ -512,6 +562,22 @@ def _password(item: dict[str, Any], env: dict[str, str], label: str, fail: Any) 
         except OSError as exc:
             raise fail(f"{label}.password_file {path}: cannot read ({exc.strerror})") from None
     return None
+
+
+def _retention(raw: Any, known_groups: set[str] | None, fail: Any) -> dict[str, int]:
+    """[retention] table = days, over the built-in RETENTION_DEFAULTS."""
+    if not isinstance(raw, dict):
+        raise fail("[retention] must be a table of store_table = days")
+    known = None if known_groups is None else set(known_groups) | set(DERIVED_TABLES)
+    retention = dict(RETENTION_DEFAULTS)
+    for table, days in raw.items():
+        if known is not None and table not in known:
+            raise fail(f"retention.{table}: no store table named {table!r}; known tables: "
+                       f"{', '.join(sorted(known))}")
+        if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+            raise fail(f"retention.{table} must be a whole number of days >= 1 (got {days!r})")
+        retention[table] = days
+    return retention
 
 
 def _intervals(raw: Any, env: dict[str, str], known_groups: set[str] | None,

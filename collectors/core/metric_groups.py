@@ -17,12 +17,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from collectors.core.admin_console import ConsoleShape
 from collectors.core.errors import KashoOpsError
 from collectors.core.host_filesystem import FREE, NOTE, TOTAL
 from collectors.core.sql_parameters import SQL_PARAMETERS
 
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "catalog"
 KINDS = ("gauge", "counter")
+TARGET_KINDS = ("postgres", "pgbouncer")
 _SQL_FILE = re.compile(r"^(\d+)\.sql$")
 
 
@@ -56,6 +58,8 @@ class MetricGroup:
     optional: bool = False
     parameters: tuple[str, ...] = ()
     host_path_column: str | None = None
+    target_kind: str = "postgres"
+    console_shape: ConsoleShape | None = None  # pgbouncer groups: the columns kept
 
     @property
     def store_table(self) -> str:
@@ -160,8 +164,7 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
     optional = bool(spec.get("optional", False))
     if optional and not spec.get("extension"):
         raise fail("optional means the group's extension may be missing: name the extension")
-    parameters: tuple[str, ...] = tuple(str(p) for p in spec.get(  # type: ignore[attr-defined]
-        "parameters", ()))
+    parameters = _names(spec, "parameters")
     unknown = [p for p in parameters if p not in SQL_PARAMETERS]
     if unknown:
         raise fail(f"unknown parameters {', '.join(unknown)}; known: "
@@ -177,6 +180,11 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
             if absent:
                 raise fail(f"host_path_column needs the columns {', '.join(absent)} in its "
                            "SQL (NULL placeholders the engine fills)")
+    target_kind = spec.get("target_kind", "postgres")
+    if target_kind not in TARGET_KINDS:
+        raise fail(f"target_kind must be one of {', '.join(TARGET_KINDS)}")
+    console_shape = _console_shape(spec, keys, counters, fail) if target_kind == "pgbouncer" \
+        else None
     return MetricGroup(
         name=name,
         description=str(spec.get("description", "")),
@@ -202,6 +210,8 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
         optional=optional,
         parameters=parameters,
         host_path_column=host_path_column if isinstance(host_path_column, str) else None,
+        target_kind=str(target_kind),
+        console_shape=console_shape,
     )
 
 
@@ -210,6 +220,28 @@ def _sql_by_major(folder: Path) -> list[tuple[int, str]]:
         return []
     return [(int(match.group(1)), path.read_text()) for path in folder.iterdir()
             if (match := _SQL_FILE.match(path.name))]
+
+
+def _console_shape(spec: dict[str, object], keys: tuple[str, ...], counters: tuple[str, ...],
+                   fail: Any) -> ConsoleShape:
+    """A pgbouncer group's `columns` (required), `rename`, `summarize_by` and `summary`."""
+    columns = _names(spec, "columns")
+    if not columns:
+        raise fail("a pgbouncer group must list the console columns it keeps (columns)")
+    if not set(keys) | set(counters) <= set(columns):
+        raise fail("keys and counters must be among columns")
+    rename = spec.get("rename", {})
+    summarize_by = _names(spec, "summarize_by")
+    summary = spec.get("summary", {})
+    if not isinstance(rename, dict) or not isinstance(summary, dict):
+        raise fail("rename and summary are tables of column = value")
+    for column, function in summary.items():
+        if function != "count" and not str(function).startswith("max:"):
+            raise fail(f"summary.{column} must be \"count\" or \"max:<column>\"")
+    if summary and not summarize_by:
+        raise fail("summary needs summarize_by")
+    return ConsoleShape(columns=columns, rename=dict(rename), summarize_by=summarize_by,
+                        summary=dict(summary) if summary else None)
 
 
 @cache

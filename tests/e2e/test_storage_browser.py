@@ -23,7 +23,7 @@ from tests.e2e.test_activity_browser import (
     wait_for_charts,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.single_major]  # the browser reads the store
 
 
 @pytest.fixture

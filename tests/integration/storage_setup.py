@@ -20,7 +20,7 @@ from collectors.core.config import Config, parse_config
 from collectors.core.metric_groups import load_catalog
 from collectors.core.scheduler import Collector
 from collectors.core.store import MetricStore, RunRecord
-from demo.cluster import LocalCluster, _as_postgres_user, _chown_to_postgres
+from demo.cluster import LocalCluster, PgInstall, _as_postgres_user, _chown_to_postgres
 from tests.conftest import MONITOR_ROLE
 from tests.pg import HeldSession, free_port
 
@@ -124,7 +124,8 @@ def slow_vacuum(dsn: str, table: str) -> Iterator[HeldSession]:
 
 
 @contextmanager
-def cluster_with_next_xid(next_xid: int) -> Iterator[LocalCluster]:
+def cluster_with_next_xid(next_xid: int, install: PgInstall | None = None
+                          ) -> Iterator[LocalCluster]:
     """A throwaway cluster whose next transaction ID was moved to `next_xid` (a multiple of
     a pg_xact segment) with pg_resetwal -x, so every database's age(datfrozenxid) starts
     near `next_xid`. pg_resetwal needs the commit log segment for it to exist: written as
@@ -132,7 +133,7 @@ def cluster_with_next_xid(next_xid: int) -> Iterator[LocalCluster]:
     if next_xid % CLOG_XACTS_PER_SEGMENT:
         raise ValueError("next_xid must be a multiple of a pg_xact segment (1048576)")
     base = Path(tempfile.mkdtemp(prefix="kasho-ops-xid-"))
-    cluster = LocalCluster(base / "pg", free_port())
+    cluster = LocalCluster(base / "pg", free_port(), install=install)
     try:
         cluster.init()
         subprocess.run(_as_postgres_user([str(cluster.bin / "pg_resetwal"), "-x", str(next_xid),

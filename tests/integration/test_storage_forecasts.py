@@ -16,7 +16,7 @@ from collectors.actions.bloat_measure import BloatRequest, measure_bloat
 from collectors.core.access import Actor
 from collectors.core.config import parse_config
 from collectors.core.metric_groups import load_catalog
-from demo.cluster import LocalCluster
+from demo.cluster import LocalCluster, PgInstall
 from tests.integration.collector_setup import monitor_dsn
 from tests.integration.storage_setup import (
     cluster_with_next_xid,
@@ -34,9 +34,10 @@ ADMIN = Actor("dba@kasho.example", "admin")
 OPERATOR = Actor("oncall@kasho.example", "operator")
 
 
-def test_xid_age_and_wraparound_forecast_move_as_xids_are_consumed(store_dsn: str) -> None:
+def test_xid_age_and_wraparound_forecast_move_as_xids_are_consumed(
+        store_dsn: str, pg_install: PgInstall) -> None:
     target = "xid-moved"
-    with cluster_with_next_xid(NEXT_XID) as cluster:
+    with cluster_with_next_xid(NEXT_XID, pg_install) as cluster:
         config = storage_config(store_dsn, target, monitor_dsn(cluster))
         with storage_collector(config) as collector:
             collect(collector, "database_wraparound")

@@ -22,6 +22,7 @@ from tests.integration.storage_setup import (
 )
 from tests.pg import free_port
 
+pytestmark = pytest.mark.single_major  # the pages read the store
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 PAGES = ("features/storage/page.py", "features/maintenance/page.py",
          "features/indexes/page.py")
