@@ -103,9 +103,9 @@ def advice_section() -> None:
         return
     st.caption(f"hypopg {version}: a statement is planned with a hypothetical index on each "
                "column of every table it scans sequentially; the planner's cost before and "
-               "after is compared (estimates, not measurements). Planned, never executed, "
-               "read-only; the monitoring role needs SELECT on the tables, as for EXPLAIN. "
-               "Every attempt is recorded in kasho_ops.index_advice_runs.")
+               "after is compared (estimates, not measurements). Planned as EXPLAIN plans, through "
+               "the target's explain_dsn role (it needs SELECT on the tables), read-only, "
+               "never executed. Every attempt is recorded in kasho_ops.index_advice_runs.")
     choices = logic.seq_scanned_tables(findings)
     choices += [f"{r.schemaname}.{r.relname}" for r in tables.itertuples()
                 if f"{r.schemaname}.{r.relname}" not in choices]
