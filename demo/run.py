@@ -202,6 +202,13 @@ def prepare_databases(cluster: LocalCluster) -> None:
             conn.execute(sql.SQL("GRANT pg_monitor TO {}").format(sql.Identifier(MONITOR_ROLE)))
     with psycopg.connect(cluster.dsn(KASHO_DB), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        # What the Storage, Maintenance and Indexes pages can use, where the server has it.
+        available = {row[0] for row in conn.execute(
+            "SELECT name FROM pg_available_extensions "
+            "WHERE name IN ('pg_buffercache', 'pgstattuple', 'hypopg')")}
+        for extension in sorted(available):
+            conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(
+                sql.Identifier(extension)))
 
 
 def seed_if_empty(cluster: LocalCluster, scale: float) -> None:
@@ -271,6 +278,7 @@ def write_demo_config(path: Path, cluster: LocalCluster,
         f'[[targets]]\nname = "kasho"\ndsn = "{cluster.dsn(KASHO_DB, MONITOR_ROLE)}"\n'
         f'explain_dsn = "{cluster.dsn(KASHO_DB, EXPLAIN_ROLE)}"\n'
         f'business_dsn = "{cluster.dsn(KASHO_DB, BUSINESS_ROLE)}"\n'
+        + "host_filesystem = true\n"  # the demo's collector runs on the database host
         + pooler)
 
 

@@ -110,6 +110,7 @@ def pg_cluster(pg_major: int, pg_install: PgInstall) -> Iterator[LocalCluster]:
         conn.execute(f"CREATE ROLE {MONITOR_ROLE} LOGIN CONNECTION LIMIT 5")
         conn.execute(f"GRANT pg_monitor TO {MONITOR_ROLE}")
         conn.execute("CREATE EXTENSION pg_stat_statements")
+        conn.execute("CREATE EXTENSION pg_buffercache")  # buffer_cache runs where installed
     yield cluster
     cluster.destroy()
     shutil.rmtree(base, ignore_errors=True)

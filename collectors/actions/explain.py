@@ -233,10 +233,11 @@ def plan(conn: psycopg.Connection[Any], statement: CheckedStatement,
                          generic=generic, method=method, parameter_types=declared)
 
 
-def _prepare(conn: psycopg.Connection[Any], statement: CheckedStatement) -> tuple[str, ...]:
+def _prepare(conn: psycopg.Connection[Any], statement: CheckedStatement,
+             prepared_name: str = PREPARED_NAME) -> tuple[str, ...]:
     """PREPARE the statement, letting the server infer its parameter types; where it cannot,
     again with the types its operators imply. Returns the types declared (none: inferred)."""
-    name = sql.Identifier(PREPARED_NAME)
+    name = sql.Identifier(prepared_name)
     body = sql.SQL(statement.text)  # sent as one statement: the server refuses more
     try:
         with conn.transaction():  # a savepoint: a failed PREPARE leaves the transaction usable
@@ -274,6 +275,26 @@ def without_values(message: str, exc: psycopg.Error | None,
     for value in sorted((v for v in parameters if v), key=len, reverse=True):
         message = message.replace(value, "…")
     return message
+
+
+def generic_plan_json(conn: psycopg.Connection[Any], statement: CheckedStatement,
+                      name: str = PREPARED_NAME) -> Any:
+    """The statement's generic plan as EXPLAIN (VERBOSE, FORMAT JSON) gives it, in the
+    connection's open (read-only) transaction: PREPAREd under `name` and planned with
+    EXPLAIN EXECUTE with NULLs under force_generic_plan, one statement per round trip over
+    the extended protocol, never executed, and deallocated again, so a later call sees what
+    changed meanwhile (a hypothetical index). Use a fresh `name` after a failed call: a
+    prepared statement outlives the savepoint it was made in."""
+    one_statement(conn, sql.SQL(
+        "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)"))
+    _prepare(conn, statement, name)
+    arguments = (sql.SQL("({})").format(sql.SQL(", ").join(
+        [sql.SQL("NULL")] * statement.parameter_count))
+        if statement.parameter_count else sql.SQL(""))
+    rows = one_statement(conn, sql.SQL("EXPLAIN (VERBOSE, FORMAT JSON) EXECUTE {}{}").format(
+        sql.Identifier(name), arguments))
+    one_statement(conn, sql.SQL("DEALLOCATE {}").format(sql.Identifier(name)))
+    return rows[0][0] if rows else None
 
 
 class ExplainDenied(ExplainRefused):

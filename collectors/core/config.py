@@ -43,6 +43,8 @@ class Target:
     dsn: Secret
     password: Secret | None = None
     actions_dsn: Secret | None = None  # a role with pg_signal_backend, for DBA actions only
+    disk_capacity_bytes: int | None = None  # the data disk's size, for the disk-full forecast
+    host_filesystem: bool = False  # the collector runs on the database host (statvfs)
     explain_dsn: Secret | None = None  # a role with the statements' table rights, EXPLAIN only
     kind: str = "postgres"  # or "pgbouncer": its admin console (collectors/core/target_kinds.py)
     fronts: str | None = None  # pgbouncer: the postgres target whose clients it pools
@@ -120,6 +122,7 @@ class CollectorSettings:
     backoff_base_seconds: float = 2.0
     backoff_cap_seconds: float = 60.0
     intervals: dict[str, int] = field(default_factory=dict)
+    top_tables: int = 50  # per ranking: per-table and per-index history is kept for these
     lease_seconds: float = 10.0  # collectors sharing targets: a dead one's are taken after this
 
 
@@ -200,10 +203,10 @@ _SECTION_KEYS: dict[str, set[str]] = {
     "store": {"dsn", "retention_days", "read_dsn", "audit_dsn", "password_env", "password_file"},
     "collector": {"statement_timeout_ms", "lock_timeout_ms", "connect_timeout_seconds",
                   "max_connections_per_target", "backoff_base_seconds", "backoff_cap_seconds",
-                  "lease_seconds"},
+                  "lease_seconds", "top_tables"},
     "dashboard": {"address", "port", "stale_after_intervals", "actions_enabled"},
     "target": {"name", "dsn", "password_env", "password_file", "actions_dsn", "explain_dsn",
-               "kind", "fronts", "business_dsn"},
+               "kind", "fronts", "business_dsn", "disk_capacity_bytes", "host_filesystem"},
     "auth": {"mode", "none_role"},  # plus the tables in _AUTH_TABLES
     "auth.roles": set(ROLES),
     "auth.oidc": {"server_metadata_url", "client_id", "client_secret_env", "client_secret_file",
@@ -229,6 +232,8 @@ LIMITS: dict[str, tuple[float, float]] = {
     "collector.backoff_base_seconds": (0.1, 3600),
     "collector.backoff_cap_seconds": (0.1, 86_400),
     "collector.lease_seconds": (1, 3600),
+    "collector.top_tables": (1, 100_000),
+    "target.disk_capacity_bytes": (1, 2**62),
     "intervals": (1, 86_400),
     "dashboard.port": (1, 65_535),
     "dashboard.stale_after_intervals": (1, 1000),
@@ -358,6 +363,7 @@ def parse_config(raw: dict[str, Any], *, source: Path | None = None,
         backoff_cap_seconds=collector_number("backoff_cap_seconds",
                                              defaults.backoff_cap_seconds),
         intervals=intervals,
+        top_tables=collector_integer("top_tables", defaults.top_tables),
         lease_seconds=collector_number("lease_seconds", defaults.lease_seconds),
     )
     if collector.max_connections_per_target > 5:
@@ -620,12 +626,19 @@ def _targets(raw_targets: Any, env: dict[str, str], fail: Fail,
         if kind == "pgbouncer" and business_dsn is not None:
             raise fail(f"{label}: a pgbouncer target has no Kasho tables; set business_dsn on "
                        "the postgres target it fronts")
+        host_filesystem = item.get("host_filesystem", False)
+        if not isinstance(host_filesystem, bool):
+            raise fail(f"{label}.host_filesystem must be true or false")
+        capacity = (_integer(item, "disk_capacity_bytes", 1, label, fail,
+                             limits="target.disk_capacity_bytes")
+                    if "disk_capacity_bytes" in item else None)
         targets.append(Target(name=name, dsn=Secret(dsn),
                               password=_password(item, env, label, fail),
                               actions_dsn=Secret(actions_dsn) if actions_dsn else None,
                               explain_dsn=Secret(explain_dsn) if explain_dsn else None,
                               kind=kind, fronts=fronts,
-                              business_dsn=Secret(business_dsn) if business_dsn else None))
+                              business_dsn=Secret(business_dsn) if business_dsn else None,
+                              disk_capacity_bytes=capacity, host_filesystem=host_filesystem))
     postgres_names = {t.name for t in targets if t.kind == "postgres"}
     for index, target in enumerate(targets):
         if target.fronts is not None and target.fronts not in postgres_names:

@@ -48,8 +48,10 @@ from collectors.core.deltas import (
     index_rows,
 )
 from collectors.core.errors import KashoOpsError, NoAnswer, StoreUnavailable, TargetUnavailable
+from collectors.core.host_filesystem import add_filesystem_usage
 from collectors.core.incremental import Watermarks, Window, watermark_batch
 from collectors.core.metric_groups import MetricGroup
+from collectors.core.sql_parameters import bind
 from collectors.core.sqltext import mask_literals
 from collectors.core.store import Batch, MetricStore, RunRecord
 from collectors.core.target_kinds import ServerRead, kind_for, read_server
@@ -150,6 +152,10 @@ class Engine:
         budget_ms = statements * (group.timeout_ms or self.settings.statement_timeout_ms)
         with self.connections_for(target, group.connection).connection(budget_ms) as conn:
             server_major = conn.info.server_version // 10000
+            if group.optional and not extension_installed(conn, group.extension or ""):
+                return GroupRows(rows=[], server_major=server_major,
+                                 note=f"{group.extension} is not installed: skipped")
+            params = bind(group.parameters, target, self.settings)
             window, note = None, None
             if group.incremental is not None:
                 window, note = self._watermarks.next(
@@ -158,16 +164,20 @@ class Engine:
                 if window is None:
                     return GroupRows(rows=[], server_major=server_major, note=note)
                 read = read_server(conn, group.sql_for(server_major), timeout_ms,
-                                   window.params(), with_clock=group.is_counter)
+                                   {**(params or {}), **window.params()},
+                                   with_clock=group.is_counter)
             else:
-                read = kind_for(target).read(conn, group, server_major, timeout_ms,
+                read = kind_for(target).read(conn, group, server_major, timeout_ms, params,
                                              with_clock=group.is_counter)
+            rows = read.rows
+            if group.host_path_column:
+                rows = add_filesystem_usage(rows, group.host_path_column,
+                                            target.host_filesystem)
             if not group.is_counter:
-                return GroupRows(rows=read.rows, server_major=server_major, note=note,
+                return GroupRows(rows=rows, server_major=server_major, note=note,
                                  window=window)
             assert read.read_at is not None
-            sample = Sample(read.read_at, read.server_started_at,
-                            index_rows(read.rows, group.keys))
+            sample = Sample(read.read_at, read.server_started_at, index_rows(rows, group.keys))
             result = counter_deltas(previous, sample, group)
             texts: dict[Key, dict[str, Any]] = {}
             if group.has_text_query:
@@ -368,6 +378,14 @@ def describe_deltas(group: MetricGroup, result: DeltaResult,
         notes.append(f"a float counter shrank beyond rounding in {len(result.clamped_keys)} "
                      "series: stored as 0")
     return "; ".join(notes) or None
+
+
+def extension_installed(conn: psycopg.Connection[Any], extension: str) -> bool:
+    """Whether `extension` is installed in the database the session is connected to (a
+    transaction of its own, ended before the group's read)."""
+    with conn.transaction():
+        return conn.execute("SELECT 1 FROM pg_extension WHERE extname = %s",
+                            [extension]).fetchone() is not None
 
 
 def missing_extension_error(group: MetricGroup, target: Target,

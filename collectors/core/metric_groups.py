@@ -24,7 +24,9 @@ from typing import Any
 
 from collectors.core.admin_console import ConsoleShape
 from collectors.core.errors import KashoOpsError
+from collectors.core.host_filesystem import FREE, NOTE, TOTAL
 from collectors.core.incremental import PLACEHOLDERS, IncrementalSpec
+from collectors.core.sql_parameters import SQL_PARAMETERS
 
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "catalog"
 KINDS = ("gauge", "counter")
@@ -65,6 +67,9 @@ class MetricGroup:
     preload_library: bool = False
     connection: str = "monitoring"
     incremental: IncrementalSpec | None = None
+    optional: bool = False
+    parameters: tuple[str, ...] = ()
+    host_path_column: str | None = None
     target_kind: str = "postgres"
     console_shape: ConsoleShape | None = None  # pgbouncer groups: the columns kept
 
@@ -175,6 +180,25 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
     mask_literals_in = _names(spec, "mask_literals_in")
     if not set(mask_literals_in) <= set(text_columns):
         raise fail("mask_literals_in must name text_columns")
+    optional = bool(spec.get("optional", False))
+    if optional and not spec.get("extension"):
+        raise fail("optional means the group's extension may be missing: name the extension")
+    parameters = _names(spec, "parameters")
+    unknown = [p for p in parameters if p not in SQL_PARAMETERS]
+    if unknown:
+        raise fail(f"unknown parameters {', '.join(unknown)}; known: "
+                   f"{', '.join(sorted(SQL_PARAMETERS))}")
+    for _major, text in sql_files:
+        missing = [p for p in parameters if f"%({p})s" not in text]
+        if missing:
+            raise fail(f"parameters {', '.join(missing)} are not used as %(name)s in its SQL")
+    host_path_column = spec.get("host_path_column")
+    if isinstance(host_path_column, str):
+        for _major, text in sql_files:
+            absent = [c for c in (host_path_column, TOTAL, FREE, NOTE) if c not in text]
+            if absent:
+                raise fail(f"host_path_column needs the columns {', '.join(absent)} in its "
+                           "SQL (NULL placeholders the engine fills)")
     target_kind = spec.get("target_kind", "postgres")
     if target_kind not in TARGET_KINDS:
         raise fail(f"target_kind must be one of {', '.join(TARGET_KINDS)}")
@@ -229,6 +253,9 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
         preload_library=bool(spec.get("preload_library", False)),
         connection=str(connection),
         incremental=incremental,
+        optional=optional,
+        parameters=parameters,
+        host_path_column=host_path_column if isinstance(host_path_column, str) else None,
         target_kind=str(target_kind),
         console_shape=console_shape,
     )

@@ -50,7 +50,8 @@ class TargetKind(Protocol):
     session: SessionProfile
 
     def read(self, conn: psycopg.Connection[Any], group: MetricGroup, server_major: int,
-             timeout_ms: int | None, with_clock: bool = False) -> ServerRead: ...
+             timeout_ms: int | None, params: Mapping[str, Any] | None = None,
+             with_clock: bool = False) -> ServerRead: ...
 
 
 def read_server(conn: psycopg.Connection[Any], query: str, timeout_ms: int | None,
@@ -79,13 +80,16 @@ class PostgresKind:
     session = POSTGRES_SESSION
 
     def read(self, conn: psycopg.Connection[Any], group: MetricGroup, server_major: int,
-             timeout_ms: int | None, with_clock: bool = False) -> ServerRead:
+             timeout_ms: int | None, params: Mapping[str, Any] | None = None,
+             with_clock: bool = False) -> ServerRead:
+        """The group's SQL, with the config values it binds (`params`, see sql_parameters);
+        first its stand-in for a role that may not read the group, where it has one."""
         stand_in = group.unreadable_sql_for(server_major)
         if stand_in is not None:  # rows that say the role cannot read the group, or none
             said = read_server(conn, stand_in, timeout_ms, with_clock=with_clock)
             if said.rows:
                 return said
-        return read_server(conn, group.sql_for(server_major), timeout_ms,
+        return read_server(conn, group.sql_for(server_major), timeout_ms, params,
                            with_clock=with_clock)
 
 
@@ -113,9 +117,11 @@ class PgBouncerKind:
     session = PGBOUNCER_SESSION
 
     def read(self, conn: psycopg.Connection[Any], group: MetricGroup, server_major: int,
-             timeout_ms: int | None, with_clock: bool = False) -> ServerRead:
-        """One SHOW command, shaped; its "clock" is ours (the console has none) and a
-        PgBouncer restart shows as counters going backwards."""
+             timeout_ms: int | None, params: Mapping[str, Any] | None = None,
+             with_clock: bool = False) -> ServerRead:
+        """One SHOW command, shaped (console groups bind no parameters); its "clock" is
+        ours (the console has none) and a PgBouncer restart shows as counters going
+        backwards."""
         if group.console_shape is None:
             raise ValueError(f"group {group.name} has no console columns")
         command = command_text(group.sql_for(server_major))  # "1.18.0/bouncer" -> 1
