@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg.conninfo
 
+from collectors.backups import settings as backup_settings
 from collectors.core.errors import ConfigError
 from collectors.core.redact import Secret, redact
 
@@ -37,6 +38,7 @@ class Target:
     dsn: Secret
     password: Secret | None = None
     actions_dsn: Secret | None = None  # a role with pg_signal_backend, for DBA actions only
+    pgbackrest: backup_settings.PgBackRestSource | None = None
 
     def connect_kwargs(self) -> dict[str, Any]:
         """libpq parameters for this target (password only if configured explicitly)."""
@@ -86,6 +88,8 @@ class Config:
     collector: CollectorSettings
     dashboard: DashboardSettings
     source: Path | None = None
+    backups: backup_settings.BackupSettings = field(
+        default_factory=backup_settings.BackupSettings)
 
     def target(self, name: str) -> Target:
         for target in self.targets:
@@ -100,9 +104,11 @@ _SECTION_KEYS: dict[str, set[str]] = {
     "collector": {"statement_timeout_ms", "lock_timeout_ms", "connect_timeout_seconds",
                   "max_connections_per_target", "backoff_base_seconds", "backoff_cap_seconds"},
     "dashboard": {"address", "port", "stale_after_intervals", "actions_enabled"},
-    "target": {"name", "dsn", "password_env", "password_file", "actions_dsn"},
+    "target": {"name", "dsn", "password_env", "password_file", "actions_dsn",
+               *backup_settings.TARGET_KEYS},
+    "backups": set(backup_settings.SECTION_KEYS),
 }
-_TOP_LEVEL = {"store", "targets", "collector", "intervals", "dashboard"}
+_TOP_LEVEL = {"store", "targets", "collector", "intervals", "dashboard", "backups"}
 LOOPBACK_ADDRESSES = {"127.0.0.1", "::1", "localhost"}
 
 
@@ -203,7 +209,8 @@ def parse_config(raw: dict[str, Any], *, source: Path | None = None,
     )
 
     return Config(store=store, targets=_targets(raw.get("targets", []), env, fail),
-                  collector=collector, dashboard=dashboard, source=source)
+                  collector=collector, dashboard=dashboard, source=source,
+                  backups=backup_settings.parse_backup_settings(table("backups"), fail))
 
 
 def _dashboard_address(section: dict[str, Any], env: dict[str, str], fail: Any) -> str:
@@ -282,7 +289,9 @@ def _targets(raw_targets: Any, env: dict[str, str], fail: Any) -> tuple[Target, 
             _check_dsn(actions_dsn, f"{label}.actions_dsn", fail)
         targets.append(Target(name=name, dsn=Secret(dsn),
                               password=_password(item, env, label, fail),
-                              actions_dsn=Secret(actions_dsn) if actions_dsn else None))
+                              actions_dsn=Secret(actions_dsn) if actions_dsn else None,
+                              pgbackrest=backup_settings.parse_target_pgbackrest(
+                                  item, label, fail)))
     return tuple(targets)
 
 

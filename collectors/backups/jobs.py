@@ -1,0 +1,94 @@
+"""The collector's backup jobs, beside the metric groups' own: per target, pgBackRest info
+every `pgbackrest_interval_seconds` (targets with a stanza), the recovery states every
+`states_interval_seconds`, and a restore drill every `drill_interval_hours` when set.
+`collect --once` runs the first two once, after the metric groups.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from collectors.backups.collect import collect_pgbackrest
+from collectors.backups.drill import record_drill, run_drill
+from collectors.backups.facts import read_target_facts
+from collectors.backups.states import evaluate
+from collectors.core.config import Config, Target
+from collectors.core.connections import describe_error
+from collectors.core.errors import KashoOpsError
+from collectors.core.scheduler import start_offset_seconds
+from collectors.core.store import Batch, MetricStore, RunRecord
+
+STATES_GROUP = "recovery_states"
+STATE_COLUMNS = ("collected_at", "target", "state", "severity", "value", "threshold", "message")
+log = logging.getLogger(__name__)
+
+
+def store_recovery_states(store: MetricStore, config: Config, target: Target) -> RunRecord:
+    """Evaluate the target's recovery states from the store and write them back to it."""
+    started_at = datetime.now(UTC)
+    clock = time.perf_counter()
+    batches: list[Batch] = []
+    error: str | None = None
+    try:
+        with store.connection() as conn:
+            facts = read_target_facts(conn, target.name, target.pgbackrest is not None,
+                                      config.backups.pgbackrest_interval_seconds)
+        states = evaluate(facts, config.backups)
+        rows = tuple((started_at, target.name, s.state, s.severity, s.value, s.threshold,
+                      s.message) for s in states)
+        batches = [Batch(STATES_GROUP, STATE_COLUMNS, rows, started_at.date())]
+    except psycopg.Error as exc:
+        error = f"{STATES_GROUP} on {target.name}: cannot read the store: {describe_error(exc)}"
+    record = RunRecord(started_at=started_at, target=target.name, metric_group=STATES_GROUP,
+                       duration_ms=(time.perf_counter() - clock) * 1000,
+                       rows_written=sum(len(b.rows) for b in batches), error=error)
+    store.write(batches, record)
+    return record
+
+
+def scheduled_drill(config: Config, target: Target) -> None:
+    try:
+        result = run_drill(config, target, None, trigger="schedule")
+        record_drill(config.store.dsn, result)
+    except KashoOpsError as exc:
+        log.error("scheduled restore drill of %s: %s", target.name, exc)
+        return
+    log.log(logging.INFO if result.outcome == "passed" else logging.ERROR,
+            "scheduled restore drill of %s %s in %.0f s%s", target.name, result.outcome,
+            result.duration_seconds, f": {result.error}" if result.error else "")
+
+
+def run_recovery_jobs_once(store: MetricStore, config: Config) -> list[RunRecord]:
+    records = [collect_pgbackrest(store, target) for target in config.targets
+               if target.pgbackrest is not None]
+    records += [store_recovery_states(store, config, target) for target in config.targets]
+    return records
+
+
+def add_recovery_jobs(scheduler: BaseScheduler, store: MetricStore, config: Config) -> None:
+    now = datetime.now(UTC)
+    settings = config.backups
+    for target in config.targets:
+        jobs = [(STATES_GROUP, store_recovery_states, [store, config, target],
+                 settings.states_interval_seconds)]
+        if target.pgbackrest is not None:
+            jobs.append(("pgbackrest", collect_pgbackrest, [store, target],
+                         settings.pgbackrest_interval_seconds))
+        for name, function, args, seconds in jobs:
+            scheduler.add_job(
+                function, IntervalTrigger(seconds=seconds, jitter=min(seconds / 10, 5)),
+                args=args, id=f"{target.name}/{name}", name=f"{name} on {target.name}",
+                max_instances=1, coalesce=True, misfire_grace_time=seconds,
+                next_run_time=now + timedelta(
+                    seconds=start_offset_seconds(target.name, name, seconds)))
+        if target.pgbackrest is not None and settings.drill_interval_hours > 0:
+            scheduler.add_job(
+                scheduled_drill, IntervalTrigger(hours=settings.drill_interval_hours),
+                args=[config, target], id=f"{target.name}/restore-drill",
+                name=f"restore drill of {target.name}", max_instances=1, coalesce=True)
