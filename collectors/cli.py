@@ -139,6 +139,8 @@ def cmd_restore_drill(args: argparse.Namespace) -> int:
     from collectors.backups.drill import record_drill, run_drill
 
     config = _config(args)
+    # A service manager's stop (or the demo's) is a Ctrl-C: the scratch copy is removed.
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     result = run_drill(config, config.target(args.target), args.to)
     for check in result.checks:
         print(f"{'ok  ' if check.passed else 'FAIL'} {check.name:<19} {check.detail}")

@@ -25,6 +25,7 @@ from psycopg import sql
 from collectors.core.errors import KashoOpsError
 from collectors.core.metric_groups import load_catalog
 from collectors.migrate import MigrationRunner
+from demo.backups import DemoBackups
 from demo.cluster import ClusterError, LocalCluster
 from demo.seed import seed
 from demo.workload import Workload, start_workload
@@ -78,6 +79,7 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
     cluster = LocalCluster(paths.cluster, pg_port)
     children: dict[str, subprocess.Popen[bytes]] = {}
     workload: Workload | None = None
+    backups = DemoBackups(paths.root, cluster)
     stop_requested = False
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -96,13 +98,16 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
         MigrationRunner(cluster.dsn(KASHO_DB), "kasho").up()
         MigrationRunner(cluster.dsn(STORE_DB), "monitoring").up()
         seed_if_empty(cluster, scale)
+        backups.prepare()
         write_demo_config(paths.config, cluster)
+        backups.append_config(paths.config)
 
         say("starting the live workload (pgbench, payments scripts)")
         workload = start_workload(cluster.dsn(KASHO_DB), clients=4, rate=150,
                                   log_path=paths.logs / "workload.log")
         children["collector"] = spawn("collector", ["collect", "--config", str(paths.config)],
                                       paths)
+        backups.start(paths.config, paths.logs)
         children["dashboard"] = spawn("dashboard", ["dashboard", "--config", str(paths.config),
                                                     "--port", str(port)], paths)
         wait_for_dashboard(port, children, paths, lambda: stop_requested)
@@ -126,6 +131,7 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
             stop_process(child)
         if workload is not None:
             workload.stop()
+        backups.stop()
         cluster.stop()
     return 0
 

@@ -10,8 +10,10 @@ lock and log files keep the owner the server's archive_command expects.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from collections.abc import Sequence
+from contextlib import suppress
 
 from collectors.core.errors import KashoOpsError
 from collectors.core.redact import redact
@@ -34,22 +36,37 @@ def as_server_user(argv: Sequence[str]) -> list[str]:
 
 def run_pgbackrest(command: Sequence[str], args: Sequence[str],
                    timeout_seconds: float = INFO_TIMEOUT_SECONDS) -> str:
-    """Standard output of `command args…`; PgBackRestError with one line otherwise."""
+    """Standard output of `command args…`; PgBackRestError with one line otherwise.
+
+    The command runs in a process group of its own, killed whole on timeout or interrupt:
+    runuser and ssh would otherwise leave pgBackRest running behind them."""
     argv = as_server_user([*command, *args])
     shown = " ".join([*command, *args])
     try:
-        result = subprocess.run(argv, capture_output=True, text=True, cwd="/",
-                                timeout=timeout_seconds, check=False)
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, cwd="/", start_new_session=True)
     except FileNotFoundError:
         raise PgBackRestError(f"`{command[0]}` not found: install pgBackRest (apt-get install "
                               "pgbackrest) or set pgbackrest_command") from None
+    try:
+        stdout, stderr = process.communicate(timeout=timeout_seconds)
     except subprocess.TimeoutExpired:
+        _kill_group(process)
         raise PgBackRestError(f"`{shown}` did not finish within {timeout_seconds:.0f} s"
                               ) from None
-    if result.returncode != 0:
-        raise PgBackRestError(f"`{shown}` failed (exit {result.returncode}): "
-                              f"{last_line(result.stderr or result.stdout)}")
-    return result.stdout
+    except BaseException:
+        _kill_group(process)
+        raise
+    if process.returncode != 0:
+        raise PgBackRestError(f"`{shown}` failed (exit {process.returncode}): "
+                              f"{last_line(stderr or stdout)}")
+    return stdout
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.communicate()
 
 
 def last_line(text: str) -> str:

@@ -47,9 +47,7 @@ def backup_timeline_figure(backups: pd.DataFrame, drills: pd.DataFrame,
                           "%{customdata[1]:.0f} s<extra>" + row_label + "</extra>"))
     if pitr_start is not None and pitr_end is not None:
         fig.add_vrect(x0=utc_naive([pitr_start])[0], x1=utc_naive([pitr_end])[0],
-                      fillcolor=translucent(WINDOW_COLOR, 0.12), line_width=0, layer="below",
-                      annotation_text="restorable", annotation_position="top left",
-                      annotation_font={"color": WINDOW_COLOR, "size": 11})
+                      fillcolor=translucent(WINDOW_COLOR, 0.12), line_width=0, layer="below")
     if not drills.empty:
         passed = drills["outcome"] == "passed"
         for mask, label, color, symbol in ((passed, "drill passed", WINDOW_COLOR, "diamond"),
@@ -64,9 +62,10 @@ def backup_timeline_figure(backups: pd.DataFrame, drills: pd.DataFrame,
                 hovertemplate="%{x|%Y-%m-%d %H:%M} UTC<extra>" + label + "</extra>"))
     oldest = pd.Timestamp(backups["start_time"].min()).to_pydatetime()
     span = now - oldest
-    fig = finish_figure(fig, "Backups and the restorable window", "",
+    fig = finish_figure(fig, "Backups and the restorable window (green)", "",
                         (oldest - span * 0.02, now + span * 0.02))
     fig.update_layout(barmode="overlay", hovermode="closest", bargap=0.35)
+    fig.update_xaxes(type="date")  # bars are a date base plus a duration in milliseconds
     fig.update_yaxes(categoryorder="array", categoryarray=[
         "restore drills", "incremental", "differential", "full"], showgrid=False)
     return fig
@@ -111,5 +110,8 @@ def backlog_figure(history: pd.DataFrame, x_range: TimeRange = None) -> go.Figur
     fig.update_layout(
         yaxis={"rangemode": "tozero"},
         yaxis2={"title": {"text": ".ready files", "font": {"size": 11}}, "overlaying": "y",
-                "side": "right", "rangemode": "tozero", "showgrid": False, "zeroline": False})
+                "side": "right", "rangemode": "tozero", "showgrid": False, "zeroline": False,
+                "tickformat": ",d",
+                # whole files: never a tick between two counts
+                "dtick": 1 if float(history["ready_count"].max() or 0) < 6 else None})
     return fig

@@ -61,7 +61,7 @@ tiles = st.columns(5)
 if stanza is not None and not pd.isna(stanza["pitr_start"]):
     window = stanza["pitr_end"] - stanza["pitr_start"]
     tiles[0].metric("Restorable window", format_seconds(window.total_seconds()),
-                    f"{stanza['pitr_start']:%m-%d %H:%M} → {stanza['pitr_end']:%m-%d %H:%M} UTC",
+                    f"from {stanza['pitr_start']:%b %d %H:%M} UTC",
                     delta_color="off", delta_arrow="off", border=True,
                     help="Point-in-time recovery reaches any moment from the end of the oldest "
                          "backup whose WAL runs unbroken to the newest archived WAL, up to that "

@@ -41,12 +41,13 @@ if recovery.empty and lag_history.empty and slot_history.empty:
             "`kasho-ops collect` running?", icon=":material/hourglass_empty:")
     st.stop()
 
-recovery_states.render(states, recovery_states.REPLICATION_STATES,
-                       "Replication lag and slot retention: every check passes.")
 notice = recovery_states.standby_notice(recovery)
 if notice:
-    row = recovery.iloc[0]
     st.info(notice, icon=":material/sync:")
+recovery_states.render(states, recovery_states.REPLICATION_STATES,
+                       "Replication lag and slot retention: every check passes.")
+if notice:
+    row = recovery.iloc[0]
     tiles = st.columns(4)
     tiles[0].metric("Replay delay", format_seconds(row["replay_delay_seconds"]), border=True,
                     help="Now minus the commit time of the last replayed transaction; 0 when "
