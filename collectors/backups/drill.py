@@ -165,7 +165,7 @@ def run_drill(config: Config, target: Target, to: datetime | None,
         result.recovery_seconds = time.monotonic() - clock
         result.check("recovered", True, f"WAL replayed and promoted in "
                      f"{result.recovery_seconds:.1f} s on 127.0.0.1:{server.port}")
-        check_restored_data(server, drill_database(target), result)
+        check_restored_data(server, drill_database(target), backup.stop, result)
     except (PgBackRestError, DrillError) as exc:
         result.error = str(exc)
         step = "restored" if not result.checks else "recovered"
@@ -182,25 +182,30 @@ def run_drill(config: Config, target: Target, to: datetime | None,
     return result
 
 
-def check_restored_data(server: ScratchServer, dbname: str, result: DrillResult) -> None:
+def check_restored_data(server: ScratchServer, dbname: str, backup_stop: datetime,
+                        result: DrillResult) -> None:
+    """The recovered-to time and the checks on the restored data. The recovered-to time is
+    the requested time when recovery stopped there (the data is as of that moment, whether
+    or not a commit was replayed since the backup); without a target it is the last replayed
+    commit, or the backup's end when there was none."""
     target_time = result.requested_time
     with server.connect("postgres") as conn:
         row = conn.execute("SELECT pg_last_xact_replay_timestamp()").fetchone()
-    replayed = row[0] if row else None
-    result.recovered_to = replayed or server.last_transaction_in_log()
+    replayed = (row[0] if row else None) or server.last_transaction_in_log()
     if target_time is not None:
         stopped = server.stopped_at_target()
-        not_after = result.recovered_to is not None and result.recovered_to <= target_time
-        result.check("reached_target", stopped is not None and not_after,
-                     f"recovery stopped for the target at the first commit after it "
-                     f"({_when(stopped)}); last replayed commit {_when(result.recovered_to)}, "
-                     f"target {_when(target_time)}" if stopped is not None else
+        reached = stopped is not None and (replayed is None or replayed <= target_time)
+        result.recovered_to = target_time if reached else replayed
+        result.check("reached_target", reached,
+                     f"recovery stopped before the first commit after the target "
+                     f"({_when(stopped)}); last replayed commit {_when(replayed)}, target "
+                     f"{_when(target_time)}" if stopped is not None else
                      "recovery ended without reaching the target time: the archive holds no "
                      f"commit after {_when(target_time)}")
     else:
-        result.check("reached_target", result.recovered_to is not None,
-                     f"replayed to the end of the archive; last commit "
-                     f"{_when(result.recovered_to)}")
+        result.recovered_to = replayed or backup_stop
+        result.check("reached_target", True,
+                     f"replayed to the end of the archive; last commit {_when(replayed)}")
     try:
         with server.connect(dbname) as conn:
             for table in KASHO_TABLES:
