@@ -101,6 +101,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
                 status = "ok" if record.error is None else f"FAILED: {record.error}"
                 print(f"{record.target:<20} {record.metric_group:<20} "
                       f"{record.rows_written:>6} rows {record.duration_ms:>8.1f} ms  {status}")
+                if record.note:
+                    print(f"{'':<20} {'':<20} note: {record.note}")
             failed = sum(1 for r in records if r.error)
             print(f"{len(records) - failed} ok, {failed} failed")
             return 1 if failed else 0

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from collectors.core.engine import text_batch
 from collectors.core.metric_groups import load_catalog
 from collectors.core.redact import Secret
-from collectors.core.store import RUN_COLUMNS, Batch, MetricStore
+from collectors.core.store import RUN_COLUMNS, Batch, MetricStore, RunRecord
 
 REGRESSION_AGO = timedelta(minutes=40)
 STAT_COLUMNS = ("collected_at", "target", "interval_seconds", "queryid", "dbid", "userid",
@@ -144,7 +144,8 @@ def seed_query_history(store_dsn: str, target: str, now: datetime, duration: tim
                              for day, rows in by_day.items()])
                 runs = sorted({row[0] for row in batch_rows})
                 store.write([Batch("collector_runs", RUN_COLUMNS, tuple(
-                    (t, target, "query_stats", 40.0, 0, None) for t in runs if t.date() == day),
+                    RunRecord(t, target, "query_stats", 40.0, 0, None).as_row()
+                    for t in runs if t.date() == day),
                     day) for day in {t.date() for t in runs}])
                 written += len(batch_rows)
                 batch_rows = []

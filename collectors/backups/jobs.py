@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from collectors.backups.collect import collect_pgbackrest
+from collectors.backups.collect import PGBACKREST_GROUP, collect_pgbackrest
 from collectors.backups.drill import record_drill, run_drill
 from collectors.backups.facts import read_target_facts
 from collectors.backups.states import evaluate
@@ -74,20 +75,24 @@ def run_recovery_jobs_once(store: MetricStore, config: Config) -> list[RunRecord
 def add_recovery_jobs(scheduler: BaseScheduler, store: MetricStore, config: Config) -> None:
     now = datetime.now(UTC)
     settings = config.backups
+
+    def add(name: str, target: Target, function: Callable[..., object], args: list[object],
+            seconds: int) -> None:
+        scheduler.add_job(
+            function, IntervalTrigger(seconds=seconds, jitter=min(seconds / 10, 5)),
+            args=args, id=f"{target.name}/{name}", name=f"{name} on {target.name}",
+            max_instances=1, coalesce=True, misfire_grace_time=seconds,
+            next_run_time=now + timedelta(
+                seconds=start_offset_seconds(target.name, name, seconds)))
+
     for target in config.targets:
-        jobs = [(STATES_GROUP, store_recovery_states, [store, config, target],
-                 settings.states_interval_seconds)]
-        if target.pgbackrest is not None:
-            jobs.append(("pgbackrest", collect_pgbackrest, [store, target],
-                         settings.pgbackrest_interval_seconds))
-        for name, function, args, seconds in jobs:
-            scheduler.add_job(
-                function, IntervalTrigger(seconds=seconds, jitter=min(seconds / 10, 5)),
-                args=args, id=f"{target.name}/{name}", name=f"{name} on {target.name}",
-                max_instances=1, coalesce=True, misfire_grace_time=seconds,
-                next_run_time=now + timedelta(
-                    seconds=start_offset_seconds(target.name, name, seconds)))
-        if target.pgbackrest is not None and settings.drill_interval_hours > 0:
+        add(STATES_GROUP, target, store_recovery_states, [store, config, target],
+            settings.states_interval_seconds)
+        if target.pgbackrest is None:
+            continue
+        add(PGBACKREST_GROUP, target, collect_pgbackrest, [store, target],
+            settings.pgbackrest_interval_seconds)
+        if settings.drill_interval_hours > 0:
             scheduler.add_job(
                 scheduled_drill, IntervalTrigger(hours=settings.drill_interval_hours),
                 args=[config, target], id=f"{target.name}/restore-drill",

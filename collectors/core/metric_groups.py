@@ -2,6 +2,10 @@
 
 Validation happens here, at load time: a group without SQL, a bad kind, or counters that are
 not columns of its own definition fail loudly before anything is scheduled.
+
+A group with text columns may keep them out of its per-run SQL: `<group>/texts/<major>.sql`
+then reads them only for the text keys the store has not seen yet (one array parameter per
+text key, named after it), so long texts are not read from the server on every run.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ class MetricGroup:
     text_columns: tuple[str, ...] = ()
     text_keys: tuple[str, ...] = ()
     text_table: str | None = None
+    text_sql_by_major: tuple[tuple[int, str], ...] = ()
+    text_max_chars: int | None = None
     mask_literals_in: tuple[str, ...] = ()
     extension: str | None = None
     preload_library: bool = False
@@ -75,7 +81,18 @@ class MetricGroup:
 
     def sql_for(self, server_major: int) -> str:
         """The highest definition whose minimum major is <= the server's."""
-        fitting = [(major, sql) for major, sql in self.sql_by_major if major <= server_major]
+        return self._fitting(self.sql_by_major, server_major)
+
+    @property
+    def has_text_query(self) -> bool:
+        return bool(self.text_sql_by_major)
+
+    def text_sql_for(self, server_major: int) -> str:
+        """The text query for the server's major (see the module docstring)."""
+        return self._fitting(self.text_sql_by_major, server_major)
+
+    def _fitting(self, definitions: tuple[tuple[int, str], ...], server_major: int) -> str:
+        fitting = [(major, sql) for major, sql in definitions if major <= server_major]
         if not fitting:
             raise UnsupportedServer(
                 f"metric group {self.name} needs PostgreSQL {self.min_major} or newer; "
@@ -83,23 +100,27 @@ class MetricGroup:
         return max(fitting)[1]
 
 
+def _names(spec: dict[str, object], key: str) -> tuple[str, ...]:
+    """A catalogue list of column names; anything else is a catalogue error."""
+    value = spec.get(key, ())
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise KashoOpsError(f"catalogue: {key} must be a list of column names")
+    return tuple(value)
+
+
 def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_DIR) -> MetricGroup:
     def fail(message: str) -> KashoOpsError:
         return KashoOpsError(f"catalogue group {name}: {message}")
 
-    sql_files = []
     group_dir = catalog_dir / name
-    if group_dir.is_dir():
-        for path in group_dir.iterdir():
-            match = _SQL_FILE.match(path.name)
-            if match:
-                sql_files.append((int(match.group(1)), path.read_text()))
+    sql_files = _sql_by_major(group_dir)
+    text_sql_files = _sql_by_major(group_dir / "texts")
     if not sql_files:
         raise fail(f"no SQL definitions in {group_dir} (expected files like 13.sql)")
     kind = spec.get("kind")
     if kind not in KINDS:
         raise fail(f"kind must be one of {', '.join(KINDS)}")
-    counters = tuple(spec.get("counters", ()))  # type: ignore[arg-type]
+    counters = _names(spec, "counters")
     if kind == "counter" and not counters:
         raise fail("a counter group must list its counters")
     if kind == "gauge" and counters:
@@ -108,9 +129,9 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
     if not isinstance(interval, int) or interval < 1:
         raise fail("interval_seconds must be a whole number >= 1")
     timeout_ms = spec.get("timeout_ms")
-    keys = tuple(spec.get("keys", ()))  # type: ignore[arg-type]
-    text_columns = tuple(spec.get("text_columns", ()))  # type: ignore[arg-type]
-    text_keys = tuple(spec.get("text_keys", keys))  # type: ignore[arg-type]
+    keys = _names(spec, "keys")
+    text_columns = _names(spec, "text_columns")
+    text_keys = _names(spec, "text_keys") if "text_keys" in spec else keys
     text_table = spec.get("text_table")
     if text_columns:
         if not isinstance(text_table, str) or not text_table:
@@ -121,7 +142,14 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
             raise fail("text_columns cannot also be keys or counters")
     elif text_table or "text_keys" in spec:
         raise fail("text_table and text_keys only make sense with text_columns")
-    mask_literals_in = tuple(spec.get("mask_literals_in", ()))  # type: ignore[arg-type]
+    if text_sql_files and not text_columns:
+        raise fail("a texts/ query needs text_columns to read")
+    text_max_chars = spec.get("text_max_chars")
+    if text_max_chars is not None and (not isinstance(text_max_chars, int)
+                                       or isinstance(text_max_chars, bool)
+                                       or text_max_chars < 1):
+        raise fail("text_max_chars must be a whole number >= 1")
+    mask_literals_in = _names(spec, "mask_literals_in")
     if not set(mask_literals_in) <= set(text_columns):
         raise fail("mask_literals_in must name text_columns")
     return MetricGroup(
@@ -141,10 +169,19 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
         text_columns=text_columns,
         text_keys=text_keys if text_columns else (),
         text_table=text_table if text_columns else None,  # type: ignore[arg-type]
+        text_sql_by_major=tuple(sorted(text_sql_files)),
+        text_max_chars=text_max_chars,
         mask_literals_in=mask_literals_in,
         extension=spec.get("extension"),  # type: ignore[arg-type]
         preload_library=bool(spec.get("preload_library", False)),
     )
+
+
+def _sql_by_major(folder: Path) -> list[tuple[int, str]]:
+    if not folder.is_dir():
+        return []
+    return [(int(match.group(1)), path.read_text()) for path in folder.iterdir()
+            if (match := _SQL_FILE.match(path.name))]
 
 
 @cache

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import random
 import threading
-import time
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -114,13 +113,10 @@ class Collector:
             log.warning("%s", record.error)
         return record
 
-    def run_once(self, baseline_wait_seconds: float = 1.0) -> list[RunRecord]:
-        """One run of every group on every target. Counter groups first take a baseline
-        sample and wait `baseline_wait_seconds`, so even a single cycle writes deltas."""
-        primed = [self.engine.prime(group, target) for target in self.config.targets
-                  for group in self.groups if group.is_counter]
-        if any(primed):
-            time.sleep(baseline_wait_seconds)
+    def run_once(self) -> list[RunRecord]:
+        """One run of every group on every target. Counter groups continue from their
+        stored baselines, so `collect --once` from cron stores every interval; a first-ever
+        run takes the baseline and says so."""
         return [self.collect(group, target)
                 for target in self.config.targets for group in self.groups]
 

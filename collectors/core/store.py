@@ -3,6 +3,11 @@
 Partitions are created on demand, once per (table, UTC day) per process. When the store is
 down, batches wait in a bounded in-memory buffer and are resent, newest first, when it is
 back; what does not fit is dropped and counted in `points_dropped`.
+
+A write may carry a `GuardedState` (a counter baseline): progress state written in the same
+transaction as the rows, only if it is still the state the rows were computed from. If it
+is not, the rows are discarded and only the run record is kept; if the store is down, such
+rows are not buffered (the next run recomputes them from the stored state, losing nothing).
 """
 
 from __future__ import annotations
@@ -11,9 +16,9 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from psycopg import sql
@@ -26,7 +31,8 @@ from collectors.core.redact import Secret
 log = logging.getLogger(__name__)
 SCHEMA = "kasho_ops"
 RUNS_TABLE = "collector_runs"
-RUN_COLUMNS = ("started_at", "target", "metric_group", "duration_ms", "rows_written", "error")
+RUN_COLUMNS = ("started_at", "target", "metric_group", "duration_ms", "rows_written", "error",
+               "note")
 
 
 @dataclass(frozen=True)
@@ -52,22 +58,40 @@ class RunRecord:
     rows_written: int
     error: str | None
     target_unreachable: bool = False  # not stored: drives the scheduler's backoff
+    note: str | None = None  # what the run says beyond ok/failed ("baseline taken")
 
     def as_row(self) -> tuple[Any, ...]:
         return (self.started_at, self.target, self.metric_group, self.duration_ms,
-                self.rows_written, self.error)
+                self.rows_written, self.error, self.note)
+
+
+class GuardedState(Protocol):
+    """Progress state written with a run's rows, in their transaction, if still current."""
+
+    @property
+    def rejection(self) -> str:
+        """The run's error when `apply` refused: why its rows were discarded."""
+        ...
+
+    def apply(self, conn: psycopg.Connection[Any]) -> bool:
+        """Write the new state; False (having written nothing) if another writer moved it."""
+        ...
+
+    def settled(self, committed: bool) -> None:
+        """Told once whether the rows and the state were committed together."""
+        ...
 
 
 class MetricStore:
     def __init__(self, dsn: Secret, max_connections: int = 4,
                  buffer_max_rows: int = 50_000) -> None:
+        self._conninfo = dsn.reveal()
+        self._connect_kwargs: dict[str, Any] = {
+            "application_name": "kasho-ops-store", "connect_timeout": 5,
+            "options": "-c timezone=UTC -c statement_timeout=30000 -c lock_timeout=5000"}
         self._pool = ConnectionPool(
-            dsn.reveal(), min_size=1, max_size=max_connections, timeout=10.0, open=False,
-            name="kasho-ops:store",
-            kwargs={"application_name": "kasho-ops-store", "connect_timeout": 5,
-                    "options": "-c timezone=UTC -c statement_timeout=30000 "
-                               "-c lock_timeout=5000"},
-        )
+            self._conninfo, min_size=1, max_size=max_connections, timeout=10.0, open=False,
+            name="kasho-ops:store", kwargs=self._connect_kwargs)
         self._partitions: set[tuple[str, date]] = set()
         self._pending: deque[Batch] = deque()
         self._pending_rows = 0
@@ -86,7 +110,7 @@ class MetricStore:
 
     def _probe_error(self) -> str:
         try:
-            with psycopg.connect(self._pool.conninfo, **self._pool.kwargs):
+            with psycopg.connect(self._conninfo, **self._connect_kwargs):
                 return "connection works now, but the pool timed out"
         except psycopg.Error as exc:
             return describe_error(exc)
@@ -99,11 +123,18 @@ class MetricStore:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def write(self, batches: Sequence[Batch], run: RunRecord | None = None) -> None:
-        """Write the batches (and the run record) in one transaction; buffer them on failure."""
+    def write(self, batches: Sequence[Batch], run: RunRecord | None = None,
+              guard: GuardedState | None = None) -> None:
+        """Write the batches (and the run record) in one transaction; buffer them on failure.
+
+        With a guard, the batches are written only together with its state; a refused or
+        failed guarded write keeps the run record alone (buffered if the store is down)."""
+        if guard is not None:
+            self._write_guarded(batches, run, guard)
+            return
         work = [b for b in batches if b.rows]
         if run is not None:
-            work.append(Batch(RUNS_TABLE, RUN_COLUMNS, (run.as_row(),), run.started_at.date()))
+            work.append(_run_batch(run))
         try:
             self._copy(work)
         except (psycopg.OperationalError, PoolTimeout) as exc:
@@ -111,9 +142,34 @@ class MetricStore:
             return
         self._resend_pending()
 
-    def _copy(self, batches: Sequence[Batch]) -> None:
+    def _write_guarded(self, batches: Sequence[Batch], run: RunRecord | None,
+                       guard: GuardedState) -> None:
+        work = [b for b in batches if b.rows]
+        runs = [_run_batch(run)] if run is not None else []
+        try:
+            committed = self._copy([*work, *runs], guard)
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            guard.settled(False)
+            if run is not None:
+                self._buffer([_run_batch(replace(run, rows_written=0, note=_join(
+                    run.note, "the store was unavailable: these deltas are recomputed by the "
+                              "next run from the stored baseline")))], exc)
+            return
+        except BaseException:
+            guard.settled(False)
+            raise
+        guard.settled(committed)
+        if not committed and run is not None:
+            self.write([], replace(run, rows_written=0, error=guard.rejection))
+            return
+        self._resend_pending()
+
+    def _copy(self, batches: Sequence[Batch], guard: GuardedState | None = None) -> bool:
         created: set[tuple[str, date]] = set()
-        with self._pool.connection() as conn, conn.transaction():
+        with self._pool.connection() as conn, conn.transaction() as transaction:
+            if guard is not None and not guard.apply(conn):
+                transaction.force_rollback = True
+                return False
             for batch in batches:
                 if batch.insert_once:
                     self._insert_once(conn, batch)
@@ -126,6 +182,7 @@ class MetricStore:
                     for row in batch.rows:
                         copy.write_row(row)
         self._partitions |= created  # only once committed: a rolled-back one does not exist
+        return True
 
     @staticmethod
     def _insert_once(conn: psycopg.Connection[Any], batch: Batch) -> None:
@@ -202,3 +259,11 @@ class MetricStore:
                 "SELECT kasho_ops.drop_partitions_before(%s)", [cutoff]).fetchall()]
         self._partitions = {(t, d) for t, d in self._partitions | created if d >= cutoff}
         return dropped
+
+
+def _run_batch(run: RunRecord) -> Batch:
+    return Batch(RUNS_TABLE, RUN_COLUMNS, (run.as_row(),), run.started_at.date())
+
+
+def _join(first: str | None, second: str) -> str:
+    return f"{first}; {second}" if first else second

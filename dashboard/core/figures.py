@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -39,6 +40,9 @@ TIME_TICK_FORMATS = [
 ]
 
 TimeRange = tuple[datetime, datetime] | None
+# The colours st.metric accepts for a tile's delta.
+DeltaColor = Literal["normal", "inverse", "off", "red", "orange", "yellow", "green", "blue",
+                     "violet", "gray", "grey", "primary"]
 
 
 def finish_figure(fig: go.Figure, title: str, y_title: str, x_range: TimeRange,

@@ -19,7 +19,7 @@ TYPE_LABELS = {"full": "full", "diff": "differential", "incr": "incremental"}
 def _utc(value: Any) -> str:
     if value is None or pd.isna(value):
         return "—"
-    return pd.Timestamp(value).tz_convert("UTC").strftime("%Y-%m-%d %H:%M:%S")
+    return str(pd.Timestamp(value).tz_convert("UTC").strftime("%Y-%m-%d %H:%M:%S"))
 
 
 def _bytes(value: Any) -> str:

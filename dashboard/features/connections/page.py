@@ -9,6 +9,7 @@ import streamlit as st
 
 from collectors.core.errors import StoreUnavailable
 from dashboard.core.context import current
+from dashboard.core.figures import DeltaColor
 from dashboard.core.units import format_interval, format_seconds
 from dashboard.features.connections import charts, data
 from dashboard.features.connections import logic as tables
@@ -16,6 +17,7 @@ from dashboard.features.overview import data as overview_data
 
 CHART_CONFIG = {"displaylogo": False}
 BREAKDOWN_PARAM = "by"
+LEVEL_COLORS: dict[str, DeltaColor] = {"critical": "red", "warning": "orange"}
 
 ctx = current()
 x_range = (ctx.start, ctx.end)
@@ -49,8 +51,7 @@ latest_ages = ages.sort_values("collected_at").iloc[-1] if not ages.empty else N
 tiles = st.columns(4)
 tiles[0].metric("In use", f"{utilization.client_connections} / {utilization.usable}",
                 f"{utilization.percent:.0f} % of the limit", delta_arrow="off", border=True,
-                delta_color={"critical": "red", "warning": "orange"}.get(utilization.level,
-                                                                         "green"),
+                delta_color=LEVEL_COLORS.get(utilization.level, "green"),
                 help="Client backends at the latest sample against max_connections minus "
                      "the reserved slots, which ordinary roles cannot use")
 tiles[1].metric("Idle in transaction", f"{int(idle['sessions'].sum())}",

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from dashboard.core.figures import DeltaColor
 from dashboard.core.units import format_bytes, format_rate
 
 HEALTHY_HIT_PERCENT = 99.0
@@ -68,7 +69,7 @@ class MetricTile:
     label: str
     value: str
     delta: str | None = None
-    delta_color: str = "off"
+    delta_color: DeltaColor = "off"
     help: str | None = None
 
 
@@ -112,7 +113,7 @@ def headline_tiles(h: Headline) -> list[MetricTile]:
     return tiles
 
 
-def _usage_color(percent: float) -> str:
+def _usage_color(percent: float) -> DeltaColor:
     if percent >= 90:
         return "red"
     if percent >= 75:

@@ -199,7 +199,7 @@ def statement_totals(dsn: Secret, target: str, window: Window) -> pd.DataFrame:
             GROUP BY queryid, dbid, userid, toplevel
             HAVING sum(calls) > 0.5
         )""").format(sums=_sums(TOTAL_COLUMNS), source=source) + sql.SQL(_WITH_NAMES)
-    return read_frame(dsn, query, {"target": target, **params})  # type: ignore[arg-type]
+    return read_frame(dsn, query, {"target": target, **params})
 
 
 SPARKLINE_COLUMNS = ("calls", "total_exec_time_ms", "rows", "shared_blks_read",
@@ -224,7 +224,7 @@ def statement_series(dsn: Secret, target: str, window: Window, keys: tuple[KeyTu
         FROM ({source}) src
         GROUP BY 1, queryid, dbid, userid, toplevel
         ORDER BY 1""").format(bucket=time_bucket("ts"), sums=_sums(columns), source=source)
-    return read_frame(dsn, query, {"target": target, "bucket": window.bucket,  # type: ignore[arg-type]
+    return read_frame(dsn, query, {"target": target, "bucket": window.bucket,
                               **params, **_key_params(keys)})
 
 

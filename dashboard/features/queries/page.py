@@ -35,7 +35,7 @@ interval = ctx.config.collector.intervals.get("query_stats", 60)
 dsn = ctx.config.store.dsn
 
 
-def open_statement(key: tuple) -> None:
+def open_statement(key: tuple[int, ...]) -> None:
     st.query_params[QUERYID_PARAM] = str(key[0])
     st.query_params[DBID_PARAM] = str(key[1])
     st.query_params[USERID_PARAM] = str(key[2])
