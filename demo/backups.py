@@ -42,9 +42,12 @@ from demo.cluster import ClusterError, LocalCluster
 STANZA = "kasho"
 STANDBY_SLOT = "kasho_standby"
 STANDBY_TARGET = "kasho-standby"
-INCREMENTAL_MINUTES = 3.0
-FULL_MINUTES = 20.0
-# The first drill waits for the first incremental backup, a few minutes in.
+# With repo1-retention-full=2 the repository holds 15 to 30 minutes of WAL, two or three
+# fulls and up to six incrementals. pgBackRest 2.45 has no block incremental: an incremental
+# copies every changed file whole, so incrementals stay few.
+INCREMENTAL_MINUTES = 5.0
+FULL_MINUTES = 15.0
+# The first drill runs a few minutes in, from the first full backup and the WAL since.
 FIRST_DRILL_AFTER_SECONDS = float(os.environ.get("KASHO_OPS_DEMO_FIRST_DRILL_SECONDS", 150))
 DEMO_BACKUP_SETTINGS = """
 [backups]
@@ -52,7 +55,7 @@ DEMO_BACKUP_SETTINGS = """
 pgbackrest_interval_seconds = 15
 states_interval_seconds = 10
 max_full_backup_age_hours = 1
-max_backup_age_hours = 0.25
+max_backup_age_hours = 0.2
 min_pitr_window_hours = 0.05
 max_drill_age_days = 1
 drill_interval_hours = 0.5
@@ -105,7 +108,7 @@ class DemoBackups:
             "# Written by `kasho-ops demo`: a local repository, bounded by retention.\n"
             f"[global]\nrepo1-path={repo}\nrepo1-retention-full=2\n"
             f"log-path={log}\nlock-path={lock}\nspool-path={spool}\n"
-            "compress-type=lz4\nstart-fast=y\nlog-level-console=warn\n"
+            "compress-type=zst\nstart-fast=y\nlog-level-console=warn\n"
             "log-level-file=info\n\n"
             f"[{STANZA}]\npg1-path={self.cluster.data_dir}\npg1-port={self.cluster.port}\n"
             f"pg1-socket-path={self.cluster.socket_dir}\npg1-user={self.cluster.superuser}\n")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 
+from tests.integration.demo_backups import assert_backups_and_replica_shown, assert_standby_stopped
 from tests.pg import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +39,9 @@ def _wait_for_line(process: subprocess.Popen[str], needle: str, timeout_seconds:
 
 def test_demo_serves_live_data_and_stops_everything_on_interrupt(tmp_path: Path) -> None:
     pg_port, web_port = free_port(), free_port()
-    env = {**os.environ, "KASHO_OPS_HOME": str(tmp_path), "KASHO_OPS_DEMO_PG_PORT": str(pg_port)}
+    env = {**os.environ, "KASHO_OPS_HOME": str(tmp_path), "KASHO_OPS_DEMO_PG_PORT": str(pg_port),
+           "KASHO_OPS_DEMO_FIRST_DRILL_SECONDS": "1"}
+    started = time.monotonic()
     demo = subprocess.Popen(
         [sys.executable, "-m", "collectors.cli", "demo", "--scale", "0.002",
          "--port", str(web_port)],
@@ -49,6 +52,7 @@ def test_demo_serves_live_data_and_stops_everything_on_interrupt(tmp_path: Path)
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/_stcore/health") as response:
             assert response.status == 200
         store = f"host=127.0.0.1 port={pg_port} dbname=kasho_ops user=postgres"
+        assert_backups_and_replica_shown(store, started + 180)
         with psycopg.connect(store) as conn:
             groups = {row[0] for row in conn.execute(
                 "SELECT metric_group FROM kasho_ops.collector_runs WHERE error IS NULL")}
@@ -71,6 +75,7 @@ def test_demo_serves_live_data_and_stops_everything_on_interrupt(tmp_path: Path)
     assert "Traceback" not in "".join(seen) + rest
     # Nothing it started is left: the cluster is stopped and both ports are closed.
     assert not (tmp_path / "demo" / "postgres" / "data" / "postmaster.pid").exists()
+    assert_standby_stopped(tmp_path)
     for port in (pg_port, web_port):
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
