@@ -26,15 +26,25 @@ CHECKS = {
 }
 
 
-def assert_backups_and_replica_shown(store_dsn: str, deadline: float) -> None:
-    """Poll the store until every check holds, or fail naming the ones that did not."""
+# The drill restores and replays after the first full backup: on a loaded machine it may
+# finish after the three minutes the pages' other data must meet.
+DRILL_GRACE_SECONDS = 120
+
+
+def assert_backups_and_replica_shown(store_dsn: str, started: float) -> None:
+    """Poll the store until every check holds (the drill with some grace), or fail naming
+    the ones that did not."""
     missing = list(CHECKS)
     with psycopg.connect(store_dsn, autocommit=True) as conn:
-        while missing and time.monotonic() < deadline:
+        while missing:
+            elapsed = time.monotonic() - started
             missing = [name for name in missing
                        if not conn.execute(CHECKS[name]).fetchone()[0]]  # type: ignore[index]
+            late = [name for name in missing if name != "a passed restore drill"
+                    or elapsed > 180 + DRILL_GRACE_SECONDS]
+            assert not (late and elapsed > 180), \
+                f"the demo did not show {', '.join(late)} within {elapsed:.0f} s"
             time.sleep(1)
-    assert not missing, f"the demo did not show {', '.join(missing)} in time"
 
 
 def assert_standby_stopped(home: Path) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -37,9 +39,12 @@ def _wait_for_line(process: subprocess.Popen[str], needle: str, timeout_seconds:
     raise AssertionError(f"no {needle!r} from the demo; it printed:\n{''.join(seen)}")
 
 
-def test_demo_serves_live_data_and_stops_everything_on_interrupt(tmp_path: Path) -> None:
+def test_demo_serves_live_data_and_stops_everything_on_interrupt() -> None:
+    # Not pytest's tmp_path: another pytest run resets /tmp/pytest-of-root to 0700, which
+    # locks the postgres user (the server, pgBackRest) out of everything under it.
+    home = Path(tempfile.mkdtemp(prefix="kasho-ops-demo-test-"))
     pg_port, web_port = free_port(), free_port()
-    env = {**os.environ, "KASHO_OPS_HOME": str(tmp_path), "KASHO_OPS_DEMO_PG_PORT": str(pg_port),
+    env = {**os.environ, "KASHO_OPS_HOME": str(home), "KASHO_OPS_DEMO_PG_PORT": str(pg_port),
            "KASHO_OPS_DEMO_FIRST_DRILL_SECONDS": "1"}
     started = time.monotonic()
     demo = subprocess.Popen(
@@ -52,7 +57,7 @@ def test_demo_serves_live_data_and_stops_everything_on_interrupt(tmp_path: Path)
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/_stcore/health") as response:
             assert response.status == 200
         store = f"host=127.0.0.1 port={pg_port} dbname=kasho_ops user=postgres"
-        assert_backups_and_replica_shown(store, started + 180)
+        assert_backups_and_replica_shown(store, started)
         with psycopg.connect(store) as conn:
             groups = {row[0] for row in conn.execute(
                 "SELECT metric_group FROM kasho_ops.collector_runs WHERE error IS NULL")}
@@ -74,8 +79,9 @@ def test_demo_serves_live_data_and_stops_everything_on_interrupt(tmp_path: Path)
     assert demo.returncode == 0, "".join(seen) + rest
     assert "Traceback" not in "".join(seen) + rest
     # Nothing it started is left: the cluster is stopped and both ports are closed.
-    assert not (tmp_path / "demo" / "postgres" / "data" / "postmaster.pid").exists()
-    assert_standby_stopped(tmp_path)
+    assert not (home / "demo" / "postgres" / "data" / "postmaster.pid").exists()
+    assert_standby_stopped(home)
     for port in (pg_port, web_port):
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
+    shutil.rmtree(home, ignore_errors=True)
