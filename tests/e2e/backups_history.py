@@ -145,7 +145,11 @@ def seed_backups_store(store_dsn: str, now: datetime, seed: int = 11) -> None:
         copy_into_store(conn, "recovery_status", RECOVERY_COLUMNS, recovery + replica)
         copy_into_store(conn, "recovery_states", STATE_COLUMNS,
                         [(now, PRIMARY, name, severity, None, None, message)
-                         for name, severity, message in states])
+                         for name, severity, message in states]
+                        + [(now, STANDBY, "replication_lag_bytes", "ok", None, None,
+                            "this standby has 1.5 MB received but not replayed"),
+                           (now, STANDBY, "replication_lag_seconds", "ok", None, None,
+                            "this standby's replay is 1.0 s behind")])
         copy_into_store(conn, "collector_runs", ("started_at", "target", "metric_group",
                                                  "duration_ms", "rows_written", "error"), runs)
         for started, trigger, requested, seconds, outcome, error in drills:

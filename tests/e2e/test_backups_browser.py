@@ -6,6 +6,7 @@ Leaves test-artifacts/backups.png, replication.png and replication-standby.png.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,8 +66,9 @@ def test_backups_page_shows_backups_window_archiving_retention_and_drills(
     expect(page.get_by_text("repository encryption: aes-256-cbc", exact=False)).to_be_visible()
     expect(page.get_by_role("heading", name="Retention")).to_be_visible()
     expect(page.get_by_role("heading", name="Restore drills")).to_be_visible()
-    # Backups, archiving settings, retention, store retention, drills.
-    expect(page.get_by_test_id("stDataFrame")).to_have_count(5, timeout=LOAD_TIMEOUT_MS)
+    # All checks (in the expander), backups, archiving settings, retention, store retention,
+    # drills.
+    expect(page.get_by_test_id("stDataFrame")).to_have_count(6, timeout=LOAD_TIMEOUT_MS)
     screenshot(page, "backups.png", 3)
 
 
@@ -77,7 +79,8 @@ def test_replication_page_on_the_primary_and_on_its_standby(
     wait_for_charts(page, 3)
     assert chart_titles(page) == ["Replay lag per standby", "Replay lag per standby (time)",
                                   "WAL retained per replication slot (dotted: inactive)"]
-    expect(page.get_by_text("Inactive slot old_analytics keeps", exact=False)).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Inactive slot old_analytics keeps 6\.\d GB of WAL"))
+           ).to_be_visible()
     expect(page.get_by_text("Slot WAL retention: inactive slot old_analytics keeps",
                             exact=False)).to_be_visible()
     expect(page.get_by_test_id("stMetric").filter(has_text="Standbys streaming")

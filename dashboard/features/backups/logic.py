@@ -22,6 +22,10 @@ def _utc(value: Any) -> str:
     return str(pd.Timestamp(value).tz_convert("UTC").strftime("%Y-%m-%d %H:%M:%S"))
 
 
+def _text(value: Any) -> str:
+    return "—" if value is None or pd.isna(value) else str(value)
+
+
 def _bytes(value: Any) -> str:
     return "—" if value is None or pd.isna(value) else format_bytes(float(value))
 
@@ -155,7 +159,7 @@ def drills_table(drills: pd.DataFrame, now: datetime) -> pd.DataFrame:
         rows.append([
             _utc(d.started_at), format_age((now - started).total_seconds()), str(d.trigger),
             "end of archive" if pd.isna(d.requested_time) else _utc(d.requested_time),
-            d.backup_label or "—", _utc(d.recovered_to), format_seconds(d.duration_seconds),
+            _text(d.backup_label), _utc(d.recovered_to), format_seconds(d.duration_seconds),
             " / ".join(f"{int(counts[t]):,}" if t in counts else "—"
                        for t in ("users", "accounts", "transactions")),
             str(d.outcome), failed_check(d.checks, d.error)])

@@ -92,13 +92,6 @@ tiles[3].metric("WAL kept by slots", format_bytes(float(slots["retained_wal_byte
                 if not slots.empty else "—", border=True,
                 help="The most WAL one slot keeps on disk (restart_lsn to now)")
 
-for slot in inactive.itertuples(index=False):
-    kept = format_bytes(float(slot.retained_wal_bytes))
-    st.warning(plain(f"Inactive slot {slot.slot_name} keeps {kept} of WAL (wal_status "
-                     f"{slot.wal_status}): pg_wal grows until its consumer reconnects or the "
-                     "slot is dropped (pg_drop_replication_slot)."),
-               icon=":material/warning:")
-
 st.subheader("Standbys")
 if standbys.empty:
     st.info("No standby was streaming from this target at the latest sample.",
@@ -116,6 +109,12 @@ for column, figure, what in (
             st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
 
 st.subheader("Replication slots")
+for slot in inactive.itertuples(index=False):
+    kept = format_bytes(float(slot.retained_wal_bytes))
+    st.warning(plain(f"Inactive slot {slot.slot_name} keeps {kept} of WAL (wal_status "
+                     f"{slot.wal_status}): pg_wal grows until its consumer reconnects or the "
+                     "slot is dropped (pg_drop_replication_slot)."),
+               icon=":material/warning:")
 if slots.empty:
     st.info("No replication slots at the latest sample.", icon=":material/info:")
 else:
