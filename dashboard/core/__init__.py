@@ -3,8 +3,10 @@
 `context.py` defines PageContext (target, range, window, config) that a page reads with
 `current()`; `sidebar.py` keeps target and time range in st.query_params; `pages.py` is how a
 feature declares its pages (PageSpec); `store.py` makes cached, read-only, parameterised
-reads from the metrics store (`read_frame`, `cached_read`, the `WINDOW` filter and the one
-`time_bucket` rule) and reads collection freshness; `figures.py` gives every chart one look
-(`finish_figure`, colours, UTC axes); `freshness.py` rates each metric group ok / stale /
-failing / never (pure); `units.py` formats bytes, rates, ages and intervals.
+reads from the metrics store (`read_frame`, `cached_read`, the `WINDOW` filter, the one
+`time_bucket` rule, `latest_sample`) and reads collection freshness; `figures.py` gives every
+chart one look (`finish_figure`, colours, UTC axes); `freshness.py` rates each metric group
+ok / stale / failing / never (pure); `units.py` formats bytes, rates, ages and intervals;
+`recovery_states.py` reads and shows the backup and replication states the collector stored
+(and whether the target is a standby); `plaintext.py` escapes server text for markdown.
 """

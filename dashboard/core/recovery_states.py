@@ -17,7 +17,7 @@ import streamlit as st
 
 from collectors.core.redact import Secret
 from dashboard.core.plaintext import plain
-from dashboard.core.store import cached_read, read_frame
+from dashboard.core.store import cached_read, latest_sample, read_frame
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "unknown": 2, "ok": 3}
 STATE_LABELS: dict[str, str] = {
@@ -47,13 +47,9 @@ def latest_states(dsn: Secret, target: str) -> pd.DataFrame:
         FROM kasho_ops.recovery_states_latest WHERE target = %(target)s""", {"target": target})
 
 
-@cached_read
 def latest_recovery(dsn: Secret, target: str, end: datetime) -> pd.DataFrame:
-    """The newest recovery_status sample at or before `end` (zero or one row)."""
-    return read_frame(dsn, """
-        SELECT * FROM kasho_ops.recovery_status
-        WHERE target = %(target)s AND collected_at <= %(end)s
-        ORDER BY collected_at DESC LIMIT 1""", {"target": target, "end": end})
+    """The newest recovery_status sample at or before `end`: is the target a standby?"""
+    return latest_sample(dsn, "recovery_status", target, end)
 
 
 def standby_notice(recovery: pd.DataFrame) -> str | None:

@@ -93,6 +93,16 @@ def read_frame(dsn: Secret, query: str | sql.SQL | sql.Composed,
 # bucket's start), so a chart has at most a few hundred points whatever the range.
 
 
+@cached_read
+def latest_sample(dsn: Secret, table: str, target: str, end: datetime) -> pd.DataFrame:
+    """The newest row of kasho_ops.<table> for the target at or before `end` (zero or one
+    row): a page's "now" at the end of its window."""
+    return read_frame(dsn, sql.SQL("""
+        SELECT * FROM kasho_ops.{} WHERE target = %(target)s AND collected_at <= %(end)s
+        ORDER BY collected_at DESC LIMIT 1""").format(sql.Identifier(table)),
+        {"target": target, "end": end})
+
+
 @dataclass(frozen=True)
 class FreshnessSnapshot:
     rows: tuple[FreshnessRow, ...]

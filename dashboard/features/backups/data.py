@@ -10,16 +10,19 @@ import pandas as pd
 from psycopg import sql
 
 from collectors.core.redact import Secret
-from dashboard.core.store import WINDOW, cached_read, read_frame, time_bucket, window_params
+from dashboard.core.store import (
+    WINDOW,
+    cached_read,
+    latest_sample,
+    read_frame,
+    time_bucket,
+    window_params,
+)
 
 
-@cached_read
 def latest_stanza(dsn: Secret, target: str, end: datetime) -> pd.DataFrame:
     """The newest pgbackrest_stanzas row at or before `end` (zero or one row)."""
-    return read_frame(dsn, """
-        SELECT * FROM kasho_ops.pgbackrest_stanzas
-        WHERE target = %(target)s AND collected_at <= %(end)s
-        ORDER BY collected_at DESC LIMIT 1""", {"target": target, "end": end})
+    return latest_sample(dsn, "pgbackrest_stanzas", target, end)
 
 
 @cached_read
@@ -61,13 +64,9 @@ def archiving_history(dsn: Secret, target: str, start: datetime, end: datetime,
         window_params(target, start, end, bucket))
 
 
-@cached_read
 def latest_archiving(dsn: Secret, target: str, end: datetime) -> pd.DataFrame:
     """The newest wal_archiving sample at or before `end` (zero or one row)."""
-    return read_frame(dsn, """
-        SELECT * FROM kasho_ops.wal_archiving
-        WHERE target = %(target)s AND collected_at <= %(end)s
-        ORDER BY collected_at DESC LIMIT 1""", {"target": target, "end": end})
+    return latest_sample(dsn, "wal_archiving", target, end)
 
 
 @cached_read
