@@ -259,8 +259,8 @@ def restore_drill(facts: TargetFacts, settings: BackupSettings) -> State:
         return State("restore_drill", "unknown", NOT_CONFIGURED, None, limit)
     drill = facts.last_drill
     if drill is None:
-        return State("restore_drill", "warning", "no restore drill yet: run `kasho-ops "
-                     f"restore-drill --target {facts.target}`", None, limit)
+        return State("restore_drill", "warning", "no restore drill yet: run kasho-ops "
+                     f"restore-drill --target {facts.target}", None, limit)
     days = (facts.now - drill.started_at).total_seconds() / 86400
     when = f"{drill.started_at:%Y-%m-%d %H:%M} UTC"
     if drill.outcome != "passed":

@@ -47,6 +47,15 @@ def test_last_good_backup_skips_the_one_with_errors() -> None:
     last = backup_logic.last_good_by_type(backups(), NOW)
     assert last["any"].label == "F1_D1" and last["full"].label == "F1"
     assert "incr" not in last and last["any"].age_seconds == 86400
+    assert backup_logic.last_backups_line(last) == (
+        "Last good backup: full 6 d ago · differential 24 h ago · incremental none")
+    stanza = pd.Series({"archive_min": "A", "archive_max": "B", "wal_checked": True,
+                        "wal_segments": 1200, "wal_gap_count": 0, "wal_gaps": None})
+    assert backup_logic.wal_continuity_line(stanza) == (
+        "Archived WAL A → B: 1,200 segments from the oldest backup's start checked, no gap")
+    gap = stanza.copy()
+    gap["wal_gap_count"], gap["wal_gaps"] = 2, "X…Y"
+    assert backup_logic.wal_continuity_line(gap).endswith("2 segments missing: X…Y")
 
 
 def test_retention_beside_what_is_kept() -> None:

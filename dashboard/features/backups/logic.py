@@ -69,6 +69,25 @@ def last_good_by_type(backups: pd.DataFrame, now: datetime) -> dict[str, LastBac
     return found
 
 
+def last_backups_line(last: dict[str, LastBackup]) -> str:
+    """'Last good backup: full 22 h ago · differential 1 d ago · incremental 32 min ago'."""
+    parts = [f"{TYPE_LABELS[kind]} {format_age(last[kind].age_seconds)}" if kind in last
+             else f"{TYPE_LABELS[kind]} none" for kind in TYPE_LABELS]
+    return "Last good backup: " + " · ".join(parts)
+
+
+def wal_continuity_line(stanza: pd.Series) -> str:
+    """What the check of the repository's archived WAL found."""
+    span = f"{stanza.get('archive_min') or '—'} → {stanza.get('archive_max') or '—'}"
+    if not bool(stanza.get("wal_checked")):
+        return f"Archived WAL {span}: not checked for gaps"
+    gaps = stanza.get("wal_gap_count")
+    found = ("no gap" if not gaps else
+             f"{int(gaps)} segments missing: {stanza.get('wal_gaps')}")
+    return (f"Archived WAL {span}: {int(stanza.get('wal_segments') or 0):,} segments from the "
+            f"oldest backup's start checked, {found}")
+
+
 def retention_table(stanza: pd.Series, backups: pd.DataFrame,
                     min_pitr_window_hours: float) -> pd.DataFrame:
     """pgBackRest's retention options beside what the repository holds under them."""

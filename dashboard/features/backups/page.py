@@ -121,6 +121,8 @@ if stanza is not None:
         with st.container(border=True):
             st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
         st.dataframe(tables.backups_table(backups), hide_index=True, width="stretch")
+        st.caption(tables.last_backups_line(last))
+    st.caption(plain(tables.wal_continuity_line(stanza)))
     encrypted = "none" if stanza["cipher"] == "none" else str(stanza["cipher"])
     st.caption(plain(f"Stanza {stanza['stanza']}: {stanza['status_message']} · PostgreSQL "
                      f"{stanza['db_version'] or '—'} · repository encryption: {encrypted} · "
