@@ -20,6 +20,7 @@ The result (duration, recovered-to time, checks, row counts, outcome) is one row
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -114,6 +115,8 @@ def find_pg_bin(settings: BackupSettings, major: str | None) -> Path:
     candidates = [settings.drill_pg_bin] if settings.drill_pg_bin else []
     if major:
         candidates.append(Path(f"/usr/lib/postgresql/{major}/bin"))
+    if os.environ.get("KASHO_OPS_PG_BIN"):  # where the demo and the tests find a server
+        candidates.append(Path(os.environ["KASHO_OPS_PG_BIN"]))
     for candidate in candidates:
         if candidate is not None and (candidate / "postgres").exists():
             return candidate

@@ -31,7 +31,7 @@ class ArchivingFacts:
     last_failed_time: datetime | None
     ready_count: int | None
     archive_lag_bytes: int | None
-    failed_recently: int  # failures counted over RECENT_FAILURES
+    failed_recently: int  # failed attempts over RECENT_FAILURES (wal_archive_counts)
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def read_target_facts(conn: psycopg.Connection[Any], target: str, pgbackrest_con
     now: datetime = cursor.execute("SELECT now() AS now").fetchone()["now"]  # type: ignore[index]
     since = now - FACT_MAX_AGE
     archiving_row = cursor.execute(
-        "SELECT *, (SELECT coalesce(sum(failed_count), 0) FROM kasho_ops.wal_archiving f "
+        "SELECT *, (SELECT coalesce(sum(failed_count), 0) FROM kasho_ops.wal_archive_counts f "
         "           WHERE f.target = %(t)s AND f.collected_at > %(recent)s) AS failed_recently "
         "FROM kasho_ops.wal_archiving WHERE target = %(t)s AND collected_at > %(since)s "
         "ORDER BY collected_at DESC LIMIT 1",

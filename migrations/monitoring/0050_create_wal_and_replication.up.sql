@@ -1,17 +1,25 @@
 SET lock_timeout = '5s';
 
--- Store tables of the wal_archiving (counter), replication_standbys, replication_slots,
--- recovery_status and basebackup_progress (gauge) groups. WAL positions are kept as text
--- (pg_lsn's output); distances between positions are bigint bytes.
+-- Store tables of the wal_archive_counts (counter), wal_archiving, replication_standbys,
+-- replication_slots, recovery_status and basebackup_progress (gauge) groups. WAL positions
+-- are kept as text (pg_lsn's output); distances between positions are bigint bytes.
 
--- archived_count and failed_count are the deltas over interval_seconds ending at
--- collected_at; every other column is as read at collected_at.
+-- WAL files archived and failed attempts: deltas over interval_seconds ending at collected_at.
+CREATE TABLE kasho_ops.wal_archive_counts (
+    collected_at     timestamptz NOT NULL,
+    target           text        NOT NULL,
+    interval_seconds double precision NOT NULL,
+    archived_count   bigint      NOT NULL,
+    failed_count     bigint      NOT NULL,
+    stats_reset      timestamptz
+) PARTITION BY RANGE (collected_at);
+CREATE INDEX wal_archive_counts_target_time_idx
+    ON kasho_ops.wal_archive_counts (target, collected_at);
+
+-- The archiver's state and the archiving settings as read at collected_at.
 CREATE TABLE kasho_ops.wal_archiving (
     collected_at            timestamptz NOT NULL,
     target                  text        NOT NULL,
-    interval_seconds        double precision NOT NULL,
-    archived_count          bigint      NOT NULL,
-    failed_count            bigint      NOT NULL,
     last_archived_wal       text,
     last_archived_time      timestamptz,
     last_failed_wal         text,
@@ -25,8 +33,7 @@ CREATE TABLE kasho_ops.wal_archiving (
     archive_mode            text        NOT NULL,
     archive_command         text        NOT NULL,
     archive_timeout_seconds integer     NOT NULL,
-    wal_segment_size_bytes  bigint      NOT NULL,
-    stats_reset             timestamptz
+    wal_segment_size_bytes  bigint      NOT NULL
 ) PARTITION BY RANGE (collected_at);
 CREATE INDEX wal_archiving_target_time_idx ON kasho_ops.wal_archiving (target, collected_at);
 

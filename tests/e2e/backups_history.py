@@ -73,6 +73,7 @@ def seed_backups_store(store_dsn: str, now: datetime, seed: int = 11) -> None:
     latest = stanza_rows[-1][0]
     backup_rows = [(latest, PRIMARY, "main", *row) for row in kept]
 
+    counts: list[tuple[Any, ...]] = []
     archiving, standbys, slots, recovery, replica = [], [], [], [], []
     t = start
     failing = (start + timedelta(hours=3.1), start + timedelta(hours=3.3))
@@ -81,14 +82,15 @@ def seed_backups_store(store_dsn: str, now: datetime, seed: int = 11) -> None:
         broken = failing[0] <= t <= failing[1]
         ready = int(1 + 14 * (t - failing[0]) / (failing[1] - failing[0])) if broken else \
             rng.choice([0, 0, 0, 1])
-        archiving.append((t, PRIMARY, 60.0, 0 if broken else rng.randint(2, 5),
-                          rng.randint(2, 4) if broken else 0, segment(16000 + int(x * 900)),
+        counts.append((t, PRIMARY, 60.0, 0 if broken else rng.randint(2, 5),
+                       rng.randint(2, 4) if broken else 0, None))
+        archiving.append((t, PRIMARY, segment(16000 + int(x * 900)),
                           t - timedelta(seconds=rng.uniform(5, 50)),
                           segment(16000 + int(x * 900)) if broken else None,
                           t - timedelta(seconds=20) if broken else None, False,
                           f"3E/{int(x * 1e6):X}", segment(16001 + int(x * 900)), ready,
                           ready * 16 * MB + rng.randint(0, 16 * MB), ready, "on",
-                          "pgbackrest --stanza=main archive-push %p", 60, 16 * MB, None))
+                          "pgbackrest --stanza=main archive-push %p", 60, 16 * MB))
         load = 0.5 + 0.5 * math.sin(math.pi * x)
         for name, addr, pid, sync, scale in (("replica1", "10.0.2.11", 4121, "async", 1.0),
                                              ("replica2", "10.0.2.12", 4188, "sync", 0.2)):
@@ -113,7 +115,8 @@ def seed_backups_store(store_dsn: str, now: datetime, seed: int = 11) -> None:
                         5432, "replica1_slot", t, 1))
         for target, group in ((PRIMARY, "replication_standbys"),
                               (PRIMARY, "replication_slots"), (PRIMARY, "recovery_status"),
-                              (PRIMARY, "wal_archiving"), (STANDBY, "recovery_status")):
+                              (PRIMARY, "wal_archiving"), (PRIMARY, "wal_archive_counts"),
+                              (STANDBY, "recovery_status")):
             runs.append((t, target, group, rng.uniform(1, 6), 1, None))
         t += timedelta(seconds=60)
 
@@ -140,6 +143,9 @@ def seed_backups_store(store_dsn: str, now: datetime, seed: int = 11) -> None:
         copy_into_store(conn, "pgbackrest_stanzas", STANZA_COLUMNS, stanza_rows)
         copy_into_store(conn, "pgbackrest_backups", BACKUP_COLUMNS, backup_rows)
         copy_into_store(conn, "wal_archiving", WAL_ARCHIVING_COLUMNS, archiving)
+        copy_into_store(conn, "wal_archive_counts", ("collected_at", "target", "interval_seconds",
+                                                     "archived_count", "failed_count",
+                                                     "stats_reset"), counts)
         copy_into_store(conn, "replication_standbys", STANDBY_COLUMNS, standbys)
         copy_into_store(conn, "replication_slots", SLOT_COLUMNS, slots)
         copy_into_store(conn, "recovery_status", RECOVERY_COLUMNS, recovery + replica)
@@ -171,11 +177,10 @@ def seed_backups_store(store_dsn: str, now: datetime, seed: int = 11) -> None:
 
 
 WAL_ARCHIVING_COLUMNS = (
-    "collected_at", "target", "interval_seconds", "archived_count", "failed_count",
-    "last_archived_wal", "last_archived_time", "last_failed_wal", "last_failed_time",
-    "in_recovery", "current_wal_lsn", "current_wal_file", "archive_lag_segments",
-    "archive_lag_bytes", "ready_count", "archive_mode", "archive_command",
-    "archive_timeout_seconds", "wal_segment_size_bytes", "stats_reset")
+    "collected_at", "target", "last_archived_wal", "last_archived_time", "last_failed_wal",
+    "last_failed_time", "in_recovery", "current_wal_lsn", "current_wal_file",
+    "archive_lag_segments", "archive_lag_bytes", "ready_count", "archive_mode",
+    "archive_command", "archive_timeout_seconds", "wal_segment_size_bytes")
 STANDBY_COLUMNS = (
     "collected_at", "target", "pid", "application_name", "client_addr", "state", "sync_state",
     "sync_priority", "sent_lag_bytes", "write_lag_bytes", "flush_lag_bytes",

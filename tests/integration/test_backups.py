@@ -223,7 +223,7 @@ def test_full_and_incremental_backups_are_stored_with_the_pitr_window(world: Wor
 
 def test_broken_archive_command_counts_failures_and_raises_the_state(world: World) -> None:
     primary = world.primary
-    collector = open_collector(world.config, ["wal_archiving"])
+    collector = open_collector(world.config, ["wal_archive_counts", "wal_archiving"])
     try:
         run_groups(collector, PRIMARY, prime=True)  # a baseline and a healthy sample
         failed_before = superuser(primary, "SELECT failed_count FROM pg_stat_archiver")
@@ -236,9 +236,13 @@ def test_broken_archive_command_counts_failures_and_raises_the_state(world: Worl
         wait_for("failed archive attempts", lambda: superuser(
             primary, "SELECT failed_count FROM pg_stat_archiver") > failed_before)
         run_groups(collector, PRIMARY)
+        counted = world.store("SELECT failed_count FROM kasho_ops.wal_archive_counts "
+                              "WHERE target = %s ORDER BY collected_at DESC LIMIT 1",
+                              [PRIMARY])[0]
+        assert counted["failed_count"] >= 1
         row = world.store("SELECT * FROM kasho_ops.wal_archiving WHERE target = %s "
                           "ORDER BY collected_at DESC LIMIT 1", [PRIMARY])[0]
-        assert row["failed_count"] >= 1 and row["last_failed_wal"] == broken
+        assert row["last_failed_wal"] == broken
         assert row["ready_count"] >= 1 and row["archive_lag_segments"] >= 1
         assert row["archive_lag_bytes"] >= 16 * 1024 * 1024
         archiving = world.states(PRIMARY)["archiving"]

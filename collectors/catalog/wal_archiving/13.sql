@@ -1,6 +1,7 @@
--- wal_archiving, PostgreSQL 13+: pg_stat_archiver (archived/failed counts are cumulative
--- since stats_reset), the WAL position now, how much completed WAL waits to be archived
--- (the .ready backlog) and how many bytes are not archived yet, and the archiving settings.
+-- wal_archiving, PostgreSQL 13+: the archiver's state now (pg_stat_archiver's last archived
+-- and last failed WAL and times; its counts are group wal_archive_counts), the WAL position,
+-- how much completed WAL waits to be archived (the .ready backlog) and how many bytes are not
+-- archived yet, and the archiving settings.
 --
 -- The .ready count runs through query_to_xml so that a role without EXECUTE on
 -- pg_ls_archive_statusdir() (pg_monitor grants it) reads NULL instead of failing the group:
@@ -31,8 +32,7 @@ WITH settings AS (
            END AS last_archived_segno
     FROM settings s CROSS JOIN pg_stat_archiver a
 )
-SELECT a.archived_count, a.failed_count,
-       a.last_archived_wal, a.last_archived_time, a.last_failed_wal, a.last_failed_time,
+SELECT a.last_archived_wal, a.last_archived_time, a.last_failed_wal, a.last_failed_time,
        p.in_recovery,
        p.lsn::text AS current_wal_lsn,
        CASE WHEN NOT p.in_recovery THEN pg_walfile_name(p.lsn) END AS current_wal_file,
@@ -54,6 +54,5 @@ SELECT a.archived_count, a.failed_count,
                       '\1***', 'gi') AS archive_command,
        (SELECT setting::integer FROM pg_settings WHERE name = 'archive_timeout')
            AS archive_timeout_seconds,
-       p.segment_bytes AS wal_segment_size_bytes,
-       a.stats_reset
+       p.segment_bytes AS wal_segment_size_bytes
 FROM pg_stat_archiver a CROSS JOIN position p CROSS JOIN ready r

@@ -50,13 +50,23 @@ def pgbackrest_error(dsn: Secret, target: str) -> str | None:
 
 
 @cached_read
-def archiving_history(dsn: Secret, target: str, start: datetime, end: datetime,
-                      bucket: int) -> pd.DataFrame:
-    """collected_at, archived, failed (summed per bucket), ready_count, archive_lag_bytes
-    (the bucket's largest)."""
+def archive_counts(dsn: Secret, target: str, start: datetime, end: datetime,
+                   bucket: int) -> pd.DataFrame:
+    """collected_at, archived, failed: WAL files archived and failed attempts per bucket."""
     return read_frame(dsn, sql.SQL("""
         SELECT {bucket} AS collected_at,
-               sum(archived_count)::float8 AS archived, sum(failed_count)::float8 AS failed,
+               sum(archived_count)::float8 AS archived, sum(failed_count)::float8 AS failed
+        FROM kasho_ops.wal_archive_counts WHERE {window}
+        GROUP BY 1 ORDER BY 1""").format(bucket=time_bucket("collected_at"), window=WINDOW),
+        window_params(target, start, end, bucket))
+
+
+@cached_read
+def archive_backlog(dsn: Secret, target: str, start: datetime, end: datetime,
+                    bucket: int) -> pd.DataFrame:
+    """collected_at, ready_count, archive_lag_bytes: the bucket's largest."""
+    return read_frame(dsn, sql.SQL("""
+        SELECT {bucket} AS collected_at,
                max(ready_count)::float8 AS ready_count,
                max(archive_lag_bytes)::float8 AS archive_lag_bytes
         FROM kasho_ops.wal_archiving WHERE {window}

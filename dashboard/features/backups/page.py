@@ -39,7 +39,8 @@ try:
     backups = (data.backups_at(dsn, ctx.target, stanza_frame["collected_at"].iloc[0])
                if not stanza_frame.empty else pd.DataFrame())
     collection_error = data.pgbackrest_error(dsn, ctx.target) if target.pgbackrest else None
-    history = data.archiving_history(dsn, ctx.target, ctx.start, ctx.end, ctx.bucket_seconds)
+    counts = data.archive_counts(dsn, ctx.target, ctx.start, ctx.end, ctx.bucket_seconds)
+    backlog = data.archive_backlog(dsn, ctx.target, ctx.start, ctx.end, ctx.bucket_seconds)
     latest_archiving = data.latest_archiving(dsn, ctx.target, ctx.end)
     drills = data.drills(dsn, ctx.target)
     basebackups = data.basebackups(dsn, ctx.target, ctx.start, ctx.end)
@@ -78,7 +79,7 @@ for column, key, label in ((tiles[1], "full", "Last full backup"),
                   help="The newest backup without errors, by when it finished")
 if not latest_archiving.empty:
     arch = latest_archiving.iloc[0]
-    failed = float(history["failed"].sum()) if not history.empty else 0.0
+    failed = float(counts["failed"].sum()) if not counts.empty else 0.0
     tiles[3].metric("WAL archiving", f"{failed:.0f} failed" if failed else "no failures",
                     f"{'—' if pd.isna(arch['ready_count']) else int(arch['ready_count'])} "
                     f".ready · {format_bytes(float(arch['archive_lag_bytes'] or 0))} behind",
@@ -131,12 +132,12 @@ if stanza is not None:
 
 st.subheader("WAL archiving")
 left, right = st.columns(2)
-for column, figure, what in ((left, charts.archiving_figure(history, x_range), "archiving"),
-                             (right, charts.backlog_figure(history, x_range), "backlog")):
+for column, figure, group in (
+        (left, charts.archiving_figure(counts, x_range), "wal_archive_counts"),
+        (right, charts.backlog_figure(backlog, x_range), "wal_archiving")):
     with column.container(border=True):
         if figure is None:
-            st.info(f"No wal_archiving samples with {what} data in the range.",
-                    icon=":material/bar_chart:")
+            st.info(f"No {group} samples in the range.", icon=":material/bar_chart:")
         else:
             st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
 if not latest_archiving.empty:
