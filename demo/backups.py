@@ -33,7 +33,7 @@ import psycopg
 from psycopg import sql
 
 from collectors.backups.info import parse_info
-from collectors.backups.pgbackrest import PgBackRestError, as_server_user
+from collectors.backups.pgbackrest import PgBackRestError, as_server_user, last_line
 from collectors.backups.scratch import spare_loopback_port
 from collectors.core.config import load_config
 from collectors.core.errors import KashoOpsError
@@ -84,6 +84,7 @@ class DemoBackups:
     enabled: bool = False
     standby: LocalCluster | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
+    _seeded: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _child: subprocess.Popen[bytes] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -125,6 +126,16 @@ class DemoBackups:
                 "pgbackrest); its WAL archive is not bounded")
             return
         self.write_pgbackrest_conf()
+        with psycopg.connect(self.cluster.dsn(), autocommit=True) as conn:
+            system_id = conn.execute(
+                "SELECT system_identifier FROM pg_control_system()").fetchone()
+        self._forget_repository_of_another_cluster(str(system_id[0]) if system_id else "")
+        try:
+            self._pgbackrest("stanza-create")
+        except PgBackRestError as exc:  # e.g. a server newer than this pgBackRest knows
+            say(f"pgBackRest cannot back up this server ({exc}): the demo runs without "
+                "backups")
+            return
         archive_command = (f"pgbackrest --config={shlex.quote(str(self.conf))} "
                            f"--stanza={STANZA} archive-push %p")
         with psycopg.connect(self.cluster.dsn(), autocommit=True) as conn:
@@ -133,10 +144,6 @@ class DemoBackups:
             # As production does to bound the data at risk: a segment at least every minute.
             conn.execute("ALTER SYSTEM SET archive_timeout = '60s'")
             conn.execute("SELECT pg_reload_conf()")
-            system_id = conn.execute(
-                "SELECT system_identifier FROM pg_control_system()").fetchone()
-        self._forget_repository_of_another_cluster(str(system_id[0]) if system_id else "")
-        self._pgbackrest("stanza-create")
         for old_segment in self.cluster.archive_dir.glob("*"):
             old_segment.unlink(missing_ok=True)  # the unbounded copy archive of earlier runs
         self.enabled = True
@@ -171,31 +178,35 @@ class DemoBackups:
             code = self._child.returncode
             self._child = None
         if code != 0:
-            lines = (err or out).decode(errors="replace").strip().splitlines()
             raise PgBackRestError(f"pgbackrest {' '.join(args)}: "
-                                  f"{lines[-1] if lines else code}")
+                                  f"{last_line((err or out).decode(errors='replace'))}")
         return out.decode(errors="replace")
 
-    def config_toml(self) -> str:
-        """Lines for the demo's kasho-ops.toml: the stanza on target kasho (appended to its
-        [[targets]] table), the [backups] settings, and the standby target."""
-        lines = []
+    def config_toml(self) -> tuple[str, str]:
+        """For the demo's kasho-ops.toml: the lines of target kasho's stanza, and the tables
+        to add at the end (the [backups] settings, the standby target)."""
+        stanza, tables = "", []
         if self.enabled:
-            lines += [f"pgbackrest_stanza = {toml_string(STANZA)}",
-                      f"pgbackrest_command = {toml_string(shlex.join(self.command))}", "",
-                      DEMO_BACKUP_SETTINGS.strip(),
-                      f"drill_pgbackrest_command = {toml_string(shlex.join(self.command))}",
-                      f"drill_scratch_dir = {toml_string(str(self.root / 'drills'))}", ""]
+            stanza = (f"pgbackrest_stanza = {toml_string(STANZA)}\n"
+                      f"pgbackrest_command = {toml_string(shlex.join(self.command))}\n")
+            tables += [DEMO_BACKUP_SETTINGS.strip(),
+                       f"drill_pgbackrest_command = {toml_string(shlex.join(self.command))}",
+                       f"drill_scratch_dir = {toml_string(str(self.root / 'drills'))}", ""]
         if self.standby is not None:
             monitor = self.standby.dsn("kasho", "kasho_ops_monitor")
-            lines += ["[[targets]]", f"name = {toml_string(STANDBY_TARGET)}",
-                      f"dsn = {toml_string(monitor)}", ""]
-        return "\n".join(lines)
+            tables += ["[[targets]]", f"name = {toml_string(STANDBY_TARGET)}",
+                       f"dsn = {toml_string(monitor)}", ""]
+        return stanza, "\n".join(tables)
 
     def append_config(self, config_path: Path) -> None:
-        """Append config_toml() to the demo config, whose last table is target kasho's."""
-        with config_path.open("a") as config:
-            config.write(self.config_toml())
+        """Add the stanza to target kasho's table and the rest at the end of the config."""
+        stanza_lines, rest = self.config_toml()
+        text = config_path.read_text()
+        name_line = 'name = "kasho"\n'
+        if stanza_lines and name_line not in text:
+            raise KashoOpsError(f"{config_path} has no target named kasho for the stanza")
+        text = text.replace(name_line, name_line + stanza_lines, 1)
+        config_path.write_text(text.rstrip("\n") + "\n\n" + rest)
         loaded = load_config(config_path)
         if self.enabled and loaded.target("kasho").pgbackrest is None:
             raise KashoOpsError(f"{config_path}: the stanza did not land on target kasho; "
@@ -207,12 +218,12 @@ class DemoBackups:
         """A fresh streaming standby with its own slot (a few seconds at demo scale)."""
         base = self.root / "standby"
         if base.exists():
-            LocalCluster(base, port).destroy()
+            LocalCluster(base, port, install=self.cluster.install).destroy()
         with psycopg.connect(self.cluster.dsn(), autocommit=True) as conn:
             conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
                          "WHERE slot_name = %s AND NOT active", [STANDBY_SLOT])
         _server_owned(base)
-        standby = LocalCluster(base, port)
+        standby = LocalCluster(base, port, install=self.cluster.install)
         result = subprocess.run(
             as_server_user([str(standby.bin / "pg_basebackup"), "-h", "127.0.0.1",
                             "-p", str(self.cluster.port), "-U", self.cluster.superuser,
@@ -253,7 +264,7 @@ class DemoBackups:
             elif now >= next_incremental:
                 self._backup("incr", log)
                 next_incremental = time.monotonic() + INCREMENTAL_MINUTES * 60
-            if drill_at is not None and time.monotonic() >= drill_at:
+            if drill_at is not None and time.monotonic() >= drill_at and self._seeded.is_set():
                 self._drill(config_path, log)
                 drill_at = None
             self._stop.wait(1.0)
@@ -280,6 +291,10 @@ class DemoBackups:
         with self._lock:
             self._child = None
         _append(log, f"restore drill exited with {child.returncode}")
+
+    def seeded(self) -> None:
+        """The Kasho data is in place: the first drill may check it."""
+        self._seeded.set()
 
     def stop(self) -> None:
         self._stop.set()

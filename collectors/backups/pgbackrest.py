@@ -70,10 +70,16 @@ def _kill_group(process: subprocess.Popen[str]) -> None:
 
 
 def last_line(text: str) -> str:
-    """The last non-empty line of a tool's output, redacted: where pgBackRest and ssh put
-    the reason."""
+    """What a tool's output says went wrong, on one redacted line: pgBackRest's WARN and
+    ERROR lines (each with its HINT), else the last line (ssh and the shell put their reason
+    there)."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return redact(lines[-1]) if lines else "no output"
+    if not lines:
+        return "no output"
+    said = [line + (f" ({lines[i + 1]})" if i + 1 < len(lines)
+                    and lines[i + 1].startswith("HINT:") else "")
+            for i, line in enumerate(lines) if line.startswith(("ERROR:", "WARN:"))]
+    return redact("; ".join(said[:2]) if said else lines[-1])
 
 
 def info_args(stanza: str) -> list[str]:

@@ -1,6 +1,8 @@
 """What `kasho-ops demo` must show for backups and replication within three minutes of its
 start (called by test_demo.py): a full backup in the store, a passed restore drill, the
-streaming standby seen from the primary and recognised as a standby, recovery states."""
+streaming standby seen from the primary and recognised as a standby, recovery states. On a
+server newer than the installed pgBackRest supports (2.45 and the wheel's PostgreSQL 18),
+the demo runs without backups and says so; the standby is there all the same."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import psycopg
 
 from demo.backups import STANDBY_TARGET
 
+BACKUP_CHECKS = ("a full backup", "a passed restore drill", "recovery states")
 CHECKS = {
     "a full backup": "SELECT count(*) FROM kasho_ops.pgbackrest_backups "
                      "WHERE target = 'kasho' AND backup_type = 'full'",
@@ -31,10 +34,11 @@ CHECKS = {
 DRILL_GRACE_SECONDS = 120
 
 
-def assert_backups_and_replica_shown(store_dsn: str, started: float) -> None:
+def assert_backups_and_replica_shown(store_dsn: str, started: float,
+                                    backups: bool = True) -> None:
     """Poll the store until every check holds (the drill with some grace), or fail naming
     the ones that did not."""
-    missing = list(CHECKS)
+    missing = [name for name in CHECKS if backups or name not in BACKUP_CHECKS]
     with psycopg.connect(store_dsn, autocommit=True) as conn:
         while missing:
             elapsed = time.monotonic() - started

@@ -120,3 +120,20 @@ def test_recovery_log_lines_are_read(tmp_path: Path) -> None:
     assert server.last_transaction_in_log() == datetime(2025, 3, 1, 12, 0, 4, 900000,
                                                         tzinfo=UTC)
     assert server.last_error_line().endswith("FATAL:  something else")
+
+
+def test_the_line_that_says_why_pgbackrest_failed() -> None:
+    from collectors.backups.pgbackrest import last_line
+
+    output = ("WARN: unable to check pg1: [VersionNotSupportedError] unexpected control version\n"
+              "      HINT: is this version of PostgreSQL supported?\n"
+              "ERROR: [056]: unable to find primary cluster - cannot proceed\n"
+              "       HINT: are all available clusters in recovery?\n")
+    assert last_line(output) == (
+        "WARN: unable to check pg1: [VersionNotSupportedError] unexpected control version "
+        "(HINT: is this version of PostgreSQL supported?); ERROR: [056]: unable to find "
+        "primary cluster - cannot proceed (HINT: are all available clusters in recovery?)")
+    assert last_line("ssh: connect to host backup port 22: Connection refused\n") == \
+        "ssh: connect to host backup port 22: Connection refused"
+    assert last_line("ERROR: [037]: password=hunter2 rejected") == \
+        "ERROR: [037]: password=*** rejected"
