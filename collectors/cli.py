@@ -110,7 +110,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
                  len(config.targets), config.store.display_dsn)
         scheduler = collector.build_scheduler()
         if not args.group:
-            add_recovery_jobs(scheduler, store, config)
+            add_recovery_jobs(scheduler, store, config, lambda name: collector.leases is None
+                              or collector.leases.holds(name))
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
         try:
             scheduler.start()

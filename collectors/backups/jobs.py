@@ -1,7 +1,9 @@
-"""The collector's backup jobs, beside the metric groups' own: per target, pgBackRest info
-every `pgbackrest_interval_seconds` (targets with a stanza), the recovery states every
-`states_interval_seconds`, and a restore drill every `drill_interval_hours` when set.
-`collect --once` runs the first two once, after the metric groups.
+"""The collector's backup jobs, beside the metric groups' own: per postgres target,
+pgBackRest info every `pgbackrest_interval_seconds` (targets with a stanza), the recovery
+states every `states_interval_seconds`, and a restore drill every `drill_interval_hours` when
+set. Like the groups, a scheduled job runs only while this collector holds the target's lease
+(several collectors share the targets). `collect --once` runs the first two once, after the
+metric groups.
 """
 
 from __future__ import annotations
@@ -65,27 +67,37 @@ def scheduled_drill(config: Config, target: Target) -> None:
             result.duration_seconds, f": {result.error}" if result.error else "")
 
 
+def servers(config: Config) -> list[Target]:
+    """The targets that are PostgreSQL servers (a PgBouncer has no backups or replication)."""
+    return [target for target in config.targets if target.kind == "postgres"]
+
+
 def run_recovery_jobs_once(store: MetricStore, config: Config) -> list[RunRecord]:
-    records = [collect_pgbackrest(store, target) for target in config.targets
+    records = [collect_pgbackrest(store, target) for target in servers(config)
                if target.pgbackrest is not None]
-    records += [store_recovery_states(store, config, target) for target in config.targets]
+    records += [store_recovery_states(store, config, target) for target in servers(config)]
     return records
 
 
-def add_recovery_jobs(scheduler: BaseScheduler, store: MetricStore, config: Config) -> None:
+def add_recovery_jobs(scheduler: BaseScheduler, store: MetricStore, config: Config,
+                      holds_lease: Callable[[str], bool]) -> None:
     now = datetime.now(UTC)
     settings = config.backups
 
     def add(name: str, target: Target, function: Callable[..., object], args: list[object],
             seconds: int) -> None:
+        def run_if_held() -> None:
+            if holds_lease(target.name):
+                function(*args)
+
         scheduler.add_job(
-            function, IntervalTrigger(seconds=seconds, jitter=min(seconds / 10, 5)),
-            args=args, id=f"{target.name}/{name}", name=f"{name} on {target.name}",
+            run_if_held, IntervalTrigger(seconds=seconds, jitter=min(seconds / 10, 5)),
+            id=f"{target.name}/{name}", name=f"{name} on {target.name}",
             max_instances=1, coalesce=True, misfire_grace_time=seconds,
             next_run_time=now + timedelta(
                 seconds=start_offset_seconds(target.name, name, seconds)))
 
-    for target in config.targets:
+    for target in servers(config):
         add(STATES_GROUP, target, store_recovery_states, [store, config, target],
             settings.states_interval_seconds)
         if target.pgbackrest is None:
@@ -93,7 +105,11 @@ def add_recovery_jobs(scheduler: BaseScheduler, store: MetricStore, config: Conf
         add(PGBACKREST_GROUP, target, collect_pgbackrest, [store, target],
             settings.pgbackrest_interval_seconds)
         if settings.drill_interval_hours > 0:
+            def drill_if_held(target: Target = target) -> None:
+                if holds_lease(target.name):
+                    scheduled_drill(config, target)
+
             scheduler.add_job(
-                scheduled_drill, IntervalTrigger(hours=settings.drill_interval_hours),
-                args=[config, target], id=f"{target.name}/restore-drill",
-                name=f"restore drill of {target.name}", max_instances=1, coalesce=True)
+                drill_if_held, IntervalTrigger(hours=settings.drill_interval_hours),
+                id=f"{target.name}/restore-drill", name=f"restore drill of {target.name}",
+                max_instances=1, coalesce=True)

@@ -15,6 +15,7 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
+from collectors.core.config import Target
 from collectors.core.redact import Secret
 from dashboard.core.plaintext import plain
 from dashboard.core.store import cached_read, latest_sample, read_frame
@@ -68,6 +69,16 @@ def standby_notice(recovery: pd.DataFrame) -> str | None:
                     + ("" if slot is None or pd.isna(slot) else f" through slot {slot}")
                     + f" (receiver {row.get('receiver_status') or 'unknown'})")
     return plain(f"This target is a standby (in recovery): {upstream}.")
+
+
+def stop_unless_server(target: Target) -> None:
+    """A PgBouncer target has no backups or replication: say where they are, and stop."""
+    if target.kind == "postgres":
+        return
+    st.info(plain(f"{target.name} is a PgBouncer: backups and replication belong to the "
+                  f"PostgreSQL server it fronts ({target.fronts or 'see its fronts key'}); "
+                  "choose that target in the sidebar."), icon=":material/info:")
+    st.stop()
 
 
 def problems(states: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:

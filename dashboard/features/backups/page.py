@@ -32,6 +32,8 @@ source = (plain(f"pgBackRest stanza {target.pgbackrest.stanza} via "
 st.caption(f"**{ctx.target}** · {source} · charts: {ctx.range_label} · "
            f"{ctx.start:%Y-%m-%d %H:%M} → {ctx.end:%Y-%m-%d %H:%M} UTC")
 
+recovery_states.stop_unless_server(target)
+
 try:
     states = recovery_states.latest_states(dsn, ctx.target)
     recovery = recovery_states.latest_recovery(dsn, ctx.target, ctx.end)

@@ -24,6 +24,9 @@ st.title("Replication")
 st.caption(f"**{ctx.target}** · {ctx.range_label} · "
            f"{ctx.start:%Y-%m-%d %H:%M} → {ctx.end:%Y-%m-%d %H:%M} UTC")
 
+target = ctx.config.target(ctx.target)
+recovery_states.stop_unless_server(target)
+
 try:
     states = recovery_states.latest_states(ctx.config.store.dsn, ctx.target)
     recovery = recovery_states.latest_recovery(ctx.config.store.dsn, ctx.target, ctx.end)
