@@ -29,7 +29,7 @@ class ArchivingFacts:
     last_archived_time: datetime | None
     last_failed_wal: str | None
     last_failed_time: datetime | None
-    ready_count: int | None
+    ready_count: int | None  # wal_archive_backlog's; None without pg_monitor
     archive_lag_bytes: int | None
     failed_recently: int  # failed attempts over RECENT_FAILURES (wal_archive_counts)
 
@@ -113,7 +113,10 @@ def read_target_facts(conn: psycopg.Connection[Any], target: str, pgbackrest_con
     since = now - FACT_MAX_AGE
     archiving_row = cursor.execute(
         "SELECT *, (SELECT coalesce(sum(failed_count), 0) FROM kasho_ops.wal_archive_counts f "
-        "           WHERE f.target = %(t)s AND f.collected_at > %(recent)s) AS failed_recently "
+        "           WHERE f.target = %(t)s AND f.collected_at > %(recent)s) AS failed_recently, "
+        "       (SELECT ready_count FROM kasho_ops.wal_archive_backlog b "
+        "        WHERE b.target = %(t)s AND b.collected_at > %(since)s "
+        "        ORDER BY b.collected_at DESC LIMIT 1) AS ready_count "
         "FROM kasho_ops.wal_archiving WHERE target = %(t)s AND collected_at > %(since)s "
         "ORDER BY collected_at DESC LIMIT 1",
         {"t": target, "since": since, "recent": now - RECENT_FAILURES}).fetchone()

@@ -21,7 +21,8 @@ DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024
 _SEGMENT = re.compile(r"^[0-9A-F]{24}$")
 # repo-ls keys under archive/<stanza>/<archive-id>: "<16 hex>/<24 hex>-<sha1>[.<compression>]"
 _ARCHIVED_SEGMENT = re.compile(r"(?:^|/)([0-9A-F]{24})-[0-9a-f]{40}(?:\.[a-z0-9]+)?$")
-_HELP_OPTION = re.compile(r"^\s{2}--([a-z0-9-]+)\s*(.*)$")
+# An option line of `pgbackrest help`: two spaces, two dashes, the name, its summary.
+_HELP_OPTION = re.compile(r"^\s{2}-{2}([a-z0-9-]+)\s*(.*)$")
 _HELP_NOTES = re.compile(r"\[([^\[\]]*)\]\s*$")
 MAX_GAPS_SHOWN = 3
 

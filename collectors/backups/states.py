@@ -35,8 +35,6 @@ SEVERITY_ORDER: dict[str, int] = {"critical": 0, "warning": 1, "unknown": 2, "ok
 MIB = 1024 * 1024
 NOT_CONFIGURED = ("pgBackRest is not configured for this target: set pgbackrest_stanza in "
                   "its [[targets]] table")
-# A failed archive attempt is the archiver's own signal; one that already succeeded again
-# since is history, not a failing archiver.
 
 
 @dataclass(frozen=True)
@@ -84,7 +82,8 @@ def archive_backlog(facts: TargetFacts, settings: BackupSettings) -> State:
     limit = float(settings.max_ready_wal_files)
     if a is None or a.ready_count is None:
         why = ("no recent wal_archiving sample" if a is None else
-               "the monitoring role cannot list pg_wal/archive_status (grant pg_monitor)")
+               "no recent wal_archive_backlog sample (it needs pg_monitor to list "
+               "pg_wal/archive_status)")
         return State("archive_backlog", "unknown", why, None, limit)
     if a.ready_count > limit:
         return State("archive_backlog", "warning",

@@ -1,7 +1,8 @@
 SET lock_timeout = '5s';
 
--- Store tables of the wal_archive_counts (counter), wal_archiving, replication_standbys,
--- replication_slots, recovery_status and basebackup_progress (gauge) groups. WAL positions
+-- Store tables of the wal_archive_counts (counter), wal_archiving, wal_archive_backlog,
+-- replication_standbys, replication_slots, recovery_status and basebackup_progress (gauge)
+-- groups. WAL positions
 -- are kept as text (pg_lsn's output); distances between positions are bigint bytes.
 
 -- WAL files archived and failed attempts: deltas over interval_seconds ending at collected_at.
@@ -29,13 +30,22 @@ CREATE TABLE kasho_ops.wal_archiving (
     current_wal_file        text,
     archive_lag_segments    bigint,
     archive_lag_bytes       bigint,
-    ready_count             integer,
     archive_mode            text        NOT NULL,
     archive_command         text        NOT NULL,
     archive_timeout_seconds integer     NOT NULL,
     wal_segment_size_bytes  bigint      NOT NULL
 ) PARTITION BY RANGE (collected_at);
 CREATE INDEX wal_archiving_target_time_idx ON kasho_ops.wal_archiving (target, collected_at);
+
+-- Completed WAL segments waiting for the archiver (.ready files), and the oldest one's time.
+CREATE TABLE kasho_ops.wal_archive_backlog (
+    collected_at    timestamptz NOT NULL,
+    target          text        NOT NULL,
+    ready_count     integer     NOT NULL,
+    oldest_ready_at timestamptz
+) PARTITION BY RANGE (collected_at);
+CREATE INDEX wal_archive_backlog_target_time_idx
+    ON kasho_ops.wal_archive_backlog (target, collected_at);
 
 -- One row per standby streaming from the target (pg_stat_replication).
 CREATE TABLE kasho_ops.replication_standbys (

@@ -74,6 +74,7 @@ def seed_backups_store(store_dsn: str, now: datetime, seed: int = 11) -> None:
     backup_rows = [(latest, PRIMARY, "main", *row) for row in kept]
 
     counts: list[tuple[Any, ...]] = []
+    backlog: list[tuple[Any, ...]] = []
     archiving, standbys, slots, recovery, replica = [], [], [], [], []
     t = start
     failing = (start + timedelta(hours=3.1), start + timedelta(hours=3.3))
@@ -89,8 +90,9 @@ def seed_backups_store(store_dsn: str, now: datetime, seed: int = 11) -> None:
                           segment(16000 + int(x * 900)) if broken else None,
                           t - timedelta(seconds=20) if broken else None, False,
                           f"3E/{int(x * 1e6):X}", segment(16001 + int(x * 900)), ready,
-                          ready * 16 * MB + rng.randint(0, 16 * MB), ready, "on",
+                          ready * 16 * MB + rng.randint(0, 16 * MB), "on",
                           "pgbackrest --stanza=main archive-push %p", 60, 16 * MB))
+        backlog.append((t, PRIMARY, ready, t - timedelta(seconds=50 * ready) if ready else None))
         load = 0.5 + 0.5 * math.sin(math.pi * x)
         for name, addr, pid, sync, scale in (("replica1", "10.0.2.11", 4121, "async", 1.0),
                                              ("replica2", "10.0.2.12", 4188, "sync", 0.2)):
@@ -116,6 +118,7 @@ def seed_backups_store(store_dsn: str, now: datetime, seed: int = 11) -> None:
         for target, group in ((PRIMARY, "replication_standbys"),
                               (PRIMARY, "replication_slots"), (PRIMARY, "recovery_status"),
                               (PRIMARY, "wal_archiving"), (PRIMARY, "wal_archive_counts"),
+                              (PRIMARY, "wal_archive_backlog"),
                               (STANDBY, "recovery_status")):
             runs.append((t, target, group, rng.uniform(1, 6), 1, None))
         t += timedelta(seconds=60)
@@ -143,6 +146,8 @@ def seed_backups_store(store_dsn: str, now: datetime, seed: int = 11) -> None:
         copy_into_store(conn, "pgbackrest_stanzas", STANZA_COLUMNS, stanza_rows)
         copy_into_store(conn, "pgbackrest_backups", BACKUP_COLUMNS, backup_rows)
         copy_into_store(conn, "wal_archiving", WAL_ARCHIVING_COLUMNS, archiving)
+        copy_into_store(conn, "wal_archive_backlog", ("collected_at", "target", "ready_count",
+                                                      "oldest_ready_at"), backlog)
         copy_into_store(conn, "wal_archive_counts", ("collected_at", "target", "interval_seconds",
                                                      "archived_count", "failed_count",
                                                      "stats_reset"), counts)
@@ -179,7 +184,7 @@ def seed_backups_store(store_dsn: str, now: datetime, seed: int = 11) -> None:
 WAL_ARCHIVING_COLUMNS = (
     "collected_at", "target", "last_archived_wal", "last_archived_time", "last_failed_wal",
     "last_failed_time", "in_recovery", "current_wal_lsn", "current_wal_file",
-    "archive_lag_segments", "archive_lag_bytes", "ready_count", "archive_mode",
+    "archive_lag_segments", "archive_lag_bytes", "archive_mode",
     "archive_command", "archive_timeout_seconds", "wal_segment_size_bytes")
 STANDBY_COLUMNS = (
     "collected_at", "target", "pid", "application_name", "client_addr", "state", "sync_state",

@@ -223,7 +223,8 @@ def test_full_and_incremental_backups_are_stored_with_the_pitr_window(world: Wor
 
 def test_broken_archive_command_counts_failures_and_raises_the_state(world: World) -> None:
     primary = world.primary
-    collector = open_collector(world.config, ["wal_archive_counts", "wal_archiving"])
+    collector = open_collector(world.config, ["wal_archive_counts", "wal_archiving",
+                                              "wal_archive_backlog"])
     try:
         run_groups(collector, PRIMARY, prime=True)  # a baseline and a healthy sample
         failed_before = superuser(primary, "SELECT failed_count FROM pg_stat_archiver")
@@ -243,7 +244,10 @@ def test_broken_archive_command_counts_failures_and_raises_the_state(world: Worl
         row = world.store("SELECT * FROM kasho_ops.wal_archiving WHERE target = %s "
                           "ORDER BY collected_at DESC LIMIT 1", [PRIMARY])[0]
         assert row["last_failed_wal"] == broken
-        assert row["ready_count"] >= 1 and row["archive_lag_segments"] >= 1
+        backlog = world.store("SELECT * FROM kasho_ops.wal_archive_backlog WHERE target = %s "
+                              "ORDER BY collected_at DESC LIMIT 1", [PRIMARY])[0]
+        assert backlog["ready_count"] >= 1 and backlog["oldest_ready_at"] is not None
+        assert row["archive_lag_segments"] >= 1
         assert row["archive_lag_bytes"] >= 16 * 1024 * 1024
         archiving = world.states(PRIMARY)["archiving"]
         assert archiving["severity"] == "critical", archiving

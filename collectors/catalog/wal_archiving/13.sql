@@ -1,13 +1,12 @@
 -- wal_archiving, PostgreSQL 13+: the archiver's state now (pg_stat_archiver's last archived
--- and last failed WAL and times; its counts are group wal_archive_counts), the WAL position,
--- how much completed WAL waits to be archived (the .ready backlog) and how many bytes are not
--- archived yet, and the archiving settings.
+-- and last failed WAL and times; its counts are group wal_archive_counts, the .ready backlog
+-- group wal_archive_backlog), the WAL position, how far archiving lags behind it, and the
+-- archiving settings.
 --
--- The .ready count runs through query_to_xml so that a role without EXECUTE on
--- pg_ls_archive_statusdir() (pg_monitor grants it) reads NULL instead of failing the group:
--- a function's privilege is checked when the plan starts, whichever CASE branch runs.
--- With the backlog known, the lag is exact: the ready segments plus the segment being
--- written. Without it, it is estimated from last_archived_wal's segment number.
+-- The lag counts the completed segments after the last archived one (the segment being
+-- written does not count) and the bytes written since that segment's end. It is read from
+-- last_archived_wal's segment number: right after a backup, when the last file archived is
+-- a .backup file, it may count one segment that is in fact archived.
 -- archive_command is masked where it carries a key, secret, password or token.
 WITH settings AS (
     SELECT pg_is_in_recovery() AS in_recovery,
@@ -16,13 +15,6 @@ WITH settings AS (
            (SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size')
                AS segment_bytes,
            current_setting('archive_mode') AS archive_mode
-), ready AS (
-    SELECT CASE WHEN has_function_privilege('pg_ls_archive_statusdir()', 'EXECUTE')
-                THEN (xpath('/row/ready/text()', query_to_xml(
-                          $q$SELECT count(*) AS ready FROM pg_ls_archive_statusdir()
-                             WHERE name ~ '^[0-9A-F]{24}\.ready$'$q$, false, true, '')))[1]
-                     ::text::bigint
-           END AS segments
 ), position AS (
     SELECT s.*, pg_wal_lsn_diff(s.lsn, '0/0') AS lsn_bytes,
            CASE WHEN a.last_archived_wal ~ '^[0-9A-F]{24}'
@@ -36,18 +28,12 @@ SELECT a.last_archived_wal, a.last_archived_time, a.last_failed_wal, a.last_fail
        p.in_recovery,
        p.lsn::text AS current_wal_lsn,
        CASE WHEN NOT p.in_recovery THEN pg_walfile_name(p.lsn) END AS current_wal_file,
-       CASE WHEN p.archive_mode = 'off' OR p.lsn IS NULL THEN NULL
-            WHEN r.segments IS NOT NULL THEN r.segments
-            WHEN p.last_archived_segno IS NOT NULL
+       CASE WHEN p.archive_mode <> 'off' AND p.lsn IS NOT NULL
             THEN greatest(floor(p.lsn_bytes / p.segment_bytes) - p.last_archived_segno - 1, 0)
        END::bigint AS archive_lag_segments,
-       CASE WHEN p.archive_mode = 'off' OR p.lsn IS NULL THEN NULL
-            WHEN r.segments IS NOT NULL
-            THEN r.segments * p.segment_bytes + mod(p.lsn_bytes, p.segment_bytes)
-            WHEN p.last_archived_segno IS NOT NULL
+       CASE WHEN p.archive_mode <> 'off' AND p.lsn IS NOT NULL
             THEN greatest(p.lsn_bytes - (p.last_archived_segno + 1) * p.segment_bytes, 0)
        END::bigint AS archive_lag_bytes,
-       r.segments::integer AS ready_count,
        p.archive_mode,
        regexp_replace(current_setting('archive_command'),
                       '((key|secret|password|passphrase|token)[a-z0-9_-]*(=|:| +))[^ ]+',
@@ -55,4 +41,4 @@ SELECT a.last_archived_wal, a.last_archived_time, a.last_failed_wal, a.last_fail
        (SELECT setting::integer FROM pg_settings WHERE name = 'archive_timeout')
            AS archive_timeout_seconds,
        p.segment_bytes AS wal_segment_size_bytes
-FROM pg_stat_archiver a CROSS JOIN position p CROSS JOIN ready r
+FROM pg_stat_archiver a CROSS JOIN position p

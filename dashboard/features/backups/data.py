@@ -64,19 +64,29 @@ def archive_counts(dsn: Secret, target: str, start: datetime, end: datetime,
 @cached_read
 def archive_backlog(dsn: Secret, target: str, start: datetime, end: datetime,
                     bucket: int) -> pd.DataFrame:
-    """collected_at, ready_count, archive_lag_bytes: the bucket's largest."""
+    """collected_at, ready_count (wal_archive_backlog), archive_lag_bytes (wal_archiving):
+    each the bucket's largest."""
     return read_frame(dsn, sql.SQL("""
-        SELECT {bucket} AS collected_at,
-               max(ready_count)::float8 AS ready_count,
-               max(archive_lag_bytes)::float8 AS archive_lag_bytes
-        FROM kasho_ops.wal_archiving WHERE {window}
-        GROUP BY 1 ORDER BY 1""").format(bucket=time_bucket("collected_at"), window=WINDOW),
+        WITH lag AS (
+            SELECT {bucket} AS collected_at, max(archive_lag_bytes)::float8 AS archive_lag_bytes
+            FROM kasho_ops.wal_archiving WHERE {window} GROUP BY 1
+        ), ready AS (
+            SELECT {bucket} AS collected_at, max(ready_count)::float8 AS ready_count
+            FROM kasho_ops.wal_archive_backlog WHERE {window} GROUP BY 1
+        )
+        SELECT collected_at, ready.ready_count, lag.archive_lag_bytes
+        FROM lag FULL JOIN ready USING (collected_at)
+        ORDER BY 1""").format(bucket=time_bucket("collected_at"), window=WINDOW),
         window_params(target, start, end, bucket))
 
 
 def latest_archiving(dsn: Secret, target: str, end: datetime) -> pd.DataFrame:
-    """The newest wal_archiving sample at or before `end` (zero or one row)."""
-    return latest_sample(dsn, "wal_archiving", target, end)
+    """The newest wal_archiving sample at or before `end` (zero or one row), with the
+    newest .ready count of wal_archive_backlog (NULL when there is none)."""
+    archiving = latest_sample(dsn, "wal_archiving", target, end)
+    backlog = latest_sample(dsn, "wal_archive_backlog", target, end)
+    ready = backlog["ready_count"].iloc[0] if not backlog.empty else None
+    return archiving.assign(ready_count=ready) if not archiving.empty else archiving
 
 
 @cached_read
