@@ -94,8 +94,8 @@ def seed_backups_store(store_dsn: str, now: datetime, seed: int = 11) -> None:
                           "pgbackrest --stanza=main archive-push %p", 60, 16 * MB))
         backlog.append((t, PRIMARY, ready, t - timedelta(seconds=50 * ready) if ready else None))
         load = 0.5 + 0.5 * math.sin(math.pi * x)
-        for name, addr, pid, sync, scale in (("replica1", "10.0.2.11", 4121, "async", 1.0),
-                                             ("replica2", "10.0.2.12", 4188, "sync", 0.2)):
+        for name, addr, pid, sync, scale in (("replica1", "127.0.2.11", 4121, "async", 1.0),
+                                             ("replica2", "127.0.2.12", 4188, "sync", 0.2)):
             lag = int(rng.uniform(0.2, 1.0) * load * scale * 24 * MB)
             standbys.append((t, PRIMARY, pid, name, addr, "streaming", sync, 1, lag // 8,
                              lag // 4, lag // 2, lag, 0.02 * load, 0.05 * load,
@@ -113,7 +113,7 @@ def seed_backups_store(store_dsn: str, now: datetime, seed: int = 11) -> None:
                          None, None, None, None))
         delay = 0.4 + 38 * math.exp(-((x - 0.7) ** 2) / 0.004) + rng.uniform(0, 0.6)
         replica.append((t, STANDBY, True, "3E/1000", "3E/0F00", int(delay * 2 * MB),
-                        t - timedelta(seconds=delay), delay, False, "streaming", "10.0.2.10",
+                        t - timedelta(seconds=delay), delay, False, "streaming", "127.0.2.10",
                         5432, "replica1_slot", t, 1))
         for target, group in ((PRIMARY, "replication_standbys"),
                               (PRIMARY, "replication_slots"), (PRIMARY, "recovery_status"),

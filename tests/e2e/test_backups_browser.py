@@ -90,7 +90,7 @@ def test_replication_page_on_the_primary_and_on_its_standby(
     page.set_viewport_size({"width": 1600, "height": 1000})
     page.goto(f"{backups_dashboard}/replication?target={STANDBY}&range=6h")
     expect(page.get_by_text("This target is a standby (in recovery): it streams from "
-                            "10.0.2.10:5432 through slot replica1_slot", exact=False)
+                            "127.0.2.10:5432 through slot replica1_slot", exact=False)
            ).to_be_visible(timeout=LOAD_TIMEOUT_MS)
     wait_for_charts(page, 1)
     assert chart_titles(page) == ["Replay on this standby"]

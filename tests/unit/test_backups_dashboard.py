@@ -162,11 +162,11 @@ def test_states_problems_first_and_tables() -> None:
     assert list(found["state"]) == ["wal_gap", "backup_age"]
     table = recovery_states.states_table(states, recovery_states.BACKUP_STATES)
     assert list(table["check"]) == ["WAL archiving", "Last backup", "Archived WAL gaps"]
-    recovery = pd.DataFrame([{"in_recovery": True, "upstream_host": "10.0.0.1",
+    recovery = pd.DataFrame([{"in_recovery": True, "upstream_host": "127.0.0.1",
                               "upstream_port": 5432, "upstream_slot": "replica_[1]",
                               "receiver_status": "streaming"}])
     assert recovery_states.standby_notice(recovery) == plain(
-        "This target is a standby (in recovery): it streams from 10.0.0.1:5432 through slot "
+        "This target is a standby (in recovery): it streams from 127.0.0.1:5432 through slot "
         "replica_[1] (receiver streaming).")
     assert recovery_states.standby_notice(recovery.assign(in_recovery=False)) is None
 

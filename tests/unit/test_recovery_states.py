@@ -147,14 +147,14 @@ def test_an_inactive_slot_retaining_wal_and_a_lost_one() -> None:
 
 
 def test_replication_lag_on_a_primary_and_on_a_standby() -> None:
-    standbys = (StandbyFacts("replica1", "10.0.0.5", "streaming", 300 * MIB, 12.0),
-                StandbyFacts("replica2", "10.0.0.6", "streaming", 1 * MIB, 400.0))
+    standbys = (StandbyFacts("replica1", "127.0.0.5", "streaming", 300 * MIB, 12.0),
+                StandbyFacts("replica2", "127.0.0.6", "streaming", 1 * MIB, 400.0))
     result = states(replace(HEALTHY, standbys=standbys))
     assert result["replication_lag_bytes"][0] == "warning"
-    assert "replica1 (10.0.0.5) replays 300.0 MB behind" in result["replication_lag_bytes"][1]
+    assert "replica1 (127.0.0.5) replays 300.0 MB behind" in result["replication_lag_bytes"][1]
     assert result["replication_lag_seconds"][0] == "warning"
     assert "replica2 replays 400.0 s behind" in result["replication_lag_seconds"][1]
-    paused = RecoveryFacts(True, 30.0, 2 * MIB, True, "10.0.0.1")
+    paused = RecoveryFacts(True, 30.0, 2 * MIB, True, "127.0.0.1")
     result = states(replace(HEALTHY, recovery=paused, standbys=()))
     assert result["replication_lag_bytes"][0] == "ok"
     assert result["replication_lag_seconds"] == (
