@@ -21,21 +21,19 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from collectors.core.config import CollectorSettings, Target
 from collectors.core.errors import TargetUnavailable
+from collectors.core.query_marker import marked
 from collectors.core.redact import redact
 
 APPLICATION_NAME = "kasho-ops"
-# Leads every statement Kasho Ops sends a monitored server, so a DBA reading pg_stat_activity
-# or pg_stat_statements sees at once which statements are ours.
-QUERY_MARKER = "/* kasho-ops */ "
 log = logging.getLogger(__name__)
 
 # The role's CONNECTION LIMIT and the Kasho Ops sessions it already has open elsewhere.
-CONNECTION_HEADROOM_SQL = """
+CONNECTION_HEADROOM_SQL = marked("""
     SELECT r.rolconnlimit,
            (SELECT count(*) FROM pg_stat_activity a
             WHERE a.usename = current_user AND a.pid <> pg_backend_pid()
               AND a.application_name LIKE 'kasho-ops%')
-    FROM pg_roles r WHERE r.rolname = current_user"""
+    FROM pg_roles r WHERE r.rolname = current_user""")
 
 
 class TrackedConnection(psycopg.Connection[Any]):

@@ -3,7 +3,8 @@ a PostgreSQL server differs from a PgBouncer admin console.
 
 `postgres` (the default): read-only sessions with libpq `options` (statement_timeout,
 lock_timeout, ...), each group's SQL run in a transaction under its timeout, marked with
-QUERY_MARKER; counters carry the postmaster start time so a restart starts a new baseline.
+QUERY_MARKER (query_marker.py); counters carry the postmaster start time so a restart starts
+a new baseline.
 `pgbouncer`: the admin console (database `pgbouncer`, a `stats_users` role): it accepts no
 startup `options`, no transactions, no comments and no empty query, so sessions are
 autocommit and never prepare statements (the console has no extended protocol), the
@@ -24,17 +25,14 @@ from psycopg.rows import dict_row
 
 from collectors.core.admin_console import command_text, shape_rows
 from collectors.core.config import CollectorSettings, Target
-from collectors.core.connections import (
-    APPLICATION_NAME,
-    POSTGRES_SESSION,
-    QUERY_MARKER,
-    SessionProfile,
-)
+from collectors.core.connections import APPLICATION_NAME, POSTGRES_SESSION, SessionProfile
 from collectors.core.metric_groups import MetricGroup
+from collectors.core.query_marker import marked
 
-SET_TIMEOUT_SQL = "SELECT set_config('statement_timeout', %s, true)"
+SET_TIMEOUT_SQL = marked("SELECT set_config('statement_timeout', %s, true)")
 # Read right after a counter group's SQL, in the same transaction and round trip.
-SERVER_CLOCK_SQL = "SELECT clock_timestamp() AS read_at, pg_postmaster_start_time() AS started_at"
+SERVER_CLOCK_SQL = marked("SELECT clock_timestamp() AS read_at, "
+                          "pg_postmaster_start_time() AS started_at")
 
 
 @dataclass(frozen=True)
@@ -63,7 +61,7 @@ def read_server(conn: psycopg.Connection[Any], query: str, timeout_ms: int | Non
         if timeout_ms is not None:
             conn.execute(SET_TIMEOUT_SQL, [str(timeout_ms)])
         cursor = conn.cursor(row_factory=dict_row).execute(
-            (QUERY_MARKER + query).encode(), params)
+            marked(query).encode(), params)
         clock = (conn.cursor(row_factory=dict_row).execute(SERVER_CLOCK_SQL)
                  if with_clock else None)
     rows = cursor.fetchall()

@@ -19,7 +19,8 @@ from typing import Any
 from psycopg.rows import dict_row
 
 from collectors.core.config import CollectorSettings, Target
-from collectors.core.connections import APPLICATION_NAME, QUERY_MARKER, TargetConnections
+from collectors.core.connections import APPLICATION_NAME, TargetConnections
+from collectors.core.query_marker import marked
 from collectors.core.sqltext import mask_literals, one_line
 
 QUERY_DISPLAY_CHARS = 1000
@@ -146,8 +147,8 @@ class LiveActivity:
         with self._connections_for(target).connection() as conn:
             conn.row_factory = dict_row
             with conn.transaction():  # one pg_stat_activity snapshot for both reads
-                server = conn.execute(QUERY_MARKER + SERVER_SQL).fetchone()
-                rows = conn.execute(QUERY_MARKER + ACTIVITY_SQL).fetchall()
+                server = conn.execute(marked(SERVER_SQL)).fetchone()
+                rows = conn.execute(marked(ACTIVITY_SQL)).fetchall()
         assert server is not None
         return ActivitySnapshot(taken_at=server["taken_at"], reader_pid=server["reader_pid"],
                                 max_connections=server["max_connections"],

@@ -19,6 +19,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from playwright.sync_api import expect
 
 from tests.integration.collector_setup import write_config_file
 from tests.pg import copy_into_store, free_port
@@ -33,6 +34,11 @@ EMPTY_TARGET = "kasho-replica"
 HOURS_OF_HISTORY = 7
 # database_size collection "stopped" this long ago, so the page must show it stale.
 SIZE_COLLECTION_STOPPED = timedelta(minutes=40)
+# Most steps on a page wait for store reads and a Streamlit rerun, which on a loaded 2-core
+# machine (other suites beside this one) take well over playwright's 5 s default. An
+# expectation returns as soon as it holds: the longer limit costs nothing when it passes.
+EXPECT_TIMEOUT_MS = 30_000
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 
 def seed_realistic_store(store_dsn: str, target: str, now: datetime,

@@ -10,12 +10,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from collectors.core.baselines import encode_key
+from collectors.core.query_marker import QUERY_MARKER
 from collectors.core.scheduler import Collector
 from collectors.core.store import RunRecord
 from collectors.migrate import MigrationRunner
@@ -36,7 +38,8 @@ from tests.integration.test_query_stats import (
 )
 
 BASELINE_NOTE = "first sample: baseline taken, deltas from the next run"
-TEXT_QUERY_PREFIX = "/* kasho-ops */ -- query_stats texts"
+# How pg_stat_statements keeps the text query on every major (collectors/core/query_marker.py).
+TEXT_QUERY_PREFIX = f"SELECT {QUERY_MARKER} -- query_stats texts"
 
 
 @pytest.fixture
@@ -72,10 +75,6 @@ def texts_first_stored_by_last_run(store_dsn: str) -> int:
                           )[0][0])
 
 
-# On PostgreSQL 18 the text query's reads are not found in pg_stat_statements by this test
-# (18 also drops leading comments, QUERY_MARKER among them, from the texts it keeps): the
-# count below is 0 there. Runs on 15 until the counters workstream adapts it (issue 13 note).
-@pytest.mark.single_major
 def test_two_collect_once_processes_store_exactly_the_calls_between_them(
         pg_cluster: LocalCluster, ledger_db: str, fresh_store: str, tmp_path: Path) -> None:
     config = write_config_file(tmp_path / "k.toml", fresh_store,
@@ -303,22 +302,33 @@ def test_the_interval_is_measured_on_the_server_not_before_waiting_for_a_connect
     run_times(pg_cluster.dsn(ledger_db), LEDGER_QUERY, 1)
     queryid, dbid, _ = statement_id(pg_cluster.dsn(), ledger_db, "SELECT count(*)")
     held = threading.Event()
+    released_at: list[datetime] = []  # the server's clock as the holder lets go
     try:
         assert collect(collector).error is None
-        first_done = time.monotonic()
+        [(first_read_at,)] = store_rows(fresh_store,
+                                        "SELECT taken_at FROM kasho_ops.counter_baselines")
         run_times(pg_cluster.dsn(ledger_db), LEDGER_QUERY, 2)
         connections = collector.engine.connections_for(config.targets[0])
 
         def hold_the_only_connection() -> None:
-            with connections.connection():
+            with connections.connection() as conn:
                 held.set()
                 time.sleep(2.0)
+                # Let go only once the run below waits for this connection (not on a timer
+                # that a loaded machine may outrun).
+                deadline = time.monotonic() + 60
+                while (connections._pool is not None
+                       and not connections._pool.get_stats().get("requests_waiting")
+                       and time.monotonic() < deadline):
+                    time.sleep(0.02)
+                row = conn.execute("SELECT clock_timestamp()").fetchone()
+                assert row is not None
+                released_at.append(row[0])
 
         holder = threading.Thread(target=hold_the_only_connection)
         holder.start()
-        held.wait(10)
+        assert held.wait(60)
         record = collect(collector)  # starts now, reads once the holder lets go
-        released = time.monotonic()
         holder.join()
         assert record.error is None
     finally:
@@ -328,10 +338,12 @@ def test_the_interval_is_measured_on_the_server_not_before_waiting_for_a_connect
         SELECT s.interval_seconds, s.collected_at, max(r.started_at)
         FROM kasho_ops.query_stats s, kasho_ops.collector_runs r
         WHERE s.queryid = %s AND s.dbid = %s GROUP BY 1, 2""", [queryid, dbid])
-    # The read happened after the 2 s wait: the interval covers it; a client timestamp taken
-    # when the run started would not.
-    assert interval >= 2.0 and interval >= (released - first_done) - 0.5
-    assert collected_at > run_started
+    # The run started while the connection was held and read after it was let go; its
+    # interval runs from read to read on the server's clock, so it covers the wait, where a
+    # client timestamp taken when the run started would not.
+    assert run_started < released_at[0] <= collected_at
+    assert interval == pytest.approx((collected_at - first_read_at).total_seconds(), abs=1e-3)
+    assert interval >= 2.0
 
 
 def test_only_series_that_changed_are_rewritten_in_the_stored_baseline(

@@ -4,6 +4,7 @@ computes, charts.py draws, collectors/actions/explain.py plans on demand."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -257,16 +258,24 @@ def load_shape_section(by_time: pd.DataFrame, series: pd.DataFrame,
         if figure is None:
             st.info("No statement time in this range.", icon=":material/bar_chart:")
             return
-        event = st.plotly_chart(figure, config={"displaylogo": False}, theme=None,
-                                on_select="rerun", selection_mode="points", key="load_shape")
+        st.plotly_chart(figure, config={"displaylogo": False}, theme=None,
+                        on_select=functools.partial(open_clicked_statement, list(labels)),
+                        selection_mode="points", key="load_shape")
         st.caption("Click a bar segment to open that statement.")
+
+
+def open_clicked_statement(statements: list[tuple[int, int, int, bool]]) -> None:
+    """The load-shape chart's on_select callback. Streamlit names a chart by its figure, and
+    the figure changes whenever the range moves on (every WINDOW_STEP_SECONDS): a click read
+    after the chart is drawn again would belong to a chart that is gone, and be lost. The
+    callback runs before the rerun, with the chart that was clicked and its statements."""
+    event = st.session_state.get("load_shape")
     points = event.selection.points if event and event.selection else []
-    ordered = list(labels)
     for point in points:
         curve = point.get("curve_number")
-        if curve is not None and curve < len(ordered):
-            open_statement(ordered[curve])
-            st.rerun()
+        if curve is not None and curve < len(statements):
+            open_statement(statements[curve])
+            return
 
 
 def regressions_section(hours: pd.DataFrame, recent_key: str, recent_start: datetime,
