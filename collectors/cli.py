@@ -1,4 +1,4 @@
-"""The `kasho-ops` command: migrate, collect, config check, dashboard, catalog, demo.
+"""The `kasho-ops` command: migrate, collect, config check, restore-drill, dashboard, catalog, demo.
 
 Every expected failure (bad config, unreachable server, dirty migrations) ends as one line
 on stderr and a non-zero exit code; tracebacks are for bugs only.
@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -82,6 +83,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 # -- collect ---------------------------------------------------------------------------------
 
 def cmd_collect(args: argparse.Namespace) -> int:
+    from collectors.backups.jobs import add_recovery_jobs, run_recovery_jobs_once
     from collectors.core.scheduler import Collector
     from collectors.core.store import MetricStore
 
@@ -98,6 +100,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
         if args.once:
             collector.maintain()
             records = collector.run_once()
+            if not args.group:
+                records += run_recovery_jobs_once(store, config)
             for record in records:
                 status = "ok" if record.error is None else f"FAILED: {record.error}"
                 print(f"{record.target:<20} {record.metric_group:<20} "
@@ -111,6 +115,9 @@ def cmd_collect(args: argparse.Namespace) -> int:
         log.info("collecting %d groups from %d targets into %s", len(groups),
                  len(config.targets), config.store.display_dsn)
         scheduler = collector.build_scheduler()
+        if not args.group:
+            add_recovery_jobs(scheduler, store, config, lambda name: collector.leases is None
+                              or collector.leases.holds(name))
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
         try:
             scheduler.start()
@@ -155,6 +162,35 @@ def cmd_config(args: argparse.Namespace) -> int:
     print(f"{config.source}: valid; store {config.store.display_dsn}; "
           f"{len(config.targets)} targets ({targets})")
     return 0
+
+
+# -- restore-drill ---------------------------------------------------------------------------
+
+def cmd_restore_drill(args: argparse.Namespace) -> int:
+    from collectors.backups.drill import record_drill, run_drill
+
+    config = _config(args)
+    # A service manager's stop (or the demo's) is a Ctrl-C: the scratch copy is removed.
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    result = run_drill(config, config.target(args.target), args.to)
+    for check in result.checks:
+        print(f"{'ok  ' if check.passed else 'FAIL'} {check.name:<19} {check.detail}")
+    if result.error:
+        print(f"error: {result.error}")
+    record_drill(config.store.dsn, result)
+    print(f"restore drill of {result.target} {result.outcome.upper()} in "
+          f"{result.duration_seconds:.1f} s (recorded in kasho_ops.restore_drills)")
+    return 0 if result.outcome == "passed" else 1
+
+
+def _utc_time(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a time; use ISO 8601 such as 2025-01-31T14:05:00Z "
+            "(a time without an offset is UTC)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 # -- dashboard -------------------------------------------------------------------------------
@@ -257,6 +293,13 @@ def build_parser() -> argparse.ArgumentParser:
                             "exit 0 if it is valid, 2 with one line saying what is wrong")
     config.add_argument("action", choices=["check"])
     config.set_defaults(func=cmd_config)
+    drill = sub.add_parser("restore-drill", parents=[common], help="restore the latest backup "
+                           "into a scratch directory, check it, record the result")
+    drill.add_argument("--target", required=True, help="a [[targets]] name with a "
+                       "pgbackrest_stanza")
+    drill.add_argument("--to", type=_utc_time, help="point in time to recover to (ISO 8601; "
+                       "UTC without an offset); default: the end of the archived WAL")
+    drill.set_defaults(func=cmd_restore_drill)
 
     dashboard = sub.add_parser("dashboard", parents=[common], help="serve the dashboard")
     dashboard.add_argument("--port", type=int, help="port (default: [dashboard] port, 8501)")

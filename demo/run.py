@@ -29,6 +29,7 @@ from psycopg import sql
 from collectors.core.errors import KashoOpsError
 from collectors.core.metric_groups import load_catalog
 from collectors.migrate import MigrationRunner
+from demo.backups import DemoBackups
 from demo.cluster import ClusterError, LocalCluster, PgInstall, find_pg_install
 from demo.explain_role import EXPLAIN_ROLE, grant_explain_role
 from demo.pgbouncer import LocalPgBouncer, find_pgbouncer
@@ -97,6 +98,7 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
     children: dict[str, subprocess.Popen[bytes]] = {}
     workload: Workload | None = None
     pgbouncer: LocalPgBouncer | None = None
+    backups = DemoBackups(paths.root, cluster)
     stop_requested = False
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -118,11 +120,14 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
             grant_explain_role(conn)  # EXPLAIN of the workload's statements (explain_dsn)
             grant_business_role(conn)  # the business groups (business_dsn)
         pgbouncer = start_pgbouncer(paths, cluster)
+        backups.prepare()
         write_demo_config(paths.config, cluster, pgbouncer)
+        backups.append_config(paths.config)
         # The collectors and the dashboard first: the server's own metrics are on screen
         # while a first run seeds the data (minutes at full scale).
         children["collector"] = spawn("collector", ["collect", "--config", str(paths.config)],
                                       paths)
+        backups.start(paths.config, paths.logs)
         children["dashboard"] = spawn("dashboard", ["dashboard", "--config", str(paths.config),
                                                     "--port", str(port)], paths)
         wait_for_dashboard(port, children, paths, lambda: stop_requested)
@@ -137,6 +142,7 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
             with psycopg.connect(cluster.dsn(KASHO_DB), autocommit=True) as conn:
                 grant_app_role(conn)  # the workload's role: its scripts' tables, no more
                 grant_explain_role(conn)  # and the seed's pick list, now that it exists
+            backups.seeded()
         if stop_requested:
             return 0  # the finally below stops what was started
         if pgbouncer is not None:
@@ -167,6 +173,7 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
             stop_process(child)
         if workload is not None:
             workload.stop()
+        backups.stop()
         if pgbouncer is not None:
             pgbouncer.stop()
         cluster.stop()

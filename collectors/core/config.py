@@ -23,6 +23,7 @@ from typing import Any
 
 import psycopg.conninfo
 
+from collectors.backups import settings as backup_settings
 from collectors.core.access import ROLES, Role
 from collectors.core.errors import ConfigError
 from collectors.core.redact import Secret, redact
@@ -48,6 +49,7 @@ class Target:
     explain_dsn: Secret | None = None  # a role with the statements' table rights, EXPLAIN only
     kind: str = "postgres"  # or "pgbouncer": its admin console (collectors/core/target_kinds.py)
     fronts: str | None = None  # pgbouncer: the postgres target whose clients it pools
+    pgbackrest: backup_settings.PgBackRestSource | None = None
     business_dsn: Secret | None = None  # a role with SELECT on Kasho's tables, business groups
 
     def business(self) -> Target | None:
@@ -190,6 +192,8 @@ class Config:
     source: Path | None = None
     auth: AuthSettings = field(default_factory=AuthSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    backups: backup_settings.BackupSettings = field(
+        default_factory=backup_settings.BackupSettings)
 
     def target(self, name: str) -> Target:
         for target in self.targets:
@@ -206,16 +210,18 @@ _SECTION_KEYS: dict[str, set[str]] = {
                   "lease_seconds", "top_tables"},
     "dashboard": {"address", "port", "stale_after_intervals", "actions_enabled"},
     "target": {"name", "dsn", "password_env", "password_file", "actions_dsn", "explain_dsn",
-               "kind", "fronts", "business_dsn", "disk_capacity_bytes", "host_filesystem"},
+               "kind", "fronts", "business_dsn", "disk_capacity_bytes", "host_filesystem",
+               *backup_settings.TARGET_KEYS},
     "auth": {"mode", "none_role"},  # plus the tables in _AUTH_TABLES
     "auth.roles": set(ROLES),
     "auth.oidc": {"server_metadata_url", "client_id", "client_secret_env", "client_secret_file",
                   "redirect_uri", "cookie_secret_env", "groups_claim", "scopes"},
     "auth.proxy": {"trusted_addresses", "user_header", "groups_header"},
     "security": {"encryption_at_rest"},
+    "backups": set(backup_settings.SECTION_KEYS),
 }
 _TOP_LEVEL = {"store", "targets", "collector", "intervals", "dashboard", "auth", "security",
-              "retention"}
+              "retention", "backups"}
 _AUTH_TABLES = {"roles", "oidc", "proxy"}
 LOOPBACK_ADDRESSES = {"127.0.0.1", "::1", "localhost"}
 TARGET_KINDS = ("postgres", "pgbouncer")
@@ -391,7 +397,8 @@ def parse_config(raw: dict[str, Any], *, source: Path | None = None,
     return Config(store=store, targets=_targets(raw.get("targets", []), env, fail, source),
                   collector=collector, dashboard=dashboard, source=source,
                   auth=_auth(table("auth"), env, dashboard, fail),
-                  security=_security(table("security"), fail))
+                  security=_security(table("security"), fail),
+                  backups=backup_settings.parse_backup_settings(table("backups"), fail))
 
 
 @dataclass(frozen=True)
@@ -638,7 +645,9 @@ def _targets(raw_targets: Any, env: dict[str, str], fail: Fail,
                               explain_dsn=Secret(explain_dsn) if explain_dsn else None,
                               kind=kind, fronts=fronts,
                               business_dsn=Secret(business_dsn) if business_dsn else None,
-                              disk_capacity_bytes=capacity, host_filesystem=host_filesystem))
+                              disk_capacity_bytes=capacity, host_filesystem=host_filesystem,
+                              pgbackrest=backup_settings.parse_target_pgbackrest(
+                                  item, label, fail)))
     postgres_names = {t.name for t in targets if t.kind == "postgres"}
     for index, target in enumerate(targets):
         if target.fronts is not None and target.fronts not in postgres_names:

@@ -158,6 +158,13 @@ def store_session(dsn: Secret) -> Iterator[Callable[[Query, dict[str, Any]], pd.
 # bucket's start), so a chart has at most a few hundred points whatever the range.
 
 
+@cached_read
+def latest_rows(dsn: Secret, table: str, target: str, end: datetime) -> pd.DataFrame:
+    """The rows of kasho_ops.<table>'s newest sample for the target at or before `end`
+    (none when older than two days): a page's "now" at the end of its window."""
+    return read_frame(dsn, latest_sample(table), {"target": target, "end": end})
+
+
 @dataclass(frozen=True)
 class FreshnessSnapshot:
     rows: tuple[FreshnessRow, ...]

@@ -39,23 +39,27 @@ def test_collect_once_cli_writes_rows_for_every_group(
                                business={"local": kasho_database.business_dsn})
     groups = {name: g for name, g in load_catalog().items() if g.target_kind == "postgres"}
     counters = sorted(name for name, group in groups.items() if group.is_counter)
+    # Besides the groups, --once evaluates the target's recovery states (collectors/backups).
+    runs_per_cycle = sorted([*groups, "recovery_states"])
     outputs = []
     for _ in range(2):  # the first run takes the counter baselines, the second stores deltas
         result = subprocess.run([sys.executable, "-m", "collectors.cli", "collect", "--once",
                                  "--config", str(config)], capture_output=True, text=True,
                                 timeout=120)
         assert result.returncode == 0, result.stdout + result.stderr
-        assert result.stdout.strip().splitlines()[-1] == f"{len(groups)} ok, 0 failed"
+        assert result.stdout.strip().splitlines()[-1] == \
+            f"{len(runs_per_cycle)} ok, 0 failed"
         outputs.append(result.stdout)
     assert outputs[0].count("note: first sample: baseline taken, deltas from the next run") \
         == len(counters)
     assert "baseline taken" not in outputs[1]
     assert outputs[1].count("note: continued from the stored baseline") == len(counters)
     # Nothing waits, runs or holds a snapshot but us, and the postgres database has no
-    # tables of its own.
+    # tables of its own; no standby, slot or base backup on the test server.
     idle_server_writes_none = {"lock_waits", "wait_events", "maintenance_progress",
                                "xmin_horizon", "table_stats", "index_stats", "schema_size",
-                               "bloat_estimate"}
+                               "bloat_estimate", "replication_standbys", "replication_slots",
+                               "basebackup_progress"}
     if pg_cluster.major < 16:
         idle_server_writes_none.add("io_stats")  # pg_stat_io is new in 16
     for group in groups:
@@ -63,7 +67,7 @@ def test_collect_once_cli_writes_rows_for_every_group(
         assert count > 0 or group in idle_server_writes_none, f"{group} wrote no rows"
     runs = store_rows(fresh_store, "SELECT metric_group, error FROM kasho_ops.collector_runs "
                                    "ORDER BY metric_group")
-    assert runs == [(g, None) for g in sorted(groups) for _ in range(2)]
+    assert runs == [(g, None) for g in runs_per_cycle for _ in range(2)]
     assert store_rows(fresh_store, "SELECT metric_group FROM kasho_ops.counter_baselines "
                                    "ORDER BY 1") == [(g,) for g in counters]
 
