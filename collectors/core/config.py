@@ -18,6 +18,16 @@ from typing import Any
 
 import psycopg.conninfo
 
+from collectors.alerts.settings import (
+    ALERTS_KEYS,
+    METRICS_KEYS,
+    RULE_OVERRIDE_KEYS,
+    WEBHOOK_KEYS,
+    AlertSettings,
+    MetricsSettings,
+    parse_alert_settings,
+    parse_metrics_settings,
+)
 from collectors.core.errors import ConfigError
 from collectors.core.redact import Secret, redact
 
@@ -86,6 +96,8 @@ class Config:
     collector: CollectorSettings
     dashboard: DashboardSettings
     source: Path | None = None
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     def target(self, name: str) -> Target:
         for target in self.targets:
@@ -101,8 +113,13 @@ _SECTION_KEYS: dict[str, set[str]] = {
                   "max_connections_per_target", "backoff_base_seconds", "backoff_cap_seconds"},
     "dashboard": {"address", "port", "stale_after_intervals", "actions_enabled"},
     "target": {"name", "dsn", "password_env", "password_file", "actions_dsn"},
+    # parsed by collectors/alerts/settings.py; listed here so the docs test sees them
+    "alerts": ALERTS_KEYS - {"rules", "webhooks"},
+    "alerts.rules": RULE_OVERRIDE_KEYS,
+    "alerts.webhooks": WEBHOOK_KEYS,
+    "metrics": METRICS_KEYS,
 }
-_TOP_LEVEL = {"store", "targets", "collector", "intervals", "dashboard"}
+_TOP_LEVEL = {"store", "targets", "collector", "intervals", "dashboard", "alerts", "metrics"}
 LOOPBACK_ADDRESSES = {"127.0.0.1", "::1", "localhost"}
 
 
@@ -203,7 +220,9 @@ def parse_config(raw: dict[str, Any], *, source: Path | None = None,
     )
 
     return Config(store=store, targets=_targets(raw.get("targets", []), env, fail),
-                  collector=collector, dashboard=dashboard, source=source)
+                  collector=collector, dashboard=dashboard, source=source,
+                  alerts=parse_alert_settings(raw.get("alerts"), env, fail),
+                  metrics=parse_metrics_settings(raw.get("metrics"), env, fail))
 
 
 def _dashboard_address(section: dict[str, Any], env: dict[str, str], fail: Any) -> str:
