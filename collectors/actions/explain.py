@@ -20,6 +20,7 @@ import psycopg
 from psycopg import sql
 
 from collectors.actions.audit import connect_audit
+from collectors.core.access import AccessDenied, Actor, authorize
 from collectors.core.config import CollectorSettings, Config, Target
 from collectors.core.connections import describe_error, monitoring_connect_kwargs
 from collectors.core.errors import KashoOpsError
@@ -170,18 +171,29 @@ def _explain_prepared(conn: psycopg.Connection[Any], statement: CheckedStatement
                          generic=generic, method=method)
 
 
+class ExplainDenied(ExplainRefused):
+    """The actor's role may not EXPLAIN (operators and admins may)."""
+
+    outcome = "denied"
+
+
 def audited_explain(config: Config, target_name: str, dbname: str, text: str,
                     parameters: Sequence[str | None], queryid: int | None,
-                    actor: str) -> ExplainResult:
-    """`explain`, recorded in kasho_ops.explain_runs of the store: no audit, no EXPLAIN."""
+                    actor: Actor) -> ExplainResult:
+    """`explain`, recorded in kasho_ops.explain_runs of the store: no audit, no EXPLAIN;
+    an actor whose role lacks the permission is recorded and refused."""
     try:
-        audit = connect_audit(config.store.dsn, "explain_runs")
+        audit = connect_audit(config.store.audit_writer_dsn, "explain_runs")
     except psycopg.Error as exc:
         raise ExplainFailed("EXPLAIN was not run: its audit trail (kasho_ops.explain_runs in "
                             f"the metrics store) is unavailable: {describe_error(exc)}") from None
     with audit:
         outcome, error = "planned", None
         try:
+            try:
+                authorize(actor, "explain")
+            except AccessDenied as exc:
+                raise ExplainDenied(str(exc)) from None
             return explain(config.target(target_name), config.collector, dbname, text,
                            parameters)
         except ExplainRefused as exc:
@@ -189,6 +201,8 @@ def audited_explain(config: Config, target_name: str, dbname: str, text: str,
             raise
         finally:
             audit.execute(
-                "INSERT INTO kasho_ops.explain_runs (actor, target, datname, queryid, "
-                "sample_values, outcome, error) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                [actor, target_name, dbname, queryid, bool(parameters), outcome, error])
+                "INSERT INTO kasho_ops.explain_runs (actor, actor_role, target, datname, "
+                "queryid, sample_values, outcome, error) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                [actor.name, actor.role, target_name, dbname, queryid, bool(parameters),
+                 outcome, error])

@@ -3,10 +3,11 @@
 The monitoring role (pg_monitor) cannot signal other roles' backends, so an action connects
 with the target's `actions_dsn`: a role granted pg_signal_backend (which PostgreSQL never
 lets signal a superuser's session) and pg_read_all_stats, to see whom it signals. Actions
-are refused unless `[dashboard] actions_enabled` is on, and never touch Kasho Ops' own
-sessions (application_name kasho-ops*, or the acting session itself). The pid is re-checked
-in the same statement that signals it, against the backend_start the person saw, so a pid
-reused by a new backend in the meantime is never hit.
+are denied unless the actor's role permits them (cancel: operator, terminate: admin; checked
+here, not only by the page), refused unless `[dashboard] actions_enabled` is on, and never
+touch Kasho Ops' own sessions (application_name kasho-ops*, or the acting session itself).
+The pid is re-checked in the same statement that signals it, against the backend_start the
+person saw, so a pid reused by a new backend in the meantime is never hit.
 
 Every attempt, refusals and failures included, is one row in kasho_ops.dba_actions in the
 metrics store. The audit table is checked before anything is done: no audit, no action.
@@ -17,13 +18,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
 from collectors.actions.audit import connect_audit
+from collectors.core.access import AccessDenied, Actor, Permission, authorize
 from collectors.core.config import Config, Target
 from collectors.core.connections import APPLICATION_NAME, describe_error
 from collectors.core.errors import ConfigError
@@ -33,10 +35,11 @@ from collectors.live.activity import mask_literals
 log = logging.getLogger(__name__)
 
 ACTIONS = {"cancel": "pg_cancel_backend", "terminate": "pg_terminate_backend"}
+# cancel needs an operator, terminate an admin (collectors/core/access.py).
 ACTIONS_APPLICATION_NAME = "kasho-ops-actions"
 AUDIT_QUERY_CHARS = 200
 TERMINATE_WAIT_MS = 3000  # PostgreSQL 14+: wait this long for the backend to exit
-OUTCOMES = ("signalled", "refused", "not_found", "failed")
+OUTCOMES = ("signalled", "refused", "not_found", "failed", "denied")
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class ActionRequest:
     action: str  # a key of ACTIONS
     target: str
     pid: int
-    actor: str  # who asked; "unauthenticated (actions_enabled)" until the dashboard has auth
+    actor: Actor  # who asked (signed in), with the role their permission is checked against
     backend_start: datetime | None = None  # as the person saw it; None: whatever runs now
 
 
@@ -129,10 +132,11 @@ class AuditTrail:
     def append(conn: psycopg.Connection[Any], request: ActionRequest, outcome: str,
                error: str | None, session: TargetSession | None) -> None:
         conn.execute("""
-            INSERT INTO kasho_ops.dba_actions (actor, target, pid, action, outcome, error,
-                backend_start, usename, application_name, datname, query)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-            [request.actor, request.target, request.pid, request.action, outcome, error,
+            INSERT INTO kasho_ops.dba_actions (actor, actor_role, target, pid, action, outcome,
+                error, backend_start, usename, application_name, datname, query)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            [request.actor.name, request.actor.role, request.target, request.pid,
+             request.action, outcome, error,
              session.backend_start if session else request.backend_start,
              session.usename if session else None,
              session.application_name if session else None,
@@ -144,7 +148,7 @@ def perform(request: ActionRequest, config: Config) -> ActionResult:
     """Run one audited action; never raises for an expected failure."""
     if request.action not in ACTIONS:
         raise ValueError(f"unknown action {request.action!r}; use one of {', '.join(ACTIONS)}")
-    audit = AuditTrail(config.store.dsn)
+    audit = AuditTrail(config.store.audit_writer_dsn)
     try:
         audit_conn = audit.connect()
     except psycopg.Error as exc:
@@ -165,6 +169,10 @@ def perform(request: ActionRequest, config: Config) -> ActionResult:
 
 
 def _act(request: ActionRequest, config: Config) -> tuple[str, str, TargetSession | None]:
+    try:
+        authorize(request.actor, cast(Permission, request.action))
+    except AccessDenied as exc:
+        return "denied", str(exc), None
     if not config.dashboard.actions_enabled:
         return "refused", ("actions are disabled; set [dashboard] actions_enabled = true to "
                            "allow cancel and terminate"), None

@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from collectors.alerts.settings import (
     parse_alert_settings,
     parse_metrics_settings,
 )
+from collectors.core.access import ROLES, Role
 from collectors.core.errors import ConfigError
 from collectors.core.redact import Secret, redact
 
@@ -62,8 +63,25 @@ class Target:
 
 @dataclass(frozen=True)
 class StoreSettings:
-    dsn: Secret
+    dsn: Secret  # the collector's writing role (owns the kasho_ops schema)
     retention_days: int = 14
+    read_dsn: Secret | None = None  # the dashboard's SELECT-only role; None: dsn
+    audit_dsn: Secret | None = None  # INSERT on the audit tables only; None: dsn
+
+    @property
+    def dashboard_dsn(self) -> Secret:
+        """What the dashboard reads the store with."""
+        return self.read_dsn or self.dsn
+
+    def for_dashboard(self) -> StoreSettings:
+        """The store as the dashboard sees it: `dsn` is the SELECT-only role (so every page's
+        `store.dsn` reads through it) and audit rows keep their own writer."""
+        return replace(self, dsn=self.dashboard_dsn, audit_dsn=self.audit_writer_dsn)
+
+    @property
+    def audit_writer_dsn(self) -> Secret:
+        """What sign-ins and actions append their audit rows with."""
+        return self.audit_dsn or self.dsn
 
     @property
     def display_dsn(self) -> str:
@@ -89,6 +107,53 @@ class DashboardSettings:
     actions_enabled: bool = False
 
 
+AUTH_MODES = ("none", "proxy", "oidc")
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    """st.login's provider; the secrets are written to a private secrets.toml at start."""
+
+    server_metadata_url: str
+    client_id: str
+    client_secret: Secret | None  # None only when its variable is unset (see `unset`)
+    redirect_uri: str  # the dashboard's public URL + /oauth2callback ({port} allowed)
+    cookie_secret: Secret | None = None  # None: a new random one per dashboard start
+    groups_claim: str = "groups"
+    scopes: str = "openid email profile"
+    # Secret variables named here but not set in this process's environment: only the
+    # dashboard needs them (and refuses to start without them); the collector and the
+    # migrations read the same file without the dashboard's secrets.
+    unset: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    """An authenticating reverse proxy in front of the dashboard (oauth2-proxy, …)."""
+
+    trusted_addresses: tuple[str, ...]  # IP addresses or networks the proxy connects from
+    user_header: str = "X-Forwarded-Email"
+    groups_header: str = "X-Forwarded-Groups"
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """[auth]: who may sign in and with which role (collectors/core/access.py)."""
+
+    mode: str = "none"  # one of AUTH_MODES
+    members: dict[Role, tuple[str, ...]] = field(default_factory=dict)  # e-mails, group:NAME
+    none_role: Role = "viewer"  # everyone's role in mode "none" (loopback only)
+    oidc: OidcSettings | None = None
+    proxy: ProxySettings | None = None
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    """[security]: what the Security page cannot detect and takes from the operator."""
+
+    encryption_at_rest: str | None = None  # how the data directory is encrypted, declared
+
+
 @dataclass(frozen=True)
 class Config:
     store: StoreSettings
@@ -96,6 +161,8 @@ class Config:
     collector: CollectorSettings
     dashboard: DashboardSettings
     source: Path | None = None
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
@@ -108,18 +175,26 @@ class Config:
 
 
 _SECTION_KEYS: dict[str, set[str]] = {
-    "store": {"dsn", "retention_days"},
+    "store": {"dsn", "retention_days", "read_dsn", "audit_dsn"},
     "collector": {"statement_timeout_ms", "lock_timeout_ms", "connect_timeout_seconds",
                   "max_connections_per_target", "backoff_base_seconds", "backoff_cap_seconds"},
     "dashboard": {"address", "port", "stale_after_intervals", "actions_enabled"},
     "target": {"name", "dsn", "password_env", "password_file", "actions_dsn"},
+    "auth": {"mode", "none_role"},  # plus the tables in _AUTH_TABLES
+    "auth.roles": set(ROLES),
+    "auth.oidc": {"server_metadata_url", "client_id", "client_secret_env", "client_secret_file",
+                  "redirect_uri", "cookie_secret_env", "groups_claim", "scopes"},
+    "auth.proxy": {"trusted_addresses", "user_header", "groups_header"},
+    "security": {"encryption_at_rest"},
     # parsed by collectors/alerts/settings.py; listed here so the docs test sees them
     "alerts": ALERTS_KEYS - {"rules", "webhooks"},
     "alerts.rules": RULE_OVERRIDE_KEYS,
     "alerts.webhooks": WEBHOOK_KEYS,
     "metrics": METRICS_KEYS,
 }
-_TOP_LEVEL = {"store", "targets", "collector", "intervals", "dashboard", "alerts", "metrics"}
+_TOP_LEVEL = {"store", "targets", "collector", "intervals", "dashboard", "auth", "security",
+              "alerts", "metrics"}
+_AUTH_TABLES = {"roles", "oidc", "proxy"}
 LOOPBACK_ADDRESSES = {"127.0.0.1", "::1", "localhost"}
 
 
@@ -170,7 +245,8 @@ def parse_config(raw: dict[str, Any], *, source: Path | None = None,
         value = raw.get(name, {})
         if not isinstance(value, dict):
             raise fail(f"[{name}] must be a table")
-        _reject_unknown(value, _SECTION_KEYS[name], f"[{name}]", fail)
+        allowed = _SECTION_KEYS[name] | (_AUTH_TABLES if name == "auth" else set())
+        _reject_unknown(value, allowed, f"[{name}]", fail)
         return value
 
     store_raw = table("store")
@@ -179,9 +255,15 @@ def parse_config(raw: dict[str, Any], *, source: Path | None = None,
         raise fail("store.dsn is missing; set [store] dsn = \"host=... dbname=kasho_ops\" "
                    "or the KASHO_OPS_STORE_DSN environment variable")
     _check_dsn(store_dsn, "store.dsn", fail)
+    role_dsns: dict[str, Secret | None] = {}
+    for key in ("read_dsn", "audit_dsn"):
+        value = env.get(f"KASHO_OPS_STORE_{key.upper()}") or store_raw.get(key)
+        if value:
+            _check_dsn(value, f"store.{key}", fail)
+        role_dsns[key] = Secret(value) if value else None
     store = StoreSettings(dsn=Secret(store_dsn),
                           retention_days=_positive_int(store_raw, "retention_days", 14,
-                                                       "store", fail))
+                                                       "store", fail), **role_dsns)
 
     collector_raw = table("collector")
     defaults = CollectorSettings()
@@ -221,8 +303,126 @@ def parse_config(raw: dict[str, Any], *, source: Path | None = None,
 
     return Config(store=store, targets=_targets(raw.get("targets", []), env, fail),
                   collector=collector, dashboard=dashboard, source=source,
+                  auth=_auth(table("auth"), env, dashboard, fail),
+                  security=_security(table("security"), fail),
                   alerts=parse_alert_settings(raw.get("alerts"), env, fail),
                   metrics=parse_metrics_settings(raw.get("metrics"), env, fail))
+
+
+def _security(section: dict[str, Any], fail: Any) -> SecuritySettings:
+    declared = section.get("encryption_at_rest")
+    if declared is not None and (not isinstance(declared, str) or not declared.strip()):
+        raise fail("security.encryption_at_rest must say how the data directory is encrypted, "
+                   "e.g. \"LUKS on the data volume\"")
+    return SecuritySettings(encryption_at_rest=declared)
+
+
+def _auth(section: dict[str, Any], env: dict[str, str], dashboard: DashboardSettings,
+          fail: Any) -> AuthSettings:
+    mode = section.get("mode", "none")
+    if mode not in AUTH_MODES:
+        raise fail(f"auth.mode must be one of {', '.join(AUTH_MODES)} (got {mode!r})")
+    if mode == "none" and dashboard.address not in LOOPBACK_ADDRESSES:
+        raise fail(f"auth.mode = \"none\" lets anyone who reaches the dashboard in, so it is "
+                   f"allowed only on loopback, not {dashboard.address}; set auth.mode to "
+                   "\"oidc\" or \"proxy\"")
+    roles_raw = section.get("roles", {})
+    if not isinstance(roles_raw, dict):
+        raise fail("[auth.roles] must be a table of role = [\"e-mail\", \"group:NAME\", ...]")
+    _reject_unknown(roles_raw, _SECTION_KEYS["auth.roles"], "[auth.roles]", fail)
+    members: dict[Role, tuple[str, ...]] = {}
+    for role in ROLES:
+        entries = roles_raw.get(role, [])
+        if not isinstance(entries, list) or not all(isinstance(e, str) and e.strip()
+                                                    for e in entries):
+            raise fail(f"auth.roles.{role} must be a list of e-mail addresses and "
+                       "\"group:NAME\" entries")
+        members[role] = tuple(e.strip() for e in entries)
+    none_role = section.get("none_role", "viewer")
+    if none_role not in ROLES:
+        raise fail(f"auth.none_role must be one of {', '.join(ROLES)} (got {none_role!r})")
+    if mode != "none" and not any(members.values()):
+        raise fail(f"auth.mode = {mode!r} needs [auth.roles]: list who is a viewer, operator "
+                   "or admin (e-mails or \"group:NAME\"); nobody else gets in")
+    oidc = _oidc(section.get("oidc"), env, fail) if mode == "oidc" else None
+    proxy = _proxy(section.get("proxy"), fail) if mode == "proxy" else None
+    return AuthSettings(mode=mode, members=members, none_role=none_role, oidc=oidc,
+                        proxy=proxy)
+
+
+def _secret_from(section: dict[str, Any], key: str, env: dict[str, str], label: str,
+                 fail: Any, required: bool) -> Secret | None:
+    """A secret named by `<key>_env` (an environment variable) or `<key>_file`."""
+    if f"{key}_env" in section:
+        variable = section[f"{key}_env"]
+        if variable not in env or not env[variable]:
+            raise fail(f"{label}.{key}_env names {variable!r}, which is not set; export it")
+        return Secret(env[variable])
+    if f"{key}_file" in section:
+        path = Path(section[f"{key}_file"]).expanduser()
+        try:
+            return Secret(path.read_text().strip())
+        except OSError as exc:
+            raise fail(f"{label}.{key}_file {path}: cannot read ({exc.strerror})") from None
+    if required:
+        raise fail(f"{label} needs {key}_env (an environment variable) or {key}_file; "
+                   "secrets never go in the config file")
+    return None
+
+
+def _oidc(raw: Any, env: dict[str, str], fail: Any) -> OidcSettings:
+    if not isinstance(raw, dict):
+        raise fail("auth.mode = \"oidc\" needs an [auth.oidc] table with "
+                   "server_metadata_url, client_id, client_secret_env and redirect_uri")
+    _reject_unknown(raw, _SECTION_KEYS["auth.oidc"], "[auth.oidc]", fail)
+    for key in ("server_metadata_url", "client_id", "redirect_uri"):
+        if not isinstance(raw.get(key), str) or not raw[key]:
+            raise fail(f"auth.oidc.{key} is missing")
+    for key in ("server_metadata_url", "redirect_uri"):
+        if not raw[key].startswith(("https://", "http://")):
+            raise fail(f"auth.oidc.{key} must be an absolute http(s) URL (got {raw[key]!r})")
+    if not raw["redirect_uri"].endswith("/oauth2callback"):
+        raise fail("auth.oidc.redirect_uri must be the dashboard's URL ending in "
+                   "/oauth2callback, e.g. https://ops.example.com/oauth2callback")
+    if "client_secret_env" not in raw and "client_secret_file" not in raw:
+        raise fail("auth.oidc needs client_secret_env (an environment variable) or "
+                   "client_secret_file; secrets never go in the config file")
+    unset = tuple(str(raw[f"{key}_env"]) for key in ("client_secret", "cookie_secret")
+                  if f"{key}_env" in raw and not env.get(str(raw[f"{key}_env"])))
+    present = {key: value for key, value in raw.items()
+               if not (key.endswith("_env") and str(value) in unset)}
+    client_secret = _secret_from(present, "client_secret", env, "auth.oidc", fail,
+                                 required=False)
+    return OidcSettings(
+        server_metadata_url=raw["server_metadata_url"], client_id=raw["client_id"],
+        client_secret=client_secret, redirect_uri=raw["redirect_uri"],
+        cookie_secret=_secret_from(present, "cookie_secret", env, "auth.oidc", fail,
+                                   required=False),
+        unset=unset,
+        groups_claim=str(raw.get("groups_claim", "groups")),
+        scopes=str(raw.get("scopes", "openid email profile")))
+
+
+def _proxy(raw: Any, fail: Any) -> ProxySettings:
+    if not isinstance(raw, dict) or not raw.get("trusted_addresses"):
+        raise fail("auth.mode = \"proxy\" needs [auth.proxy] trusted_addresses: the addresses "
+                   "the authenticating proxy connects from (e.g. [\"127.0.0.1\"])")
+    _reject_unknown(raw, _SECTION_KEYS["auth.proxy"], "[auth.proxy]", fail)
+    addresses = raw["trusted_addresses"]
+    if not isinstance(addresses, list):
+        raise fail("auth.proxy.trusted_addresses must be a list of IP addresses or networks")
+    for address in addresses:
+        try:
+            ipaddress.ip_network(str(address), strict=False)
+        except ValueError:
+            raise fail(f"auth.proxy.trusted_addresses: {address!r} is not an IP address or "
+                       "network") from None
+    headers = {key: raw.get(key, default) for key, default in
+               (("user_header", "X-Forwarded-Email"), ("groups_header", "X-Forwarded-Groups"))}
+    for key, value in headers.items():
+        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9-]+", value):
+            raise fail(f"auth.proxy.{key} must be an HTTP header name (got {value!r})")
+    return ProxySettings(trusted_addresses=tuple(str(a) for a in addresses), **headers)
 
 
 def _dashboard_address(section: dict[str, Any], env: dict[str, str], fail: Any) -> str:

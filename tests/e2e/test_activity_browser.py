@@ -58,6 +58,7 @@ def live_dashboard(pg_cluster: LocalCluster, fresh_database: str, fresh_store: s
     wait_for_session(pg_cluster.dsn(), victim.pid, state="active")
     config = tmp_path / "kasho-ops.toml"
     config.write_text(f'[store]\ndsn = "{fresh_store}"\n\n[dashboard]\nactions_enabled = true\n'
+                      '\n[auth]\nnone_role = "admin"\n'
                       f'\n[[targets]]\nname = "{TARGET}"\ndsn = "{target_dsn}"\n'
                       f'actions_dsn = "{pg_cluster.dsn(fresh_database, "kasho_ops_actions")}"\n')
     with lock_chain(pg_cluster, fresh_database) as chain:
@@ -131,7 +132,7 @@ def test_activity_page_refreshes_pauses_and_terminates_through_the_dialog(
     with psycopg.connect(live_dashboard.store_dsn) as conn:
         assert conn.execute("SELECT actor, pid, action, outcome, query FROM "
                             "kasho_ops.dba_actions").fetchall() == [
-            ("unauthenticated (actions_enabled)", victim.pid, "terminate", "signalled",
+            ("anonymous (auth mode none, loopback)", victim.pid, "terminate", "signalled",
              "SELECT pg_sleep(?) /* invoice ? */")]
 
 

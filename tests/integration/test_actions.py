@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from collectors.actions.signal import ActionRequest, perform
+from collectors.core.access import Actor
 from collectors.core.config import Config, parse_config
 from collectors.core.metric_groups import load_catalog
 from demo.cluster import LocalCluster
@@ -17,7 +18,7 @@ from tests.conftest import MONITOR_ROLE
 from tests.integration.activity_setup import wait_for_session
 from tests.pg import HeldSession, free_port
 
-ACTOR = "unauthenticated (actions_enabled)"
+ACTOR = Actor("dba@kasho.example", "admin")
 APP_ROLE = "kasho_app"
 ACTIONS_ROLE = "kasho_ops_actions"
 
@@ -90,7 +91,7 @@ def test_cancel_stops_the_running_query_and_keeps_the_session(
     assert isinstance(victim.error, psycopg.errors.QueryCanceled)
     assert is_alive(victim)
     assert audit_rows(fresh_store) == [
-        (ACTOR, "local", victim.pid, "cancel", "signalled", None, APP_ROLE, "billing-worker",
+        (ACTOR.name, "local", victim.pid, "cancel", "signalled", None, APP_ROLE, "billing-worker",
          "postgres", "SELECT pg_sleep(?) /* card ? */")]
 
 
@@ -107,7 +108,7 @@ def test_terminate_ends_an_idle_backend(
         assert conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s",
                             [victim.pid]).fetchone() == (0,)
     assert audit_rows(fresh_store) == [
-        (ACTOR, "local", victim.pid, "terminate", "signalled", None, APP_ROLE,
+        (ACTOR.name, "local", victim.pid, "terminate", "signalled", None, APP_ROLE,
          "billing-worker", "postgres", "SELECT ? AS email")]
 
 
@@ -119,7 +120,7 @@ def test_disabled_actions_are_refused_and_audited(
     assert "actions are disabled; set [dashboard] actions_enabled = true" in result.message
     assert is_alive(victim)
     assert audit_rows(fresh_store) == [
-        (ACTOR, "local", victim.pid, "terminate", "refused", result.message, None, None, None,
+        (ACTOR.name, "local", victim.pid, "terminate", "refused", result.message, None, None, None,
          None)]
 
 
@@ -212,3 +213,27 @@ def test_the_audit_table_is_append_only(fresh_store: str) -> None:
             with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
                 conn.execute(statement)
         assert conn.execute("SELECT count(*) FROM kasho_ops.dba_actions").fetchone() == (1,)
+
+
+def test_roles_are_checked_inside_the_action(pg_cluster: LocalCluster, fresh_store: str,
+                                              roles: None) -> None:
+    """A hidden button is not a check: perform() itself denies a role without the permission,
+    records the denial with who asked, and signals nothing."""
+    config = actions_config(pg_cluster, fresh_store)
+    victim = HeldSession(pg_cluster.dsn("postgres", APP_ROLE), "billing-worker")
+    try:
+        operator = Actor("otto@kasho.example", "operator")
+        viewer = Actor("vera@kasho.example", "viewer")
+        terminate = perform(ActionRequest("terminate", "local", victim.pid, operator), config)
+        cancel = perform(ActionRequest("cancel", "local", victim.pid, viewer), config)
+        assert (terminate.outcome, cancel.outcome) == ("denied", "denied")
+        assert terminate.message == ("terminate needs the admin role; otto@kasho.example is "
+                                     "a operator")
+        assert victim.conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        victim.close()
+    with psycopg.connect(fresh_store) as conn:
+        assert conn.execute("SELECT actor, actor_role, action, outcome FROM "
+                            "kasho_ops.dba_actions ORDER BY id").fetchall() == [
+            ("otto@kasho.example", "operator", "terminate", "denied"),
+            ("vera@kasho.example", "viewer", "cancel", "denied")]

@@ -32,6 +32,7 @@ def write_config(path: Path, store_dsn: str, target_dsn: str, *, actions_dsn: st
                  actions_enabled: bool = False) -> Path:
     lines = ["[store]", f'dsn = "{store_dsn}"', "", "[dashboard]",
              f"actions_enabled = {'true' if actions_enabled else 'false'}", "",
+             "[auth]", 'none_role = "admin"', "",
              "[[targets]]", 'name = "local"', f'dsn = "{target_dsn}"']
     if actions_dsn:
         lines.append(f'actions_dsn = "{actions_dsn}"')
@@ -211,7 +212,7 @@ def test_terminate_through_the_confirmation_step_is_done_and_audited(
     with psycopg.connect(fresh_store) as conn:
         assert conn.execute("SELECT actor, pid, action, outcome, usename, application_name "
                             "FROM kasho_ops.dba_actions").fetchall() == [
-            ("unauthenticated (actions_enabled)", victim.pid, "terminate", "signalled",
+            ("anonymous (auth mode none, loopback)", victim.pid, "terminate", "signalled",
              "kasho_app", "billing-worker")]
 
 

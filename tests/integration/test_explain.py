@@ -6,9 +6,12 @@ import psycopg
 import pytest
 
 from collectors.actions.explain import ExplainFailed, ExplainRefused, audited_explain, explain
+from collectors.core.access import Actor
 from demo.cluster import LocalCluster
 from tests.conftest import MONITOR_ROLE
 from tests.integration.collector_setup import make_config, monitor_dsn
+
+DBA = Actor("dba@kasho", "operator")
 
 
 @pytest.fixture
@@ -91,12 +94,12 @@ def test_every_attempt_is_audited_without_the_values(pg_cluster: LocalCluster, f
     config = make_config(fresh_store, {"local": monitor_dsn(pg_cluster)})
     planned = audited_explain(config, "local", ledger_db,
                               "SELECT amount FROM ledger WHERE id = $1", ["987654321"],
-                              42, "dba@kasho")
+                              42, DBA)
     assert "ledger" in planned.plan
     with pytest.raises(ExplainRefused):
-        audited_explain(config, "local", ledger_db, "DROP TABLE ledger", [], None, "dba@kasho")
+        audited_explain(config, "local", ledger_db, "DROP TABLE ledger", [], None, DBA)
     with pytest.raises(ExplainFailed):
-        audited_explain(config, "local", ledger_db, "SELECT * FROM secrets", [], 7, "dba@kasho")
+        audited_explain(config, "local", ledger_db, "SELECT * FROM secrets", [], 7, DBA)
     with psycopg.connect(fresh_store) as conn:
         rows = conn.execute("SELECT actor, target, datname, queryid, sample_values, outcome, "
                             "error FROM kasho_ops.explain_runs ORDER BY id").fetchall()
@@ -118,4 +121,15 @@ def test_no_audit_trail_no_explain(pg_cluster: LocalCluster, fresh_database: str
     config = make_config(pg_cluster.dsn(fresh_database),  # a database without the store schema
                          {"local": monitor_dsn(pg_cluster)})
     with pytest.raises(ExplainFailed, match="EXPLAIN was not run: its audit trail"):
-        audited_explain(config, "local", ledger_db, "SELECT 1 FROM ledger", [], None, "dba")
+        audited_explain(config, "local", ledger_db, "SELECT 1 FROM ledger", [], None, DBA)
+
+
+def test_a_viewer_is_denied_explain_and_recorded(pg_cluster: LocalCluster, fresh_store: str,
+                                                 ledger_db: str) -> None:
+    config = make_config(fresh_store, {"local": monitor_dsn(pg_cluster)})
+    with pytest.raises(ExplainRefused, match="explain needs the operator role"):
+        audited_explain(config, "local", ledger_db, "SELECT 1 FROM ledger", [], None,
+                        Actor("vera@kasho", "viewer"))
+    with psycopg.connect(fresh_store) as conn:
+        assert conn.execute("SELECT actor, actor_role, outcome FROM kasho_ops.explain_runs"
+                            ).fetchall() == [("vera@kasho", "viewer", "denied")]

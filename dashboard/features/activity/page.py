@@ -14,14 +14,12 @@ import streamlit as st
 from collectors.actions.signal import ActionRequest, ActionResult, perform
 from collectors.core.errors import StoreUnavailable, TargetUnavailable
 from collectors.live.activity import blocking_forest
+from dashboard.core import auth
 from dashboard.core.context import current
 from dashboard.features.activity import data as activity_data
 from dashboard.features.activity import logic as tables
 
 REFRESH_SECONDS = 5
-# Until the dashboard has sign-in, nobody can be named: the audit says how the action was
-# allowed instead (see README, "Actions").
-ACTOR = "unauthenticated (actions_enabled)"
 RESULT_KEY = "activity_action_result"
 PENDING_KEY = "activity_pending_action"  # (action, pid) while the confirmation is open
 VERBS = {"cancel": "Cancel the query of", "terminate": "Terminate"}
@@ -109,9 +107,10 @@ def confirm(action: str, pid: int) -> None:
                    "(and recorded).", icon=":material/block:")
     yes, back = st.columns(2)
     if yes.button(f"Yes, {action}", type="primary", width="stretch"):
+        actor = auth.require("cancel" if action == "cancel" else "terminate")
         # backend_start as shown here: a pid reused since is refused, not signalled.
         st.session_state[RESULT_KEY] = perform(
-            ActionRequest(action, ctx.target, pid, ACTOR, session.backend_start), ctx.config)
+            ActionRequest(action, ctx.target, pid, actor, session.backend_start), ctx.config)
         close_confirmation()
         st.rerun()
     if back.button("Back", width="stretch"):
@@ -120,15 +119,19 @@ def confirm(action: str, pid: int) -> None:
 
 
 def actions_panel() -> None:
+    if not auth.allowed("cancel"):
+        return  # viewers see no actions; perform() checks the role again
     st.subheader("Cancel or terminate")
     if not ctx.config.dashboard.actions_enabled:
-        st.caption("Actions are off. Until the dashboard has sign-in they stay off unless "
-                   "`[dashboard] actions_enabled = true`; the target also needs an "
-                   "`actions_dsn` role with pg_signal_backend.")
+        st.caption("Actions are off: set `[dashboard] actions_enabled = true`; the target "
+                   "also needs an `actions_dsn` role with pg_signal_backend.")
         return
-    st.caption(f"Acting as “{ACTOR}”: the dashboard has no sign-in yet, so whoever reaches "
-               "it can act. Every attempt is recorded in kasho_ops.dba_actions. Kasho Ops "
-               "never signals its own sessions.")
+    actor = auth.require("cancel")
+    can_terminate = auth.allowed("terminate")
+    st.caption(f"Acting as {actor.name} ({actor.role}"
+               + ("" if can_terminate else ": cancel only, terminating needs an admin")
+               + "). Every attempt is recorded in kasho_ops.dba_actions. Kasho Ops never "
+               "signals its own sessions.")
     if ctx.config.target(ctx.target).actions_dsn is None:
         st.warning(f"Target {ctx.target} has no `actions_dsn`: actions on it will be refused. "
                    "See kasho-ops.example.toml.", icon=":material/key_off:")
@@ -138,7 +141,8 @@ def actions_panel() -> None:
                                   key="activity_action_pid", placeholder="pid")
     if cancel_column.button("Cancel query…", disabled=pid is None, width="stretch"):
         st.session_state[PENDING_KEY] = ("cancel", int(pid))  # type: ignore[arg-type]
-    if terminate_column.button("Terminate backend…", disabled=pid is None, width="stretch"):
+    if can_terminate and terminate_column.button("Terminate backend…", disabled=pid is None,
+                                                 width="stretch"):
         st.session_state[PENDING_KEY] = ("terminate", int(pid))  # type: ignore[arg-type]
     pending = st.session_state.get(PENDING_KEY)
     if pending is not None:

@@ -11,7 +11,7 @@ import streamlit as st
 
 from collectors.actions.explain import ExplainRefused, audited_explain, parse_parameters
 from collectors.core.errors import StoreUnavailable
-from dashboard.core import store
+from dashboard.core import auth, store
 from dashboard.core.context import current
 from dashboard.features.queries import charts as query_charts
 from dashboard.features.queries import data as query_data
@@ -27,7 +27,6 @@ RECENT_WINDOWS = {"1h": timedelta(hours=1), "6h": timedelta(hours=6),
                   "24h": timedelta(hours=24)}
 BASELINE_DAYS = 7
 SELECTION_KEYS = ("load_shape", "regressions", "top_statements")
-ACTOR = "unauthenticated"  # the dashboard has no sign-in yet
 
 ctx = current()
 x_range = (ctx.start, ctx.end)
@@ -91,9 +90,10 @@ def statement_view(queryid: int) -> None:
                    "may point to another target.", icon=":material/search_off:")
         return
     text_row = texts.iloc[0] if not texts.empty else None
-    where = (f"database **{text_row['datname']}** · role **{text_row['rolname']}** · first seen "
+    where = (f"database {text_row['datname']} · role {text_row['rolname']} · first seen "
              f"{text_row['first_seen_at']:%Y-%m-%d %H:%M} UTC" if text_row is not None else "")
-    st.caption(f"**{ctx.target}** · {ctx.range_label} · {where}")
+    st.caption(f"**{ctx.target}** · {ctx.range_label}")
+    st.text(where)  # names from the monitored server: plain text, never markdown
 
     series = query_data.statement_series(
         dsn, ctx.target, window, tuple(key_of(r) for _, r in keys.iterrows()))
@@ -134,14 +134,16 @@ def statement_view(queryid: int) -> None:
         with st.expander(f"Full text ({len(pretty.splitlines())} lines)"):
             st.code(pretty, language="sql", wrap_lines=True)
     tables = qa.tables_in_text(str(text_row["query"]))
-    st.markdown("**Tables it touches** (read from the text): " +
-                (", ".join(f"`{t}`" for t in tables) if tables else "none found"))
+    st.text("Tables it touches (read from the text): "
+            + (", ".join(tables) if tables else "none found"))
     explain_section(str(text_row["query"]), str(text_row["datname"]), queryid)
 
 
 def explain_section(text: str, datname: str, queryid: int) -> None:
+    if not auth.allowed("explain"):
+        return  # viewers see no actions; audited_explain checks the role again
     st.subheader("EXPLAIN")
-    st.caption(f"Plans the statement in database **{datname}** on {ctx.target} without "
+    st.caption(f"Plans the statement in the statement's database on {ctx.target} without "
                "running it (never ANALYZE), in a read-only transaction with a 5 s timeout. "
                "Leave the values empty for the generic plan, or type one sample value per "
                "$n parameter, one per line (NULL for null). Each attempt is recorded in "
@@ -151,12 +153,12 @@ def explain_section(text: str, datname: str, queryid: int) -> None:
     if st.button("EXPLAIN", icon=":material/account_tree:"):
         try:
             result = audited_explain(ctx.config, ctx.target, datname, text,
-                                     parse_parameters(raw), queryid, ACTOR)
+                                     parse_parameters(raw), queryid, auth.require("explain"))
         except ExplainRefused as exc:
             st.error(str(exc), icon=":material/block:")
             return
-        st.caption(f"{result.method} · relations in the plan: "
-                   + (", ".join(f"`{t}`" for t in result.tables) or "none"))
+        st.text(f"{result.method} · relations in the plan: "
+                + (", ".join(result.tables) or "none"))
         st.code(result.plan, language=None)
 
 
