@@ -78,6 +78,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 # -- collect ---------------------------------------------------------------------------------
 
 def cmd_collect(args: argparse.Namespace) -> int:
+    from collectors.alerts.service import OnCall
     from collectors.core.scheduler import Collector
     from collectors.core.store import MetricStore
 
@@ -89,10 +90,13 @@ def cmd_collect(args: argparse.Namespace) -> int:
     store = MetricStore(config.store.dsn)
     store.open()
     collector = Collector(config, groups, store)
+    oncall: OnCall | None = None
     try:
+        oncall = OnCall.attach(collector)
         if args.once:
             collector.maintain()
             records = collector.run_once()
+            oncall.deliver()
             for record in records:
                 status = "ok" if record.error is None else f"FAILED: {record.error}"
                 print(f"{record.target:<20} {record.metric_group:<20} "
@@ -105,6 +109,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
         log.info("collecting %d groups from %d targets into %s", len(groups),
                  len(config.targets), config.store.display_dsn)
         scheduler = collector.build_scheduler()
+        oncall.add_jobs(scheduler)
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
         try:
             scheduler.start()
@@ -113,6 +118,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
             scheduler.shutdown(wait=True)
         return 0
     finally:
+        if oncall is not None:
+            oncall.close()
         collector.close()
         store.close()
 

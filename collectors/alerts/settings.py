@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from collectors.alerts.rules import SEVERITIES, RuleOverride, Severity, parse_duration, shipped_rules
+from collectors.alerts.rules import (
+    SEVERITIES,
+    RuleOverride,
+    Severity,
+    parse_duration,
+    shipped_rules,
+)
 from collectors.core.errors import ConfigError
 from collectors.core.redact import Secret
 

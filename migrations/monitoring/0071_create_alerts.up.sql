@@ -85,8 +85,9 @@ WHERE action = 'acknowledge' AND outcome = 'done'
 ORDER BY alert_id, at DESC;
 
 -- Notifications: one row per alert episode, receiver, event and severity, so each is sent
--- once (the unique key is the deduplication). A row waits (pending) until delivered (sent) or
--- given up after its attempts (failed); last_error says why, without the receiver's URL.
+-- once (the unique key is the deduplication). A row waits (pending) until delivered (sent),
+-- given up after its attempts (failed), or dropped because the alert resolved before its
+-- firing notice went out (cancelled); last_error says why, without the receiver's URL.
 CREATE TABLE kasho_ops.notifications (
     id              bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     alert_id        bigint      NOT NULL REFERENCES kasho_ops.alerts (id) ON DELETE CASCADE,
@@ -95,7 +96,7 @@ CREATE TABLE kasho_ops.notifications (
     severity        text        NOT NULL CHECK (severity IN ('warning', 'critical')),
     created_at      timestamptz NOT NULL DEFAULT now(),
     status          text        NOT NULL DEFAULT 'pending'
-                    CHECK (status IN ('pending', 'sent', 'failed')),
+                    CHECK (status IN ('pending', 'sent', 'failed', 'cancelled')),
     attempts        integer     NOT NULL DEFAULT 0,
     next_attempt_at timestamptz NOT NULL DEFAULT now(),
     last_attempt_at timestamptz,
@@ -106,3 +107,28 @@ CREATE TABLE kasho_ops.notifications (
 CREATE INDEX notifications_due_idx ON kasho_ops.notifications (next_attempt_at)
     WHERE status = 'pending';
 CREATE INDEX notifications_created_idx ON kasho_ops.notifications (created_at DESC);
+
+-- The audit trail in one shape (0060) gains the alert actions.
+CREATE OR REPLACE VIEW kasho_ops.audit_log AS
+SELECT at, 'sign_in'::text AS kind, identity AS actor, role AS actor_role,
+       NULL::text AS target, outcome AS action, outcome,
+       concat_ws(' · ', 'mode ' || mode, 'from ' || peer_address, detail) AS detail
+FROM kasho_ops.sign_ins
+UNION ALL
+SELECT acted_at, 'dba_action', actor, actor_role, target, action, outcome,
+       concat_ws(' · ', 'pid ' || pid, 'role ' || usename, 'application ' || application_name,
+                 'database ' || datname, error)
+FROM kasho_ops.dba_actions
+UNION ALL
+SELECT run_at, 'explain', actor, actor_role, target, 'explain', outcome,
+       concat_ws(' · ', 'database ' || datname, 'queryid ' || queryid, error)
+FROM kasho_ops.explain_runs
+UNION ALL
+SELECT at, 'alert', actor, actor_role, target, action, outcome,
+       concat_ws(' · ', 'alert ' || alert_id, 'silence ' || silence_id,
+                 'matchers ' || (SELECT string_agg(m ->> 'label' || (m ->> 'op') || (m ->> 'value'), ', ')
+                                 FROM jsonb_array_elements(matchers) m),
+                 'from ' || to_char(starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'),
+                 'until ' || to_char(ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC',
+                 nullif(comment, ''))
+FROM kasho_ops.alert_actions;

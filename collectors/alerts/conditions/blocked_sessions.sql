@@ -17,13 +17,13 @@ longest AS (
 )
 SELECT ''                                                   AS instance,
        coalesce((SELECT wait_seconds FROM longest), 0)      AS value,
-       coalesce((SELECT count(*) || ' session(s) waiting for a lock; the longest, pid '
+       coalesce((SELECT n.waiting || ' session(s) waiting for a lock; the longest, pid '
                         || pid || ' (' || mode || ' on ' || coalesce(nullif(relation, ''), locktype)
                         || ', database ' || datname || '), waits for root blocker pid '
                         || coalesce(root_blocker_pid::text, 'unknown')
                         || ' (' || coalesce(nullif(root_blocker_state, ''), 'state unknown')
                         || coalesce(', application ' || nullif(root_blocker_application_name, ''), '')
                         || ')'
-                 FROM longest, (SELECT count(*) FROM waits) n(count)),
+                 FROM longest, (SELECT count(*) AS waiting FROM waits) n),
                 'no session waits for a lock')      AS detail
 FROM last_run
