@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,11 +54,16 @@ class WebhookSettings:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """Every secret string of this receiver, for scrubbing error texts."""
-        found = [self.url.reveal()]
+        """Every secret string of this receiver, longest first, for scrubbing error texts: the
+        URL, its path and query and their longer parts (a receiver may echo a token alone),
+        and the routing key."""
+        url = self.url.reveal()
+        parts = urlsplit(url)
+        found = {url, parts.path, parts.query}
+        found |= {p for p in re.split(r"[/?&=]", f"{parts.path}?{parts.query}") if len(p) >= 8}
         if self.routing_key:
-            found.append(self.routing_key.reveal())
-        return tuple(s for s in found if s)
+            found.add(self.routing_key.reveal())
+        return tuple(sorted((s for s in found if len(s) > 1), key=len, reverse=True))
 
 
 @dataclass(frozen=True)
