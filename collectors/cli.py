@@ -183,6 +183,23 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- check -----------------------------------------------------------------------------------
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """A Nagios plugin: one line, exit 0/1/2/3; even a bad config is UNKNOWN (3)."""
+    from collectors.exporters.check import CheckResult, run_check
+
+    try:
+        config = _config(args)
+    except KashoOpsError as exc:
+        result = CheckResult(args.action, "UNKNOWN", redact(str(exc)))
+    else:
+        result = run_check(config, args.target, args.action, args.warning, args.critical,
+                           primary=args.primary, use_store=not args.live)
+    print(redact(result.line()))
+    return result.exit_code
+
+
 # -- catalog ---------------------------------------------------------------------------------
 
 def cmd_catalog(args: argparse.Namespace) -> int:
@@ -248,6 +265,20 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--kind", action="append", choices=["sign_in", "dba_action", "explain"],
                        help="only this kind (repeatable)")
     audit.set_defaults(func=cmd_audit)
+
+    from collectors.exporters.check import ACTIONS
+
+    check = sub.add_parser("check", parents=[common], help="Nagios/Icinga check with "
+                           "check_postgres' actions and thresholds (exit 0/1/2/3)")
+    check.add_argument("--target", required=True, help="the target to check")
+    check.add_argument("--check", required=True, choices=ACTIONS, dest="action",
+                       metavar="ACTION", help=f"one of: {', '.join(ACTIONS)}")
+    check.add_argument("--warning", help="warning threshold, check_postgres syntax")
+    check.add_argument("--critical", help="critical threshold, check_postgres syntax")
+    check.add_argument("--primary", help="hot_standby_delay: the standby's primary target")
+    check.add_argument("--live", action="store_true",
+                       help="read the server even where the store could answer")
+    check.set_defaults(func=cmd_check)
 
     catalog = sub.add_parser("catalog", parents=[common], help="list the metric groups")
     catalog.set_defaults(func=cmd_catalog)
