@@ -33,6 +33,9 @@ def timeline_figure(events: pd.DataFrame, x_range: TimeRange) -> go.Figure | Non
             hovertext=[html.escape(f"{t}: {w}") for t, w in zip(own["target"], own["what"],
                                                                  strict=True)],
             hoverinfo="text+x"))
+    if x_range is not None:  # room for a marker at either edge
+        pad = (x_range[1] - x_range[0]) * 0.02
+        x_range = (x_range[0] - pad, x_range[1] + pad)
     finish_figure(fig, "What changed", "", x_range, legend=False)
     fig.update_layout(hovermode="closest", height=max(180, 70 + 34 * len(kinds)))
     fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(kinds)), showgrid=False,

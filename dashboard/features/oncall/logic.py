@@ -12,19 +12,49 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
+from pandas.io.formats.style import Styler
 
 from collectors.alerts.rules import AlertRule
 from collectors.alerts.silences import Silence, alert_labels, matchers_from_json, silencing
 from collectors.alerts.wording import AlertView, format_duration, view_of
 
-SEVERITY_MARKS = {"critical": "🔴 critical", "warning": "🟠 warning"}
-GROUP_MARKS = {"ok": "🟢", "late": "🟠", "warning": "🟠", "bad": "🔴", "never": "⚪"}
+SEVERITY_MARKS = {"critical": "critical", "warning": "warning"}
+# A group's (and an area's) mark, worst last; the cell text and its colours.
+MARKS = ("never", "ok", "late", "warning", "bad")
+MARK_TEXT = {"never": "—", "ok": "ok", "late": "late", "warning": "warning", "bad": "problem"}
+MARK_STYLE = {"ok": "background-color: #dafbe1; color: #116329",
+              "late": "background-color: #fff8c5; color: #7d4e00",
+              "warning": "background-color: #fff1e5; color: #953800",
+              "bad": "background-color: #ffebe9; color: #a40e26; font-weight: 600",
+              "never": "color: #6e7781"}
+STATE_STYLE = {"up": MARK_STYLE["ok"], "down": MARK_STYLE["bad"], "no data": MARK_STYLE["never"],
+               "critical": MARK_STYLE["bad"], "warning": MARK_STYLE["warning"]}
+# The target line shows one mark per area (the worst of its groups); groups not listed
+# here (a feature added later) show under Other. The problems table names the groups.
+AREAS: dict[str, tuple[str, ...]] = {
+    "connections": ("connections", "connection_limits", "session_ages", "transaction_ages",
+                    "active_sessions", "pgbouncer_pools", "pgbouncer_databases",
+                    "pgbouncer_stats", "pgbouncer_clients", "pgbouncer_servers"),
+    "locks & waits": ("lock_waits", "wait_events", "prepared_transactions"),
+    "queries": ("query_stats", "query_stats_info"),
+    "server": ("server_state", "server_settings", "database_stats", "checkpointer",
+               "io_stats", "buffer_cache", "extensions"),
+    "replication & backups": ("wal_archiving", "wal_archive_counts", "replication_standbys",
+                              "replication_slots", "recovery_status", "basebackup_progress"),
+    "storage": ("database_size", "disk_usage", "disk_capacity", "schema_size", "table_stats",
+                "index_stats", "relation_summary", "bloat_estimate", "maintenance_progress",
+                "autovacuum_status", "database_wraparound", "xmin_horizon"),
+    "business": ("business_transactions", "business_pending", "business_signups",
+                 "business_balances", "kasho_schema_version"),
+    "security": ("security_settings", "security_roles", "security_hba", "security_access",
+                 "security_ssl"),
+}
 EVENT_KINDS = ("restart", "failover", "configuration", "pending restart", "statistics reset",
                "schema migration", "collector gap", "alert fired", "alert resolved")
 
 
 def _time(value: Any) -> datetime | None:
-    if value is None or (not isinstance(value, datetime) and pd.isna(value)):
+    if value is None or pd.isna(value):
         return None
     converted: datetime = pd.Timestamp(value).to_pydatetime()
     return converted
@@ -58,6 +88,10 @@ def alert_views(frame: pd.DataFrame, rules: Mapping[str, AlertRule],
     return views
 
 
+FIRING_COLUMNS = ["severity", "alert", "target", "instance", "since (UTC)", "for", "value",
+                  "threshold", "now", "explained on", "handled", "detail", "id"]
+
+
 def firing_table(views: Iterable[AlertView], now: datetime) -> pd.DataFrame:
     """Firing alerts, critical first then oldest first: what, since when, the value, and the
     page that explains it (a relative link keeping the target)."""
@@ -73,14 +107,16 @@ def firing_table(views: Iterable[AlertView], now: datetime) -> pd.DataFrame:
         "value": v.value_text,
         "threshold": v.threshold_text,
         "now": _format_now(v),
-        "detail": v.detail,
-        "handled": _handled(v),
         "explained on": f"/{v.page}?target={v.target}" if v.page else None,
+        "handled": _handled(v),
+        "detail": v.detail,
         "id": v.id,
     } for v in firing]
-    return pd.DataFrame(rows, columns=["severity", "alert", "target", "instance", "since (UTC)",
-                                       "for", "value", "threshold", "now", "detail",
-                                       "handled", "explained on", "id"])
+    return pd.DataFrame(rows, columns=FIRING_COLUMNS)
+
+
+def styled_firing(table: pd.DataFrame) -> Styler:
+    return table.style.map(lambda s: STATE_STYLE.get(s, ""), subset=["severity"])
 
 
 def _format_now(view: AlertView) -> str:
@@ -125,7 +161,7 @@ def resolved_table(views: Iterable[AlertView]) -> pd.DataFrame:
 @dataclass(frozen=True)
 class GroupHealth:
     group: str
-    mark: str  # a key of GROUP_MARKS
+    mark: str  # one of MARKS
     why: str
 
 
@@ -174,11 +210,28 @@ def alerts_by_group(views: Iterable[AlertView], target: str,
     return worst
 
 
+def area_of(group: str) -> str:
+    return next((area for area, groups in AREAS.items() if group in groups), "other")
+
+
+def area_marks(health: Iterable[GroupHealth]) -> dict[str, str]:
+    """The worst mark of each area's collected groups, in AREAS order (Other last)."""
+    worst: dict[str, str] = {}
+    for item in health:
+        area = area_of(item.group)
+        if MARKS.index(item.mark) > MARKS.index(worst.get(area, "never")):
+            worst[area] = item.mark
+        worst.setdefault(area, item.mark)
+    order = [*AREAS, "other"]
+    return {area: worst[area] for area in order if area in worst}
+
+
 def target_lines(targets: Sequence[str], runs: pd.DataFrame, states: pd.DataFrame,
                  views: Sequence[AlertView], intervals: Mapping[str, int], stale_after: float,
                  rules: Mapping[str, AlertRule]) -> pd.DataFrame:
-    """One line per target: up or down, primary or standby, firing alerts, and a mark per
-    metric group (hover text in the `why` columns is not needed: the page lists problems)."""
+    """One line per target: up or down, primary or standby, firing alerts, and one mark per
+    area of metric groups (the worst of its groups: ok, late, warning, problem; — when none
+    of them is collected)."""
     lines = []
     for target in targets:
         own = runs[runs["target"] == target] if not runs.empty else runs
@@ -195,19 +248,32 @@ def target_lines(targets: Sequence[str], runs: pd.DataFrame, states: pd.DataFram
                        f"{sum(v.severity == 'warning' for v in firing)} warning"
                        if firing else "none"),
         }
-        line.update({h.group: GROUP_MARKS[h.mark] for h in health})
+        line.update({area: MARK_TEXT[mark] for area, mark in area_marks(health).items()})
         lines.append(line)
-    return pd.DataFrame(lines)
+    return pd.DataFrame(lines).fillna("—")
+
+
+def styled_target_lines(lines: pd.DataFrame) -> Styler:
+    """Area cells coloured green, amber, orange or red; the state cell too."""
+    by_text = {text: MARK_STYLE[mark] for mark, text in MARK_TEXT.items()}
+    areas = [c for c in lines.columns if c not in ("target", "state", "role", "firing")]
+    styled = lines.style.map(lambda v: by_text.get(v, ""), subset=areas)
+    return styled.map(lambda v: STATE_STYLE.get(v, ""), subset=["state"])
+
+
+def styled_problems(problems: pd.DataFrame) -> Styler:
+    by_text = {text: MARK_STYLE[mark] for mark, text in MARK_TEXT.items()}
+    return problems.style.map(lambda v: by_text.get(v, ""), subset=["state"])
 
 
 def _target_state(runs: pd.DataFrame) -> str:
     """Up when any group's latest run succeeded; down when every group's latest run failed."""
     if runs.empty or runs["last_run_at"].isna().all():
-        return "⚪ no data"
+        return "no data"
     ran = runs[runs["last_run_at"].notna()]
     if ran["last_error"].isna().any():
-        return "🟢 up"
-    return "🔴 down"
+        return "up"
+    return "down"
 
 
 def group_problems(targets: Sequence[str], runs: pd.DataFrame, views: Sequence[AlertView],
@@ -220,9 +286,10 @@ def group_problems(targets: Sequence[str], runs: pd.DataFrame, views: Sequence[A
         for health in group_health(own, intervals, stale_after,
                                    alerts_by_group(views, target, rules)):
             if health.mark not in ("ok", "never"):
-                rows.append({"target": target, "group": health.group,
-                             "": GROUP_MARKS[health.mark], "why": health.why})
-    return pd.DataFrame(rows, columns=["target", "group", "", "why"])
+                rows.append({"target": target, "area": area_of(health.group),
+                             "group": health.group, "state": MARK_TEXT[health.mark],
+                             "why": health.why})
+    return pd.DataFrame(rows, columns=["target", "area", "group", "state", "why"])
 
 
 # -- what changed ------------------------------------------------------------------------------

@@ -80,7 +80,8 @@ else:
     critical = int((firing["severity"] == logic.SEVERITY_MARKS["critical"]).sum())
     st.error(f"{len(firing)} alert(s) firing, {critical} critical.",
              icon=":material/notifications_active:")
-    st.dataframe(firing.drop(columns=["id"]), hide_index=True, width="stretch",
+    st.dataframe(logic.styled_firing(firing.drop(columns=["id"])), hide_index=True,
+                 width="stretch",
                  column_config={"explained on": st.column_config.LinkColumn(
                      "explained on", display_text="open the page"),
                                 "detail": st.column_config.TextColumn(width="large")})
@@ -126,14 +127,17 @@ if open_alerts and auth.allowed("acknowledge"):
 st.subheader("Targets")
 lines = logic.target_lines(targets, runs, latest_states, views, intervals,
                            config.dashboard.stale_after_intervals, rules)
-st.dataframe(lines, hide_index=True, width="stretch")
-st.caption("One line per target: reachable or not, primary or standby, firing alerts, and "
-           "each metric group: 🟢 fresh, 🟠 late or a warning on it, 🔴 failing, stale or a "
-           "critical alert on it, ⚪ never collected.")
+st.dataframe(logic.styled_target_lines(lines), hide_index=True, width="stretch")
+st.caption("One line per target: reachable or not, primary or standby, firing alerts, then "
+           "each area of metric groups at its worst group: ok (collected on time), late "
+           "(over 1.5 intervals), warning (a warning alert reads it), problem (failing, "
+           "stale, or a critical alert reads it), — (not collected).")
 problems = logic.group_problems(targets, runs, views, intervals,
                                 config.dashboard.stale_after_intervals, rules)
 if not problems.empty:
-    st.dataframe(problems, hide_index=True, width="stretch")
+    with st.expander(f"Groups that are not ok ({len(problems)})", icon=":material/rule:",
+                     expanded=True):
+        st.dataframe(logic.styled_problems(problems), hide_index=True, width="stretch")
 if not pending_restart.empty:
     st.warning(f"{len(pending_restart)} changed setting(s) wait for a restart.",
                icon=":material/restart_alt:")
