@@ -60,8 +60,9 @@ KASHO_STATEMENTS = (
     Statement(7_004, "INSERT INTO transactions (account_id, amount, currency, status) VALUES "
               "($1, $2, $3, $4) RETURNING id", "kasho", "kasho_app", 600, 0.2, 1, writes=True),
     REGRESSED,
-    Statement(7_005, "SELECT u.email, sum(t.amount) FROM users u JOIN accounts a ON a.user_id "
-              "= u.id JOIN transactions t ON t.account_id = a.id WHERE t.created_at >= $1 "
+    Statement(7_005, "-- name: TopSpenders :many\nSELECT u.email, sum(t.amount) FROM users u "
+              "JOIN accounts a ON a.user_id = u.id JOIN transactions t ON t.account_id = a.id "
+              "WHERE t.created_at >= $1 "
               "GROUP BY u.email ORDER BY 2 DESC LIMIT $2", "kasho_reporting", "reporter",
               2, 850.0, 50, read_fraction=0.3, temp_blocks_per_call=4000),
     Statement(7_006, "BEGIN", "kasho", "kasho_app", 1200, 0.002, 0),

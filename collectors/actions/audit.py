@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from collectors.core.connections import TrackedConnection
 from collectors.core.redact import Secret
 
 AUDIT_APPLICATION_NAME = "kasho-ops-audit"
@@ -22,9 +23,10 @@ def connect_audit(store_dsn: Secret, table: str) -> psycopg.Connection[Any]:
 
     The audit role needs INSERT on the audit tables and nothing else (README, "Store roles"),
     so the check asks for that privilege rather than reading the table."""
-    conn = psycopg.connect(store_dsn.reveal(), application_name=AUDIT_APPLICATION_NAME,
-                           connect_timeout=5, autocommit=True,
-                           options="-c statement_timeout=5000 -c lock_timeout=1000")
+    conn = TrackedConnection.connect(store_dsn.reveal(),
+                                     application_name=AUDIT_APPLICATION_NAME,
+                                     connect_timeout=5, autocommit=True,
+                                     options="-c statement_timeout=5000 -c lock_timeout=1000")
     try:
         qualified = sql.Identifier("kasho_ops", table).as_string(conn)
         row = conn.execute("SELECT has_table_privilege(%s, 'INSERT')", [qualified]).fetchone()

@@ -48,6 +48,9 @@ class Target:
     dsn: Secret
     password: Secret | None = None
     actions_dsn: Secret | None = None  # a role with pg_signal_backend, for DBA actions only
+    explain_dsn: Secret | None = None  # a role with the statements' table rights, EXPLAIN only
+    kind: str = "postgres"  # or "pgbouncer": its admin console (collectors/core/target_kinds.py)
+    fronts: str | None = None  # pgbouncer: the postgres target whose clients it pools
 
     def connect_kwargs(self) -> dict[str, Any]:
         """libpq parameters for this target (password only if configured explicitly)."""
@@ -61,12 +64,30 @@ class Target:
         return redact(self.dsn.reveal())
 
 
+# Store tables that are not a metric group's but are partitioned by day too.
+DERIVED_TABLES = ("collector_runs", "query_stats_hourly", "query_stats_daily",
+                  "query_load_hourly")
+# Days kept where [retention] does not say: per-interval statements are the bulk of the store
+# and their rollups answer long ranges; everything else keeps [store] retention_days.
+RETENTION_DEFAULTS: dict[str, int] = {
+    "query_stats": 3,
+    "query_stats_hourly": 90,
+    "query_load_hourly": 90,
+    "query_stats_daily": 730,
+}
+
+
 @dataclass(frozen=True)
 class StoreSettings:
     dsn: Secret  # the collector's writing role (owns the kasho_ops schema)
-    retention_days: int = 14
+    retention_days: int = 30
     read_dsn: Secret | None = None  # the dashboard's SELECT-only role; None: dsn
     audit_dsn: Secret | None = None  # INSERT on the audit tables only; None: dsn
+    retention: dict[str, int] = field(default_factory=lambda: dict(RETENTION_DEFAULTS))
+
+    def retention_for(self, table: str) -> int:
+        """Days of daily partitions kept for a store table."""
+        return self.retention.get(table, self.retention_days)
 
     @property
     def dashboard_dsn(self) -> Secret:
@@ -97,6 +118,7 @@ class CollectorSettings:
     backoff_base_seconds: float = 2.0
     backoff_cap_seconds: float = 60.0
     intervals: dict[str, int] = field(default_factory=dict)
+    lease_seconds: float = 10.0  # collectors sharing targets: a dead one's are taken after this
 
 
 @dataclass(frozen=True)
@@ -177,9 +199,11 @@ class Config:
 _SECTION_KEYS: dict[str, set[str]] = {
     "store": {"dsn", "retention_days", "read_dsn", "audit_dsn"},
     "collector": {"statement_timeout_ms", "lock_timeout_ms", "connect_timeout_seconds",
-                  "max_connections_per_target", "backoff_base_seconds", "backoff_cap_seconds"},
+                  "max_connections_per_target", "backoff_base_seconds", "backoff_cap_seconds",
+                  "lease_seconds"},
     "dashboard": {"address", "port", "stale_after_intervals", "actions_enabled"},
-    "target": {"name", "dsn", "password_env", "password_file", "actions_dsn"},
+    "target": {"name", "dsn", "password_env", "password_file", "actions_dsn", "explain_dsn",
+               "kind", "fronts"},
     "auth": {"mode", "none_role"},  # plus the tables in _AUTH_TABLES
     "auth.roles": set(ROLES),
     "auth.oidc": {"server_metadata_url", "client_id", "client_secret_env", "client_secret_file",
@@ -193,9 +217,10 @@ _SECTION_KEYS: dict[str, set[str]] = {
     "metrics": METRICS_KEYS,
 }
 _TOP_LEVEL = {"store", "targets", "collector", "intervals", "dashboard", "auth", "security",
-              "alerts", "metrics"}
+              "retention", "alerts", "metrics"}
 _AUTH_TABLES = {"roles", "oidc", "proxy"}
 LOOPBACK_ADDRESSES = {"127.0.0.1", "::1", "localhost"}
+TARGET_KINDS = ("postgres", "pgbouncer")
 
 
 def env_key(name: str) -> str:
@@ -262,8 +287,10 @@ def parse_config(raw: dict[str, Any], *, source: Path | None = None,
             _check_dsn(value, f"store.{key}", fail)
         role_dsns[key] = Secret(value) if value else None
     store = StoreSettings(dsn=Secret(store_dsn),
-                          retention_days=_positive_int(store_raw, "retention_days", 14,
-                                                       "store", fail), **role_dsns)
+                          retention_days=_positive_int(store_raw, "retention_days", 30,
+                                                       "store", fail),
+                          retention=_retention(raw.get("retention", {}), known_groups, fail),
+                          **role_dsns)
 
     collector_raw = table("collector")
     defaults = CollectorSettings()
@@ -283,6 +310,8 @@ def parse_config(raw: dict[str, Any], *, source: Path | None = None,
         backoff_cap_seconds=_positive_number(collector_raw, "backoff_cap_seconds",
                                              defaults.backoff_cap_seconds, "collector", fail),
         intervals=intervals,
+        lease_seconds=_positive_number(collector_raw, "lease_seconds", defaults.lease_seconds,
+                                       "collector", fail),
     )
     if collector.max_connections_per_target > 5:
         raise fail("collector.max_connections_per_target must be at most 5 so monitoring "
@@ -465,9 +494,11 @@ def _warn_dashboard_exposed(address: str) -> None:
 
 
 def _env_overrides_clash(name: str, other: str) -> bool:
-    """'a-b' and 'a_b' share KASHO_OPS_TARGET_A_B_DSN; 'x-actions' reads x's ACTIONS_DSN."""
+    """'a-b' and 'a_b' share KASHO_OPS_TARGET_A_B_DSN; 'x-actions' reads x's ACTIONS_DSN,
+    'x-explain' x's EXPLAIN_DSN."""
     key, other_key = env_key(name), env_key(other)
-    return key in (other_key, f"{other_key}_ACTIONS") or other_key == f"{key}_ACTIONS"
+    return key == other_key or any(key == f"{other_key}_{role}" or other_key == f"{key}_{role}"
+                                   for role in ("ACTIONS", "EXPLAIN"))
 
 
 def _targets(raw_targets: Any, env: dict[str, str], fail: Any) -> tuple[Target, ...]:
@@ -499,9 +530,29 @@ def _targets(raw_targets: Any, env: dict[str, str], fail: Any) -> tuple[Target, 
             "actions_dsn")
         if actions_dsn is not None:
             _check_dsn(actions_dsn, f"{label}.actions_dsn", fail)
+        explain_dsn = env.get(f"KASHO_OPS_TARGET_{env_key(name)}_EXPLAIN_DSN") or item.get(
+            "explain_dsn")
+        if explain_dsn is not None:
+            _check_dsn(explain_dsn, f"{label}.explain_dsn", fail)
+        kind = item.get("kind", "postgres")
+        if kind not in TARGET_KINDS:
+            raise fail(f"{label}.kind must be one of {', '.join(TARGET_KINDS)} (got {kind!r})")
+        fronts = item.get("fronts")
+        if fronts is not None and kind != "pgbouncer":
+            raise fail(f"{label}.fronts only applies to kind = \"pgbouncer\"; remove it")
+        if kind == "pgbouncer" and (actions_dsn is not None or explain_dsn is not None):
+            raise fail(f"{label}: a pgbouncer target has no sessions to cancel or statements "
+                       "to explain; remove actions_dsn / explain_dsn")
         targets.append(Target(name=name, dsn=Secret(dsn),
                               password=_password(item, env, label, fail),
-                              actions_dsn=Secret(actions_dsn) if actions_dsn else None))
+                              actions_dsn=Secret(actions_dsn) if actions_dsn else None,
+                              explain_dsn=Secret(explain_dsn) if explain_dsn else None,
+                              kind=kind, fronts=fronts))
+    postgres_names = {t.name for t in targets if t.kind == "postgres"}
+    for index, target in enumerate(targets):
+        if target.fronts is not None and target.fronts not in postgres_names:
+            raise fail(f"targets[{index}].fronts {target.fronts!r} is not a postgres target; "
+                       f"name one of: {', '.join(sorted(postgres_names)) or 'none'}")
     return tuple(targets)
 
 
@@ -519,6 +570,22 @@ def _password(item: dict[str, Any], env: dict[str, str], label: str, fail: Any) 
         except OSError as exc:
             raise fail(f"{label}.password_file {path}: cannot read ({exc.strerror})") from None
     return None
+
+
+def _retention(raw: Any, known_groups: set[str] | None, fail: Any) -> dict[str, int]:
+    """[retention] table = days, over the built-in RETENTION_DEFAULTS."""
+    if not isinstance(raw, dict):
+        raise fail("[retention] must be a table of store_table = days")
+    known = None if known_groups is None else set(known_groups) | set(DERIVED_TABLES)
+    retention = dict(RETENTION_DEFAULTS)
+    for table, days in raw.items():
+        if known is not None and table not in known:
+            raise fail(f"retention.{table}: no store table named {table!r}; known tables: "
+                       f"{', '.join(sorted(known))}")
+        if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+            raise fail(f"retention.{table} must be a whole number of days >= 1 (got {days!r})")
+        retention[table] = days
+    return retention
 
 
 def _intervals(raw: Any, env: dict[str, str], known_groups: set[str] | None,

@@ -24,17 +24,16 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
 from psycopg_pool import PoolTimeout
 
 from collectors.core.baselines import BaselineUpdate, load_baseline
 from collectors.core.config import CollectorSettings, Target
-from collectors.core.connections import QUERY_MARKER, TargetConnections, describe_error
+from collectors.core.connections import TargetConnections, describe_error
 from collectors.core.deltas import (
     Baseline,
     DeltaResult,
@@ -45,27 +44,18 @@ from collectors.core.deltas import (
 )
 from collectors.core.errors import KashoOpsError, TargetUnavailable
 from collectors.core.metric_groups import MetricGroup
-from collectors.core.redact import mask_string_literals
+from collectors.core.sqltext import mask_literals
 from collectors.core.store import Batch, MetricStore, RunRecord
+from collectors.core.target_kinds import ServerRead, kind_for, read_server
+
+__all__ = ["Engine", "GroupRows", "ServerRead", "read_server"]
 
 log = logging.getLogger(__name__)
 MAX_REMEMBERED_TEXTS = 200_000
-SET_TIMEOUT_SQL = "SELECT set_config('statement_timeout', %s, true)"
-# Read right after a counter group's SQL, in the same transaction and round trip.
-SERVER_CLOCK_SQL = "SELECT clock_timestamp() AS read_at, pg_postmaster_start_time() AS started_at"
 
 
 class BaselineUnavailable(KashoOpsError):
     """The store could not be asked for a counter baseline: the run waits for it."""
-
-
-@dataclass(frozen=True)
-class ServerRead:
-    """Rows of one read and, for counter groups, the server's clocks at that read."""
-
-    rows: list[dict[str, Any]]
-    read_at: datetime | None = None
-    server_started_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -90,20 +80,40 @@ RunObserver = Callable[["MetricGroup", Target, "GroupRows | None", RunRecord], N
 
 
 class Engine:
-    def __init__(self, settings: CollectorSettings, store: MetricStore | None) -> None:
+    def __init__(self, settings: CollectorSettings, store: MetricStore | None,
+                 collector_id: str | None = None) -> None:
         self.settings = settings
         self.store = store
+        self.collector_id = collector_id
         self.observers: list[RunObserver] = []
         self._connections: dict[str, TargetConnections] = {}
         self._baselines: dict[tuple[str, str], Baseline] = {}
         self._texts_known: dict[tuple[str, str], set[Key]] = {}
+        self._texts_day: date | None = None
         self._lock = threading.Lock()
 
     def connections_for(self, target: Target) -> TargetConnections:
         with self._lock:
             if target.name not in self._connections:
-                self._connections[target.name] = TargetConnections(target, self.settings)
+                self._connections[target.name] = TargetConnections(
+                    target, self.settings, kind_for(target).session)
             return self._connections[target.name]
+
+    def close_target(self, target_name: str) -> None:
+        """Close a target's pool and forget its cached baselines: another collector holds
+        it now (leases.py), and the store's baseline is the one to continue from."""
+        with self._lock:
+            connections = self._connections.pop(target_name, None)
+            for key in [k for k in self._baselines if k[0] == target_name]:
+                del self._baselines[key]
+        if connections is not None:
+            connections.close()
+
+    def forget_target(self, target_name: str) -> None:
+        """Forget a target's cached baselines: the next run continues from the store's."""
+        with self._lock:
+            for key in [k for k in self._baselines if k[0] == target_name]:
+                del self._baselines[key]
 
     def close(self) -> None:
         for connections in self._connections.values():
@@ -124,8 +134,8 @@ class Engine:
                       else None)
         with self.connections_for(target).connection() as conn:
             server_major = conn.info.server_version // 10000
-            read = read_server(conn, group.sql_for(server_major), timeout_ms,
-                               with_clock=group.is_counter)
+            read = kind_for(target).read(conn, group, server_major, timeout_ms,
+                                         with_clock=group.is_counter)
             if not group.is_counter:
                 return GroupRows(rows=read.rows, server_major=server_major)
             assert read.read_at is not None
@@ -190,8 +200,15 @@ class Engine:
 
     # -- one run ---------------------------------------------------------------------------
 
-    def run(self, group: MetricGroup, target: Target) -> RunRecord:
+    def run(self, group: MetricGroup, target: Target,
+            lateness_ms: float | None = None) -> RunRecord:
         started_at = datetime.now(UTC)
+        if started_at.date() != self._texts_day:
+            # Retention prunes texts no kept row refers to (store.maintain): reloading the
+            # stored keys once a day lets a statement that comes back get its text again.
+            with self._lock:
+                self._texts_known.clear()
+                self._texts_day = started_at.date()
         clock = time.perf_counter()
         error: str | None = None
         unreachable = False
@@ -211,7 +228,8 @@ class Engine:
                            duration_ms=duration_ms,
                            rows_written=len(result.rows) if result else 0, error=error,
                            target_unreachable=unreachable,
-                           note=result.note if result else None)
+                           note=result.note if result else None,
+                           collector_id=self.collector_id, lateness_ms=lateness_ms)
         if result is None:
             if self.store is not None:
                 self.store.write([], record)
@@ -286,27 +304,6 @@ class Engine:
                 self._baselines[key] = update.previous
             else:
                 self._baselines.pop(key, None)
-
-
-def read_server(conn: psycopg.Connection[Any], query: str, timeout_ms: int | None,
-                params: Mapping[str, Any] | None = None,
-                with_clock: bool = False) -> ServerRead:
-    """One read-only transaction in one round trip: the timeout (None: the session's), the
-    query and, with `with_clock`, the server's clock and start time right after it."""
-    with conn.pipeline(), conn.transaction():
-        if timeout_ms is not None:
-            conn.execute(SET_TIMEOUT_SQL, [str(timeout_ms)])
-        cursor = conn.cursor(row_factory=dict_row).execute(
-            (QUERY_MARKER + query).encode(), params)
-        clock = (conn.cursor(row_factory=dict_row).execute(SERVER_CLOCK_SQL)
-                 if with_clock else None)
-    rows = cursor.fetchall()
-    if clock is None:
-        return ServerRead(rows)
-    clocks = clock.fetchone()
-    assert clocks is not None
-    return ServerRead(rows, clocks["read_at"].astimezone(UTC),
-                      clocks["started_at"].astimezone(UTC))
 
 
 def unseen_text_keys(group: MetricGroup, rows: Iterable[Mapping[str, Any]],
@@ -385,7 +382,7 @@ def text_batch(group: MetricGroup, target_name: str, collected_at: datetime,
     def value(text: Mapping[str, Any], column: str) -> Any:
         cell = text[column]
         if column in group.mask_literals_in and isinstance(cell, str):
-            cell = mask_string_literals(cell)
+            cell = mask_literals(cell)
         if group.text_max_chars is not None and isinstance(cell, str):
             cell = cell[:group.text_max_chars]  # after masking: never half a literal
         return cell

@@ -17,10 +17,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from collectors.core.admin_console import ConsoleShape
 from collectors.core.errors import KashoOpsError
 
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "catalog"
 KINDS = ("gauge", "counter")
+TARGET_KINDS = ("postgres", "pgbouncer")
 _SQL_FILE = re.compile(r"^(\d+)\.sql$")
 
 
@@ -51,6 +53,8 @@ class MetricGroup:
     mask_literals_in: tuple[str, ...] = ()
     extension: str | None = None
     preload_library: bool = False
+    target_kind: str = "postgres"
+    console_shape: ConsoleShape | None = None  # pgbouncer groups: the columns kept
 
     @property
     def store_table(self) -> str:
@@ -152,6 +156,11 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
     mask_literals_in = _names(spec, "mask_literals_in")
     if not set(mask_literals_in) <= set(text_columns):
         raise fail("mask_literals_in must name text_columns")
+    target_kind = spec.get("target_kind", "postgres")
+    if target_kind not in TARGET_KINDS:
+        raise fail(f"target_kind must be one of {', '.join(TARGET_KINDS)}")
+    console_shape = _console_shape(spec, keys, counters, fail) if target_kind == "pgbouncer" \
+        else None
     return MetricGroup(
         name=name,
         description=str(spec.get("description", "")),
@@ -174,6 +183,8 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
         mask_literals_in=mask_literals_in,
         extension=spec.get("extension"),  # type: ignore[arg-type]
         preload_library=bool(spec.get("preload_library", False)),
+        target_kind=str(target_kind),
+        console_shape=console_shape,
     )
 
 
@@ -182,6 +193,28 @@ def _sql_by_major(folder: Path) -> list[tuple[int, str]]:
         return []
     return [(int(match.group(1)), path.read_text()) for path in folder.iterdir()
             if (match := _SQL_FILE.match(path.name))]
+
+
+def _console_shape(spec: dict[str, object], keys: tuple[str, ...], counters: tuple[str, ...],
+                   fail: Any) -> ConsoleShape:
+    """A pgbouncer group's `columns` (required), `rename`, `summarize_by` and `summary`."""
+    columns = _names(spec, "columns")
+    if not columns:
+        raise fail("a pgbouncer group must list the console columns it keeps (columns)")
+    if not set(keys) | set(counters) <= set(columns):
+        raise fail("keys and counters must be among columns")
+    rename = spec.get("rename", {})
+    summarize_by = _names(spec, "summarize_by")
+    summary = spec.get("summary", {})
+    if not isinstance(rename, dict) or not isinstance(summary, dict):
+        raise fail("rename and summary are tables of column = value")
+    for column, function in summary.items():
+        if function != "count" and not str(function).startswith("max:"):
+            raise fail(f"summary.{column} must be \"count\" or \"max:<column>\"")
+    if summary and not summarize_by:
+        raise fail("summary needs summarize_by")
+    return ConsoleShape(columns=columns, rename=dict(rename), summarize_by=summarize_by,
+                        summary=dict(summary) if summary else None)
 
 
 @cache

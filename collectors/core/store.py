@@ -15,9 +15,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 import psycopg
@@ -25,6 +25,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from collectors.core.connections import describe_error
+from collectors.core.db import fetch_value
 from collectors.core.errors import StoreUnavailable
 from collectors.core.redact import Secret
 
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 SCHEMA = "kasho_ops"
 RUNS_TABLE = "collector_runs"
 RUN_COLUMNS = ("started_at", "target", "metric_group", "duration_ms", "rows_written", "error",
-               "note")
+               "note", "collector_id", "lateness_ms")
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,12 @@ class Batch:
 
 
 @dataclass(frozen=True)
+class MaintenanceResult:
+    dropped_partitions: list[str]
+    pruned_texts: int
+
+
+@dataclass(frozen=True)
 class RunRecord:
     started_at: datetime
     target: str
@@ -59,10 +66,12 @@ class RunRecord:
     error: str | None
     target_unreachable: bool = False  # not stored: drives the scheduler's backoff
     note: str | None = None  # what the run says beyond ok/failed ("baseline taken")
+    collector_id: str | None = None  # which collector process ran it (collectors/core/leases.py)
+    lateness_ms: float | None = None  # how late the scheduled run started (None: not scheduled)
 
     def as_row(self) -> tuple[Any, ...]:
         return (self.started_at, self.target, self.metric_group, self.duration_ms,
-                self.rows_written, self.error, self.note)
+                self.rows_written, self.error, self.note, self.collector_id, self.lateness_ms)
 
 
 class GuardedState(Protocol):
@@ -236,29 +245,42 @@ class MetricStore:
 
     # -- maintenance -----------------------------------------------------------------------
 
-    def partitioned_tables(self) -> list[str]:
-        with self._pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT c.relname FROM pg_partitioned_table p "
-                "JOIN pg_class c ON c.oid = p.partrelid "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
-                "ORDER BY 1", [SCHEMA]).fetchall()
+    def partitioned_tables(self, conn: psycopg.Connection[Any] | None = None) -> list[str]:
+        if conn is None:
+            with self._pool.connection() as own:
+                return self.partitioned_tables(own)
+        rows = conn.execute(
+            "SELECT c.relname FROM pg_partitioned_table p "
+            "JOIN pg_class c ON c.oid = p.partrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
+            "ORDER BY 1", [SCHEMA]).fetchall()
         return [r[0] for r in rows]
 
-    def maintain(self, today: date, retention_days: int) -> list[str]:
-        """Create today's and tomorrow's partitions; drop those older than the retention."""
-        from datetime import timedelta
-
+    def maintain(self, today: date, retention_days: Callable[[str], int],
+                 texts_seen_before: datetime | None = None) -> MaintenanceResult | None:
+        """Create today's and tomorrow's partitions; drop each table's partitions older than
+        its retention (`retention_days(table)`); prune statement texts no kept row refers to.
+        One collector at a time (an advisory lock): None when another is at it."""
         created: set[tuple[str, date]] = set()
-        with self._pool.connection() as conn:
-            for table in self.partitioned_tables():
+        dropped: list[str] = []
+        cutoffs: dict[str, date] = {}
+        with self._pool.connection() as conn, conn.transaction():
+            if not fetch_value(conn, "SELECT pg_try_advisory_xact_lock("
+                                     "hashtext('kasho_ops.maintain'))"):
+                return None
+            for table in self.partitioned_tables(conn):
                 for day in (today, today + timedelta(days=1)):
                     self._ensure_partition(conn, table, day, created)
-            cutoff = today - timedelta(days=retention_days)
-            dropped = [r[0] for r in conn.execute(
-                "SELECT kasho_ops.drop_partitions_before(%s)", [cutoff]).fetchall()]
-        self._partitions = {(t, d) for t, d in self._partitions | created if d >= cutoff}
-        return dropped
+                cutoffs[table] = today - timedelta(days=retention_days(table))
+                dropped += [r[0] for r in conn.execute(
+                    "SELECT kasho_ops.drop_partitions_before(%s, %s)",
+                    [table, cutoffs[table]]).fetchall()]
+            seen_before = texts_seen_before or datetime.now(UTC) - timedelta(days=1)
+            pruned = int(fetch_value(conn, "SELECT kasho_ops.prune_query_texts(%s)",
+                                     [seen_before]))
+        self._partitions = {(t, d) for t, d in self._partitions | created
+                            if d >= cutoffs.get(t, d)}
+        return MaintenanceResult(dropped_partitions=dropped, pruned_texts=pruned)
 
 
 def _run_batch(run: RunRecord) -> Batch:

@@ -20,7 +20,7 @@ import streamlit as st
 from psycopg import sql
 
 from collectors.core.config import Config
-from collectors.core.connections import describe_error
+from collectors.core.connections import TrackedConnection, describe_error
 from collectors.core.errors import StoreUnavailable
 from collectors.core.redact import Secret, redact
 from dashboard.core.context import PageContext
@@ -46,9 +46,9 @@ cached_read = st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False,
 
 def connect(dsn: Secret) -> psycopg.Connection[Any]:
     """A read-only, bounded store session; our settings win over the DSN's."""
-    return psycopg.connect(dsn.reveal(), application_name=APPLICATION_NAME,
-                           connect_timeout=CONNECT_TIMEOUT_SECONDS, options=SESSION_OPTIONS,
-                           autocommit=True)
+    return TrackedConnection.connect(dsn.reveal(), application_name=APPLICATION_NAME,
+                                     connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                                     options=SESSION_OPTIONS, autocommit=True)
 
 
 def store_error(exc: psycopg.Error, dsn: Secret) -> StoreUnavailable:

@@ -26,9 +26,14 @@ ALTER TABLE kasho_ops.explain_runs ADD COLUMN actor_role text;
 ALTER TABLE kasho_ops.dba_actions DROP CONSTRAINT dba_actions_outcome_check;
 ALTER TABLE kasho_ops.dba_actions ADD CONSTRAINT dba_actions_outcome_check
     CHECK (outcome IN ('signalled', 'refused', 'not_found', 'failed', 'denied'));
-ALTER TABLE kasho_ops.explain_runs DROP CONSTRAINT explain_runs_outcome_check;
-ALTER TABLE kasho_ops.explain_runs ADD CONSTRAINT explain_runs_outcome_check
+ALTER TABLE kasho_ops.explain_outcomes DROP CONSTRAINT explain_outcomes_outcome_check;
+ALTER TABLE kasho_ops.explain_outcomes ADD CONSTRAINT explain_outcomes_outcome_check
     CHECK (outcome IN ('planned', 'refused', 'failed', 'denied'));
+CREATE OR REPLACE VIEW kasho_ops.explain_audit AS
+SELECT r.id, r.run_at, r.actor, r.target, r.datname, r.queryid, r.sample_values,
+       o.finished_at, o.outcome, o.error, r.actor_role
+FROM kasho_ops.explain_runs r
+LEFT JOIN kasho_ops.explain_outcomes o ON o.run_id = r.id;
 
 -- Every audit table in one shape, for the /audit page and `kasho-ops audit`.
 CREATE VIEW kasho_ops.audit_log AS
@@ -42,6 +47,7 @@ SELECT acted_at, 'dba_action', actor, actor_role, target, action, outcome,
                  'database ' || datname, error)
 FROM kasho_ops.dba_actions
 UNION ALL
-SELECT run_at, 'explain', actor, actor_role, target, 'explain', outcome,
+SELECT run_at, 'explain', actor, actor_role, target, 'explain',
+       coalesce(outcome, 'no outcome recorded'),
        concat_ws(' · ', 'database ' || datname, 'queryid ' || queryid, error)
-FROM kasho_ops.explain_runs;
+FROM kasho_ops.explain_audit;

@@ -18,6 +18,8 @@ from tests.integration.activity_setup import lock_chain, own_cluster
 from tests.integration.collector_setup import make_config, monitor_dsn, open_collector
 from tests.pg import HeldSession, free_port, held_sessions
 
+pytestmark = pytest.mark.single_major  # the pages read the store
+
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 GROUPS = ["connections", "connection_limits", "session_ages", "wait_events", "lock_waits",
           "prepared_transactions"]
@@ -172,7 +174,7 @@ def test_activity_page_shows_live_sessions_and_the_blocking_tree(
     assert tree["session"].tolist() == [str(a), f"└─ {b}", f"\u00a0\u00a0\u00a0└─ {c}"]
     assert tree["blocks"].tolist() == ["1", "1", ""]
     sessions = frame(at, ["pid", "database"]).set_index("pid")
-    assert sessions.loc[talker.pid, "query"] == "SELECT ? AS email"
+    assert sessions.loc[talker.pid, "query"] == "SELECT '?' AS email"
     assert sessions.loc[c, "blocked by"] == str(b)
     assert sessions.loc[b, "wait"] == "Lock: relation"
     assert any("Actions are off" in c.value for c in at.caption)
@@ -181,6 +183,19 @@ def test_activity_page_shows_live_sessions_and_the_blocking_tree(
     time_range = next(box for box in at.sidebar.selectbox if box.label == "Time range")
     assert time_range.disabled and time_range.value == "1h"
     assert any("live from the server" in c.value for c in at.sidebar.caption)
+
+
+def sessions_table(at: AppTest):
+    return next(d for d in at.get("dataframe") if (d.key or "").startswith("activity_sessions"))
+
+
+def select_session(at: AppTest, pid: int) -> None:
+    """Select the session's row in the sessions table, as a click on it does."""
+    table = sessions_table(at)
+    row = table.value["pid"].tolist().index(pid)
+    at.session_state[table.key] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception, at.exception
 
 
 def test_terminate_through_the_confirmation_step_is_done_and_audited(
@@ -199,7 +214,11 @@ def test_terminate_through_the_confirmation_step_is_done_and_audited(
     victim = HeldSession(pg_cluster.dsn("postgres", "kasho_app"), "billing-worker")
     try:
         at = open_page(config, monkeypatch, "features/activity/page.py")
-        at.number_input(key="activity_action_pid").set_value(victim.pid).run()
+        assert not at.get("number_input")  # the session is picked from the table, not typed
+        at.toggle(key="activity_show_idle").set_value(True).run()
+        select_session(at, victim.pid)
+        assert f"Selected: pid {victim.pid} · kasho_app · billing-worker" in [
+            t.value for t in at.text]
         next(b for b in at.button if b.label == "Terminate backend…").click().run()
         assert f"**Terminate pid {victim.pid}** on **local**?" in [m.value for m in at.markdown]
         next(b for b in at.button if b.label == "Yes, terminate").click().run()

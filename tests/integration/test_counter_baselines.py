@@ -72,6 +72,10 @@ def texts_first_stored_by_last_run(store_dsn: str) -> int:
                           )[0][0])
 
 
+# On PostgreSQL 18 the text query's reads are not found in pg_stat_statements by this test
+# (18 also drops leading comments, QUERY_MARKER among them, from the texts it keeps): the
+# count below is 0 there. Runs on 15 until the counters workstream adapts it (issue 13 note).
+@pytest.mark.single_major
 def test_two_collect_once_processes_store_exactly_the_calls_between_them(
         pg_cluster: LocalCluster, ledger_db: str, fresh_store: str, tmp_path: Path) -> None:
     config = write_config_file(tmp_path / "k.toml", fresh_store,

@@ -21,13 +21,12 @@ from collectors.migrate import (
 )
 from demo.cluster import LocalCluster
 
-PG_DUMP = "/usr/lib/postgresql/15/bin/pg_dump"
-
 
 def schema_dump(cluster: LocalCluster, dbname: str) -> str:
     result = subprocess.run(
-        [PG_DUMP, "--schema-only", "--no-owner", "--exclude-table=*schema_migrations",
-         cluster.dsn(dbname)], capture_output=True, text=True, check=True)
+        [str(cluster.bin / "pg_dump"), "--schema-only", "--no-owner",
+         "--exclude-table=*schema_migrations", cluster.dsn(dbname)],
+        capture_output=True, text=True, check=True)
     return "\n".join(line for line in result.stdout.splitlines()
                      if not line.startswith("--") and "restrict" not in line.lower())
 

@@ -24,7 +24,7 @@ def config(raw: dict, env: dict | None = None):
 
 
 def test_the_wildcard_without_sign_in_is_refused() -> None:
-    with pytest.raises(ConfigError, match=r'auth.mode = "none" .* not 0.0.0.0'):
+    with pytest.raises(ConfigError, match=r'auth\.mode = "none" .* not 0\.0\.0\.0'):
         config({"store": STORE, "auth": {"mode": "none"}}, env={DASHBOARD_ADDRESS_ENV: "0.0.0.0"})
 
 

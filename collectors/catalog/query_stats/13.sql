@@ -22,6 +22,16 @@ SELECT s.queryid,
        s.blk_write_time                    AS blk_write_time_ms,
        s.wal_records,
        s.wal_bytes::bigint                 AS wal_bytes,
+       s.wal_fpi                           AS wal_fpi,
+       NULL::float8                        AS temp_blk_read_time_ms,
+       NULL::float8                        AS temp_blk_write_time_ms,
+       NULL::float8                        AS local_blk_read_time_ms,
+       NULL::float8                        AS local_blk_write_time_ms,
+       NULL::bigint                        AS jit_functions,
+       NULL::float8                        AS jit_time_ms,
+       NULL::bigint                        AS wal_buffers_full,
+       NULL::bigint                        AS parallel_workers_to_launch,
+       NULL::bigint                        AS parallel_workers_launched,
        NULL::timestamptz                   AS stats_since
 FROM pg_stat_statements(false) s
 WHERE s.queryid IS NOT NULL

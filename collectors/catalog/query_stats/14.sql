@@ -1,4 +1,4 @@
--- query_stats, PostgreSQL 14-16: pg_stat_statements 1.9/1.10. toplevel separates statements
+-- query_stats, PostgreSQL 14: pg_stat_statements 1.9. toplevel separates statements
 -- run inside functions (pg_stat_statements.track = all) from those sent by clients; the
 -- global stats_reset of pg_stat_statements_info marks a pg_stat_statements_reset() of every
 -- entry. An evicted entry (dealloc) that comes back starts from zero and shows as counters
@@ -23,6 +23,16 @@ SELECT s.queryid,
        s.blk_write_time                    AS blk_write_time_ms,
        s.wal_records,
        s.wal_bytes::bigint                 AS wal_bytes,
+       s.wal_fpi                           AS wal_fpi,
+       NULL::float8                        AS temp_blk_read_time_ms,
+       NULL::float8                        AS temp_blk_write_time_ms,
+       NULL::float8                        AS local_blk_read_time_ms,
+       NULL::float8                        AS local_blk_write_time_ms,
+       NULL::bigint                        AS jit_functions,
+       NULL::float8                        AS jit_time_ms,
+       NULL::bigint                        AS wal_buffers_full,
+       NULL::bigint                        AS parallel_workers_to_launch,
+       NULL::bigint                        AS parallel_workers_launched,
        i.stats_reset                       AS stats_since
 FROM pg_stat_statements(false) s
 CROSS JOIN pg_stat_statements_info i

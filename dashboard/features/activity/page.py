@@ -3,17 +3,22 @@ session, who blocks whom, and (when enabled) cancel or terminate with a confirma
 
 It reads the monitored server live, every REFRESH_SECONDS unless paused, through one
 read-only monitoring session (collectors/live/activity.py); query text has its literals
-masked. Actions go through collectors/actions/signal.py, which refuses Kasho Ops' own
-sessions and audits every attempt. Layout only: data.py reads, logic.py builds the tables.
+masked. The session to act on is picked by selecting its row in the sessions table; actions
+go through collectors/actions/signal.py, which acts only on client sessions, never on this
+process's own, and audits every attempt. Layout only: data.py reads, logic.py builds the
+tables.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import streamlit as st
 
 from collectors.actions.signal import ActionRequest, ActionResult, perform
+from collectors.core.connections import own_backend_pids
 from collectors.core.errors import StoreUnavailable, TargetUnavailable
-from collectors.live.activity import blocking_forest
+from collectors.live.activity import ActivitySnapshot, Session, blocking_forest
 from dashboard.core import auth
 from dashboard.core.context import current
 from dashboard.features.activity import data as activity_data
@@ -21,7 +26,7 @@ from dashboard.features.activity import logic as tables
 
 REFRESH_SECONDS = 5
 RESULT_KEY = "activity_action_result"
-PENDING_KEY = "activity_pending_action"  # (action, pid) while the confirmation is open
+PENDING_KEY = "activity_pending_action"  # (action, pid, backend_start) while confirming
 VERBS = {"cancel": "Cancel the query of", "terminate": "Terminate"}
 
 ctx = current()
@@ -75,9 +80,43 @@ def live_view() -> None:
 
     st.subheader("Sessions")
     table = tables.sessions_table(snapshot, show_idle)
-    st.dataframe(table, hide_index=True, width="stretch", column_config=SESSION_CONFIG,
-                 height=min(38 + 35 * max(len(table), 1), 600))
-    st.caption("Click a column header to sort. Oldest transactions first.")
+    actions_on = ctx.config.dashboard.actions_enabled and auth.allowed("cancel")
+    height = min(38 + 35 * max(len(table), 1), 600)
+    if actions_on:
+        event = st.dataframe(table, hide_index=True, width="stretch",
+                             column_config=SESSION_CONFIG, height=height,
+                             key=tables.selection_key(table), on_select="rerun",
+                             selection_mode="single-row")
+    else:
+        st.dataframe(table, hide_index=True, width="stretch", column_config=SESSION_CONFIG,
+                     height=height)
+    st.caption("Click a column header to sort. Oldest transactions first."
+               + (" Select a row to cancel or terminate that session (pause first: a refresh "
+                  "that reorders the list clears the selection)." if actions_on else ""))
+    if actions_on:
+        session_actions(tables.selected_session(snapshot, table, event.selection.rows))
+
+
+def session_actions(session: Session | None) -> None:
+    """Cancel/terminate buttons for the session selected in the table."""
+    if session is None:
+        st.caption("No session selected.")
+        return
+    reason = tables.action_block_reason(session, own_backend_pids())
+    label, cancel_column, terminate_column = st.columns([4, 2, 2],
+                                                        vertical_alignment="center")
+    label.text(f"Selected: pid {session.pid} · {session.usename or '—'} · "
+               f"{session.application_name or session.backend_type}")
+    offered = [(cancel_column, "cancel", "Cancel query…")]
+    if auth.allowed("terminate"):  # perform() checks the role again
+        offered.append((terminate_column, "terminate", "Terminate backend…"))
+    for column, action, text in offered:
+        if column.button(text, disabled=reason is not None, width="stretch",
+                         key=f"activity_{action}_{session.pid}"):
+            st.session_state[PENDING_KEY] = (action, session.pid, session.backend_start)
+            st.rerun()
+    if reason:
+        st.caption(reason)
 
 
 def close_confirmation() -> None:
@@ -85,15 +124,16 @@ def close_confirmation() -> None:
 
 
 @st.dialog("Confirm", on_dismiss=close_confirmation)
-def confirm(action: str, pid: int) -> None:
+def confirm(action: str, pid: int, seen_backend_start: datetime | None) -> None:
     try:
-        snapshot = activity_data.live_snapshot(ctx.config, ctx.target)
+        snapshot: ActivitySnapshot = activity_data.live_snapshot(ctx.config, ctx.target)
     except TargetUnavailable as exc:
         st.error(str(exc), icon=":material/link_off:")
         return
     session = next((s for s in snapshot.sessions if s.pid == pid), None)
-    if session is None:
-        st.warning(f"pid {pid} is not running on {ctx.target}.", icon=":material/search_off:")
+    if session is None or session.backend_start != seen_backend_start:
+        st.warning(f"pid {pid} is no longer the session you selected on {ctx.target}.",
+                   icon=":material/search_off:")
         if st.button("Close"):
             close_confirmation()
             st.rerun()
@@ -102,15 +142,12 @@ def confirm(action: str, pid: int) -> None:
     st.dataframe(tables.session_details(session), hide_index=True, width="stretch")
     if action == "terminate":
         st.caption("Terminating closes the connection and rolls back its transaction.")
-    if session.is_kasho_ops:
-        st.warning("This is one of Kasho Ops' own sessions: the action will be refused "
-                   "(and recorded).", icon=":material/block:")
     yes, back = st.columns(2)
     if yes.button(f"Yes, {action}", type="primary", width="stretch"):
         actor = auth.require("cancel" if action == "cancel" else "terminate")
-        # backend_start as shown here: a pid reused since is refused, not signalled.
+        # backend_start as selected: a pid reused since is refused, not signalled.
         st.session_state[RESULT_KEY] = perform(
-            ActionRequest(action, ctx.target, pid, actor, session.backend_start), ctx.config)
+            ActionRequest(action, ctx.target, pid, actor, seen_backend_start), ctx.config)
         close_confirmation()
         st.rerun()
     if back.button("Back", width="stretch"):
@@ -127,23 +164,15 @@ def actions_panel() -> None:
                    "also needs an `actions_dsn` role with pg_signal_backend.")
         return
     actor = auth.require("cancel")
-    can_terminate = auth.allowed("terminate")
     st.caption(f"Acting as {actor.name} ({actor.role}"
-               + ("" if can_terminate else ": cancel only, terminating needs an admin")
-               + "). Every attempt is recorded in kasho_ops.dba_actions. Kasho Ops never "
-               "signals its own sessions.")
+               + ("" if auth.allowed("terminate") else ": cancel only, terminating needs an "
+                  "admin")
+               + "). Select a session in the table above. Only client sessions can be "
+               "signalled, never Kasho Ops' own; every attempt is recorded in "
+               "kasho_ops.dba_actions.")
     if ctx.config.target(ctx.target).actions_dsn is None:
         st.warning(f"Target {ctx.target} has no `actions_dsn`: actions on it will be refused. "
                    "See kasho-ops.example.toml.", icon=":material/key_off:")
-    pid_column, cancel_column, terminate_column, _ = st.columns([2, 2, 2, 3],
-                                                               vertical_alignment="bottom")
-    pid = pid_column.number_input("Backend pid", min_value=1, step=1, value=None,
-                                  key="activity_action_pid", placeholder="pid")
-    if cancel_column.button("Cancel query…", disabled=pid is None, width="stretch"):
-        st.session_state[PENDING_KEY] = ("cancel", int(pid))  # type: ignore[arg-type]
-    if can_terminate and terminate_column.button("Terminate backend…", disabled=pid is None,
-                                                 width="stretch"):
-        st.session_state[PENDING_KEY] = ("terminate", int(pid))  # type: ignore[arg-type]
     pending = st.session_state.get(PENDING_KEY)
     if pending is not None:
         confirm(*pending)

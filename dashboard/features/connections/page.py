@@ -1,7 +1,8 @@
 """Connections page (/connections): use against the limit over time, the breakdown by
 state, application, role, database or client, sessions idle in a transaction and the oldest
-ages. Layout only: data.py reads, logic.py and charts.py turn the frames into tables and
-charts."""
+ages; beside them the pools of every PgBouncer in front of the server (pooling.py). A
+pgbouncer target shows its pools only. Layout only: data.py reads, logic.py and charts.py
+turn the frames into tables and charts."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dashboard.core.figures import DeltaColor
 from dashboard.core.units import format_interval, format_seconds
 from dashboard.features.connections import charts, data
 from dashboard.features.connections import logic as tables
+from dashboard.features.connections.pooling import poolers_for, render_pooler
 from dashboard.features.overview import data as overview_data
 
 CHART_CONFIG = {"displaylogo": False}
@@ -25,6 +27,14 @@ args = (ctx.config.store.dsn, ctx.target, ctx.start, ctx.end)
 st.title("Connections")
 st.caption(f"**{ctx.target}** · {ctx.range_label} · "
            f"{ctx.start:%Y-%m-%d %H:%M} → {ctx.end:%Y-%m-%d %H:%M} UTC")
+
+poolers = poolers_for(ctx)
+if any(p.name == ctx.target for p in poolers):  # a pgbouncer target: its pools are all
+    try:
+        render_pooler(ctx, poolers[0])
+    except StoreUnavailable as exc:
+        st.error(str(exc), icon=":material/cloud_off:")
+    st.stop()
 
 try:
     limits = overview_data.connection_limits(*args, ctx.bucket_seconds)
@@ -116,3 +126,9 @@ with right.container(border=True):
         st.info("No session_ages samples in range.", icon=":material/bar_chart:")
     else:
         st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+
+for pooler in poolers:
+    try:
+        render_pooler(ctx, pooler)
+    except StoreUnavailable as exc:
+        st.error(str(exc), icon=":material/cloud_off:")

@@ -11,6 +11,7 @@ import streamlit as st
 
 from collectors.actions.explain import ExplainRefused, audited_explain, parse_parameters
 from collectors.core.errors import StoreUnavailable
+from collectors.core.sqltext import statement_title, table_references
 from dashboard.core import auth, store
 from dashboard.core.context import current
 from dashboard.features.queries import charts as query_charts
@@ -83,17 +84,20 @@ def statement_view(queryid: int) -> None:
     keys = query_data.statement_keys(dsn, ctx.target, queryid, window)
     if dbid is not None and userid is not None:
         keys = keys[(keys["dbid"] == dbid) & (keys["userid"] == userid)]
-    st.title(f"Statement {queryid}")
+    text_row = texts.iloc[0] if not texts.empty else None
+    title = statement_title(str(text_row["query"])) if text_row is not None else None
+    st.title(title.label if title else f"Statement {queryid}")
     if texts.empty and keys.empty:
         st.warning(f"No statement with queryid {queryid} on {ctx.target} in the "
                    f"{ctx.range_label.lower()}. It may be older than the range, or the link "
                    "may point to another target.", icon=":material/search_off:")
         return
-    text_row = texts.iloc[0] if not texts.empty else None
     where = (f"database {text_row['datname']} · role {text_row['rolname']} · first seen "
-             f"{text_row['first_seen_at']:%Y-%m-%d %H:%M} UTC" if text_row is not None else "")
+             f"{text_row['first_seen_at']:%Y-%m-%d %H:%M} UTC · " if text_row is not None else "")
+    kind = f"{title.hint} {title.hint_text} · " if title and title.hint else ""
     st.caption(f"**{ctx.target}** · {ctx.range_label}")
-    st.text(where)  # names from the monitored server: plain text, never markdown
+    # names and texts from the monitored server: plain text, never markdown
+    st.text(f"{kind}{where}queryid {queryid}")
 
     series = query_data.statement_series(
         dsn, ctx.target, window, tuple(key_of(r) for _, r in keys.iterrows()))
@@ -133,7 +137,7 @@ def statement_view(queryid: int) -> None:
     if cut:
         with st.expander(f"Full text ({len(pretty.splitlines())} lines)"):
             st.code(pretty, language="sql", wrap_lines=True)
-    tables = qa.tables_in_text(str(text_row["query"]))
+    tables = table_references(str(text_row["query"]))
     st.text("Tables it touches (read from the text): "
             + (", ".join(tables) if tables else "none found"))
     explain_section(str(text_row["query"]), str(text_row["datname"]), queryid)
@@ -143,11 +147,14 @@ def explain_section(text: str, datname: str, queryid: int) -> None:
     if not auth.allowed("explain"):
         return  # viewers see no actions; audited_explain checks the role again
     st.subheader("EXPLAIN")
-    st.caption(f"Plans the statement in the statement's database on {ctx.target} without "
-               "running it (never ANALYZE), in a read-only transaction with a 5 s timeout. "
-               "Leave the values empty for the generic plan, or type one sample value per "
-               "$n parameter, one per line (NULL for null). Each attempt is recorded in "
-               "kasho_ops.explain_runs, without the values.")
+    role = ("the target's explain_dsn role" if ctx.config.target(ctx.target).explain_dsn
+            else "the monitoring role (set explain_dsn for a role with table privileges)")
+    st.caption(f"Plans the statement in its database on {ctx.target} as {role}, "
+               "without running it (never ANALYZE), one statement only, in a read-only "
+               "transaction with a 5 s timeout. Leave the values empty for the generic plan, "
+               "or type one sample value per $n parameter, one per line (NULL for null). Each "
+               "attempt is recorded in kasho_ops.explain_runs, without the values.")
+    st.text(f"Database: {datname}")
     raw = st.text_area("Sample parameter values", key="explain_parameters", height=100,
                        placeholder="one value per $n parameter, e.g.\n42\nsettled")
     if st.button("EXPLAIN", icon=":material/account_tree:"):
@@ -157,8 +164,11 @@ def explain_section(text: str, datname: str, queryid: int) -> None:
         except ExplainRefused as exc:
             st.error(str(exc), icon=":material/block:")
             return
+        declared = ", ".join(f"${i + 1} {t}" for i, t in enumerate(result.parameter_types)
+                             if t != "unknown")
         st.text(f"{result.method} · relations in the plan: "
-                + (", ".join(result.tables) or "none"))
+                + (", ".join(result.tables) or "none")
+                + (f" · parameter types assumed: {declared}" if declared else ""))
         st.code(result.plan, language=None)
 
 
@@ -203,6 +213,13 @@ def overview_view() -> None:
     nested = st.toggle("Include statements run inside functions", value=False,
                        help="pg_stat_statements.track = all records them too; their time is "
                             "already part of the calling statement's.")
+    find, named = st.columns([3, 2], vertical_alignment="bottom")
+    search = find.text_input("Find a statement", key="queries_search",
+                             placeholder="its name (CreateTransaction) or words of its SQL")
+    names = named.multiselect("Statement names", qa.statement_names(totals),
+                              key="queries_names", placeholder="all names",
+                              help="The sqlc names (-- name: …) the statement texts carry")
+    totals = qa.filter_statements(totals, search, names)
 
     top = qa.rank_statements(totals, rank, int(limit), databases, roles, nested)
     by_time = qa.rank_statements(totals, "total_time", LOAD_SHAPE_STATEMENTS, databases, roles)
@@ -232,7 +249,7 @@ def regression_rule() -> tuple[str, qa.RegressionRule]:
 
 def load_shape_section(by_time: pd.DataFrame, series: pd.DataFrame,
                        load: pd.DataFrame) -> None:
-    labels = {key_of(r): f"{i + 1}. {qa.one_line(str(r['query'] or r['queryid']), 48)}"
+    labels = {key_of(r): f"{i + 1}. {qa.statement_label(r['query'], int(r['queryid']))}"
               for i, (_, r) in enumerate(by_time.iterrows())}
     shape = qa.load_shape(series, load, labels)
     figure = query_charts.load_shape_figure(shape, x_range)
@@ -280,7 +297,8 @@ def regressions_section(hours: pd.DataFrame, recent_key: str, recent_start: date
                                    dsn, ctx.target, tuple(k[:3] for k in recent_keys)))
     table = pd.DataFrame({
         "since": flagged["since"].dt.tz_convert(None),
-        "statement": [qa.one_line(str(q or ""), 90) for q in flagged["query"]],
+        "statement": [qa.statement_summary(q, int(i), 90)
+                      for q, i in zip(flagged["query"], flagged["queryid"], strict=True)],
         "database": flagged["datname"],
         "baseline mean": [qa.format_ms(v) for v in flagged["baseline_mean_ms"]],
         "recent mean": [qa.format_ms(v) for v in flagged["recent_mean_ms"]],
@@ -314,7 +332,7 @@ def top_statements_section(top: pd.DataFrame, series: pd.DataFrame, window: quer
     keys = [key_of(r) for _, r in top.iterrows()]
     sparks = qa.sparkline_values(series, buckets, metric.column, keys)
     table = pd.DataFrame({
-        "statement": [qa.one_line(str(q or f"queryid {i}"), 110)
+        "statement": [qa.statement_summary(q, int(i), 110)
                       for q, i in zip(top["query"], top["queryid"], strict=True)],
         "trend": [sparks[k] for k in keys],
         "share": top["time_share"] * 100,
