@@ -16,7 +16,8 @@ def format_duration(seconds: float) -> str:
     """95 -> '1 min 35 s'; 7300 -> '2 h 1 min'; 90000 -> '1 d 1 h'."""
     seconds = max(0.0, seconds)
     if seconds < 60:
-        return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
+        whole = seconds >= 10 or float(seconds).is_integer()
+        return f"{seconds:.0f} s" if whole else f"{seconds:.1f} s"
     minutes, secs = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes} min {secs} s" if secs else f"{minutes} min"

@@ -74,8 +74,11 @@ def test_an_unreachable_target_is_down_and_statements_are_limited_to_the_top() -
     latest = LatestValues()
     groups = load_catalog()
     query_stats = groups["query_stats"]
-    series = {(q, 1, 1, True): SeriesState(None, (q, float(q)) + (0,) * 14)
-              for q in range(1, 151)}
+    def values(q: int) -> tuple[float, ...]:
+        named = {"calls": q, "total_exec_time_ms": float(q)}
+        return tuple(named.get(c, 0) for c in query_stats.counters)
+
+    series = {(q, 1, 1, True): SeriesState(None, values(q)) for q in range(1, 151)}
     update = BaselineUpdate(TARGET.name, "query_stats", None,
                             Baseline(T0, T0, query_stats.counters, series), {}, [], True)
     latest.observe(query_stats, TARGET, GroupRows([], 15, baseline=update),

@@ -89,4 +89,4 @@ def test_values_read_in_their_units() -> None:
     assert format_value("ratio", 4.26) == "4.3x"
     assert format_value("bytes", 3 * 1024**3) == "3.0 GB"
     assert [format_duration(s) for s in (5, 95, 3600, 7300, 90000)] == [
-        "5.0 s", "1 min 35 s", "1 h", "2 h 1 min", "1 d 1 h"]
+        "5 s", "1 min 35 s", "1 h", "2 h 1 min", "1 d 1 h"]
