@@ -34,6 +34,7 @@ from collectors.alerts.settings import AlertSettings
 from collectors.alerts.states import AlertEpisode, Change, Observation, evaluate_rule
 from collectors.core.connections import describe_error
 from collectors.core.db import fetch_value
+from collectors.core.sqltext import mask_literals, statement_title
 from collectors.core.store import MetricStore, RunRecord
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ LOCK_CLASS = 0x6B6F6E63  # "konc"
 META_EVALUATION_SECONDS = 15.0
 RULES_RUN_GROUP = "alert_rules"  # the run record of an evaluation that had errors
 RESOLVED_NOTIFY_WINDOW = timedelta(days=1)
+STATEMENT_TITLE_CHARS = 120
 
 
 @dataclass(frozen=True)
@@ -195,7 +197,8 @@ class Evaluator:
             "groups": list(self.intervals), "intervals": list(self.intervals.values())}
         with conn.transaction():  # a savepoint: a failing rule leaves the others' work
             rows = conn.cursor(row_factory=dict_row).execute(rule.sql, params).fetchall()
-        return [Observation(str(r["instance"]), float(r["value"]), str(r["detail"] or ""))
+        return [Observation(str(r["instance"]), float(r["value"]),
+                            with_statement(str(r["detail"] or ""), r.get("statement")))
                 for r in rows if r["value"] is not None]
 
     def _queue_notifications(self, conn: psycopg.Connection[Any], target: str,
@@ -224,6 +227,15 @@ class Evaluator:
         self.store.write([], RunRecord(started_at=evaluation.evaluated_at,
                                        target=evaluation.target, metric_group=RULES_RUN_GROUP,
                                        duration_ms=0.0, rows_written=0, error=error))
+
+
+def with_statement(detail: str, statement: str | None) -> str:
+    """A detail followed by the statement it is about, named as every page names it (the
+    lexer's title: sqlc name or first words, literals masked)."""
+    if statement is None:
+        return detail
+    title = statement_title(mask_literals(statement), STATEMENT_TITLE_CHARS)
+    return f"{detail}: {title.short(STATEMENT_TITLE_CHARS)}"
 
 
 def _after(moment: datetime | None, bound: datetime) -> bool:

@@ -11,9 +11,10 @@ SELECT acted_at, 'dba_action', actor, actor_role, target, action, outcome,
                  'database ' || datname, error)
 FROM kasho_ops.dba_actions
 UNION ALL
-SELECT run_at, 'explain', actor, actor_role, target, 'explain', outcome,
+SELECT run_at, 'explain', actor, actor_role, target, 'explain',
+       coalesce(outcome, 'no outcome recorded'),
        concat_ws(' · ', 'database ' || datname, 'queryid ' || queryid, error)
-FROM kasho_ops.explain_runs;
+FROM kasho_ops.explain_audit;
 
 DROP TABLE kasho_ops.notifications;
 DROP VIEW kasho_ops.alert_acknowledgements;

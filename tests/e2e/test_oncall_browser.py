@@ -27,7 +27,7 @@ from tests.e2e.conftest import (
 from tests.e2e.oncall_seed import HOSTILE_APPLICATION, seed_incident
 from tests.integration.collector_setup import write_config_file
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.single_major]
 LOAD_TIMEOUT_MS = 60_000
 
 

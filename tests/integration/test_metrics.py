@@ -25,6 +25,7 @@ from tests.integration.alert_setup import alerting_collector, collect, oncall_co
 from tests.integration.collector_setup import monitor_dsn, write_config_file
 from tests.pg import free_port, held_sessions
 
+pytestmark = pytest.mark.single_major  # store reads and rules, the same on every major
 TARGET = "kasho-primary"
 GROUPS = ["connections", "connection_limits", "database_stats", "database_size",
           "transaction_ages", "server_state", "lock_waits"]

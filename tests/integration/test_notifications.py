@@ -25,6 +25,7 @@ from tests.integration.alert_setup import (
 from tests.pg import copy_into_store
 from tests.webhook_receiver import WebhookReceiver, running_receiver
 
+pytestmark = pytest.mark.single_major  # store reads and rules, the same on every major
 TARGET = "kasho-primary"
 
 

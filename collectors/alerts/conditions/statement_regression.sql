@@ -2,7 +2,8 @@
 -- recent_seconds is a multiple of their mean over the baseline before it (up to
 -- baseline_seconds back). Both windows need min_calls calls, and the recent mean at least
 -- min_mean_ms, so a rare or trivial statement does not page anyone. One alert per queryid
--- (the worst of its databases and roles); the text is stored masked.
+-- (the worst of its databases and roles). `statement` is the stored (masked) text: the
+-- evaluator names the statement from it with the SQL lexer (sqlc name or first words).
 WITH recent AS (
     SELECT queryid, dbid, userid, sum(calls) AS calls, sum(total_exec_time_ms) AS time_ms
     FROM kasho_ops.query_stats
@@ -36,9 +37,9 @@ SELECT DISTINCT ON (c.queryid)
        'mean ' || round(c.recent_mean_ms::numeric, 2) || ' ms over ' || c.recent_calls
            || ' calls recently, was ' || round(c.baseline_mean_ms::numeric, 2) || ' ms over '
            || c.baseline_calls || ' calls (database ' || coalesce(t.datname, c.dbid::text)
-           || ', role ' || coalesce(t.rolname, c.userid::text) || '): '
-           || coalesce(left(regexp_replace(t.query, '\s+', ' ', 'g'), 160), '(text not stored)')
-                                                           AS detail
+           || ', role ' || coalesce(t.rolname, c.userid::text) || ')'
+                                                           AS detail,
+       t.query                                             AS statement
 FROM compared c
 LEFT JOIN kasho_ops.query_texts t
   ON t.target = %(target)s AND t.queryid = c.queryid AND t.dbid = c.dbid AND t.userid = c.userid

@@ -5,7 +5,9 @@ statements and Kasho's business numbers, with the charts the dashboard draws (pl
 JavaScript inlined once, so the file opens offline).
 
 `build_snapshot` reads the store through the features' own readers and chart builders; every
-name and text from a server is escaped (html.escape) and rendered as text, never markup.
+name and text from a server is escaped (html.escape) and rendered as text, never markup;
+statement texts are masked by the SQL lexer (again: they were masked when stored) and named
+by it, as every page names them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import plotly.graph_objects as go
 from collectors.alerts.rules import load_rules
 from collectors.core.config import Config
 from collectors.core.redact import Secret
+from collectors.core.sqltext import mask_literals, statement_title
 from dashboard.core.store import read_frame
 from dashboard.core.units import format_seconds
 from dashboard.features.connections import charts as connection_charts
@@ -147,7 +150,7 @@ def _top_statements(config: Config, window: SnapshotWindow) -> pd.DataFrame:
     dsn = config.store.dsn
     totals = query_data.statement_totals(dsn, window.target,
                                          query_data.plan_window(window.start, window.end))
-    columns = ["database", "role", "calls", "total time", "mean", "rows", "statement"]
+    columns = ["name", "database", "role", "calls", "total time", "mean", "rows", "statement"]
     if totals.empty:
         return pd.DataFrame(columns=columns)
     top = totals.sort_values("total_exec_time_ms", ascending=False).head(TOP_STATEMENTS)
@@ -157,13 +160,15 @@ def _top_statements(config: Config, window: SnapshotWindow) -> pd.DataFrame:
         {"target": window.target, "chars": STATEMENT_CHARS,
          "ids": [int(q) for q in top["queryid"]]})
     merged = top.merge(texts, on=["queryid", "dbid", "userid"], how="left")
+    masked = merged["query"].map(lambda q: mask_literals(q) if isinstance(q, str) else None)
     return pd.DataFrame({
+        "name": masked.map(lambda q: statement_title(q).short(60) if q else ""),
         "database": merged["datname"], "role": merged["rolname"],
         "calls": merged["calls"].map(lambda c: f"{c:,.0f}"),
         "total time": merged["total_exec_time_ms"].map(lambda ms: format_seconds(ms / 1000)),
         "mean": (merged["total_exec_time_ms"] / merged["calls"]).map(lambda ms: f"{ms:,.2f} ms"),
         "rows": merged["rows"].map(lambda r: f"{r:,.0f}"),
-        "statement": merged["query"].fillna("(text not stored)")}, columns=columns)
+        "statement": masked.fillna("(text not stored)")}, columns=columns)
 
 
 def _lock_table(waits: pd.DataFrame) -> pd.DataFrame:
