@@ -9,21 +9,22 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from collectors.alerts.evaluator import Evaluator
-from collectors.alerts.rules import load_rules
+from collectors.alerts.rules import RuleOverride, load_rules
 from collectors.alerts.settings import AlertSettings
+from collectors.core.redact import Secret
 from collectors.core.store import MetricStore
 from demo.cluster import LocalCluster
 from tests.conftest import MONITOR_ROLE
 from tests.integration.alert_setup import alerting_collector, alerts, collect, oncall_config
 from tests.integration.collector_setup import monitor_dsn
-from tests.pg import HeldSession, free_port, held_sessions
+from tests.pg import HeldSession, copy_into_store, free_port, held_sessions
 
 pytestmark = pytest.mark.single_major  # store reads and rules, the same on every major
 TARGET = "kasho-primary"
@@ -218,3 +219,48 @@ def test_a_target_that_goes_down_fires_and_a_failing_group_goes_stale(
     finally:
         cluster.destroy()
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_regression_against_hours_of_baseline_reads_the_hourly_rollup(
+        fresh_store: str) -> None:
+    """Baseline samples from earlier hours (through query_stats_hourly) and from the current
+    hour (per interval) both count; the recent window only holds the slow samples."""
+    now = datetime.now(UTC)
+    columns = ("collected_at", "target", "interval_seconds", "queryid", "dbid", "userid",
+               "calls", "total_exec_time_ms", "exec_time_squares_ms2", "plans",
+               "total_plan_time_ms", "rows", "shared_blks_hit", "shared_blks_read",
+               "shared_blks_dirtied", "shared_blks_written", "temp_blks_read",
+               "temp_blks_written", "blk_read_time_ms", "blk_write_time_ms", "wal_records",
+               "wal_bytes", "stats_since", "toplevel")
+
+    def sample(at: datetime, calls: int, time_ms: float) -> tuple[object, ...]:
+        return (at, TARGET, 60.0, 77, 1, 10, calls, time_ms, 0.0, 0, 0.0, calls, 0, 0, 0, 0,
+                0, 0, 0.0, 0.0, 0, 0, None, True)
+
+    rows = [sample(now - timedelta(hours=h), 40, 40.0) for h in (5, 4, 3)]  # 1 ms each
+    rows.append(sample(now - timedelta(minutes=2), 30, 3000.0))  # 100 ms each, recent
+    with psycopg.connect(fresh_store, autocommit=True) as conn:
+        copy_into_store(conn, "query_stats", columns, rows)
+        conn.execute("INSERT INTO kasho_ops.query_texts VALUES (%s, 77, 1, 10, now(), 'kasho', "
+                     "'app', 'SELECT * FROM accounts WHERE id = $1')", [TARGET])
+        copy_into_store(conn, "collector_runs", (
+            "started_at", "target", "metric_group", "duration_ms", "rows_written"),
+            [(now - timedelta(minutes=2), TARGET, "query_stats", 5.0, 1)])
+        hourly = conn.execute("SELECT count(*) FROM kasho_ops.query_stats_hourly").fetchone()
+    assert hourly == (4,)
+    store = MetricStore(Secret(fresh_store))
+    store.open()
+    try:
+        rules = load_rules(
+            {"statement_regression": RuleOverride(params={"recent_seconds": 600,
+                                                          "min_calls": 20})})
+        evaluation = Evaluator(AlertSettings(), store, {"query_stats": 60},
+                               rules=rules).evaluate(TARGET, [rules["statement_regression"]])
+    finally:
+        store.close()
+    [change] = evaluation.changes
+    assert (change.kind, change.alert.instance, change.alert.severity) == ("open", "77",
+                                                                           "critical")
+    assert change.alert.value == pytest.approx(100.0)
+    assert change.alert.detail.startswith("mean 100.00 ms over 30 calls recently, was 1.00 ms "
+                                          "over 120 calls (database kasho, role app): SELECT")

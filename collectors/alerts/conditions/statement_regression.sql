@@ -13,17 +13,35 @@ WITH recent AS (
     HAVING sum(calls) >= %(min_calls)s
        AND sum(total_exec_time_ms) / sum(calls) >= %(min_mean_ms)s
 ),
-baseline AS (
-    SELECT q.queryid, q.dbid, q.userid, sum(q.calls) AS calls,
-           sum(q.total_exec_time_ms) AS time_ms
-    FROM recent r
+-- The baseline reads the hourly rollup for the whole hours before the recent window and
+-- per-interval rows only after the last whole hour, so a day of history costs about 24 rows
+-- per statement, not 1,440.
+bounds AS (
+    SELECT now() - make_interval(secs => %(baseline_seconds)s) AS since,
+           now() - make_interval(secs => %(recent_seconds)s) AS until,
+           to_timestamp(floor(extract(epoch FROM now() - make_interval(
+               secs => %(recent_seconds)s)) / 3600) * 3600) AS last_whole_hour
+),
+baseline_rows AS (
+    SELECT h.queryid, h.dbid, h.userid, h.calls, h.total_exec_time_ms
+    FROM recent r CROSS JOIN bounds b
+    JOIN kasho_ops.query_stats_hourly h
+      ON h.target = %(target)s AND h.queryid = r.queryid AND h.dbid = r.dbid
+     AND h.userid = r.userid AND h.toplevel
+     AND h.hour >= b.since AND h.hour < b.last_whole_hour
+    UNION ALL
+    SELECT q.queryid, q.dbid, q.userid, q.calls, q.total_exec_time_ms
+    FROM recent r CROSS JOIN bounds b
     JOIN kasho_ops.query_stats q
       ON q.target = %(target)s AND q.queryid = r.queryid AND q.dbid = r.dbid
      AND q.userid = r.userid AND q.toplevel
-     AND q.collected_at > now() - make_interval(secs => %(baseline_seconds)s)
-     AND q.collected_at <= now() - make_interval(secs => %(recent_seconds)s)
-    GROUP BY q.queryid, q.dbid, q.userid
-    HAVING sum(q.calls) >= %(min_calls)s AND sum(q.total_exec_time_ms) > 0
+     AND q.collected_at >= greatest(b.last_whole_hour, b.since) AND q.collected_at <= b.until
+),
+baseline AS (
+    SELECT queryid, dbid, userid, sum(calls) AS calls, sum(total_exec_time_ms) AS time_ms
+    FROM baseline_rows
+    GROUP BY queryid, dbid, userid
+    HAVING sum(calls) >= %(min_calls)s AND sum(total_exec_time_ms) > 0
 ),
 compared AS (
     SELECT r.queryid, r.dbid, r.userid, r.calls AS recent_calls,
