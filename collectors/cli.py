@@ -83,6 +83,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 # -- collect ---------------------------------------------------------------------------------
 
 def cmd_collect(args: argparse.Namespace) -> int:
+    from collectors.alerts.service import OnCall
     from collectors.backups.jobs import add_recovery_jobs, run_recovery_jobs_once
     from collectors.core.scheduler import Collector
     from collectors.core.store import MetricStore
@@ -96,12 +97,15 @@ def cmd_collect(args: argparse.Namespace) -> int:
     store = MetricStore(config.store.dsn, confirm_writes=args.once)
     store.open()
     collector = Collector(config, groups, store)
+    oncall: OnCall | None = None
     try:
+        oncall = OnCall.attach(collector)
         if args.once:
             collector.maintain()
             records = collector.run_once()
             if not args.group:
                 records += run_recovery_jobs_once(store, config)
+            oncall.deliver()
             for record in records:
                 status = "ok" if record.error is None else f"FAILED: {record.error}"
                 print(f"{record.target:<20} {record.metric_group:<20} "
@@ -118,6 +122,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
         if not args.group:
             add_recovery_jobs(scheduler, store, config, lambda name: collector.leases is None
                               or collector.leases.holds(name))
+        oncall.add_jobs(scheduler)
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
         try:
             scheduler.start()
@@ -126,6 +131,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
             scheduler.shutdown(wait=True)
         return 0
     finally:
+        if oncall is not None:
+            oncall.close()
         collector.close()
         store.close()
 
@@ -240,6 +247,107 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- check -----------------------------------------------------------------------------------
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """A Nagios plugin: one line, exit 0/1/2/3; even a bad config is UNKNOWN (3)."""
+    from collectors.exporters.check import CheckResult, run_check
+
+    try:
+        config = _config(args)
+    except KashoOpsError as exc:
+        result = CheckResult(args.action, "UNKNOWN", redact(str(exc)))
+    else:
+        result = run_check(config, args.target, args.action, args.warning, args.critical,
+                           primary=args.primary, use_store=not args.live)
+    print(redact(result.line()))
+    return result.exit_code
+
+
+# -- snapshot ----------------------------------------------------------------------------------
+
+def parse_moment(text: str) -> datetime:
+    """`now`, or an ISO 8601 time (UTC when it names no zone)."""
+    if text.strip().lower() == "now":
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time: use ISO 8601 such as 2026-03-01T14:30 (UTC) or "
+            "2026-03-01T14:30+01:00, or now") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    import logging as logging_module
+    from dataclasses import replace
+
+    logging_module.getLogger("streamlit").setLevel(logging_module.ERROR)
+    from dashboard.features.oncall.snapshot import build_snapshot, snapshot_file_name
+
+    config = _config(args)
+    config = replace(config, store=config.store.for_dashboard())
+    document = build_snapshot(config, args.target, args.at, args.minutes)
+    output = Path(args.output or snapshot_file_name(args.target, args.at))
+    try:
+        output.write_text(document)
+    except OSError as exc:
+        raise KashoOpsError(f"cannot write {output}: {exc.strerror}") from None
+    print(f"wrote {output} ({len(document) / 1024 / 1024:.1f} MB): {args.target} "
+          f"around {args.at:%Y-%m-%d %H:%M} UTC, {args.minutes} min either side")
+    return 0
+
+
+# -- alerts ------------------------------------------------------------------------------------
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from collectors.alerts.rules import load_rules
+    from collectors.alerts.wording import format_duration, format_value
+
+    config = _config(args)
+    rules = load_rules(config.alerts.rules, config.alerts.global_params)
+    if args.action == "rules":
+        width = max(len(name) for name in rules)
+        print(f"{'rule':<{width}}  {'on':<3} {'warning':>15} {'critical':>15} {'for':>8}  reads")
+        for rule in rules.values():
+            def level(value: float | None, unit: str = rule.unit) -> str:
+                return "—" if value is None else format_value(unit, value)
+
+            print(f"{rule.name:<{width}}  {'yes' if rule.enabled else 'no':<3} "
+                  f"{level(rule.warning):>15} {level(rule.critical):>15} "
+                  f"{format_duration(rule.for_seconds):>8}  {', '.join(rule.reads)}")
+        return 0
+    import psycopg
+    from psycopg import sql
+
+    from collectors.alerts import history
+    from collectors.core.connections import describe_error
+
+    where = sql.SQL("a.state <> 'resolved'") if not args.all else sql.SQL(
+        "a.state <> 'resolved' OR a.resolved_at > now() - interval '1 day'")
+    try:
+        with psycopg.connect(config.store.dashboard_dsn.reveal(), connect_timeout=5,
+                             autocommit=True, application_name="kasho-ops-alerts") as conn:
+            now = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
+            views = history.alert_views(conn, rules, where, {}, now)
+    except psycopg.Error as exc:
+        raise KashoOpsError(f"cannot read the alerts from the store: {describe_error(exc)}; "
+                            "check [store] dsn") from None
+    if not views:
+        print("no open alerts" + (" and none resolved in the last day" if args.all else ""))
+        return 0
+    for view in views:
+        notes = [n for n in (f"silenced by #{view.silenced_by}" if view.silenced_by else "",
+                             f"acknowledged by {view.acknowledged_by}"
+                             if view.acknowledged_by else "") if n]
+        since = view.resolved_at or view.firing_since or view.pending_since
+        print(f"{view.state:<9} {view.headline}  since {since:%Y-%m-%d %H:%M:%S} UTC"
+              + (f"  ({'; '.join(notes)})" if notes else ""))
+        print(f"{'':<9} {view.detail}")
+    return 0
+
+
 # -- catalog ---------------------------------------------------------------------------------
 
 def cmd_catalog(args: argparse.Namespace) -> int:
@@ -317,6 +425,39 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--kind", action="append", choices=["sign_in", "dba_action", "explain"],
                        help="only this kind (repeatable)")
     audit.set_defaults(func=cmd_audit)
+
+    from collectors.exporters.check import ACTIONS
+
+    check = sub.add_parser("check", parents=[common], help="Nagios/Icinga check with "
+                           "check_postgres' actions and thresholds (exit 0/1/2/3)")
+    check.add_argument("--target", required=True, help="the target to check")
+    check.add_argument("--check", required=True, choices=ACTIONS, dest="action",
+                       metavar="ACTION", help=f"one of: {', '.join(ACTIONS)}")
+    check.add_argument("--warning", help="warning threshold, check_postgres syntax")
+    check.add_argument("--critical", help="critical threshold, check_postgres syntax")
+    check.add_argument("--primary", help="hot_standby_delay: the standby's primary target")
+    check.add_argument("--live", action="store_true",
+                       help="read the server even where the store could answer")
+    check.set_defaults(func=cmd_check)
+
+    snapshot = sub.add_parser("snapshot", parents=[common], help="write one self-contained "
+                              "HTML file about a target around a moment (incident ticket)")
+    snapshot.add_argument("--target", required=True, help="the target")
+    snapshot.add_argument("--at", required=True, type=parse_moment,
+                          help="ISO 8601 time (UTC unless it says otherwise), or now")
+    snapshot.add_argument("--minutes", type=int, default=30,
+                          help="minutes before and after --at (default 30)")
+    snapshot.add_argument("--output", help="file to write (default: kasho-ops-snapshot-"
+                          "<target>-<time>.html here)")
+    snapshot.set_defaults(func=cmd_snapshot)
+
+    alerts = sub.add_parser("alerts", parents=[common], help="the alert rules in force, or "
+                            "the open alerts in the store")
+    alerts.add_argument("action", choices=["rules", "list"],
+                        help="rules: thresholds and durations after the config's overrides; "
+                             "list: open alerts (with --all, also those resolved in a day)")
+    alerts.add_argument("--all", action="store_true", help="list: include recently resolved")
+    alerts.set_defaults(func=cmd_alerts)
 
     catalog = sub.add_parser("catalog", parents=[common], help="list the metric groups")
     catalog.set_defaults(func=cmd_catalog)

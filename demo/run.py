@@ -119,6 +119,9 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
         with psycopg.connect(cluster.dsn(KASHO_DB), autocommit=True) as conn:
             grant_explain_role(conn)  # EXPLAIN of the workload's statements (explain_dsn)
             grant_business_role(conn)  # the business groups (business_dsn)
+            # Kasho's schema version on the On call timeline (kasho_schema_version).
+            conn.execute(sql.SQL("GRANT SELECT ON schema_migrations TO {}").format(
+                sql.Identifier(MONITOR_ROLE)))
         pgbouncer = start_pgbouncer(paths, cluster)
         backups.prepare()
         write_demo_config(paths.config, cluster, pgbouncer)

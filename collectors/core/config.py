@@ -23,6 +23,16 @@ from typing import Any
 
 import psycopg.conninfo
 
+from collectors.alerts.settings import (
+    ALERTS_KEYS,
+    METRICS_KEYS,
+    RULE_OVERRIDE_KEYS,
+    WEBHOOK_KEYS,
+    AlertSettings,
+    MetricsSettings,
+    parse_alert_settings,
+    parse_metrics_settings,
+)
 from collectors.backups import settings as backup_settings
 from collectors.core.access import ROLES, Role
 from collectors.core.errors import ConfigError
@@ -194,6 +204,8 @@ class Config:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     backups: backup_settings.BackupSettings = field(
         default_factory=backup_settings.BackupSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     def target(self, name: str) -> Target:
         for target in self.targets:
@@ -219,9 +231,14 @@ _SECTION_KEYS: dict[str, set[str]] = {
     "auth.proxy": {"trusted_addresses", "user_header", "groups_header"},
     "security": {"encryption_at_rest"},
     "backups": set(backup_settings.SECTION_KEYS),
+    # parsed by collectors/alerts/settings.py; listed here so the docs test sees them
+    "alerts": ALERTS_KEYS - {"rules", "webhooks"},
+    "alerts.rules": RULE_OVERRIDE_KEYS,
+    "alerts.webhooks": WEBHOOK_KEYS,
+    "metrics": METRICS_KEYS,
 }
 _TOP_LEVEL = {"store", "targets", "collector", "intervals", "dashboard", "auth", "security",
-              "retention", "backups"}
+              "retention", "backups", "alerts", "metrics"}
 _AUTH_TABLES = {"roles", "oidc", "proxy"}
 LOOPBACK_ADDRESSES = {"127.0.0.1", "::1", "localhost"}
 TARGET_KINDS = ("postgres", "pgbouncer")
@@ -398,7 +415,9 @@ def parse_config(raw: dict[str, Any], *, source: Path | None = None,
                   collector=collector, dashboard=dashboard, source=source,
                   auth=_auth(table("auth"), env, dashboard, fail),
                   security=_security(table("security"), fail),
-                  backups=backup_settings.parse_backup_settings(table("backups"), fail))
+                  backups=backup_settings.parse_backup_settings(table("backups"), fail),
+                  alerts=parse_alert_settings(raw.get("alerts"), env, fail),
+                  metrics=parse_metrics_settings(raw.get("metrics"), env, fail))
 
 
 @dataclass(frozen=True)

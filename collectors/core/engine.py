@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -83,12 +83,18 @@ class GroupRows:
     window: Window | None = None  # what an incremental group read; stored as its watermark
 
 
+# Told about every run once it is stored (rows None when the run failed): the /metrics
+# cache and the alert evaluator. An observer's failure is logged, never a failed run.
+RunObserver = Callable[["MetricGroup", Target, "GroupRows | None", RunRecord], None]
+
+
 class Engine:
     def __init__(self, settings: CollectorSettings, store: MetricStore | None,
                  collector_id: str | None = None) -> None:
         self.settings = settings
         self.store = store
         self.collector_id = collector_id
+        self.observers: list[RunObserver] = []
         self._connections: dict[str, TargetConnections] = {}
         self._baselines: dict[tuple[str, str], Baseline] = {}
         self._texts_known: dict[tuple[str, str], set[Key]] = {}
@@ -270,10 +276,21 @@ class Engine:
         if result is None:
             if self.store is not None:
                 self.store.write([], record)
+            self._tell_observers(group, target, None, record)
             return record
         if result.note and (result.baseline is None or result.baseline.full):
             log.info("%s on %s: %s", group.name, target.name, result.note)
-        return self._store(group, target, started_at, result, record)
+        stored = self._store(group, target, started_at, result, record)
+        self._tell_observers(group, target, result, stored)
+        return stored
+
+    def _tell_observers(self, group: MetricGroup, target: Target, result: GroupRows | None,
+                        record: RunRecord) -> None:
+        for observer in self.observers:
+            try:
+                observer(group, target, result, record)
+            except Exception:  # an observer's bug must not fail the run
+                log.exception("after %s on %s: an observer failed", group.name, target.name)
 
     def _store(self, group: MetricGroup, target: Target, started_at: datetime,
                result: GroupRows, record: RunRecord) -> RunRecord:

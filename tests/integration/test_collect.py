@@ -54,12 +54,12 @@ def test_collect_once_cli_writes_rows_for_every_group(
         == len(counters)
     assert "baseline taken" not in outputs[1]
     assert outputs[1].count("note: continued from the stored baseline") == len(counters)
-    # Nothing waits, runs or holds a snapshot but us, and the postgres database has no
-    # tables of its own; no standby, slot or base backup on the test server.
+    # Nothing waits, runs or holds a snapshot or a transaction open but us, and the postgres
+    # database has no tables of its own; no standby, slot or base backup on the test server.
     idle_server_writes_none = {"lock_waits", "wait_events", "maintenance_progress",
                                "xmin_horizon", "table_stats", "index_stats", "schema_size",
                                "bloat_estimate", "replication_standbys", "replication_slots",
-                               "basebackup_progress"}
+                               "basebackup_progress", "transaction_ages"}
     if pg_cluster.major < 16:
         idle_server_writes_none.add("io_stats")  # pg_stat_io is new in 16
     for group in groups:
