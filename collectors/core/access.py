@@ -4,7 +4,8 @@ action makes (`authorize`). Pure: the dashboard works out who is signed in
 themselves, so a hidden button is never the only check.
 
   viewer    every chart and table, statement texts with literals masked; no actions
-  operator  a viewer who may also EXPLAIN a statement and cancel a query
+  operator  a viewer who may also EXPLAIN a statement, cancel a query, silence alerts and
+            acknowledge them
   admin     an operator who may also terminate a backend, measure exact bloat
             (pgstattuple), start a restore drill and read the audit trail
 """
@@ -17,7 +18,7 @@ from typing import Literal, get_args
 Role = Literal["viewer", "operator", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
 Permission = Literal["view", "explain", "cancel", "terminate", "exact_bloat", "restore_drill",
-                     "read_audit"]
+                     "read_audit", "silence", "acknowledge"]
 PERMISSIONS: tuple[Permission, ...] = get_args(Permission)
 # The lowest role that holds each permission; every role holds what the roles below hold.
 MIN_ROLE: dict[Permission, Role] = {
@@ -28,6 +29,8 @@ MIN_ROLE: dict[Permission, Role] = {
     "exact_bloat": "admin",
     "restore_drill": "admin",
     "read_audit": "admin",
+    "silence": "operator",
+    "acknowledge": "operator",
 }
 
 

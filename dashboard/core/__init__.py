@@ -1,10 +1,17 @@
 """What every dashboard page shares.
 
 `context.py` defines PageContext (target, range, window, config) that a page reads with
-`current()`; `sidebar.py` keeps target and time range in st.query_params; `pages.py` is how a
-feature declares its pages (PageSpec); `store.py` makes cached, read-only, parameterised
-reads from the metrics store (`read_frame`, `cached_read`, the `WINDOW` filter and the one
-`time_bucket` rule) and reads collection freshness; `figures.py` gives every chart one look
-(`finish_figure`, colours, UTC axes); `freshness.py` rates each metric group ok / stale /
-failing / never (pure); `units.py` formats bytes, rates, ages and intervals.
+`current()`; `sidebar.py` keeps target and time range in st.query_params; `pages.py` is how
+a feature declares its pages (PageSpec); `store.py` makes cached, read-only, parameterised
+reads from the metrics store (`read_frame`, `cached_read`, the `WINDOW` filter, the one
+`time_bucket` rule, `latest_sample` and `latest_run`) and reads collection freshness;
+`relations.py` reads what the Storage, Maintenance and Indexes pages share (the tracked
+tables' and indexes' newest rows with their values at the start of the range, the relation
+summary, the installed extensions) and turns cumulative counters into per-range deltas;
+`figures.py` gives every chart one look (`finish_figure`, colours, UTC axes, `plotly_text`
+for names from a monitored server); `freshness.py` rates each metric group ok / stale /
+failing / never (pure); `units.py` formats bytes, rates, ages and intervals;
+`recovery_states.py` reads and shows the backup and replication states the collector stored
+(and whether the target is a standby); `plaintext.py` escapes server text for markdown;
+`auth.py` signs people in and checks their role (`require`, `allowed`).
 """

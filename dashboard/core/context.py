@@ -43,6 +43,7 @@ class PageContext:
     start: datetime  # UTC, exclusive
     end: datetime  # UTC, inclusive
     config: Config
+    pinned: bool = False  # the end comes from the URL (?end=…), not from now
 
     @property
     def range_label(self) -> str:
@@ -66,10 +67,28 @@ def bucket_seconds(range_key: str) -> int:
     return max(1, int(TIME_RANGES[range_key].total_seconds()) // POINTS_PER_CHART)
 
 
-def build_context(config: Config, target: str, range_key: str,
-                  now: datetime | None = None) -> PageContext:
+def build_context(config: Config, target: str, range_key: str, now: datetime | None = None,
+                  pinned_end: datetime | None = None) -> PageContext:
+    """The context of a range ending now, or at `pinned_end` (a link to a past moment)."""
+    if pinned_end is not None:
+        return PageContext(target=target, range=range_key, start=pinned_end
+                           - TIME_RANGES[range_key], end=pinned_end, config=config, pinned=True)
     start, end = time_window(range_key, now or datetime.now(UTC))
     return PageContext(target=target, range=range_key, start=start, end=end, config=config)
+
+
+def parse_end(value: str) -> datetime | None:
+    """An ?end= value (ISO 8601; UTC when it names no zone), or None if it is not one."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def end_param(moment: datetime) -> str:
+    """The ?end= value for a moment (UTC, to the second)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def current() -> PageContext:

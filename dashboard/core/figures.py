@@ -1,5 +1,6 @@
 """The one look of every chart: template, height, margins, top legend, unified hover and a
-UTC time axis covering the selected range (`finish_figure`), plus shared colours.
+UTC time axis covering the selected range (`finish_figure`), plus shared colours and
+`plotly_text`, which keeps names from a monitored server plain text in a chart.
 
 Chart builders live in each feature's charts.py: pure functions from store DataFrames to
 plotly Figures, returning None for a frame without data so the page can say so in words.
@@ -72,6 +73,13 @@ def utc_naive(values: Sequence[datetime] | pd.Index | pd.Series) -> list[datetim
     """Timestamps as naive UTC: plotly.js would otherwise drop the offset inconsistently."""
     index = pd.DatetimeIndex(pd.to_datetime(values, utc=True)).tz_localize(None)
     return index
+
+
+def plotly_text(text: object) -> str:
+    """A name from a monitored server as plotly shows it: plotly reads a subset of HTML in
+    trace names, labels and ticks (<a href>, <b>, <br>), so '&', '<' and '>' are escaped
+    and the text stays text."""
+    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
 
 
 def translucent(hex_color: str, alpha: float) -> str:

@@ -1,5 +1,7 @@
 """Sidebar choices that live in the URL: ?target=…&range=… is read on load and rewritten on
-every change, so a view can be shared, bookmarked and reloaded."""
+every change, so a view can be shared, bookmarked and reloaded. ?end=… (ISO 8601, UTC) pins
+the range's end to a past moment, as links from the correlation view do, until "Back to
+now"."""
 
 from __future__ import annotations
 
@@ -14,11 +16,13 @@ from dashboard.core.context import (
     TIME_RANGES,
     PageContext,
     build_context,
+    parse_end,
 )
 from dashboard.core.plain import md
 
 TARGET_PARAM = "target"
 RANGE_PARAM = "range"
+END_PARAM = "end"
 
 
 def url_choice(label: str, options: Sequence[str], param: str, default: str,
@@ -48,6 +52,10 @@ def url_choice(label: str, options: Sequence[str], param: str, default: str,
     return chosen, rejected
 
 
+def _unpin() -> None:
+    st.query_params.pop(END_PARAM, None)
+
+
 def render(config: Config, store_label: str,
            live: bool = False) -> tuple[PageContext, list[str]]:
     """Draw the sidebar; return the page context and any notes about rejected URL values.
@@ -67,6 +75,17 @@ def render(config: Config, store_label: str,
     if bad_range is not None:
         notes.append(f"Unknown time range “{bad_range}”; use one of "
                      f"{', '.join(TIME_RANGES)}. Showing {RANGE_LABELS[range_key].lower()}.")
+    pinned_end = None
+    if not live and END_PARAM in st.query_params:
+        pinned_end = parse_end(st.query_params[END_PARAM])
+        if pinned_end is None:
+            notes.append(f"“{st.query_params[END_PARAM]}” is not a time (use "
+                         "2026-03-01T09:30:00, UTC); showing the range up to now.")
+            st.query_params.pop(END_PARAM)
+        else:
+            st.sidebar.info(f"Range ends at {pinned_end:%Y-%m-%d %H:%M:%S} UTC (from the link)",
+                            icon=":material/history:")
+            st.sidebar.button("Back to now", icon=":material/update:", on_click=_unpin)
     freshness = "live from the server" if live else "refreshed every 30 s"
     st.sidebar.caption(f"Times in UTC · {freshness}  \nStore: {md(store_label)}")
-    return build_context(config, target, range_key), notes
+    return build_context(config, target, range_key, pinned_end=pinned_end), notes

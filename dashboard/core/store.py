@@ -9,7 +9,8 @@ and reaches the page as one redacted StoreUnavailable line.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +22,8 @@ from psycopg import sql
 
 from collectors.core.config import Config
 from collectors.core.connections import TrackedConnection, describe_error
-from collectors.core.errors import StoreUnavailable
+from collectors.core.deadlines import answer_within, connect_within, deadline_seconds
+from collectors.core.errors import NoAnswer, StoreUnavailable
 from collectors.core.redact import Secret, redact
 from dashboard.core.context import PageContext
 from dashboard.core.freshness import FreshnessRow
@@ -30,7 +32,9 @@ APPLICATION_NAME = "kasho-ops-dashboard"
 CACHE_TTL_SECONDS = 30
 FRESHNESS_TTL_SECONDS = 10
 CONNECT_TIMEOUT_SECONDS = 5
-SESSION_OPTIONS = ("-c statement_timeout=10000 -c lock_timeout=1000 "
+STATEMENT_TIMEOUT_MS = 10000
+READ_DEADLINE_SECONDS = deadline_seconds(STATEMENT_TIMEOUT_MS)
+SESSION_OPTIONS = (f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout=1000 "
                    "-c idle_in_transaction_session_timeout=30000 "
                    "-c default_transaction_read_only=on -c timezone=UTC")
 
@@ -45,10 +49,12 @@ cached_read = st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False,
 
 
 def connect(dsn: Secret) -> psycopg.Connection[Any]:
-    """A read-only, bounded store session; our settings win over the DSN's."""
-    return TrackedConnection.connect(dsn.reveal(), application_name=APPLICATION_NAME,
-                                     connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                                     options=SESSION_OPTIONS, autocommit=True)
+    """A read-only, bounded store session; our settings win over the DSN's (raises
+    psycopg.Error, or NoAnswer if the store does not answer within the connect timeout)."""
+    return connect_within(dsn.reveal(), connection_class=TrackedConnection,
+                          application_name=APPLICATION_NAME,
+                          connect_timeout=CONNECT_TIMEOUT_SECONDS, options=SESSION_OPTIONS,
+                          autocommit=True)
 
 
 def store_error(exc: psycopg.Error, dsn: Secret) -> StoreUnavailable:
@@ -71,26 +77,92 @@ def time_bucket(column: str) -> sql.Composed:
                    ).format(sql.Identifier(column))
 
 
+ALL_COLUMNS = sql.SQL("*")
+
+
+# How far back "the newest sample" is looked for: older state is not "now" any more, and the
+# bound keeps the read to the last few daily partitions.
+LATEST_LOOKBACK = sql.SQL("%(end)s::timestamptz - interval '2 days'")
+
+
+def latest_sample(table: str, columns: sql.Composable = ALL_COLUMNS) -> sql.Composed:
+    """SQL for the rows of kasho_ops.<table>'s newest sample at or before %(end)s (within
+    the two days before it) for %(target)s: the state "now" of a gauge group (pages show its
+    collected_at). Two index probes on (target, collected_at)."""
+    return sql.SQL("""
+        SELECT {columns} FROM kasho_ops.{table}
+        WHERE target = %(target)s AND collected_at > {lookback}
+          AND collected_at = (SELECT max(collected_at) FROM kasho_ops.{table}
+                              WHERE target = %(target)s AND collected_at <= %(end)s
+                                AND collected_at > {lookback})"""
+                   ).format(columns=columns, table=sql.Identifier(table),
+                            lookback=LATEST_LOOKBACK)
+
+
+def latest_run(table: str, metric_group: str) -> sql.Composed:
+    """SQL for the rows written by `metric_group`'s newest successful run at or before
+    %(end)s (within the two days before it) for %(target)s, with run_at: one row of NULLs
+    (but run_at) when that run found nothing (no vacuum running, nobody holding the
+    horizon), no row when it never ran. For groups whose empty answer is news;
+    latest_sample would show an older, non-empty one."""
+    return sql.SQL("""
+        WITH run AS (
+            SELECT max(started_at) AS run_at FROM kasho_ops.collector_runs
+            WHERE target = %(target)s AND metric_group = {group} AND error IS NULL
+              AND started_at <= %(end)s AND started_at > {lookback})
+        SELECT run.run_at, t.* FROM run
+        LEFT JOIN kasho_ops.{table} t ON t.target = %(target)s AND t.collected_at = run.run_at
+                                     AND t.collected_at > {lookback}
+        WHERE run.run_at IS NOT NULL""").format(group=sql.Literal(metric_group),
+                                               table=sql.Identifier(table),
+                                               lookback=LATEST_LOOKBACK)
+
+
 def window_params(target: str, start: datetime, end: datetime,
                   bucket: int = 60) -> dict[str, Any]:
     """Parameters for WINDOW and time_bucket."""
     return {"target": target, "start": start, "end": end, "bucket": bucket}
 
 
-def read_frame(dsn: Secret, query: str | sql.SQL | sql.Composed,
-               params: dict[str, Any]) -> pd.DataFrame:
+Query = str | sql.SQL | sql.Composed
+
+
+def read_frame(dsn: Secret, query: Query, params: dict[str, Any]) -> pd.DataFrame:
+    with store_session(dsn) as read:
+        return read(query, params)
+
+
+def _frame(conn: psycopg.Connection[Any], query: Query, params: dict[str, Any]) -> pd.DataFrame:
+    with answer_within(conn, READ_DEADLINE_SECONDS, "metrics store"):
+        cursor = conn.execute(query, params)
+        columns = [c.name for c in cursor.description or ()]
+        rows = cursor.fetchall()
+    return pd.DataFrame(rows, columns=columns)
+
+
+@contextmanager
+def store_session(dsn: Secret) -> Iterator[Callable[[Query, dict[str, Any]], pd.DataFrame]]:
+    """One store session for several reads (a page's reads share one connection instead of
+    paying a connection each): yields `read(query, params) -> DataFrame`."""
     try:
         with connect(dsn) as conn:
-            cursor = conn.execute(query, params)
-            columns = [c.name for c in cursor.description or ()]
-            rows = cursor.fetchall()
+            yield lambda query, params: _frame(conn, query, params)
+    except NoAnswer as exc:
+        raise StoreUnavailable(f"Cannot read the metrics store ({redact(dsn.reveal())}): "
+                               f"{exc}.") from None
     except psycopg.Error as exc:
         raise store_error(exc, dsn) from None
-    return pd.DataFrame(rows, columns=columns)
 
 
 # The time-series reads average samples into buckets of %(bucket)s seconds (labelled by the
 # bucket's start), so a chart has at most a few hundred points whatever the range.
+
+
+@cached_read
+def latest_rows(dsn: Secret, table: str, target: str, end: datetime) -> pd.DataFrame:
+    """The rows of kasho_ops.<table>'s newest sample for the target at or before `end`
+    (none when older than two days): a page's "now" at the end of its window."""
+    return read_frame(dsn, latest_sample(table), {"target": target, "end": end})
 
 
 @dataclass(frozen=True)

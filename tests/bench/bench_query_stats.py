@@ -230,7 +230,7 @@ def seed_week(store_dsn: str, target: str, now: datetime, active_per_minute: int
             rows = tuple((t, target, 60.0, 1_000_000 + (q * 7919 + int(t.timestamp()) // 60)
                           % STATEMENTS, 16384, 10, True, 5, 5.0, 6.0, 5, 0.1, 15, 150, 5,
                           0, 0, 0, 0, 0.0, 0.0, 0, 0, None) for q in range(active_per_minute))
-            store.write([Batch("query_stats", STAT_COLUMNS, rows, t.date())])
+            store.write_now([Batch("query_stats", STAT_COLUMNS, rows, t.date())])
             written += len(rows)
     finally:
         store.close()

@@ -21,6 +21,7 @@ import psycopg
 import pytest
 from playwright.sync_api import expect
 
+from tests.ci import missing_tool
 from tests.integration.collector_setup import write_config_file
 from tests.pg import copy_into_store, free_port
 
@@ -192,9 +193,9 @@ def dashboard_url(seeded_store: str, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def chromium_page() -> Iterator[Any]:
     """A page in headless Chromium (request it before dashboard_url, so a missing browser
-    skips the test before a server starts)."""
+    skips the test before a server starts; in CI it fails it)."""
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium package "
+        missing_tool(f"{CHROMIUM} not found: install Debian's chromium package "
                     "(apt-get install chromium) to run the browser tests")
     from playwright.sync_api import sync_playwright
 

@@ -37,6 +37,10 @@ from tests.integration.test_query_stats import (
     store_rows,
 )
 
+# Baselines, runs and races live in the store and the collector processes: the same on every
+# server major (query_stats itself runs on each in test_query_stats and test_collect). The
+# two-process test below stays on every major: it reads the text query's own statistics.
+STORE_SIDE = pytest.mark.single_major
 BASELINE_NOTE = "first sample: baseline taken, deltas from the next run"
 # How pg_stat_statements keeps the text query on every major (collectors/core/query_marker.py).
 TEXT_QUERY_PREFIX = f"SELECT {QUERY_MARKER} -- query_stats texts"
@@ -112,6 +116,7 @@ def test_two_collect_once_processes_store_exactly_the_calls_between_them(
                      ("SELECT max(amount) FROM ledger WHERE account_id = $1",)]
 
 
+@STORE_SIDE
 def test_a_server_restart_between_once_runs_starts_a_new_baseline(
         tmp_path: Path, fresh_store: str) -> None:
     with own_cluster() as cluster:
@@ -162,6 +167,7 @@ def successful_runs(store_dsn: str) -> int:
                           "metric_group = 'query_stats' AND error IS NULL")[0][0])
 
 
+@STORE_SIDE
 def test_kill_9_in_the_middle_of_a_write_and_a_restart_store_the_interval_exactly_once(
         pg_cluster: LocalCluster, ledger_db: str, fresh_store: str, tmp_path: Path) -> None:
     config = write_config_file(tmp_path / "k.toml", fresh_store,
@@ -207,6 +213,7 @@ def collect(collector: Collector) -> RunRecord:
     return collector.collect(collector.groups[0], collector.config.targets[0])
 
 
+@STORE_SIDE
 def test_a_stale_collector_cannot_overwrite_a_newer_baseline_or_store_twice(
         pg_cluster: LocalCluster, ledger_db: str, fresh_store: str) -> None:
     app = pg_cluster.dsn(ledger_db)
@@ -234,6 +241,7 @@ def test_a_stale_collector_cannot_overwrite_a_newer_baseline_or_store_twice(
     assert [e for (e,) in errors] == [stale.error]
 
 
+@STORE_SIDE
 def test_two_collectors_racing_on_one_baseline_store_the_interval_once(
         pg_cluster: LocalCluster, ledger_db: str, fresh_store: str) -> None:
     app = pg_cluster.dsn(ledger_db)
@@ -265,6 +273,7 @@ def test_two_collectors_racing_on_one_baseline_store_the_interval_once(
     assert calls_stored(fresh_store, queryid, dbid) == [6]
 
 
+@STORE_SIDE
 def test_rows_computed_while_the_store_is_down_are_recomputed_once_it_is_back(
         pg_cluster: LocalCluster, ledger_db: str) -> None:
     with own_cluster() as store_cluster:
@@ -294,6 +303,7 @@ def test_rows_computed_while_the_store_is_down_are_recomputed_once_it_is_back(
         assert len(notes) == 1
 
 
+@STORE_SIDE
 def test_the_interval_is_measured_on_the_server_not_before_waiting_for_a_connection(
         pg_cluster: LocalCluster, ledger_db: str, fresh_store: str) -> None:
     config = make_config(fresh_store, {"local": monitor_dsn(pg_cluster)},

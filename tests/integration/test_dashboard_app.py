@@ -100,18 +100,25 @@ def seeded_store(fresh_store: str) -> str:
     return fresh_store
 
 
+OVERVIEW = "features/overview/page.py"
+
+
 @pytest.fixture
 def app_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """app_for(store_dsn, **query_params) -> an AppTest of dashboard/app.py, already run."""
+    """app_for(store_dsn, **query_params) -> an AppTest of dashboard/app.py on the Overview
+    (the root opens the On call page), already run."""
 
-    def make(store_dsn: str, **query_params: str) -> AppTest:
+    def make(store_dsn: str, page: str | None = OVERVIEW, **query_params: str) -> AppTest:
         config = write_config_file(tmp_path / "kasho-ops.toml", store_dsn,
                                    {SEEDED: TARGET_DSN, EMPTY: TARGET_DSN},
                                    extra="\n[intervals]\nconnection_limits = 600\n")
         monkeypatch.setenv("KASHO_OPS_CONFIG", str(config))
         at = AppTest.from_file(APP, default_timeout=60)
         at.query_params.update(query_params)
-        return at.run()
+        at.run()
+        if page is not None:
+            at.switch_page(page).run()
+        return at
 
     yield make
 
@@ -189,12 +196,13 @@ def test_target_and_range_follow_the_url_and_the_sidebar(seeded_store: str,
 
 
 def test_unknown_url_values_fall_back_with_a_warning(seeded_store: str, app_for: Any) -> None:
-    at = app_for(seeded_store, target="nope", range="2w")
+    at = app_for(seeded_store, page=None, target="nope", range="2w")  # the landing page
     assert at.query_params == {"target": SEEDED, "range": "6h"}
     assert [shown(w.value) for w in at.warning] == [
         f"No target named “nope” in the config; showing {SEEDED}.",
         "Unknown time range “2w”; use one of 15m, 1h, 6h, 24h, 7d, 30d. Showing last 6 hours.",
     ]
+    at.switch_page(OVERVIEW).run()
     assert len(at.get("plotly_chart")) == 4
 
 

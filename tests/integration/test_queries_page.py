@@ -197,7 +197,7 @@ def test_evictions_in_the_range_are_called_out(
     try:
         for minutes_ago in (5, 4, 90):  # two in the last hour, one before it
             t = now - timedelta(minutes=minutes_ago)
-            store.write([Batch("query_stats_info", ("collected_at", "target",
+            store.write_now([Batch("query_stats_info", ("collected_at", "target",
                                                     "interval_seconds", "dealloc", "stats_reset"),
                                ((t, "kasho-primary", 60.0, 2, None),), t.date())])
     finally:

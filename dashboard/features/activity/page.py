@@ -17,7 +17,7 @@ import streamlit as st
 
 from collectors.actions.signal import ActionRequest, ActionResult, perform
 from collectors.core.connections import own_backend_pids
-from collectors.core.errors import StoreUnavailable, TargetUnavailable
+from collectors.core.errors import StoreUnavailable, TargetBusy, TargetUnavailable
 from collectors.live.activity import ActivitySnapshot, Session, blocking_forest
 from dashboard.core import auth
 from dashboard.core.context import current
@@ -53,7 +53,7 @@ SESSION_CONFIG = {
 def live_view() -> None:
     try:
         snapshot = activity_data.live_snapshot(ctx.config, ctx.target)
-    except TargetUnavailable as exc:
+    except (TargetUnavailable, TargetBusy) as exc:
         st.error(md(exc), icon=":material/link_off:")
         return
     counts = tables.activity_counts(snapshot)
@@ -128,7 +128,7 @@ def close_confirmation() -> None:
 def confirm(action: str, pid: int, seen_backend_start: datetime | None) -> None:
     try:
         snapshot: ActivitySnapshot = activity_data.live_snapshot(ctx.config, ctx.target)
-    except TargetUnavailable as exc:
+    except (TargetUnavailable, TargetBusy) as exc:
         st.error(md(exc), icon=":material/link_off:")
         return
     session = next((s for s in snapshot.sessions if s.pid == pid), None)

@@ -11,6 +11,7 @@ from collectors.core.metric_groups import load_catalog
 from dashboard.core import freshness, store
 from dashboard.core.context import current
 from dashboard.core.plain import chart, md
+from dashboard.features.business import tiles as business
 from dashboard.features.overview import charts, data
 from dashboard.features.overview.logic import headline, headline_tiles
 
@@ -42,6 +43,8 @@ else:
         column.metric(md(tile.label), md(tile.value), md(tile.delta) if tile.delta else None,
                       tile.delta_color, help=md(tile.help) if tile.help else None,
                       border=True, delta_arrow="off")
+
+    business.headline_row(ctx)
 
     figures = [
         ("database size", charts.database_size_figure(overview.sizes, x_range)),
