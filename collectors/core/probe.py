@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -21,9 +22,14 @@ import psycopg
 
 from collectors.core.config import Config, Target
 from collectors.core.connections import describe_error
-from collectors.core.engine import missing_extension_error
+from collectors.core.deadlines import answer_within, connect_within, deadline_seconds
+from collectors.core.engine import extension_installed, missing_extension_error
+from collectors.core.errors import NoAnswer
+from collectors.core.incremental import Window
 from collectors.core.metric_groups import MetricGroup, load_catalog
-from collectors.core.target_kinds import kind_for
+from collectors.core.query_marker import marked
+from collectors.core.sql_parameters import bind
+from collectors.core.target_kinds import kind_for, read_server
 
 _DENIED_TABLE = re.compile(r'permission denied for (?:table|relation) ("?[\w.]+"?)')
 ROLE_FIXES = {
@@ -66,13 +72,36 @@ def _privilege_fix(exc: psycopg.Error, role: str, group: MetricGroup) -> str:
     return f"GRANT pg_monitor TO {role};  -- needs: {group.requires}"
 
 
+def _read_as_collected(conn: psycopg.Connection[Any], group: MetricGroup, target: Target,
+                       config: Config, major: int) -> str | None:
+    """One read of the group as the engine makes it: the parameters it binds, a one-minute
+    window for an incremental group; an optional group whose extension is missing is skipped
+    as the engine skips it (returned: why)."""
+    if group.optional and not extension_installed(conn, group.extension or ""):
+        return f"{group.extension} is not installed: skipped, as the collector skips it"
+    params = bind(group.parameters, target, config.collector)
+    if group.incremental is not None:
+        now = datetime.now(UTC)
+        window = Window(now - timedelta(minutes=1), now)
+        read_server(conn, group.sql_for(major), group.timeout_ms,
+                    {**(params or {}), **window.params()})
+    else:
+        kind_for(target).read(conn, group, major, group.timeout_ms, params)
+    return None
+
+
 def _group_finding(conn: psycopg.Connection[Any], group: MetricGroup, target: Target,
-                   major: int, role: str) -> Finding:
+                   config: Config, major: int, role: str) -> Finding:
     if target.kind == "postgres" and major < group.min_major:
         return Finding(group.name, False, f"no definition for PostgreSQL {major}",
                        f"needs PostgreSQL {group.min_major}+")
+    seconds = deadline_seconds(group.timeout_ms or config.collector.statement_timeout_ms)
     try:
-        kind_for(target).read(conn, group, major, group.timeout_ms)
+        with answer_within(conn, seconds, target.name):
+            skipped = _read_as_collected(conn, group, target, config, major)
+    except NoAnswer as exc:
+        return Finding(group.name, False, str(exc), "look at the server: it stopped answering "
+                       "(the collector gives up on it the same way)")
     except psycopg.Error as exc:
         extension = missing_extension_error(group, target, exc)
         if extension:
@@ -91,7 +120,48 @@ def _group_finding(conn: psycopg.Connection[Any], group: MetricGroup, target: Ta
             return Finding(group.name, False, "timed out",
                            f"raise [intervals]/timeout for {group.name}, or look at the server")
         return Finding(group.name, False, describe_error(exc), f"needs: {group.requires}")
-    return Finding(group.name, True)
+    return Finding(group.name, True, skipped or "")
+
+
+def _connect(target: Target, config: Config) -> psycopg.Connection[Any]:
+    """Raises psycopg.Error, or NoAnswer when the server does not finish the startup."""
+    kwargs = kind_for(target).session.connect_kwargs(target, config.collector)
+    return connect_within(**{"autocommit": True, **kwargs})
+
+
+def _findings(conn: psycopg.Connection[Any], groups: list[MetricGroup], target: Target,
+              config: Config, major: int) -> list[Finding]:
+    """Each group's finding; once the server stops answering, the rest are not tried."""
+    findings: list[Finding] = []
+    for group in groups:
+        if conn.closed:
+            findings.append(Finding(group.name, False, "not tried: the server stopped "
+                                    "answering", "look at the server"))
+        else:
+            findings.append(_group_finding(conn, group, target, config, major,
+                                           conn.info.user))
+    return findings
+
+
+def _business_findings(target: Target, config: Config,
+                       groups: list[MetricGroup]) -> list[Finding]:
+    """The business groups, read through the target's business role (business_dsn)."""
+    if not groups:
+        return []
+    names = ", ".join(g.name for g in groups)
+    business = target.business()
+    if business is None:
+        return [Finding(f"business groups ({names})", False,
+                        "the target has no business_dsn, so the Business pages stay empty",
+                        "set business_dsn on the target: a role with SELECT on users, accounts "
+                        "and transactions (README: business role)")]
+    try:
+        conn = _connect(business, config)
+    except (psycopg.Error, NoAnswer) as exc:
+        return [Finding(f"business connection ({names})", False, describe_error(exc),
+                        "check the target's business_dsn, its password and pg_hba.conf")]
+    with conn:
+        return _findings(conn, groups, business, config, conn.info.server_version // 10000)
 
 
 def probe_target(config: Config, target_name: str,
@@ -99,13 +169,11 @@ def probe_target(config: Config, target_name: str,
     """Every metric group of the target's kind (PostgreSQL server or PgBouncer console),
     read once as the collector reads it; on a server also its predefined roles."""
     target = config.target(target_name)
-    kind = kind_for(target)
     groups = groups if groups is not None else list(load_catalog().values())
     groups = [g for g in groups if g.target_kind == target.kind]
-    kwargs = kind.session.connect_kwargs(target, config.collector)
     try:
-        conn = psycopg.connect(**{"autocommit": True, **kwargs})
-    except psycopg.Error as exc:
+        conn = _connect(target, config)
+    except (psycopg.Error, NoAnswer) as exc:
         return ProbeResult(target.name, (Finding(
             "connection", False, describe_error(exc),
             "check the target's dsn, the password source and pg_hba.conf"),))
@@ -115,13 +183,15 @@ def probe_target(config: Config, target_name: str,
         major = conn.info.server_version // 10000  # as the engine reads it, for both kinds
         if target.kind == "postgres":
             for predefined, fix in ROLE_FIXES.items():
-                row = conn.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')",
+                row = conn.execute(marked("SELECT pg_has_role(current_user, %s, 'MEMBER')"),
                                    [predefined]).fetchone()
                 member = bool(row and row[0])
                 findings.append(Finding(f"role {role}: {predefined}", member,
                                         "" if member else
                                         f"{role} is not a member of {predefined}",
                                         "" if member else fix.format(role=role)))
-        for group in groups:
-            findings.append(_group_finding(conn, group, target, major, role))
+        findings += _findings(conn, [g for g in groups if g.connection == "monitoring"],
+                              target, config, major)
+    findings += _business_findings(target, config,
+                                   [g for g in groups if g.connection == "business"])
     return ProbeResult(target.name, tuple(findings))
