@@ -41,7 +41,7 @@ def hostile_cluster(pg_cluster: LocalCluster) -> Iterator[psycopg.Connection[Any
         admin.execute(psycopg.sql.SQL("CREATE ROLE {} LOGIN").format(
             psycopg.sql.Identifier(ROLE)))
         try:
-            with psycopg.connect(pg_cluster.dsn(DATABASES[0], ROLE),
+            with psycopg.connect(pg_cluster.dsn(), dbname=DATABASES[0], user=ROLE,
                                  application_name=APPLICATION) as session:
                 session.execute("SELECT /* ![](http://evil.example/q.png) */ 1")
                 yield session
