@@ -177,17 +177,19 @@ def cmd_config(args: argparse.Namespace) -> int:
 # -- restore-drill ---------------------------------------------------------------------------
 
 def cmd_restore_drill(args: argparse.Namespace) -> int:
-    from collectors.backups.drill import record_drill, run_drill
+    from collectors.backups.drill import drill_lock_or_error, record_drill, run_drill
 
     config = _config(args)
     # A service manager's stop (or the demo's) is a Ctrl-C: the scratch copy is removed.
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    result = run_drill(config, config.target(args.target), args.to)
-    for check in result.checks:
-        print(f"{'ok  ' if check.passed else 'FAIL'} {check.name:<19} {check.detail}")
-    if result.error:
-        print(f"error: {result.error}")
-    record_drill(config.store.dsn, result)
+    target = config.target(args.target)
+    with drill_lock_or_error(config.store.dsn, target.name):
+        result = run_drill(config, target, args.to)
+        for check in result.checks:
+            print(f"{'ok  ' if check.passed else 'FAIL'} {check.name:<19} {check.detail}")
+        if result.error:
+            print(f"error: {result.error}")
+        record_drill(config.store.dsn, result)
     print(f"restore drill of {result.target} {result.outcome.upper()} in "
           f"{result.duration_seconds:.1f} s (recorded in kasho_ops.restore_drills)")
     return 0 if result.outcome == "passed" else 1

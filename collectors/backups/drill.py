@@ -13,8 +13,11 @@ archive) and promotes, starts it on a spare loopback port (scratch.py), and chec
   tables_answer    Kasho's tables (users, accounts, transactions) answer a row count
   newest_transaction  the newest transactions.created_at is not after the recovered-to time
 
-The result (duration, recovered-to time, checks, row counts, outcome) is one row in
-`kasho_ops.restore_drills`; the scratch copy is removed whatever happened.
+The result (duration, recovered-to time, checks, row counts, outcome, and who started it
+from the dashboard) is one row in `kasho_ops.restore_drills`; the scratch copy is removed
+whatever happened. One drill of a target at a time, whoever starts it (the command, the
+schedule, the Backups page): each holds `hold_drill_lock`, a session advisory lock in the
+metrics store, for the whole drill.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import psycopg
 import psycopg.conninfo
@@ -37,13 +40,17 @@ from collectors.backups.info import Backup, newest_good, parse_info
 from collectors.backups.pgbackrest import PgBackRestError, info_args, run_pgbackrest
 from collectors.backups.scratch import DrillError, ScratchServer, give_to_server_user
 from collectors.backups.settings import BackupSettings
+from collectors.core.access import Actor
 from collectors.core.config import Config, Target
 from collectors.core.connections import describe_error
-from collectors.core.errors import ConfigError, KashoOpsError
+from collectors.core.deadlines import answer_within, connect_within
+from collectors.core.errors import ConfigError, KashoOpsError, NoAnswer
 from collectors.core.redact import Secret
 
 KASHO_TABLES = ("users", "accounts", "transactions")
-Trigger = Literal["command", "schedule"]
+Trigger = Literal["command", "schedule", "dashboard"]
+# pg_try_advisory_lock(key, hashtext(target)): one drill per target across processes.
+DRILL_LOCK_KEY = 0x4B44524C  # "KDRL"
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,7 @@ class DrillResult:
     started_at: datetime
     trigger: Trigger
     requested_time: datetime | None
+    actor: Actor | None = None  # who started it from the dashboard (trigger "dashboard")
     finished_at: datetime | None = None
     backup_label: str | None = None
     recovered_to: datetime | None = None
@@ -130,13 +138,13 @@ def drill_database(target: Target) -> str:
 
 
 def run_drill(config: Config, target: Target, to: datetime | None,
-              trigger: Trigger = "command") -> DrillResult:
+              trigger: Trigger = "command", actor: Actor | None = None) -> DrillResult:
     source = target.pgbackrest
     if source is None:
         raise ConfigError(f"target {target.name} has no pgbackrest_stanza: a drill restores "
                           "from pgBackRest; add pgbackrest_stanza to its [[targets]] table")
     settings = config.backups
-    result = DrillResult(target.name, source.stanza, datetime.now(UTC), trigger, to)
+    result = DrillResult(target.name, source.stanza, datetime.now(UTC), trigger, to, actor)
     deadline = time.monotonic() + settings.drill_timeout_seconds
     scratch: Path | None = None
     server: ScratchServer | None = None
@@ -245,13 +253,47 @@ def record_drill(store_dsn: Secret, result: DrillResult) -> None:
                 "INSERT INTO kasho_ops.restore_drills (target, stanza, started_at, finished_at, "
                 "duration_seconds, trigger, requested_time, backup_label, recovered_to, "
                 "newest_transaction_at, restore_seconds, recovery_seconds, outcome, checks, "
-                "row_counts, error) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-                "%s::jsonb, %s::jsonb, %s)",
+                "row_counts, error, actor, actor_role) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, "
+                "%s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s)",
                 [result.target, result.stanza, result.started_at, result.finished_at,
                  result.duration_seconds, result.trigger, result.requested_time,
                  result.backup_label, result.recovered_to, result.newest_transaction_at,
                  result.restore_seconds, result.recovery_seconds, result.outcome,
-                 json.dumps(checks), json.dumps(result.row_counts), result.error])
+                 json.dumps(checks), json.dumps(result.row_counts), result.error,
+                 result.actor.name if result.actor else None,
+                 result.actor.role if result.actor else None])
     except psycopg.Error as exc:
         raise KashoOpsError(f"the drill {result.outcome} but could not be recorded in the "
                             f"store: {describe_error(exc)}") from None
+
+
+def hold_drill_lock(store_dsn: Secret, target: str) -> psycopg.Connection[Any] | None:
+    """A store session holding the target's drill lock, or None when another drill of the
+    target (any process, any trigger) holds it. Close the session to release the lock; a
+    process that dies releases it with its connection. Raises psycopg.Error or NoAnswer."""
+    conn = connect_within(store_dsn.reveal(), application_name="kasho-ops-drill",
+                          connect_timeout=5, autocommit=True)
+    try:
+        with answer_within(conn, 10, "metrics store"):
+            row = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
+                               [DRILL_LOCK_KEY, target]).fetchone()
+    except (psycopg.Error, NoAnswer):
+        conn.close()
+        raise
+    if not row or not row[0]:
+        conn.close()
+        return None
+    return conn
+
+
+def drill_lock_or_error(store_dsn: Secret, target: str) -> psycopg.Connection[Any]:
+    """hold_drill_lock for the command and the schedule: a KashoOpsError says why not."""
+    try:
+        conn = hold_drill_lock(store_dsn, target)
+    except (psycopg.Error, NoAnswer) as exc:
+        raise KashoOpsError(f"cannot take the restore drill lock in the metrics store: "
+                            f"{describe_error(exc)}") from None
+    if conn is None:
+        raise KashoOpsError(f"a restore drill of {target} is already running; one at a time "
+                            "per target (wait for it, see the Backups page)")
+    return conn

@@ -18,7 +18,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from collectors.backups.collect import PGBACKREST_GROUP, collect_pgbackrest
-from collectors.backups.drill import record_drill, run_drill
+from collectors.backups.drill import drill_lock_or_error, record_drill, run_drill
 from collectors.backups.facts import read_target_facts
 from collectors.backups.states import evaluate
 from collectors.core.config import Config, Target
@@ -57,8 +57,9 @@ def store_recovery_states(store: MetricStore, config: Config, target: Target) ->
 
 def scheduled_drill(config: Config, target: Target) -> None:
     try:
-        result = run_drill(config, target, None, trigger="schedule")
-        record_drill(config.store.dsn, result)
+        with drill_lock_or_error(config.store.dsn, target.name):
+            result = run_drill(config, target, None, trigger="schedule")
+            record_drill(config.store.dsn, result)
     except KashoOpsError as exc:
         log.error("scheduled restore drill of %s: %s", target.name, exc)
         return

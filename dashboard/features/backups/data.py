@@ -95,7 +95,7 @@ def drills(dsn: Secret, target: str, limit: int = 20) -> pd.DataFrame:
     return read_frame(dsn, """
         SELECT started_at, finished_at, duration_seconds, trigger, requested_time,
                backup_label, recovered_to, newest_transaction_at, restore_seconds,
-               recovery_seconds, outcome, checks, row_counts, error
+               recovery_seconds, outcome, checks, row_counts, error, actor, actor_role
         FROM kasho_ops.restore_drills WHERE target = %(target)s
         ORDER BY started_at DESC LIMIT %(limit)s""", {"target": target, "limit": limit})
 

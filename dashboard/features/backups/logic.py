@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
@@ -176,13 +176,34 @@ def drills_table(drills: pd.DataFrame, now: datetime) -> pd.DataFrame:
         started = pd.Timestamp(d.started_at).to_pydatetime()
         counts = _json(d.row_counts)
         rows.append([
-            _utc(d.started_at), format_age((now - started).total_seconds()), str(d.trigger),
+            _utc(d.started_at), format_age((now - started).total_seconds()),
+            drill_trigger(d.trigger, d.actor, d.actor_role),
             "end of archive" if pd.isna(d.requested_time) else _utc(d.requested_time),
             _text(d.backup_label), _utc(d.recovered_to), format_seconds(d.duration_seconds),
             " / ".join(f"{int(counts[t]):,}" if t in counts else "—"
                        for t in ("users", "accounts", "transactions")),
             str(d.outcome), failed_check(d.checks, d.error)])
     return pd.DataFrame(rows, columns=columns)
+
+
+def drill_trigger(trigger: Any, actor: Any, role: Any) -> str:
+    """How a drill started: 'command', 'schedule', or 'dashboard · who (role)'."""
+    if actor is None or pd.isna(actor):
+        return str(trigger)
+    return f"{trigger} · {actor}" + ("" if role is None or pd.isna(role) else f" ({role})")
+
+
+def parse_drill_time(text: str) -> datetime | None:
+    """The optional recover-to time typed on the page: empty is None (the end of the
+    archive); ISO 8601, UTC unless it carries an offset. ValueError says how to write it."""
+    if not text.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text.strip()!r} is not a time: write it as ISO 8601, e.g. "
+                         "2026-01-31 14:05:00 (UTC) or 2026-01-31T15:05:00+01:00") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def failed_check(checks: Any, error: Any) -> str:

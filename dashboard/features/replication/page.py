@@ -10,6 +10,7 @@ import streamlit as st
 from collectors.core.errors import StoreUnavailable
 from dashboard.core import recovery_states
 from dashboard.core.context import current
+from dashboard.core.plain import md
 from dashboard.core.plaintext import plain
 from dashboard.core.units import format_bytes, format_seconds
 from dashboard.features.replication import charts, data
@@ -46,7 +47,7 @@ if recovery.empty and lag_history.empty and slot_history.empty:
 
 notice = recovery_states.standby_notice(recovery)
 if notice:
-    st.info(notice, icon=":material/sync:")
+    st.info(md(notice), icon=":material/sync:")
 recovery_states.render(states, recovery_states.REPLICATION_STATES,
                        "Replication lag and slot retention: every check passes.")
 if notice:
