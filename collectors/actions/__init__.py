@@ -6,6 +6,8 @@ server; read-only, never ANALYZE, under a timeout; through the target's `explain
 this process's own sessions; `bloat_measure.py` measures one relation's bloat exactly with
 pgstattuple (admins only, gated by actions_enabled, bounded, skipping locked relations);
 `index_advice.py` checks whether a hypothetical index (hypopg) makes a statement cheaper
-(the explain permission and role, planned as EXPLAIN plans); `audit.py` opens the store
+(the explain permission and role, planned as EXPLAIN plans); `restore_drill.py` starts a
+restore drill in the background (admins only, gated by actions_enabled, one per target at a
+time); `audit.py` opens the store
 session they all write their append-only audit rows through (no audit, no action).
 """

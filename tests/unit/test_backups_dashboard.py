@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
+import pytest
 
 from dashboard.core import recovery_states
 from dashboard.core.plaintext import plain
@@ -80,21 +81,34 @@ def test_retention_beside_what_is_kept() -> None:
 
 def test_drills_table_names_the_failed_check() -> None:
     drills = pd.DataFrame([
-        {"started_at": ts(hours=1), "trigger": "schedule", "requested_time": pd.NaT,
+        {"started_at": ts(hours=1), "trigger": "dashboard", "requested_time": pd.NaT,
          "backup_label": "F1_D1", "recovered_to": ts(hours=1, minutes=2),
          "duration_seconds": 95.0, "row_counts": {"users": 10, "accounts": 20,
                                                   "transactions": 30000},
          "outcome": "passed", "checks": [{"name": "restored", "passed": True, "detail": ""}],
-         "error": None},
+         "error": None, "actor": "ada@kasho.example", "actor_role": "admin"},
         {"started_at": ts(days=1), "trigger": "command", "requested_time": ts(days=1, hours=1),
          "backup_label": None, "recovered_to": pd.NaT, "duration_seconds": 3.0,
          "row_counts": "{}", "outcome": "failed",
          "checks": '[{"name": "restored", "passed": false, "detail": "no good backup"}]',
-         "error": "no good backup"}])
+         "error": "no good backup", "actor": None, "actor_role": None}])
     table = backup_logic.drills_table(drills, NOW)
+    assert list(table["trigger"]) == ["dashboard · ada@kasho.example (admin)", "command"]
     assert list(table["recover to"]) == ["end of archive", "2025-02-28 11:00:00"]
     assert table.iloc[0]["rows (users / accounts / transactions)"] == "10 / 20 / 30,000"
     assert list(table["failed check"]) == ["", "restored: no good backup"]
+
+
+def test_a_recover_to_time_typed_on_the_page_is_utc_unless_it_says_otherwise() -> None:
+    assert backup_logic.parse_drill_time("  ") is None
+    assert backup_logic.parse_drill_time("2025-03-01 11:30") == datetime(
+        2025, 3, 1, 11, 30, tzinfo=UTC)
+    assert backup_logic.parse_drill_time("2025-03-01T12:30:00+01:00") == datetime(
+        2025, 3, 1, 11, 30, tzinfo=UTC)
+    assert backup_logic.parse_drill_time("2025-03-01T11:30:00Z") == datetime(
+        2025, 3, 1, 11, 30, tzinfo=UTC)
+    with pytest.raises(ValueError, match=r"^'last tuesday' is not a time: write it as ISO"):
+        backup_logic.parse_drill_time("last tuesday")
 
 
 def test_backup_timeline_draws_each_type_the_window_and_the_drills() -> None:
@@ -165,7 +179,8 @@ def test_states_problems_first_and_tables() -> None:
     recovery = pd.DataFrame([{"in_recovery": True, "upstream_host": "127.0.0.1",
                               "upstream_port": 5432, "upstream_slot": "replica_[1]",
                               "receiver_status": "streaming"}])
-    assert recovery_states.standby_notice(recovery) == plain(
+    # Plain text: the pages show it through dashboard.core.plain.md.
+    assert recovery_states.standby_notice(recovery) == (
         "This target is a standby (in recovery): it streams from 127.0.0.1:5432 through slot "
         "replica_[1] (receiver streaming).")
     assert recovery_states.standby_notice(recovery.assign(in_recovery=False)) is None
