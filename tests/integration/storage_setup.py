@@ -161,17 +161,19 @@ def consume_xids(dsn: str, count: int) -> None:
 
 
 # psycopg's own transaction control (conn.transaction()), not a statement Kasho Ops wrote
-TRANSACTION_CONTROL = r"^(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b"
+TRANSACTION_CONTROL = r"^(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\y"  # \y: a word end
 
 
 def unmarked_statements(cluster: LocalCluster, dbname: str, role: str = MONITOR_ROLE
                         ) -> list[str]:
-    """Statements `role` ran in `dbname` (pg_stat_statements, so the extension is created
-    there) without Kasho Ops' marker where query_marker.marked puts it."""
+    """Top-level statements `role` ran in `dbname` (pg_stat_statements, so the extension is
+    created there) without Kasho Ops' marker where query_marker.marked puts it; psycopg's
+    transaction control aside."""
     with psycopg.connect(cluster.dsn(dbname), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         rows = conn.execute(
             "SELECT s.query FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid "
             "WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-            "AND r.rolname = %s AND s.query !~* %s", [role, TRANSACTION_CONTROL]).fetchall()
+            "AND r.rolname = %s AND s.query !~* %s AND s.toplevel",  # not hypopg's own SQL
+            [role, TRANSACTION_CONTROL]).fetchall()
     return [str(text) for (text,) in rows if not is_own_statement(text)]
