@@ -254,6 +254,10 @@ def test_buffer_cache_where_installed_and_skipped_quietly_where_not(
     rows = dict(store_rows(store_dsn, "SELECT relname, buffers FROM kasho_ops.buffer_cache "
                                       "WHERE target = 'buffercache' AND schemaname = 'public'"))
     assert rows["cached"] >= 200  # 50,000 ints: about 220 pages, read just now
+    # a mapped catalog (relfilenode 0 in pg_class) is named through the relation mapper
+    assert store_rows(store_dsn, "SELECT count(*) FROM kasho_ops.buffer_cache WHERE target = "
+                                 "'buffercache' AND schemaname = 'pg_catalog' AND relname = "
+                                 "'pg_class'") == [(1,)]
     total = store_rows(store_dsn, "SELECT round(sum(percent_of_cache)) FROM "
                                   "kasho_ops.buffer_cache WHERE target = 'buffercache'")
     assert total[0][0] <= 100

@@ -14,9 +14,15 @@ WITH buffers AS MATERIALIZED (
 here_db AS MATERIALIZED (
     SELECT oid, dattablespace FROM pg_database WHERE datname = current_database()
 ),
+-- Mapped catalogs (relfilenode 0 in pg_class) ask the relation mapper, once each; views
+-- and partitioned tables have no file (NULL).
+mapped AS MATERIALIZED (
+    SELECT oid AS relid, pg_relation_filenode(oid) AS filenode
+    FROM pg_class WHERE relfilenode = 0
+),
 -- Each cached relation found by its (tablespace, filenode): pg_class's own index, so only
 -- the relations in the cache are looked up (pg_class says tablespace 0 for the database's
--- default one). Mapped catalogs (relfilenode 0) ask the relation mapper.
+-- default one).
 named AS (
     SELECT b.*, c.oid AS relid
     FROM buffers b
@@ -26,10 +32,10 @@ named AS (
                                 ELSE b.reltablespace END
     WHERE b.reldatabase IN (0, d.oid)
     UNION ALL
-    SELECT b.*, c.oid
+    SELECT b.*, m.relid
     FROM buffers b
     CROSS JOIN here_db d
-    JOIN pg_class c ON c.relfilenode = 0 AND pg_relation_filenode(c.oid) = b.relfilenode
+    JOIN mapped m ON m.filenode = b.relfilenode
     WHERE b.reldatabase IN (0, d.oid)
 ),
 here AS (
