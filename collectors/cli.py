@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kasho-ops")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# How long `collect --once` waits for the alert evaluations its runs queued.
+ALERT_DRAIN_SECONDS = 60.0
 
 
 class RedactingFormatter(logging.Formatter):
@@ -105,6 +107,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
             records = collector.run_once()
             if not args.group:
                 records += run_recovery_jobs_once(store, config)
+            oncall.evaluator.drain(ALERT_DRAIN_SECONDS)  # the runs' alerts, then notify
             oncall.deliver()
             for record in records:
                 status = "ok" if record.error is None else f"FAILED: {record.error}"
@@ -418,11 +421,14 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--target", help="only this target")
     doctor.set_defaults(func=cmd_doctor)
 
+    from collectors.audit_export import AUDIT_KINDS
+
     audit = sub.add_parser("audit", parents=[common], help="print the audit trail (sign-ins, "
-                           "actions, EXPLAINs) as JSON lines, oldest first")
+                           "DBA actions, EXPLAINs, silences, restore drills) as JSON lines, "
+                           "oldest first")
     audit.add_argument("--since", required=True,
                        help="ISO time (2026-05-01T00:00Z) or an age: 30m, 24h, 7d")
-    audit.add_argument("--kind", action="append", choices=["sign_in", "dba_action", "explain"],
+    audit.add_argument("--kind", action="append", choices=list(AUDIT_KINDS),
                        help="only this kind (repeatable)")
     audit.set_defaults(func=cmd_audit)
 
