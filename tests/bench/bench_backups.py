@@ -87,7 +87,7 @@ def backed_up(pg_cluster: LocalCluster) -> Iterator[tuple[Config, Repository, da
     repository.run("--type=full", "backup")
     middle: datetime | None = None
     for batch in range(BATCHES):
-        add_kasho_rows(kasho, BATCH_USERS, f"batch{batch}")
+        add_kasho_rows(kasho, BATCH_USERS, f"batch{batch}-")
         if batch == BATCHES // 2:
             with psycopg.connect(kasho) as conn:
                 middle = conn.execute("SELECT clock_timestamp()").fetchone()[0]  # type: ignore[index]
