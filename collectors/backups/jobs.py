@@ -82,9 +82,12 @@ def recovery_intervals(config: Config) -> dict[str, int]:
 
 def evaluate_and_tell(store: MetricStore, config: Config, target: Target,
                       after_run: AfterRun | None) -> RunRecord:
-    """store_recovery_states, then `after_run` (the alert rules that read the states)."""
+    """store_recovery_states, then `after_run` (the alert rules that read the states) once
+    the writer has written them (or its deadline passed), so the rules read these states,
+    not the previous ones."""
     record = store_recovery_states(store, config, target)
     if after_run is not None:
+        store.flush(store.deadline_seconds)
         after_run(STATES_GROUP, target.name, record)
     return record
 
