@@ -82,12 +82,10 @@ def recovery_intervals(config: Config) -> dict[str, int]:
 
 def evaluate_and_tell(store: MetricStore, config: Config, target: Target,
                       after_run: AfterRun | None) -> RunRecord:
-    """store_recovery_states, then `after_run` (the alert rules that read the states) once
-    the writer has written them (or its deadline passed), so the rules read these states,
-    not the previous ones."""
+    """store_recovery_states, then `after_run` (the alert rules that read the states: the
+    evaluator runs them once the store writer has written these)."""
     record = store_recovery_states(store, config, target)
     if after_run is not None:
-        store.flush(store.deadline_seconds)
         after_run(STATES_GROUP, target.name, record)
     return record
 

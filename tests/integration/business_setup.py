@@ -37,8 +37,9 @@ def business_config(store_dsn: str, monitoring_dsn: str, business_dsn: str) -> C
 
 @contextmanager
 def business_engine(config: Config) -> Iterator[Engine]:
-    """An engine writing to the config's store: a collector process, from start to exit."""
-    store = MetricStore(config.store.dsn)
+    """An engine writing to the config's store: a collector process, from start to exit.
+    Each run returns once its write was tried (`confirm_writes`), so a test reads it."""
+    store = MetricStore(config.store.dsn, confirm_writes=True)
     store.open()
     engine = Engine(config.collector, store)
     try:

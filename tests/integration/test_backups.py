@@ -279,6 +279,7 @@ def recovery_alerts(world: World, collector: Collector) -> dict[str, dict[str, A
     record = evaluate_and_tell(collector.store, world.config, world.config.target(PRIMARY),
                                oncall.after_job)
     assert record.error is None, record.error
+    assert oncall.evaluator.drain(60), "the evaluation did not finish"
     return {row["instance"]: row for row in world.store(
         "SELECT * FROM kasho_ops.alerts WHERE rule = 'recovery_check' AND target = %s "
         "ORDER BY id", [PRIMARY])}
