@@ -175,9 +175,10 @@ class Evaluator:
         try:
             self.evaluate(target, rules)
         except (psycopg.Error, PoolTimeout, StoreUnavailable) as exc:
-            reason = describe_error(exc) if isinstance(exc, psycopg.Error) else str(exc)
-            if not self._store_failing:
-                log.warning("alert rules not evaluated while the store fails (%s); "
+            if not self._store_failing:  # an outage the store writer has already logged
+                reason = "" if isinstance(exc, StoreUnavailable) else (
+                    f" ({describe_error(exc) if isinstance(exc, psycopg.Error) else exc})")
+                log.warning("alert rules not evaluated while the store fails%s; "
                             "evaluations resume once it answers", reason)
             self._store_failing = True
             return

@@ -98,7 +98,7 @@ def collect_business_and_health(store_dsn: str, monitoring_dsn: str, business_ds
 
     config = business_config(store_dsn, monitoring_dsn, business_dsn)
     catalog = load_catalog()
-    store = MetricStore(config.store.dsn)
+    store = MetricStore(config.store.dsn, confirm_writes=True)
     store.open()
     collector = Collector(config, [catalog[g] for g in (*BUSINESS_GROUPS, *HEALTH_GROUPS)],
                           store)

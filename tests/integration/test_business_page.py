@@ -215,6 +215,7 @@ def test_the_overview_shows_the_business_headline_for_a_business_target(
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update({"target": TARGET, "range": "24h"})
     at.run()
+    at.switch_page("features/overview/page.py").run()  # the On call home opens first
     assert not at.exception
     labels = [shown(m.label) for m in at.metric]
     assert labels[-3:] == ["Kasho: transactions/min", "Kasho: failure rate",
