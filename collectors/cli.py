@@ -86,7 +86,11 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_collect(args: argparse.Namespace) -> int:
     from collectors.alerts.service import OnCall
-    from collectors.backups.jobs import add_recovery_jobs, run_recovery_jobs_once
+    from collectors.backups.jobs import (
+        add_recovery_jobs,
+        recovery_intervals,
+        run_recovery_jobs_once,
+    )
     from collectors.core.scheduler import Collector
     from collectors.core.store import MetricStore
 
@@ -101,12 +105,13 @@ def cmd_collect(args: argparse.Namespace) -> int:
     collector = Collector(config, groups, store)
     oncall: OnCall | None = None
     try:
-        oncall = OnCall.attach(collector)
+        # The recovery jobs run beside the groups unless --group chose some.
+        oncall = OnCall.attach(collector, None if args.group else recovery_intervals(config))
         if args.once:
             collector.maintain()
             records = collector.run_once()
             if not args.group:
-                records += run_recovery_jobs_once(store, config)
+                records += run_recovery_jobs_once(store, config, oncall.after_job)
             oncall.evaluator.drain(ALERT_DRAIN_SECONDS)  # the runs' alerts, then notify
             oncall.deliver()
             for record in records:
@@ -124,7 +129,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
         scheduler = collector.build_scheduler()
         if not args.group:
             add_recovery_jobs(scheduler, store, config, lambda name: collector.leases is None
-                              or collector.leases.holds(name))
+                              or collector.leases.holds(name), oncall.after_job)
         oncall.add_jobs(scheduler)
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
         try:

@@ -3,7 +3,8 @@ pgBackRest info every `pgbackrest_interval_seconds` (targets with a stanza), the
 states every `states_interval_seconds`, and a restore drill every `drill_interval_hours` when
 set. Like the groups, a scheduled job runs only while this collector holds the target's lease
 (several collectors share the targets). `collect --once` runs the first two once, after the
-metric groups.
+metric groups. Each evaluation of the states is followed by the alert rules that read them
+(`after_run`, the on-call evaluator: rule recovery_check).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from collectors.core.scheduler import start_offset_seconds
 from collectors.core.store import Batch, MetricStore, RunRecord
 
 STATES_GROUP = "recovery_states"
+# Told once a job's run was stored (group, target, run record): alert evaluation.
+AfterRun = Callable[[str, str, RunRecord], None]
 STATE_COLUMNS = ("collected_at", "target", "state", "severity", "value", "threshold", "message")
 log = logging.getLogger(__name__)
 
@@ -72,15 +75,33 @@ def servers(config: Config) -> list[Target]:
     return [target for target in config.targets if target.kind == "postgres"]
 
 
-def run_recovery_jobs_once(store: MetricStore, config: Config) -> list[RunRecord]:
+def recovery_intervals(config: Config) -> dict[str, int]:
+    """What the jobs store that alert rules read, with its interval."""
+    return {STATES_GROUP: config.backups.states_interval_seconds}
+
+
+def evaluate_and_tell(store: MetricStore, config: Config, target: Target,
+                      after_run: AfterRun | None) -> RunRecord:
+    """store_recovery_states, then `after_run` (the alert rules that read the states: the
+    evaluator runs them once the store writer has written these)."""
+    record = store_recovery_states(store, config, target)
+    if after_run is not None:
+        after_run(STATES_GROUP, target.name, record)
+    return record
+
+
+def run_recovery_jobs_once(store: MetricStore, config: Config,
+                           after_run: AfterRun | None = None) -> list[RunRecord]:
     records = [collect_pgbackrest(store, target) for target in servers(config)
                if target.pgbackrest is not None]
-    records += [store_recovery_states(store, config, target) for target in servers(config)]
+    records += [evaluate_and_tell(store, config, target, after_run)
+                for target in servers(config)]
     return records
 
 
 def add_recovery_jobs(scheduler: BaseScheduler, store: MetricStore, config: Config,
-                      holds_lease: Callable[[str], bool]) -> None:
+                      holds_lease: Callable[[str], bool],
+                      after_run: AfterRun | None = None) -> None:
     now = datetime.now(UTC)
     settings = config.backups
 
@@ -98,7 +119,7 @@ def add_recovery_jobs(scheduler: BaseScheduler, store: MetricStore, config: Conf
                 seconds=start_offset_seconds(target.name, name, seconds)))
 
     for target in servers(config):
-        add(STATES_GROUP, target, store_recovery_states, [store, config, target],
+        add(STATES_GROUP, target, evaluate_and_tell, [store, config, target, after_run],
             settings.states_interval_seconds)
         if target.pgbackrest is None:
             continue

@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from collectors.backups.drill import NEWEST_TRANSACTION_SQL, REPLAY_TIME_SQL, ROW_COUNT_SQL
+from collectors.backups.scratch import IN_RECOVERY_SQL
 from collectors.core.connections import CONNECTION_HEADROOM_SQL
 from collectors.core.engine import EXTENSION_INSTALLED_SQL, SERVER_NOW_SQL
 from collectors.core.metric_groups import load_catalog
@@ -53,7 +55,9 @@ def test_every_statement_a_collector_sends_a_postgres_target_is_marked() -> None
             assert is_own_statement(marked(sql)), group.name
     for sent in (SET_TIMEOUT_SQL, SERVER_CLOCK_SQL, CONNECTION_HEADROOM_SQL,
                  marked(SERVER_SQL), marked(ACTIVITY_SQL), SERVER_NOW_SQL,
-                 EXTENSION_INSTALLED_SQL.decode()):
+                 EXTENSION_INSTALLED_SQL.decode(),
+                 # what a restore drill asks the restored copy of a target
+                 IN_RECOVERY_SQL, REPLAY_TIME_SQL, ROW_COUNT_SQL, NEWEST_TRANSACTION_SQL):
         assert is_own_statement(sent)
 
 
