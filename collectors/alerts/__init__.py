@@ -2,7 +2,8 @@
 sent to webhooks.
 
 `rules.toml` lists the shipped rules (thresholds, `for`, the groups each reads, parameters)
-and `conditions/<rule>.sql` holds each rule's query on the store; `rules.py` loads them with
+and `conditions/<rule>.sql` holds each rule's query on the store (rules reading backups'
+recovery states share `recovery_state.sql` and take the severity stored with each row); `rules.py` loads them with
 the config's overrides; `settings.py` parses `[alerts]` (overrides, webhooks) and
 `[metrics]`; `states.py` moves an alert between pending, firing and resolved (pure);
 `history.py` is the thin layer over kasho_ops.alerts and the silences; `evaluator.py`

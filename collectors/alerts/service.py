@@ -24,6 +24,7 @@ from psycopg_pool import PoolTimeout
 from collectors.alerts.delivery import Delivery, Notifier, due_in
 from collectors.alerts.evaluator import Evaluator
 from collectors.alerts.rules import load_rules
+from collectors.backups.jobs import STATES_GROUP
 from collectors.core.config import Config, Target
 from collectors.core.connections import describe_error
 from collectors.core.engine import GroupRows
@@ -41,6 +42,8 @@ class OnCall:
         self.config = config
         intervals = {g.name: config.collector.intervals.get(g.name, g.interval_seconds)
                      for g in groups}
+        # The recovery states the backups jobs judge (rules judged_by recovery_states).
+        intervals[STATES_GROUP] = config.backups.states_interval_seconds
         self.rules = load_rules(config.alerts.rules, config.alerts.global_params)
         self.evaluator = Evaluator(config.alerts, store, intervals,
                                    config.dashboard.stale_after_intervals, self.rules)
@@ -74,6 +77,10 @@ class OnCall:
     def observe(self, group: MetricGroup, target: Target, result: GroupRows | None,
                 record: RunRecord) -> None:
         self.evaluator.after_run(group.name, target.name, record)
+
+    def after_recovery_run(self, record: RunRecord) -> None:
+        """The backups jobs' hook: evaluate the rules reading the recovery states stored."""
+        self.evaluator.after_run(record.metric_group, record.target, record)
 
     def deliver(self) -> list[Delivery]:
         """Send what is due; never raises (a store or network failure is logged)."""
