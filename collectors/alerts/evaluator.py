@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 # pg_try_advisory_xact_lock(LOCK_CLASS, hashtext(target)): one evaluator per target.
 LOCK_CLASS = 0x6B6F6E63  # "konc"
 META_EVALUATION_SECONDS = 15.0
+WRITE_WAIT_SECONDS = 5.0  # at most, for the run's rows to reach the store before evaluating
 RULES_RUN_GROUP = "alert_rules"  # the run record of an evaluation that had errors
 RESOLVED_NOTIFY_WINDOW = timedelta(days=1)
 STATEMENT_TITLE_CHARS = 120
@@ -123,6 +124,10 @@ class Evaluator:
         rules = self.rules_after(group, target)
         if not rules:
             return
+        # The run's rows are queued for the store's writer thread: let it write them first,
+        # or the rules would judge the run before last (briefly: an outage skips the wait).
+        if self.store.writer.outage_reason is None:
+            self.store.flush(WRITE_WAIT_SECONDS)
         try:
             self.evaluate(target, rules)
         except (psycopg.Error, PoolTimeout) as exc:

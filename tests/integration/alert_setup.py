@@ -74,6 +74,8 @@ def collect(collector: Collector, *group_names: str) -> None:
         for name in group_names:
             record = collector.collect(groups[name], target)
             assert record.error is None, record.error
+    # The writer thread stores runs in the background: what the test reads next is written.
+    assert collector.store.flush(30), "the store did not take the runs' rows within 30 s"
 
 
 def alerts(store_dsn: str, rule: str | None = None) -> list[dict[str, Any]]:
