@@ -41,7 +41,7 @@ def judge(rule: AlertRule, observed: Observation | None) -> tuple[Severity | Non
     if rule.judged_by is not None:
         stored = observed.severity if observed.severity in SEVERITIES else None
         threshold = observed.threshold if observed.threshold is not None else observed.value
-        return stored, threshold  # type: ignore[return-value]
+        return stored, threshold
     severity = rule.severity_of(observed.value)
     return severity, rule.threshold(severity) if severity is not None else 0.0
 

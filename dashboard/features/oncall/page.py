@@ -14,6 +14,7 @@ import streamlit as st
 from collectors.alerts import actions
 from collectors.alerts.rules import load_rules
 from collectors.alerts.silences import BadMatcher, Matcher, parse_matcher
+from collectors.backups.jobs import STATES_GROUP
 from collectors.core.access import AccessDenied
 from collectors.core.errors import KashoOpsError, StoreUnavailable
 from collectors.core.metric_groups import load_catalog
@@ -38,6 +39,8 @@ rules = load_rules(config.alerts.rules, config.alerts.global_params)
 intervals = freshness.effective_intervals(
     {name: group.interval_seconds for name, group in load_catalog().items()},
     config.collector.intervals)
+# The backups jobs' runs: the recovery states the backup and replication rules read.
+intervals[STATES_GROUP] = config.backups.states_interval_seconds
 
 st.title("On call")
 st.caption(f"Every target · what changed in the {ctx.range_label.lower()} · "
