@@ -52,11 +52,11 @@ _NUMBER = re.compile(r"""0[xX](?:_?[0-9A-Fa-f])+ | 0[oO](?:_?[0-7])+ | 0[bB](?:_
                          (?:[eE][+-]?[0-9]+)?""", re.VERBOSE)
 _OPERATOR = re.compile(r"[~!@#^&|`?+\-*/%<>=]+")
 # After a closing quote: whitespace with at least one newline, then a quote, continues the
-# string (PostgreSQL's quotecontinue; comments may sit in that whitespace). Each position
-# matches one way only (one whitespace character, or a comment to its line's end): nested
-# repetition here backtracked exponentially on long indentation or dashes after a string.
+# string (PostgreSQL's quotecontinue; comments may sit in that whitespace).
+# One character or one whole comment per step, possessively: a run of spaces not followed by a
+# quote must fail in one pass, not by trying every way to split the run (exponential).
 _QUOTE_CONTINUATION = re.compile(
-    r"[ \t\f]*(?:--[^\n\r]*)?[\n\r](?:[ \t\n\r\f\v]|--[^\n\r]*[\n\r])*'")
+    r"(?:[ \t\f]|--[^\n\r]*+)*+[\n\r](?:[ \t\n\r\f\v]|--[^\n\r]*+[\n\r])*+'")
 _PUNCTUATION = frozenset(",()[].;:")
 _NAME_ANNOTATION = re.compile(r"\s*name:\s*(?P<name>[^\s:*]+)(?:\s+(?P<hint>:[A-Za-z]+))?")
 
