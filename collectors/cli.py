@@ -424,11 +424,14 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--target", help="only this target")
     doctor.set_defaults(func=cmd_doctor)
 
+    from collectors.audit_export import AUDIT_KINDS
+
     audit = sub.add_parser("audit", parents=[common], help="print the audit trail (sign-ins, "
-                           "actions, EXPLAINs) as JSON lines, oldest first")
+                           "DBA actions, EXPLAINs, silences, restore drills) as JSON lines, "
+                           "oldest first")
     audit.add_argument("--since", required=True,
                        help="ISO time (2026-05-01T00:00Z) or an age: 30m, 24h, 7d")
-    audit.add_argument("--kind", action="append", choices=["sign_in", "dba_action", "explain"],
+    audit.add_argument("--kind", action="append", choices=list(AUDIT_KINDS),
                        help="only this kind (repeatable)")
     audit.set_defaults(func=cmd_audit)
 
