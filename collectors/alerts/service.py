@@ -4,7 +4,7 @@
 `OnCall.attach(collector)` is called once per collector process: the /metrics cache and the
 evaluator become engine observers (told once a run is stored; the cache first, so a scrape
 sees the values an alert was evaluated on), the collector's jobs beside the groups (the
-recovery states) call `after_job` alike, the evaluations and deliveries feed the alert
+recovery states) call `after_recovery_run` alike, the evaluations and deliveries feed the alert
 and notification metrics, and /metrics is served if `[metrics] listen` is set. `deliver`
 sends what is due; the collector schedules it every few seconds (`add_jobs`) and
 `collect --once` calls it before exiting.
@@ -13,7 +13,7 @@ sends what is due; the collector schedules it every few seconds (`add_jobs`) and
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from http.server import ThreadingHTTPServer
 
@@ -25,6 +25,7 @@ from psycopg_pool import PoolTimeout
 from collectors.alerts.delivery import Delivery, Notifier, due_in
 from collectors.alerts.evaluator import Evaluator
 from collectors.alerts.rules import load_rules
+from collectors.backups.jobs import STATES_GROUP
 from collectors.core.config import Config, Target
 from collectors.core.connections import describe_error
 from collectors.core.engine import GroupRows
@@ -38,14 +39,12 @@ log = logging.getLogger(__name__)
 
 
 class OnCall:
-    def __init__(self, config: Config, store: MetricStore, groups: Iterable[MetricGroup],
-                 job_intervals: Mapping[str, int] | None = None) -> None:
-        """`job_intervals`: what the collector's jobs beside the groups store, with their
-        intervals (the recovery states), so rules may read them too."""
+    def __init__(self, config: Config, store: MetricStore, groups: Iterable[MetricGroup]) -> None:
         self.config = config
         intervals = {g.name: config.collector.intervals.get(g.name, g.interval_seconds)
                      for g in groups}
-        intervals.update(job_intervals or {})
+        # The recovery states the backups jobs judge (rules judged_by recovery_states).
+        intervals[STATES_GROUP] = config.backups.states_interval_seconds
         self.rules = load_rules(config.alerts.rules, config.alerts.global_params)
         self.evaluator = Evaluator(config.alerts, store, intervals,
                                    config.dashboard.stale_after_intervals, self.rules)
@@ -55,11 +54,10 @@ class OnCall:
         self._metrics_server: ThreadingHTTPServer | None = None
 
     @classmethod
-    def attach(cls, collector: Collector,
-               job_intervals: Mapping[str, int] | None = None) -> OnCall:
+    def attach(cls, collector: Collector) -> OnCall:
         """Build it for a collector and hook it in; serve /metrics if configured. The
-        collector's jobs call `after_job` once they stored a run."""
-        oncall = cls(collector.config, collector.store, collector.groups, job_intervals)
+        recovery-states job calls `after_recovery_run` once it stored a run."""
+        oncall = cls(collector.config, collector.store, collector.groups)
         collector.engine.observers += [oncall.latest.observe, oncall.observe]
         metrics = collector.config.metrics
         if metrics.enabled:
@@ -82,8 +80,9 @@ class OnCall:
                 record: RunRecord) -> None:
         self.evaluator.after_run(group.name, target.name, record)
 
-    def after_job(self, name: str, target: str, record: RunRecord) -> None:
-        self.evaluator.after_run(name, target, record)
+    def after_recovery_run(self, record: RunRecord) -> None:
+        """The backups jobs' hook: evaluate the rules reading the recovery states stored."""
+        self.evaluator.after_run(record.metric_group, record.target, record)
 
     def deliver(self) -> list[Delivery]:
         """Send what is due; never raises (a store or network failure is logged)."""

@@ -4,7 +4,8 @@ states every `states_interval_seconds`, and a restore drill every `drill_interva
 set. Like the groups, a scheduled job runs only while this collector holds the target's lease
 (several collectors share the targets). `collect --once` runs the first two once, after the
 metric groups. Each evaluation of the states is followed by the alert rules that read them
-(`after_run`, the on-call evaluator: rule recovery_check).
+(`after`, the on-call evaluator: rules judged_by recovery_states in
+collectors/alerts/rules.toml).
 """
 
 from __future__ import annotations
@@ -29,14 +30,14 @@ from collectors.core.scheduler import start_offset_seconds
 from collectors.core.store import Batch, MetricStore, RunRecord
 
 STATES_GROUP = "recovery_states"
-# Told once a job's run was stored (group, target, run record): alert evaluation.
-AfterRun = Callable[[str, str, RunRecord], None]
 STATE_COLUMNS = ("collected_at", "target", "state", "severity", "value", "threshold", "message")
 log = logging.getLogger(__name__)
 
 
-def store_recovery_states(store: MetricStore, config: Config, target: Target) -> RunRecord:
-    """Evaluate the target's recovery states from the store and write them back to it."""
+def store_recovery_states(store: MetricStore, config: Config, target: Target,
+                          after: Callable[[RunRecord], None] | None = None) -> RunRecord:
+    """Evaluate the target's recovery states from the store and write them back to it;
+    then `after(record)` (the alert rules that read them)."""
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
     batches: list[Batch] = []
@@ -55,6 +56,8 @@ def store_recovery_states(store: MetricStore, config: Config, target: Target) ->
                        duration_ms=(time.perf_counter() - clock) * 1000,
                        rows_written=sum(len(b.rows) for b in batches), error=error)
     store.write(batches, record)
+    if after is not None:
+        after(record)
     return record
 
 
@@ -75,33 +78,18 @@ def servers(config: Config) -> list[Target]:
     return [target for target in config.targets if target.kind == "postgres"]
 
 
-def recovery_intervals(config: Config) -> dict[str, int]:
-    """What the jobs store that alert rules read, with its interval."""
-    return {STATES_GROUP: config.backups.states_interval_seconds}
-
-
-def evaluate_and_tell(store: MetricStore, config: Config, target: Target,
-                      after_run: AfterRun | None) -> RunRecord:
-    """store_recovery_states, then `after_run` (the alert rules that read the states: the
-    evaluator runs them once the store writer has written these)."""
-    record = store_recovery_states(store, config, target)
-    if after_run is not None:
-        after_run(STATES_GROUP, target.name, record)
-    return record
-
-
 def run_recovery_jobs_once(store: MetricStore, config: Config,
-                           after_run: AfterRun | None = None) -> list[RunRecord]:
+                           after: Callable[[RunRecord], None] | None = None) -> list[RunRecord]:
     records = [collect_pgbackrest(store, target) for target in servers(config)
                if target.pgbackrest is not None]
-    records += [evaluate_and_tell(store, config, target, after_run)
+    records += [store_recovery_states(store, config, target, after)
                 for target in servers(config)]
     return records
 
 
 def add_recovery_jobs(scheduler: BaseScheduler, store: MetricStore, config: Config,
                       holds_lease: Callable[[str], bool],
-                      after_run: AfterRun | None = None) -> None:
+                      after: Callable[[RunRecord], None] | None = None) -> None:
     now = datetime.now(UTC)
     settings = config.backups
 
@@ -119,7 +107,7 @@ def add_recovery_jobs(scheduler: BaseScheduler, store: MetricStore, config: Conf
                 seconds=start_offset_seconds(target.name, name, seconds)))
 
     for target in servers(config):
-        add(STATES_GROUP, target, evaluate_and_tell, [store, config, target, after_run],
+        add(STATES_GROUP, target, store_recovery_states, [store, config, target, after],
             settings.states_interval_seconds)
         if target.pgbackrest is None:
             continue

@@ -28,7 +28,7 @@ from streamlit.testing.v1 import AppTest
 
 from collectors.alerts.service import OnCall
 from collectors.backups.collect import collect_pgbackrest
-from collectors.backups.jobs import evaluate_and_tell, recovery_intervals, store_recovery_states
+from collectors.backups.jobs import store_recovery_states
 from collectors.core.config import Config, load_config
 from collectors.core.scheduler import Collector
 from collectors.migrate import MigrationRunner
@@ -253,7 +253,7 @@ def test_broken_archive_command_counts_failures_and_raises_the_state(world: Worl
         archiving = world.states(PRIMARY)["archiving"]
         assert archiving["severity"] == "critical", archiving
         assert broken in archiving["message"] and archiving["value"] >= 1
-        # The state is an alert: rule recovery_check fires at once, critical, with the message.
+        # The state is an alert: rule archiving_failing fires at once, critical, with the message.
         alert = recovery_alerts(world, collector)["archiving"]
         assert (alert["state"], alert["severity"]) == ("firing", "critical"), alert
         assert broken in alert["detail"]
@@ -274,14 +274,14 @@ def test_broken_archive_command_counts_failures_and_raises_the_state(world: Worl
 
 def recovery_alerts(world: World, collector: Collector) -> dict[str, dict[str, Any]]:
     """One evaluation of the primary's states as the collector's job runs it, the on-call
-    evaluator told: the recovery_check alerts by check, the latest episode of each."""
-    oncall = OnCall(world.config, collector.store, [], recovery_intervals(world.config))
-    record = evaluate_and_tell(collector.store, world.config, world.config.target(PRIMARY),
-                               oncall.after_job)
+    evaluator told: the archiving_failing alerts by state, the latest episode of each."""
+    oncall = OnCall(world.config, collector.store, [])
+    record = store_recovery_states(collector.store, world.config, world.config.target(PRIMARY),
+                                   oncall.after_recovery_run)
     assert record.error is None, record.error
     assert oncall.evaluator.drain(60), "the evaluation did not finish"
     return {row["instance"]: row for row in world.store(
-        "SELECT * FROM kasho_ops.alerts WHERE rule = 'recovery_check' AND target = %s "
+        "SELECT * FROM kasho_ops.alerts WHERE rule = 'archiving_failing' AND target = %s "
         "ORDER BY id", [PRIMARY])}
 
 
