@@ -126,11 +126,20 @@ def test_a_rule_judged_by_stored_states_takes_their_severity_and_threshold() -> 
         r.severity_of(1.0)
 
 
+RECOVERY_STATES = ("archiving", "archive_backlog", "pgbackrest", "full_backup_age", "backup_age",
+                   "backup_errors", "wal_gap", "pitr_window", "slot_retention",
+                   "replication_lag_bytes", "replication_lag_seconds", "restore_drill")
+
+
 def test_a_judged_rule_refuses_thresholds_of_its_own() -> None:
     rules = load_rules()
     judged = [n for n, r in rules.items() if r.judged_by == "recovery_states"]
     assert set(judged) == {"last_backup_age", "restore_drill", "archiving_failing",
-                           "replication_lag", "replication_lag_bytes", "inactive_slots"}
+                           "recovery_gap", "pitr_window", "replication_lag",
+                           "replication_lag_bytes", "inactive_slots"}
+    # Every state collectors/backups/states.py judges is raised by exactly one rule.
+    covered = [s for n in judged for s in rules[n].params["states"]]
+    assert sorted(covered) == sorted(RECOVERY_STATES)
     assert all(rules[n].warning is None and rules[n].critical is None for n in judged)
     with pytest.raises(ConfigError, match=r"alerts.rules.last_backup_age: .*\[backups\]"):
         load_rules({"last_backup_age": RuleOverride(warning=12)})
