@@ -3,8 +3,8 @@ Backups and Replication pages show them: problems first, one plain-text line eac
 
 `latest_states` and `latest_recovery` read (cached); `problems`, `states_table` and
 `standby_notice` are pure; `render` places the states.
-Messages hold names from the monitored server (slot names, WAL file names): they are shown
-through dashboard.core.plain.md in st.error/st.warning, and in dataframes.
+Messages hold names from the monitored server (slot names, WAL file names): they reach
+st.error/st.warning only through `plain.md`, and dataframes as they are.
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ def latest_recovery(dsn: Secret, target: str, end: datetime) -> pd.DataFrame:
 
 
 def standby_notice(recovery: pd.DataFrame) -> str | None:
-    """'This target is a standby …' (plain text: show it through md) when the latest sample
-    says it is in recovery."""
+    """'This target is a standby …' (plain text, with the upstream's host and slot: show it
+    through `md`) when the latest sample says it is in recovery."""
     if recovery.empty or not bool(recovery["in_recovery"].iloc[0]):
         return None
     row = recovery.iloc[0]
@@ -75,9 +75,9 @@ def stop_unless_server(target: Target) -> None:
     """A PgBouncer target has no backups or replication: say where they are, and stop."""
     if target.kind == "postgres":
         return
-    st.info(md(f"{target.name} is a PgBouncer: backups and replication belong to the "
-                  f"PostgreSQL server it fronts ({target.fronts or 'see its fronts key'}); "
-                  "choose that target in the sidebar."), icon=":material/info:")
+    st.info(f"{md(target.name)} is a PgBouncer: backups and replication belong to the "
+            f"PostgreSQL server it fronts ({md(target.fronts or 'see its fronts key')}); "
+            "choose that target in the sidebar.", icon=":material/info:")
     st.stop()
 
 
@@ -115,9 +115,9 @@ def render(states: pd.DataFrame, names: Sequence[str], all_ok_text: str) -> None
     for row in found.itertuples(index=False):
         label = STATE_LABELS.get(str(row.state), str(row.state))
         if row.severity == "critical":
-            st.error(md(f"{label}: {row.message}"), icon=":material/crisis_alert:")
+            st.error(f"{md(label)}: {md(row.message)}", icon=":material/crisis_alert:")
         else:
-            st.warning(md(f"{label}: {row.message}"), icon=":material/warning:")
+            st.warning(f"{md(label)}: {md(row.message)}", icon=":material/warning:")
     if found.empty:
         st.success(md(all_ok_text), icon=":material/check_circle:")
     with st.expander("All checks, as the collector last evaluated them"):

@@ -23,7 +23,6 @@ from dashboard.core.units import format_age, format_bytes, format_seconds
 from dashboard.features.backups import charts, data
 from dashboard.features.backups import logic as tables
 
-CHART_CONFIG = {"displaylogo": False}
 DRILL_RESULT_KEY = "backups_drill_result"
 DRILL_PENDING_KEY = "backups_drill_pending"
 
@@ -35,7 +34,7 @@ now = min(datetime.now(UTC), ctx.end)
 settings = ctx.config.backups
 st.title("Backups and recovery")
 source = (md(f"pgBackRest stanza {target.pgbackrest.stanza} via "
-                f"{' '.join(target.pgbackrest.command)}") if target.pgbackrest
+             f"{' '.join(target.pgbackrest.command)}") if target.pgbackrest
           else "pgBackRest not configured")
 st.caption(f"**{md(ctx.target)}** · {source} · charts: {ctx.range_label} · "
            f"{ctx.start:%Y-%m-%d %H:%M} → {ctx.end:%Y-%m-%d %H:%M} UTC")
@@ -61,8 +60,8 @@ except StoreUnavailable as exc:
 
 notice = recovery_states.standby_notice(recovery)
 if notice:
-    st.info(md(notice + " Backups and WAL archiving usually run on the primary; this page shows "
-            "what this server and its stanza (if configured) report."), icon=":material/sync:")
+    st.info(md(notice) + " Backups and WAL archiving usually run on the primary; this page shows "
+            "what this server and its stanza (if configured) report.", icon=":material/sync:")
 recovery_states.render(states, recovery_states.BACKUP_STATES,
                        "Backups, archiving and restore drills: every check passes.")
 
@@ -83,8 +82,8 @@ for column, key, label in ((tiles[1], "full", "Last full backup"),
                            (tiles[2], "any", "Last backup")):
     found = last.get(key)
     column.metric(label, format_age(found.age_seconds) if found else "none",
-                  md(tables.TYPE_LABELS.get(found.backup_type, found.backup_type)
-                     + f" · {found.label}") if found else None,
+                  md(f"{tables.TYPE_LABELS.get(found.backup_type, found.backup_type)} · "
+                     f"{found.label}") if found else None,
                   delta_color="off", delta_arrow="off", border=True,
                   help="The newest backup without errors, by when it finished")
 if not latest_archiving.empty:
@@ -130,7 +129,7 @@ if stanza is not None:
                 icon=":material/hourglass_empty:")
     else:
         with st.container(border=True):
-            chart(figure, config=CHART_CONFIG, theme=None)
+            chart(figure)
         st.dataframe(tables.backups_table(backups), hide_index=True, width="stretch")
         st.caption(md(tables.last_backups_line(last)))
     st.caption(md(tables.wal_continuity_line(stanza)))
@@ -149,7 +148,7 @@ for column, figure, group in (
         if figure is None:
             st.info(f"No {group} samples in the range.", icon=":material/bar_chart:")
         else:
-            chart(figure, config=CHART_CONFIG, theme=None)
+            chart(figure)
 if not latest_archiving.empty:
     st.dataframe(tables.archiving_settings(latest_archiving.iloc[0]), hide_index=True,
                  width="stretch")
@@ -170,7 +169,6 @@ st.caption("Kasho Ops' own store")
 st.dataframe(tables.store_retention_table(ctx.config.store.retention_days,
                                           None if pd.isna(oldest) else oldest),
              hide_index=True, width="stretch")
-
 
 
 def close_drill_confirmation() -> None:
@@ -249,11 +247,13 @@ def drill_controls() -> None:
         confirm_drill()
 
 
+
 st.subheader("Restore drills")
 drill_controls()
 if drills.empty:
-    st.info(f"No restore drill of {md(ctx.target)} yet. Run `kasho-ops restore-drill "
-            "--target NAME` (optionally `--to TIME`), start one here (admins), or set [backups] "
-            "drill_interval_hours to run one on a schedule.", icon=":material/science:")
+    st.info("No restore drill yet. Start one here (admins), run the command below "
+            "(optionally with `--to TIME`), or set [backups] drill_interval_hours to run one "
+            "on a schedule.", icon=":material/science:")
+    st.code(f"kasho-ops restore-drill --target {ctx.target}", language="bash")
 else:
     st.dataframe(tables.drills_table(drills, now), hide_index=True, width="stretch")

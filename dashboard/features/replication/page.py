@@ -15,8 +15,6 @@ from dashboard.core.units import format_bytes, format_seconds
 from dashboard.features.replication import charts, data
 from dashboard.features.replication import logic as tables
 
-CHART_CONFIG = {"displaylogo": False}
-
 ctx = current()
 x_range = (ctx.start, ctx.end)
 args = (ctx.config.store.dsn, ctx.target, ctx.start, ctx.end)
@@ -70,7 +68,7 @@ if notice:
         if figure is None:
             st.info("No replay samples in the range.", icon=":material/bar_chart:")
         else:
-            chart(figure, config=CHART_CONFIG, theme=None)
+            chart(figure)
     if standbys.empty and slots.empty:
         st.stop()
     st.caption("Standbys and slots of this standby (cascading replication)")
@@ -109,7 +107,7 @@ for column, figure, what in (
         if figure is None:
             st.info(f"No standby {what} in the range.", icon=":material/bar_chart:")
         else:
-            chart(figure, config=CHART_CONFIG, theme=None)
+            chart(figure)
 
 st.subheader("Replication slots")
 for slot in inactive.itertuples(index=False):
@@ -127,4 +125,4 @@ with st.container(border=True):
     if figure is None:
         st.info("No slot samples in the range.", icon=":material/bar_chart:")
     else:
-        chart(figure, config=CHART_CONFIG, theme=None)
+        chart(figure)
