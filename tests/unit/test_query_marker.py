@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from collectors.actions import signal as signal_action
 from collectors.backups.drill import NEWEST_TRANSACTION_SQL, REPLAY_TIME_SQL, ROW_COUNT_SQL
 from collectors.backups.scratch import IN_RECOVERY_SQL
 from collectors.core.connections import CONNECTION_HEADROOM_SQL
@@ -85,3 +86,9 @@ def test_own_statements_are_recognised_by_the_marker_where_it_is_put(
     if isinstance(text, str):  # the pattern is the same rule for SQL (see the server test)
         assert (re.match(OWN_STATEMENT_PATTERN, text) is not None) is ours
 
+
+
+def test_the_cancel_and_terminate_statements_are_marked() -> None:
+    assert is_own_statement(signal_action._LOOKUP)
+    for action, version in (("cancel", 150000), ("terminate", 150000), ("terminate", 130000)):
+        assert is_own_statement(signal_action._signal_statement(action, version).as_string())
