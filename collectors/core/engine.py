@@ -6,6 +6,9 @@ per target and group in memory), writes the rows and a run record to the store, 
 what happened. A group's text columns (query texts, names) go to its side table once per
 text key, never into every row. It never raises for a failed collection: every failure is
 a RunRecord.
+
+A sampled group (active_sessions) is read by `Engine.sample` every sample interval into the
+target's SampleWindow (collectors/core/sampling.py); its `run` stores the window's averages.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from collectors.core.deltas import Sample, counter_deltas, index_rows
 from collectors.core.errors import KashoOpsError, TargetUnavailable
 from collectors.core.metric_groups import MetricGroup
 from collectors.core.redact import mask_string_literals
+from collectors.core.sampling import SampleWindow, window_note
 from collectors.core.store import Batch, MetricStore, RunRecord
 
 log = logging.getLogger(__name__)
@@ -49,6 +53,7 @@ class Engine:
         self._connections: dict[str, TargetConnections] = {}
         self._samples: dict[tuple[str, str], Sample] = {}
         self._texts_stored: dict[tuple[str, str], set[tuple[Any, ...]]] = {}
+        self._windows: dict[tuple[str, str], SampleWindow] = {}
         self._lock = threading.Lock()
 
     def connections_for(self, target: Target) -> TargetConnections:
@@ -76,8 +81,10 @@ class Engine:
             server_major = conn.info.server_version // 10000
             query = group.sql_for(server_major)
             with conn.transaction():
-                timeout_ms = group.timeout_ms or self.settings.statement_timeout_ms
-                conn.execute("SELECT set_config('statement_timeout', %s, true)", [str(timeout_ms)])
+                if not group.is_sampled:  # a sample is one small query, every second
+                    timeout_ms = group.timeout_ms or self.settings.statement_timeout_ms
+                    conn.execute("SELECT set_config('statement_timeout', %s, true)",
+                                 [str(timeout_ms)])
                 rows = conn.execute(QUERY_MARKER + query).fetchall()  # type: ignore[arg-type]
                 started_at = None
                 if group.is_counter:
@@ -116,9 +123,59 @@ class Engine:
             return False
         return True
 
+    # -- sampled groups --------------------------------------------------------------------
+
+    def window_for(self, group: MetricGroup, target: Target) -> SampleWindow:
+        with self._lock:
+            key = (target.name, group.name)
+            if key not in self._windows:
+                self._windows[key] = SampleWindow(group.keys, group.averaged)
+            return self._windows[key]
+
+    def sample(self, group: MetricGroup, target: Target) -> bool:
+        """Take one sample of a sampled group into its window; False if it failed (the
+        failure is counted and reported by the window's run)."""
+        window = self.window_for(group, target)
+        taken_at = datetime.now(UTC)
+        try:
+            result = self.read(group, target, taken_at)
+        except TargetUnavailable as exc:
+            window.add_failure(str(exc), taken_at)
+            return False
+        except psycopg.Error as exc:
+            window.add_failure(f"{group.name} on {target.name}: {describe_error(exc)}",
+                               taken_at)
+            return False
+        except KashoOpsError as exc:
+            window.add_failure(str(exc), taken_at)
+            return False
+        window.add(result.rows, taken_at)
+        return True
+
+    def _run_sampled(self, group: MetricGroup, target: Target) -> RunRecord:
+        started_at = datetime.now(UTC)
+        clock = time.perf_counter()
+        window = self.window_for(group, target)
+        if window.samples == 0 and window.failures == 0:
+            self.sample(group, target)  # no sampler ran (collect --once): one sample now
+        closed = window.close(started_at)
+        since = closed.since or started_at
+        seconds = max((started_at - since).total_seconds(), float(group.sample_interval_seconds
+                                                                   or 1))
+        rows = [{**row, "samples": closed.samples, "interval_seconds": seconds}
+                for row in closed.rows]
+        record = RunRecord(started_at=started_at, target=target.name, metric_group=group.name,
+                           duration_ms=(time.perf_counter() - clock) * 1000,
+                           rows_written=len(rows), error=window_note(closed))
+        if self.store is not None:
+            self.store.write([to_batch(group, target.name, started_at, rows)], record)
+        return record
+
     # -- one run ---------------------------------------------------------------------------
 
     def run(self, group: MetricGroup, target: Target) -> RunRecord:
+        if group.is_sampled:
+            return self._run_sampled(group, target)
         started_at = datetime.now(UTC)
         clock = time.perf_counter()
         error: str | None = None

@@ -16,7 +16,7 @@ from typing import Any
 from collectors.core.errors import KashoOpsError
 
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "catalog"
-KINDS = ("gauge", "counter")
+KINDS = ("gauge", "counter", "sampled")
 _SQL_FILE = re.compile(r"^(\d+)\.sql$")
 
 
@@ -45,6 +45,8 @@ class MetricGroup:
     mask_literals_in: tuple[str, ...] = ()
     extension: str | None = None
     preload_library: bool = False
+    sample_interval_seconds: int | None = None  # kind "sampled": how often the SQL runs
+    averaged: tuple[str, ...] = ()  # kind "sampled": columns averaged over the samples
 
     @property
     def store_table(self) -> str:
@@ -68,6 +70,10 @@ class MetricGroup:
     @property
     def is_counter(self) -> bool:
         return self.kind == "counter"
+
+    @property
+    def is_sampled(self) -> bool:
+        return self.kind == "sampled"
 
     @property
     def min_major(self) -> int:
@@ -102,11 +108,21 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
     counters = tuple(spec.get("counters", ()))  # type: ignore[arg-type]
     if kind == "counter" and not counters:
         raise fail("a counter group must list its counters")
-    if kind == "gauge" and counters:
-        raise fail("a gauge group has no counters")
+    if kind in ("gauge", "sampled") and counters:
+        raise fail(f"a {kind} group has no counters")
     interval = spec.get("interval_seconds")
     if not isinstance(interval, int) or interval < 1:
         raise fail("interval_seconds must be a whole number >= 1")
+    sample_interval = spec.get("sample_interval_seconds")
+    averaged = tuple(spec.get("averaged", ()))  # type: ignore[arg-type]
+    if kind == "sampled":
+        if not isinstance(sample_interval, int) or not 1 <= sample_interval < interval:
+            raise fail("a sampled group needs sample_interval_seconds, a whole number >= 1 "
+                       "and below interval_seconds")
+        if not averaged:
+            raise fail("a sampled group must list the columns it averages (averaged)")
+    elif sample_interval is not None or averaged:
+        raise fail("sample_interval_seconds and averaged only make sense with kind sampled")
     timeout_ms = spec.get("timeout_ms")
     keys = tuple(spec.get("keys", ()))  # type: ignore[arg-type]
     text_columns = tuple(spec.get("text_columns", ()))  # type: ignore[arg-type]
@@ -144,6 +160,8 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
         mask_literals_in=mask_literals_in,
         extension=spec.get("extension"),  # type: ignore[arg-type]
         preload_library=bool(spec.get("preload_library", False)),
+        sample_interval_seconds=sample_interval if kind == "sampled" else None,
+        averaged=averaged,
     )
 
 

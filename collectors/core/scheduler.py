@@ -2,8 +2,10 @@
 
 One job per (target, group): max_instances=1 so a slow run is never doubled, coalesce so a
 backlog collapses into one run, a stable per-job start offset so targets do not all fire at
-once, and jitter on every run. A target that is down is logged once per outage and retried
-with full-jitter exponential backoff; its jobs record a skipped run meanwhile.
+once, and jitter on every run. A sampled group also gets a sampling job per target, every
+sample interval, without jitter; its group job stores what was sampled. A target that is
+down is logged once per outage and retried with full-jitter exponential backoff; its jobs
+record a skipped run meanwhile (its sampling jobs skip silently).
 """
 
 from __future__ import annotations
@@ -114,6 +116,12 @@ class Collector:
             log.warning("%s", record.error)
         return record
 
+    def sample(self, group: MetricGroup, target: Target) -> None:
+        """One sample of a sampled group (skipped while the target is in backoff)."""
+        if self.health.get(target.name).should_skip(datetime.now(UTC)):
+            return
+        self.engine.sample(group, target)
+
     def run_once(self, baseline_wait_seconds: float = 1.0) -> list[RunRecord]:
         """One run of every group on every target. Counter groups first take a baseline
         sample and wait `baseline_wait_seconds`, so even a single cycle writes deltas."""
@@ -135,7 +143,8 @@ class Collector:
             log.info("retention: dropped %d partitions", len(dropped))
 
     def build_scheduler(self) -> BlockingScheduler:
-        workers = max(4, min(20, len(self.config.targets) * len(self.groups)))
+        samplers = sum(1 for g in self.groups if g.is_sampled) * len(self.config.targets)
+        workers = max(4, min(20, len(self.config.targets) * len(self.groups))) + samplers
         scheduler = BlockingScheduler(executors={"default": ThreadPoolExecutor(workers)},
                                       timezone=UTC)
         now = datetime.now(UTC)
@@ -150,6 +159,13 @@ class Collector:
                     next_run_time=now + timedelta(
                         seconds=start_offset_seconds(target.name, group.name, interval)),
                 )
+                if group.is_sampled and group.sample_interval_seconds:
+                    scheduler.add_job(
+                        self.sample, IntervalTrigger(seconds=group.sample_interval_seconds),
+                        args=[group, target], id=f"{target.name}/{group.name}/sample",
+                        name=f"{group.name} samples on {target.name}", max_instances=1,
+                        coalesce=True, misfire_grace_time=group.sample_interval_seconds,
+                        next_run_time=now)
         scheduler.add_job(self.maintain, IntervalTrigger(hours=1), id="store-maintenance",
                           max_instances=1, coalesce=True, next_run_time=now)
         return scheduler

@@ -1,5 +1,10 @@
-"""The one look of every chart: template, height, margins, top legend, unified hover and a
-UTC time axis covering the selected range (`finish_figure`), plus shared colours.
+"""The one look of every chart: template, height, margins, unified hover, a UTC time axis
+covering the selected range (`finish_figure`), and shared colours.
+
+The title sits alone at the top; the legend goes under the time axis, anchored to the
+bottom of the figure, so however many rows it wraps to it never covers the title or the
+axis (the figure grows by `legend_rows` instead). Counts get whole-number ticks
+(`whole_number_ticks`); collection gaps are grey bands named on hover (`add_gaps`).
 
 Chart builders live in each feature's charts.py: pure functions from store DataFrames to
 plotly Figures, returning None for a frame without data so the page can say so in words.
@@ -7,15 +12,26 @@ plotly Figures, returning None for a frame without data so the page can say so i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
 
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard.core.timeseries import Gap
+
 CHART_HEIGHT = 320
+LEGEND_ROW_PX = 20
 TEMPLATE = "plotly_white"
-FONT_FAMILY = "Source Sans Pro, Source Sans 3, Helvetica, Arial, sans-serif"
+# Streamlit's own face first (the page loads it), then the metric-compatible fallbacks.
+FONT_FAMILY = '"Source Sans", "Source Sans Pro", Arial, Helvetica, sans-serif'
+# Width a legend row has on a half-page chart, and an entry's width beyond its text.
+LEGEND_ROW_WIDTH_PX = 600
+LEGEND_ENTRY_PAD_PX = 48
+LEGEND_CHAR_PX = 6.0
+GAP_COLOR = "rgba(110, 119, 129, 0.16)"
+GAP_AXIS = "y9"
 # Conventional colours for backend states: what is working green, what waits or holds
 # a transaction open warm, problems red.
 STATE_COLORS: dict[str, str] = {
@@ -41,19 +57,34 @@ TIME_TICK_FORMATS = [
 TimeRange = tuple[datetime, datetime] | None
 
 
+def legend_rows(names: Sequence[str], row_width_px: float = LEGEND_ROW_WIDTH_PX) -> int:
+    """How many rows a horizontal legend of `names` wraps to (an estimate)."""
+    rows, used = 1, 0.0
+    for name in names:
+        width = len(name) * LEGEND_CHAR_PX + LEGEND_ENTRY_PAD_PX
+        if used and used + width > row_width_px:
+            rows, used = rows + 1, 0.0
+        used += width
+    return rows
+
+
 def finish_figure(fig: go.Figure, title: str, y_title: str, x_range: TimeRange,
-            legend: bool = True) -> go.Figure:
+                  legend: bool = True, height: int = CHART_HEIGHT) -> go.Figure:
+    names = [str(t.name) for t in fig.data
+             if t.name and t.showlegend is not False and getattr(t, "yaxis", None) != GAP_AXIS]
+    rows = legend_rows(names) if legend and names else 0
     fig.update_layout(
         template=TEMPLATE,
-        height=CHART_HEIGHT,
-        title={"text": title, "x": 0, "xanchor": "left", "y": 0.97, "yanchor": "top",
+        height=height + LEGEND_ROW_PX * max(rows - 1, 0),
+        title={"text": title, "x": 0, "xanchor": "left", "xref": "container",
+               "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 10, "l": 2},
                "font": {"size": 15}},
         font={"family": FONT_FAMILY, "size": 12},
-        margin={"l": 8, "r": 8, "t": 64, "b": 8},
+        margin={"l": 8, "r": 8, "t": 40 if title else 12, "b": 8},
         hovermode="x unified",
         showlegend=legend,
-        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom",
-                "font": {"size": 11}, "bgcolor": "rgba(0,0,0,0)"},
+        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 0, "yref": "container",
+                "yanchor": "bottom", "font": {"size": 11}, "bgcolor": "rgba(0,0,0,0)"},
     )
     fig.update_xaxes(title={"text": "time (UTC)", "font": {"size": 11}}, showgrid=True,
                      gridcolor="#eaeef2", linecolor="#d0d7de", hoverformat="%Y-%m-%d %H:%M UTC",
@@ -61,6 +92,48 @@ def finish_figure(fig: go.Figure, title: str, y_title: str, x_range: TimeRange,
                      range=utc_naive(list(x_range)) if x_range else None)
     fig.update_yaxes(title={"text": y_title, "font": {"size": 11}}, showgrid=True,
                      gridcolor="#eaeef2", zeroline=False, separatethousands=True)
+    return fig
+
+
+def nice_step(largest: float, ticks: int = 5) -> int:
+    """A whole-number tick step (1, 2, 5, 10, 20, 50 …) giving about `ticks` ticks."""
+    if not math.isfinite(largest) or largest <= ticks:
+        return 1
+    raw = largest / ticks
+    magnitude = 10 ** math.floor(math.log10(raw))
+    for factor in (1, 2, 5, 10):
+        if raw <= factor * magnitude:
+            return int(factor * magnitude)
+    return int(10 * magnitude)
+
+
+def whole_number_ticks(fig: go.Figure, largest: float, **selector: int) -> go.Figure:
+    """A count axis: ticks on whole numbers only, starting at 0 (selector: row=, col=, or
+    secondary_y= as update_yaxes takes them)."""
+    step = nice_step(float(largest) if largest == largest else 0.0)
+    fig.update_yaxes(tick0=0, dtick=step, tickformat=",d", rangemode="tozero", **selector)
+    if not largest or largest != largest or largest < 1:
+        fig.update_yaxes(range=[0, 1], **selector)  # nothing counted: 0 and 1, not 0..-1
+    return fig
+
+
+def add_gaps(fig: go.Figure, gaps: Sequence[Gap]) -> go.Figure:
+    """Grey full-height bands over collection gaps, named on hover; they do not stack with
+    bars or enter the legend."""
+    if not gaps:
+        return fig
+    starts = utc_naive([g.start for g in gaps])
+    ends = utc_naive([g.end for g in gaps])
+    widths = [(end - start).total_seconds() * 1000 for start, end in zip(starts, ends,
+                                                                        strict=True)]
+    middles = [start + (end - start) / 2 for start, end in zip(starts, ends, strict=True)]
+    fig.add_trace(go.Bar(
+        x=middles, y=[1] * len(gaps), width=widths, yaxis=GAP_AXIS, name="no collection",
+        showlegend=False, marker={"color": GAP_COLOR, "line": {"width": 0}},
+        customdata=[g.describe() for g in gaps],
+        hovertemplate="%{customdata}<extra></extra>"))
+    fig.update_layout(yaxis9={"overlaying": "y", "range": [0, 1], "visible": False,
+                              "fixedrange": True})
     return fig
 
 

@@ -1,23 +1,36 @@
-"""Sidebar choices that live in the URL: ?target=…&range=… is read on load and rewritten on
-every change, so a view can be shared, bookmarked and reloaded."""
+"""Sidebar choices that live in the URL: ?target=…&range=…&own=1 is read on load and
+rewritten on every change, so a view can be shared, bookmarked and reloaded.
+
+Without a range in the URL a session opens on the shortest range that holds the target's
+whole history (a new install shows its first minutes full width), at most the last 6 hours.
+`own=1` shows Kasho Ops' own sessions, statements and store database, hidden by default.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 import streamlit as st
 
 from collectors.core.config import Config
+from collectors.core.errors import StoreUnavailable
+from collectors.core.metric_groups import load_catalog
 from dashboard.core.context import (
     DEFAULT_RANGE,
     RANGE_LABELS,
     TIME_RANGES,
     PageContext,
     build_context,
+    fitting_range,
 )
+from dashboard.core.own import own_activity
+from dashboard.core.store import history_start
 
 TARGET_PARAM = "target"
 RANGE_PARAM = "range"
+OWN_PARAM = "own"
+OWN_LABEL = "Show Kasho Ops' own activity"
 
 
 def url_choice(label: str, options: Sequence[str], param: str, default: str,
@@ -46,25 +59,59 @@ def url_choice(label: str, options: Sequence[str], param: str, default: str,
     return chosen, rejected
 
 
+def url_toggle(label: str, param: str, help_text: str) -> bool:
+    """A toggle mirrored in st.query_params[param] ('1' when on, absent when off)."""
+    key = f"sidebar_{param}"
+    seen_key = f"sidebar_{param}_seen_in_url"
+    in_url = st.query_params.get(param) == "1"
+    if st.session_state.get(seen_key) != in_url or key not in st.session_state:
+        st.session_state[key] = in_url
+    chosen = bool(st.sidebar.toggle(label, key=key, help=help_text))
+    if chosen and st.query_params.get(param) != "1":
+        st.query_params[param] = "1"
+    elif not chosen and param in st.query_params:
+        del st.query_params[param]
+    st.session_state[seen_key] = chosen
+    return chosen
+
+
+def opening_range(config: Config, target: str) -> str:
+    """The range a session opens on when the URL names none: one that holds the data."""
+    try:
+        start = history_start(config.store.dsn, target, tuple(load_catalog()))
+    except StoreUnavailable:
+        return DEFAULT_RANGE  # the page itself reports the store
+    if start is None:
+        return fitting_range(0)
+    return fitting_range((datetime.now(UTC) - start).total_seconds())
+
+
 def render(config: Config, store_label: str,
            live: bool = False) -> tuple[PageContext, list[str]]:
     """Draw the sidebar; return the page context and any notes about rejected URL values.
 
-    On a live page (read from the server, not the store) the time range has nothing to
-    choose: it stays in the URL for the other pages but cannot be changed there."""
+    On a live page the range applies to its history charts; the live tables ignore it."""
     notes = []
     names = [t.name for t in config.targets]
     target, bad_target = url_choice("Target", names, TARGET_PARAM, names[0])
     if bad_target is not None:
         notes.append(f"No target named “{bad_target}” in the config; showing {target}.")
+    default_range = (DEFAULT_RANGE if f"sidebar_{RANGE_PARAM}" in st.session_state
+                     else opening_range(config, target))
     range_key, bad_range = url_choice(
-        "Time range", list(TIME_RANGES), RANGE_PARAM, DEFAULT_RANGE,
-        format_func=RANGE_LABELS.__getitem__, disabled=live,
-        help_text="This page shows the server now; the range applies to the history pages."
+        "Time range", list(TIME_RANGES), RANGE_PARAM, default_range,
+        format_func=RANGE_LABELS.__getitem__,
+        help_text="The live tables show the server now; the range applies to the charts."
         if live else None)
     if bad_range is not None:
         notes.append(f"Unknown time range “{bad_range}”; use one of "
                      f"{', '.join(TIME_RANGES)}. Showing {RANGE_LABELS[range_key].lower()}.")
-    freshness = "live from the server" if live else "refreshed every 30 s"
+    show_own = url_toggle(
+        OWN_LABEL, OWN_PARAM,
+        "Kasho Ops' own sessions, statements and metrics-store database are hidden on every "
+        "page (each says how many). Ours: the target's monitoring and actions roles, and the "
+        "store's role and database when the store is on the same server.")
+    freshness = "live tables, charts from the store" if live else "refreshed every 30 s"
     st.sidebar.caption(f"Times in UTC · {freshness}  \nStore: `{store_label}`")
-    return build_context(config, target, range_key), notes
+    own = own_activity(config, config.target(target))
+    return build_context(config, target, range_key, own=own, show_own=show_own), notes

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -25,6 +25,7 @@ from collectors.core.errors import StoreUnavailable
 from collectors.core.redact import Secret, redact
 from dashboard.core.context import PageContext
 from dashboard.core.freshness import FreshnessRow
+from dashboard.core.timeseries import Collection, find_gaps, tolerance_seconds
 
 APPLICATION_NAME = "kasho-ops-dashboard"
 CACHE_TTL_SECONDS = 30
@@ -131,6 +132,46 @@ def freshness_for(context: PageContext, groups: Sequence[str]) -> FreshnessSnaps
     return collection_freshness(context.config.store.dsn, context.target, tuple(groups))
 
 
+@dataclass(frozen=True)
+class SampleSpan:
+    """The first and the latest successful collection of one group on one target."""
+
+    metric_group: str
+    first_at: datetime | None
+    last_at: datetime | None
+
+
+@st.cache_data(ttl=FRESHNESS_TTL_SECONDS, show_spinner=False,
+               hash_funcs={Secret: _secret_fingerprint})
+def sample_spans(dsn: Secret, target: str, groups: tuple[str, ...]) -> dict[str, SampleSpan]:
+    """Each group's first and latest successful run (index probes per group, one at each end
+    of collector_runs (target, metric_group, started_at DESC))."""
+    frame = read_frame(dsn, """
+        SELECT g.metric_group, first_run.started_at AS first_at, last_run.started_at AS last_at
+        FROM unnest(%(groups)s::text[]) AS g(metric_group)
+        LEFT JOIN LATERAL (
+            SELECT r.started_at FROM kasho_ops.collector_runs r
+            WHERE r.target = %(target)s AND r.metric_group = g.metric_group
+              AND r.error IS NULL
+            ORDER BY r.started_at LIMIT 1) first_run ON true
+        LEFT JOIN LATERAL (
+            SELECT r.started_at FROM kasho_ops.collector_runs r
+            WHERE r.target = %(target)s AND r.metric_group = g.metric_group
+              AND r.error IS NULL
+            ORDER BY r.started_at DESC LIMIT 1) last_run ON true""",
+        {"groups": list(groups), "target": target})
+    return {r.metric_group: SampleSpan(r.metric_group, _datetime(r.first_at),
+                                       _datetime(r.last_at))
+            for r in frame.itertuples(index=False)}
+
+
+def history_start(dsn: Secret, target: str, groups: Sequence[str]) -> datetime | None:
+    """When the store's history of the target begins (its first successful collection)."""
+    firsts = [span.first_at for span in sample_spans(dsn, target, tuple(groups)).values()
+              if span.first_at is not None]
+    return min(firsts) if firsts else None
+
+
 def store_label(config: Config) -> str:
     """The store DSN as people may see it (password masked)."""
     return config.store.display_dsn
@@ -140,3 +181,55 @@ def _datetime(value: Any) -> datetime | None:
     if value is None or pd.isna(value):
         return None
     return pd.Timestamp(value).to_pydatetime()
+
+
+@cached_read
+def collection_runs(dsn: Secret, target: str, group: str, start: datetime, end: datetime,
+                    bucket: int, interval: int) -> pd.DataFrame:
+    """The group's successful runs in (start, end] as the timeseries rule needs them, in
+    one pass over collector_runs: kind 'gap' rows (a, b) are consecutive runs farther apart
+    than the tolerance, the 'span' row the first and last run (from one tolerance before
+    start), 'bucket' rows (a, n) how many runs each chart bucket holds."""
+    tolerance = tolerance_seconds(interval)
+    return read_frame(dsn, sql.SQL("""
+        WITH runs AS (
+            SELECT started_at FROM kasho_ops.collector_runs
+            WHERE target = %(target)s AND metric_group = %(group)s AND error IS NULL
+              AND started_at > %(lookback)s AND started_at <= %(end)s
+        ), spaced AS (
+            SELECT lag(started_at) OVER (ORDER BY started_at) AS previous, started_at
+            FROM runs
+        )
+        SELECT 'gap' AS kind, previous AS a, started_at AS b, 0::bigint AS n FROM spaced
+        WHERE started_at - previous > %(tolerance)s * interval '1 second'
+        UNION ALL
+        SELECT 'span', min(started_at), max(started_at), count(*) FROM runs
+        UNION ALL
+        SELECT 'bucket', {bucket}, NULL, count(*) FROM runs
+        WHERE started_at > %(start)s GROUP BY 2""").format(bucket=time_bucket("started_at")),
+        {"target": target, "group": group, "start": start, "end": end, "bucket": bucket,
+         "lookback": start - timedelta(seconds=tolerance), "tolerance": tolerance})
+
+
+def collection_for(context: PageContext, group: str, bucket: int | None = None) -> Collection:
+    """What the collector did for `group` in the page's window, at the group's chart
+    buckets (or `bucket`)."""
+    interval = context.interval_of(group)
+    bucket = bucket or context.bucket_for(group)
+    dsn = context.config.store.dsn
+    runs = collection_runs(dsn, context.target, group, context.start, context.end, bucket,
+                           interval)
+    span = sample_spans(dsn, context.target, (group,)).get(group)
+    now = min(context.end, datetime.now(UTC))
+    spans = runs[runs["kind"] == "span"]
+    first_run = _datetime(spans["a"].iloc[0]) if not spans.empty else None
+    last_run = _datetime(spans["b"].iloc[0]) if not spans.empty else None
+    spaced = [(_datetime(r.a), _datetime(r.b)) for r in runs[runs["kind"] == "gap"].itertuples()]
+    first_at = span.first_at if span else None
+    gaps = find_gaps([(a, b) for a, b in spaced if a and b], first_run, last_run,
+                     context.start, now, interval, first_at)
+    buckets = runs[runs["kind"] == "bucket"]["a"]
+    return Collection(group=group, interval_seconds=interval, bucket_seconds=bucket,
+                      start=context.start, end=context.end, now=now,
+                      run_buckets=frozenset(pd.to_datetime(buckets, utc=True)),
+                      gaps=gaps, first_at=first_at, last_at=span.last_at if span else None)
