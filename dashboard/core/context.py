@@ -31,6 +31,9 @@ RANGE_LABELS: dict[str, str] = {
     "7d": "Last 7 days",
     "30d": "Last 30 days",
 }
+# How a tile names the range it measures a change over: "+12 MB in last 6 h".
+RANGE_SHORT: dict[str, str] = {"15m": "15 min", "1h": "1 h", "6h": "6 h", "24h": "24 h",
+                               "7d": "7 days", "30d": "30 days"}
 DEFAULT_RANGE = "6h"
 # A new install opens on the shortest of these that holds its whole history.
 FITTING_RANGES = ("15m", "1h", "6h")
@@ -57,7 +60,12 @@ class PageContext:
 
     @property
     def range_phrase(self) -> str:
-        """How a change or a total names its range: 'in the last 6 hours'."""
+        """How a change or a total names its range, short enough for a tile: 'in last 6 h'."""
+        return f"in last {RANGE_SHORT[self.range]}"
+
+    @property
+    def range_words(self) -> str:
+        """The range in a sentence: 'in the last 6 hours'."""
         return "in the " + self.range_label.lower()
 
     @property

@@ -46,6 +46,12 @@ STATE_COLORS: dict[str, str] = {
 SERIES_COLORS = ("#0969da", "#bf3989", "#1a7f37", "#9a6700", "#8250df", "#0a3069", "#cf222e",
                  "#6e7781", "#afb8c1")
 LIMIT_COLOR = "#cf222e"
+# Wait event types (CPU = running): the usual ASH colours, CPU green, locks red, I/O blue.
+WAIT_COLORS: dict[str, str] = {
+    "CPU": "#2da44e", "Lock": "#cf222e", "LWLock": "#bf3989", "IO": "#0969da",
+    "IPC": "#8250df", "Client": "#54aeff", "Timeout": "#9a6700", "BufferPin": "#fb8f44",
+    "Activity": "#8c959f", "Extension": "#6e7781",
+}
 # Time ticks without plotly's second line of dates: hours within a day, days beyond.
 TIME_TICK_FORMATS = [
     {"dtickrange": [None, 60_000], "value": "%H:%M:%S"},
@@ -92,6 +98,27 @@ def finish_figure(fig: go.Figure, title: str, y_title: str, x_range: TimeRange,
                      range=utc_naive(list(x_range)) if x_range else None)
     fig.update_yaxes(title={"text": y_title, "font": {"size": 11}}, showgrid=True,
                      gridcolor="#eaeef2", zeroline=False, separatethousands=True)
+    return fig
+
+
+def add_stacked_areas(fig: go.Figure, wide: pd.DataFrame, colors: Sequence[str],
+                      hover_format: str = ",.1f", alpha: float = 0.55) -> go.Figure:
+    """One filled area per column of `wide`, stacked in column order, with real gaps where a
+    whole bucket is NaN (plotly's own stacking would draw those as zeros). Hover shows each
+    series' own value, not the running total."""
+    times = utc_naive(wide.index)
+    gap = wide.isna().all(axis=1).to_numpy()
+    running = pd.Series(0.0, index=wide.index)
+    for i, (name, color) in enumerate(zip(wide.columns, colors, strict=True)):
+        own = wide[name].fillna(0.0)
+        running = running + own
+        top = running.mask(gap)
+        fig.add_trace(go.Scatter(
+            x=times, y=top, name=str(name) or "(empty)", mode="lines",
+            line={"width": 0.8, "color": color}, fill="tozeroy" if i == 0 else "tonexty",
+            fillcolor=translucent(color, alpha), connectgaps=False,
+            customdata=own.mask(gap),
+            hovertemplate=f"%{{customdata:{hover_format}}}<extra>%{{fullData.name}}</extra>"))
     return fig
 
 

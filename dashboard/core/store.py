@@ -26,6 +26,7 @@ from collectors.core.redact import Secret, redact
 from dashboard.core.context import PageContext
 from dashboard.core.freshness import FreshnessRow
 from dashboard.core.timeseries import Collection, find_gaps, tolerance_seconds
+from dashboard.core.utilization import Utilization, latest_utilization
 
 APPLICATION_NAME = "kasho-ops-dashboard"
 CACHE_TTL_SECONDS = 30
@@ -228,8 +229,51 @@ def collection_for(context: PageContext, group: str, bucket: int | None = None) 
     first_at = span.first_at if span else None
     gaps = find_gaps([(a, b) for a, b in spaced if a and b], first_run, last_run,
                      context.start, now, interval, first_at)
-    buckets = runs[runs["kind"] == "bucket"]["a"]
+    buckets = runs[runs["kind"] == "bucket"]
+    counts = {pd.Timestamp(t).tz_convert("UTC"): int(n)
+              for t, n in zip(pd.to_datetime(buckets["a"], utc=True), buckets["n"], strict=True)}
     return Collection(group=group, interval_seconds=interval, bucket_seconds=bucket,
-                      start=context.start, end=context.end, now=now,
-                      run_buckets=frozenset(pd.to_datetime(buckets, utc=True)),
+                      start=context.start, end=context.end, now=now, run_counts=counts,
                       gaps=gaps, first_at=first_at, last_at=span.last_at if span else None)
+
+
+# -- reads more than one page shows ----------------------------------------------------------
+
+@cached_read
+def latest_connection_limits(dsn: Secret, target: str, start: datetime,
+                             end: datetime) -> pd.DataFrame:
+    """The connection_limits group's last sample in the window (zero or one row), as read,
+    not averaged into a bucket: every page's connections tile comes from it."""
+    return read_frame(dsn, sql.SQL("""
+        SELECT collected_at, max_connections, reserved_connections, client_connections
+        FROM kasho_ops.connection_limits WHERE {window}
+        ORDER BY collected_at DESC LIMIT 1""").format(window=WINDOW),
+        window_params(target, start, end))
+
+
+@cached_read
+def latest_connections(dsn: Secret, target: str, start: datetime,
+                       end: datetime) -> pd.DataFrame:
+    """The connections group's last sample in the window: collected_at, datname, usename,
+    application_name, client_addr, state, connections, waiting_on_lock,
+    longest_in_state_seconds."""
+    return read_frame(dsn, sql.SQL("""
+        SELECT collected_at, datname, usename, application_name, client_addr, state,
+               connections, waiting_on_lock, longest_in_state_seconds
+        FROM kasho_ops.connections
+        WHERE {window}
+          AND collected_at = (SELECT max(collected_at) FROM kasho_ops.connections
+                              WHERE {window})
+        ORDER BY connections DESC, longest_in_state_seconds DESC""").format(window=WINDOW),
+        window_params(target, start, end))
+
+
+def connection_use(context: PageContext) -> tuple[Utilization | None, pd.DataFrame, int]:
+    """The latest connections tile of every stored page: use against usable slots, the
+    latest sample's sessions, and how many of them are Kasho Ops' own."""
+    args = (context.config.store.dsn, context.target, context.start, context.end)
+    utilization = latest_utilization(latest_connection_limits(*args))
+    sessions = latest_connections(*args)
+    own = context.own.own_mask(sessions, "usename", "datname", application="application_name")
+    own_count = int(sessions.loc[own, "connections"].sum()) if not sessions.empty else 0
+    return utilization, sessions.assign(own=own), own_count

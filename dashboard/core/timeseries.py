@@ -20,7 +20,7 @@ is a gap and a late one is not.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -59,10 +59,24 @@ class Collection:
     start: datetime  # the window, (start, end]
     end: datetime
     now: datetime  # buckets after it are the future, not gaps
-    run_buckets: frozenset[pd.Timestamp] = frozenset()  # buckets holding a successful run
+    run_counts: dict[pd.Timestamp, int] = field(default_factory=dict)  # runs per bucket
     gaps: tuple[Gap, ...] = ()
     first_at: datetime | None = None  # the group's first successful run, ever
     last_at: datetime | None = None  # its latest successful run, ever
+
+    @property
+    def run_buckets(self) -> set[pd.Timestamp]:
+        """The buckets holding at least one successful run."""
+        return set(self.run_counts)
+
+    def covered_seconds(self, bucket: pd.Timestamp) -> float:
+        """The collection time a bucket's runs stand for (runs x interval)."""
+        return self.run_counts.get(bucket, 0) * float(self.interval_seconds)
+
+    @property
+    def window_seconds(self) -> float:
+        """How much of the window has passed (it may end a little in the future)."""
+        return max((min(self.end, self.now) - self.start).total_seconds(), 1.0)
 
     @property
     def never_collected(self) -> bool:
@@ -173,8 +187,15 @@ def gap_hover(gaps: Sequence[Gap]) -> list[str]:
     return [gap.describe() for gap in gaps]
 
 
-def empty_reason(collection: Collection, what: str, range_phrase: str) -> str:
+ALL_HIDDEN = ("everything here is Kasho Ops' own activity, hidden: the sidebar's “Show "
+              "Kasho Ops' own activity” shows it.")
+
+
+def empty_reason(collection: Collection, what: str, range_phrase: str,
+                 all_hidden: bool = False) -> str:
     """Why a chart of `what` has nothing to draw in the window, in one sentence."""
+    if all_hidden:
+        return f"No {what} of the application {range_phrase}: {ALL_HIDDEN}"
     if collection.never_collected:
         return (f"No {what} yet: the {collection.group} group has never been collected for "
                 "this target. Is `kasho-ops collect` running?")

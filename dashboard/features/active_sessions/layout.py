@@ -1,0 +1,34 @@
+"""The statements-active-the-most table as the Overview and Activity pages place it (layout
+only: logic.statements_table builds it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.core.panels import hidden_caption
+
+# Sized to fit half a page without a horizontal scroll.
+STATEMENT_COLUMNS: dict[str, Any] = {
+    "statement": st.column_config.TextColumn(width=330),
+    "avg active": st.column_config.NumberColumn(
+        width=80, format="%.2f", help="Average active sessions running it over the range"),
+    "waits": st.column_config.TextColumn(width=190, help="Where its active time went"),
+    "queryid": st.column_config.NumberColumn(format="%d", width=170),
+    "database": st.column_config.TextColumn(width=110),
+    "role": st.column_config.TextColumn(width=110),
+}
+
+
+def statements_panel(table: pd.DataFrame, hidden: int, empty_reason: str,
+                     columns: tuple[str, ...] = ("statement", "avg active", "waits")) -> None:
+    st.markdown("**Statements active the most**")
+    if table.empty:
+        st.info(empty_reason, icon=":material/bar_chart:")
+    else:
+        st.dataframe(table[list(columns)], hide_index=True, width="stretch",
+                     column_config={c: STATEMENT_COLUMNS[c] for c in columns},
+                     placeholder="—")
+    hidden_caption(hidden, "statement")
