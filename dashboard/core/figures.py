@@ -134,13 +134,13 @@ def nice_step(largest: float, ticks: int = 5) -> int:
     return int(10 * magnitude)
 
 
-def whole_number_ticks(fig: go.Figure, largest: float, **selector: int) -> go.Figure:
-    """A count axis: ticks on whole numbers only, starting at 0 (selector: row=, col=, or
-    secondary_y= as update_yaxes takes them)."""
-    step = nice_step(float(largest) if largest == largest else 0.0)
-    fig.update_yaxes(tick0=0, dtick=step, tickformat=",d", rangemode="tozero", **selector)
-    if not largest or largest != largest or largest < 1:
-        fig.update_yaxes(range=[0, 1], **selector)  # nothing counted: 0 and 1, not 0..-1
+def whole_number_ticks(fig: go.Figure, largest: float, axis: str = "yaxis") -> go.Figure:
+    """A count axis (`axis`: "yaxis", "yaxis2" …): ticks on whole numbers only, from 0."""
+    if not math.isfinite(largest) or largest < 1:
+        settings: dict[str, object] = {"range": [0, 1], "dtick": 1}
+    else:
+        settings = {"dtick": nice_step(largest), "rangemode": "tozero"}
+    fig.update_layout({axis: {"tick0": 0, "tickformat": ",d", **settings}})
     return fig
 
 
