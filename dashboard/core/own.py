@@ -83,26 +83,33 @@ class OwnActivity:
 
     @staticmethod
     def session_sql(application: str = "application_name", role: str = "usename",
-                    database: str = "datname") -> sql.Composed:
-        """A boolean SQL expression over a row's columns: is this session ours."""
-        return _rule_sql(role, database, sql.SQL(
+                    database: str = "datname", table: str | None = None) -> sql.Composed:
+        """A boolean SQL expression over a row's columns (of `table`, when given): is this
+        session ours."""
+        return _rule_sql(_column(table, role), _column(table, database), sql.SQL(
             "starts_with(coalesce({}, ''), %(own_application_prefix)s)").format(
-                sql.Identifier(application)))
+                _column(table, application)))
 
     @staticmethod
-    def statement_sql(text: str = "query", role: str = "rolname",
-                      database: str = "datname") -> sql.Composed:
-        """A boolean SQL expression over a row's columns: is this statement ours."""
-        return _rule_sql(role, database, sql.SQL(
+    def statement_sql(text: str = "query", role: str = "rolname", database: str = "datname",
+                      table: str | None = None) -> sql.Composed:
+        """A boolean SQL expression over a row's columns (of `table`, when given): is this
+        statement ours."""
+        return _rule_sql(_column(table, role), _column(table, database), sql.SQL(
             "starts_with(ltrim(coalesce({}, '')), %(own_marker)s)").format(
-                sql.Identifier(text)))
+                _column(table, text)))
 
 
-def _rule_sql(role: str, database: str, marked: sql.Composable) -> sql.Composed:
+def _column(table: str | None, name: str) -> sql.Identifier:
+    return sql.Identifier(table, name) if table else sql.Identifier(name)
+
+
+def _rule_sql(role: sql.Composable, database: sql.Composable,
+              marked: sql.Composable) -> sql.Composed:
     return sql.SQL("(coalesce({role} = ANY(%(own_roles)s::text[]), false) "
                    "OR coalesce({database} = ANY(%(own_databases)s::text[]), false) "
-                   "OR (%(own_trusts_marker)s AND {marked}))").format(
-        role=sql.Identifier(role), database=sql.Identifier(database), marked=marked)
+                   "OR coalesce(%(own_trusts_marker)s AND {marked}, false))").format(
+        role=role, database=database, marked=marked)
 
 
 # -- from the config --------------------------------------------------------------------------
