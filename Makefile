@@ -24,13 +24,15 @@ install-dev: $(VENV)/.dev-installed
 demo: install
 	$(BIN)/kasho-ops demo $(DEMO_ARGS)
 
-## test: lint, then unit + integration + browser tests on throwaway PostgreSQL clusters
+## test: lint and type checks, then unit + integration + browser tests on throwaway clusters
 test: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 ## bench: benchmarks (not part of `make test`); they print their numbers
 bench: install-dev

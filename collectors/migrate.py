@@ -20,6 +20,7 @@ import psycopg
 from psycopg import sql
 
 from collectors.core.connections import describe_error
+from collectors.core.db import fetch_value
 from collectors.core.errors import MigrationError
 
 MIGRATIONS_ROOT = Path(__file__).resolve().parent.parent / "migrations"
@@ -118,7 +119,7 @@ class MigrationRunner:
 
     def _version_table_schema(self, conn: psycopg.Connection[Any]) -> str:
         pinned = VERSION_TABLE_SCHEMAS[self.migration_set]
-        return pinned or conn.execute("SELECT current_schema()").fetchone()[0]
+        return pinned or str(fetch_value(conn, "SELECT current_schema()"))
 
     def _ensure_version_table(self, conn: psycopg.Connection[Any]) -> None:
         exists = conn.execute(
@@ -134,11 +135,11 @@ class MigrationRunner:
         return sql.Identifier(self.schema, self.table)
 
     def _lock(self, conn: psycopg.Connection[Any]) -> int:
-        database = conn.execute("SELECT current_database()").fetchone()[0]
+        database = str(fetch_value(conn, "SELECT current_database()"))
         self.schema = self._version_table_schema(conn)
         lock_id = advisory_lock_id(database, self.schema, self.table)
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        while not conn.execute("SELECT pg_try_advisory_lock(%s)", [lock_id]).fetchone()[0]:
+        while not fetch_value(conn, "SELECT pg_try_advisory_lock(%s)", [lock_id]):
             if time.monotonic() > deadline:
                 raise MigrationError(
                     f"another migration runner holds the lock on {self.table} "

@@ -61,13 +61,10 @@ def counter_deltas(previous: Sample | None, current: Sample, counters: tuple[str
                 reset_column):
             reset_keys.append(key)
             from_zero = True
-        deltas: dict[str, Any] = {}
-        if not from_zero:
-            deltas = _differences(row, before, counters)  # type: ignore[arg-type]
-            if deltas is None:  # went backwards: reset, or evicted and added again
-                reset_keys.append(key)
-                from_zero = True
-        if from_zero:
+        deltas = None if from_zero or before is None else _differences(row, before, counters)
+        if deltas is None and not from_zero:  # went backwards: reset, or evicted and added again
+            reset_keys.append(key)
+        if deltas is None:
             if not new_from_zero:
                 continue
             deltas = {column: row[column] for column in counters}

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +26,7 @@ from psycopg.rows import dict_row
 
 from collectors.core.config import CollectorSettings, Target
 from collectors.core.connections import QUERY_MARKER, TargetConnections, describe_error
+from collectors.core.db import fetch_value
 from collectors.core.deltas import Sample, counter_deltas, index_rows
 from collectors.core.errors import KashoOpsError, TargetUnavailable
 from collectors.core.metric_groups import MetricGroup
@@ -77,7 +78,6 @@ class Engine:
     def read(self, group: MetricGroup, target: Target, now: datetime) -> GroupRows:
         """Run the group's SQL on the target and return rows ready for the store."""
         with self.connections_for(target).connection() as conn:
-            conn.row_factory = dict_row  # type: ignore[assignment]
             server_major = conn.info.server_version // 10000
             query = group.sql_for(server_major)
             with conn.transaction():
@@ -85,11 +85,11 @@ class Engine:
                     timeout_ms = group.timeout_ms or self.settings.statement_timeout_ms
                     conn.execute("SELECT set_config('statement_timeout', %s, true)",
                                  [str(timeout_ms)])
-                rows = conn.execute(QUERY_MARKER + query).fetchall()  # type: ignore[arg-type]
+                rows = conn.cursor(row_factory=dict_row).execute(
+                    QUERY_MARKER + query).fetchall()
                 started_at = None
                 if group.is_counter:
-                    started_at = conn.execute(
-                        "SELECT pg_postmaster_start_time() AS started").fetchone()["started"]
+                    started_at = fetch_value(conn, "SELECT pg_postmaster_start_time()")
         if not group.is_counter:
             return GroupRows(rows=rows, server_major=server_major)
         return self._deltas(group, target, now, rows, started_at, server_major)
@@ -255,7 +255,7 @@ def text_batch(group: MetricGroup, target_name: str, collected_at: datetime,
 
 
 def to_batch(group: MetricGroup, target_name: str, collected_at: datetime,
-             rows: list[Mapping[str, Any]]) -> Batch:
+             rows: Sequence[Mapping[str, Any]]) -> Batch:
     if not rows:
         return Batch(group.store_table, (), (), collected_at.date())
     value_columns = tuple(rows[0].keys())

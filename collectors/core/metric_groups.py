@@ -89,6 +89,14 @@ class MetricGroup:
         return max(fitting)[1]
 
 
+def _names(spec: dict[str, object], key: str) -> tuple[str, ...]:
+    """A catalogue list of column names; anything else is a catalogue error."""
+    value = spec.get(key, ())
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise KashoOpsError(f"catalogue: {key} must be a list of column names")
+    return tuple(value)
+
+
 def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_DIR) -> MetricGroup:
     def fail(message: str) -> KashoOpsError:
         return KashoOpsError(f"catalogue group {name}: {message}")
@@ -105,7 +113,7 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
     kind = spec.get("kind")
     if kind not in KINDS:
         raise fail(f"kind must be one of {', '.join(KINDS)}")
-    counters = tuple(spec.get("counters", ()))  # type: ignore[arg-type]
+    counters = _names(spec, "counters")
     if kind == "counter" and not counters:
         raise fail("a counter group must list its counters")
     if kind in ("gauge", "sampled") and counters:
@@ -114,7 +122,7 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
     if not isinstance(interval, int) or interval < 1:
         raise fail("interval_seconds must be a whole number >= 1")
     sample_interval = spec.get("sample_interval_seconds")
-    averaged = tuple(spec.get("averaged", ()))  # type: ignore[arg-type]
+    averaged = _names(spec, "averaged")
     if kind == "sampled":
         if not isinstance(sample_interval, int) or not 1 <= sample_interval < interval:
             raise fail("a sampled group needs sample_interval_seconds, a whole number >= 1 "
@@ -124,9 +132,9 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
     elif sample_interval is not None or averaged:
         raise fail("sample_interval_seconds and averaged only make sense with kind sampled")
     timeout_ms = spec.get("timeout_ms")
-    keys = tuple(spec.get("keys", ()))  # type: ignore[arg-type]
-    text_columns = tuple(spec.get("text_columns", ()))  # type: ignore[arg-type]
-    text_keys = tuple(spec.get("text_keys", keys))  # type: ignore[arg-type]
+    keys = _names(spec, "keys")
+    text_columns = _names(spec, "text_columns")
+    text_keys = _names(spec, "text_keys") if "text_keys" in spec else keys
     text_table = spec.get("text_table")
     if text_columns:
         if not isinstance(text_table, str) or not text_table:
@@ -137,7 +145,7 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
             raise fail("text_columns cannot also be keys or counters")
     elif text_table or "text_keys" in spec:
         raise fail("text_table and text_keys only make sense with text_columns")
-    mask_literals_in = tuple(spec.get("mask_literals_in", ()))  # type: ignore[arg-type]
+    mask_literals_in = _names(spec, "mask_literals_in")
     if not set(mask_literals_in) <= set(text_columns):
         raise fail("mask_literals_in must name text_columns")
     return MetricGroup(

@@ -61,13 +61,13 @@ class RunRecord:
 class MetricStore:
     def __init__(self, dsn: Secret, max_connections: int = 4,
                  buffer_max_rows: int = 50_000) -> None:
+        self._conninfo = dsn.reveal()
+        self._connect_kwargs: dict[str, Any] = {
+            "application_name": "kasho-ops-store", "connect_timeout": 5,
+            "options": "-c timezone=UTC -c statement_timeout=30000 -c lock_timeout=5000"}
         self._pool = ConnectionPool(
-            dsn.reveal(), min_size=1, max_size=max_connections, timeout=10.0, open=False,
-            name="kasho-ops:store",
-            kwargs={"application_name": "kasho-ops-store", "connect_timeout": 5,
-                    "options": "-c timezone=UTC -c statement_timeout=30000 "
-                               "-c lock_timeout=5000"},
-        )
+            self._conninfo, min_size=1, max_size=max_connections, timeout=10.0, open=False,
+            name="kasho-ops:store", kwargs=self._connect_kwargs)
         self._partitions: set[tuple[str, date]] = set()
         self._pending: deque[Batch] = deque()
         self._pending_rows = 0
@@ -86,7 +86,7 @@ class MetricStore:
 
     def _probe_error(self) -> str:
         try:
-            with psycopg.connect(self._pool.conninfo, **self._pool.kwargs):
+            with psycopg.connect(self._conninfo, **self._connect_kwargs):
                 return "connection works now, but the pool timed out"
         except psycopg.Error as exc:
             return describe_error(exc)

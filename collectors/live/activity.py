@@ -168,7 +168,7 @@ class LiveActivity:
     def snapshot(self, target: Target) -> ActivitySnapshot:
         """The target's sessions now; raises TargetUnavailable with the reason if down."""
         with self._connections_for(target).connection() as conn:
-            conn.row_factory = dict_row  # type: ignore[assignment]
+            conn.row_factory = dict_row
             with conn.transaction():  # one pg_stat_activity snapshot for both reads
                 server = conn.execute(QUERY_MARKER + SERVER_SQL).fetchone()
                 rows = conn.execute(QUERY_MARKER + ACTIVITY_SQL).fetchall()

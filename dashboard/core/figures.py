@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -61,6 +62,9 @@ TIME_TICK_FORMATS = [
 ]
 
 TimeRange = tuple[datetime, datetime] | None
+# The colours st.metric accepts for a tile's delta.
+DeltaColor = Literal["normal", "inverse", "off", "red", "orange", "yellow", "green", "blue",
+                     "violet", "gray", "grey", "primary"]
 
 
 def legend_rows(names: Sequence[str], row_width_px: float = LEGEND_ROW_WIDTH_PX) -> int:

@@ -79,7 +79,8 @@ def window_params(target: str, start: datetime, end: datetime,
     return {"target": target, "start": start, "end": end, "bucket": bucket}
 
 
-def read_frame(dsn: Secret, query: str | sql.Composable, params: dict[str, Any]) -> pd.DataFrame:
+def read_frame(dsn: Secret, query: str | sql.SQL | sql.Composed,
+               params: dict[str, Any]) -> pd.DataFrame:
     try:
         with connect(dsn) as conn:
             cursor = conn.execute(query, params)
@@ -181,7 +182,8 @@ def store_label(config: Config) -> str:
 def _datetime(value: Any) -> datetime | None:
     if value is None or pd.isna(value):
         return None
-    return pd.Timestamp(value).to_pydatetime()
+    converted: datetime = pd.Timestamp(value).to_pydatetime()
+    return converted
 
 
 @cached_read

@@ -15,6 +15,8 @@ from datetime import datetime
 
 import pandas as pd
 
+from dashboard.core.figures import DeltaColor
+
 # Share of the usable connections at which the pages warn, and call the pool nearly exhausted.
 WARN_PERCENT = 75.0
 CRITICAL_PERCENT = 90.0
@@ -45,8 +47,10 @@ class Utilization:
         return "warning" if self.percent >= WARN_PERCENT else "ok"
 
     @property
-    def color(self) -> str:
-        return {"critical": "red", "warning": "orange"}.get(self.level, "green")
+    def color(self) -> DeltaColor:
+        if self.level == "critical":
+            return "red"
+        return "orange" if self.level == "warning" else "green"
 
     @property
     def tile_value(self) -> str:

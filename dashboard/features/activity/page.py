@@ -13,6 +13,7 @@ every attempt. Layout only: data.py reads, logic.py builds the tables.
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.elements.lib.column_types import ColumnConfig
 
 from collectors.actions.signal import ActionRequest, ActionResult, perform
 from collectors.core.errors import StoreUnavailable, TargetUnavailable
@@ -49,7 +50,7 @@ paused = controls[0].toggle("Pause", key="activity_paused",
 show_idle = controls[1].toggle("Idle sessions", key="activity_show_idle",
                                help="Also list sessions in state idle")
 
-def seconds_column(label: str) -> st.column_config.NumberColumn:
+def seconds_column(label: str) -> ColumnConfig:
     return st.column_config.NumberColumn(label, format="%.1f s", width=90)
 
 

@@ -5,8 +5,11 @@ Connection use against the usable slots is the shared rule of dashboard/core/uti
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
+from dashboard.core.figures import DeltaColor
 from dashboard.core.timeseries import Collection, complete_wide
 from dashboard.core.units import format_seconds
 from dashboard.core.utilization import Utilization
@@ -84,25 +87,33 @@ def ages_on_grid(ages: pd.DataFrame, collection: Collection) -> pd.DataFrame:
     return complete_wide(wide, collection)
 
 
+@dataclass(frozen=True)
+class Tile:
+    label: str
+    value: str
+    delta: str | None = None
+    delta_color: DeltaColor = "off"
+    help: str | None = None
+
+
 def tiles(utilization: Utilization, own_sessions: int, idle: pd.DataFrame,
-          latest: pd.DataFrame, ages: pd.DataFrame) -> list[tuple[str, str, str | None, str,
-                                                                   str]]:
-    """(label, value, delta, delta colour, help) of the four headline tiles, latest sample."""
+          latest: pd.DataFrame, ages: pd.DataFrame) -> list[Tile]:
+    """The four headline tiles, at the latest sample."""
     latest_ages = ages.sort_values("collected_at").iloc[-1] if not ages.empty else None
     return [
-        ("In use, latest", utilization.tile_value, utilization.tile_delta, utilization.color,
-         utilization.tile_help(own_sessions)),
-        ("Idle in transaction, latest", f"{int(idle['sessions'].sum())}",
-         f"longest {format_seconds(idle['longest idle (s)'].max())}" if not idle.empty
-         else None, "off",
-         "Sessions holding a transaction open without running a query, at the latest "
-         "sample: they keep locks and hold back vacuum"),
-        ("Waiting on a lock, latest",
-         f"{int(latest['waiting_on_lock'].sum())}" if not latest.empty else "—", None, "off",
-         "Client backends waiting for a heavyweight lock at the latest sample; see the Locks "
-         "and Activity pages"),
-        ("Oldest transaction, latest",
-         format_seconds(latest_ages["longest_transaction_seconds"])
-         if latest_ages is not None else "—", None, "off",
-         "Age of the oldest open transaction at the latest sample in the range"),
+        Tile("In use, latest", utilization.tile_value, utilization.tile_delta,
+             utilization.color, utilization.tile_help(own_sessions)),
+        Tile("Idle in transaction, latest", f"{int(idle['sessions'].sum())}",
+             f"longest {format_seconds(idle['longest idle (s)'].max())}" if not idle.empty
+             else None, "off",
+             "Sessions holding a transaction open without running a query, at the latest "
+             "sample: they keep locks and hold back vacuum"),
+        Tile("Waiting on a lock, latest",
+             f"{int(latest['waiting_on_lock'].sum())}" if not latest.empty else "—", None,
+             "off", "Client backends waiting for a heavyweight lock at the latest sample; see "
+             "the Locks and Activity pages"),
+        Tile("Oldest transaction, latest",
+             format_seconds(latest_ages["longest_transaction_seconds"])
+             if latest_ages is not None else "—", None, "off",
+             "Age of the oldest open transaction at the latest sample in the range"),
     ]

@@ -50,9 +50,10 @@ elif utilization.level == "warning":
 
 shown = logic.visible_sessions(latest, ctx.show_own)
 idle = logic.idle_in_transaction_table(shown)
-for column, (label, value, delta, color, help_text) in zip(
-        st.columns(4), logic.tiles(utilization, own_sessions, idle, shown, ages), strict=True):
-    column.metric(label, value, delta, color, help=help_text, border=True, delta_arrow="off")
+for place, tile in zip(st.columns(4), logic.tiles(utilization, own_sessions, idle, shown, ages),
+                       strict=True):
+    place.metric(tile.label, tile.value, tile.delta, tile.delta_color, help=tile.help,
+                 border=True, delta_arrow="off")
 st.caption(f"Latest sample {utilization.collected_at:%Y-%m-%d %H:%M:%S} UTC · usable "
            f"{utilization.usable} = max_connections {utilization.max_connections} − "
            f"{utilization.reserved_connections} reserved · charts in "
@@ -77,7 +78,7 @@ try:
 except StoreUnavailable as exc:
     st.error(str(exc), icon=":material/cloud_off:")
     st.stop()
-column = data.BREAKDOWNS[breakdown]
+by_column = data.BREAKDOWNS[breakdown]
 left, right = st.columns([3, 2])
 with left:
     wide = logic.breakdown_on_grid(over_time, collection, ctx.show_own)
@@ -87,9 +88,9 @@ with left:
                              all_hidden=own_sessions > 0 and shown.empty))
 with right:
     st.caption(f"At the latest sample, by {breakdown}")
-    st.dataframe(logic.breakdown_table(shown, column), hide_index=True, width="stretch",
+    st.dataframe(logic.breakdown_table(shown, by_column), hide_index=True, width="stretch",
                  placeholder="—", column_config={
-                     column: st.column_config.TextColumn(breakdown, width="medium"),
+                     by_column: st.column_config.TextColumn(breakdown, width="medium"),
                      "connections": st.column_config.NumberColumn(width="small"),
                      "share %": st.column_config.NumberColumn(format="%.0f %%",
                                                               width="small"),

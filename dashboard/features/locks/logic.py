@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from dashboard.core.figures import DeltaColor
 from dashboard.core.timeseries import Collection, complete_wide
 from dashboard.core.units import format_seconds
 
@@ -22,7 +23,7 @@ class Tile:
     label: str
     value: str
     delta: str | None = None
-    delta_color: str = "off"
+    delta_color: DeltaColor = "off"
     help: str | None = None
 
 

@@ -15,6 +15,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from dashboard.core.figures import DeltaColor
 from dashboard.core.timeseries import Collection, complete_wide
 from dashboard.core.units import format_bytes, format_rate
 from dashboard.core.utilization import Utilization
@@ -87,7 +88,7 @@ class MetricTile:
     label: str
     value: str
     delta: str | None = None
-    delta_color: str = "off"
+    delta_color: DeltaColor = "off"
     help: str | None = None
 
 

@@ -232,7 +232,7 @@ def statement_series(dsn: Secret, target: str, window: Window, keys: tuple[KeyTu
         FROM ({source}) src
         GROUP BY 1, queryid, dbid, userid, toplevel
         ORDER BY 1""").format(bucket=time_bucket("ts"), sums=_sums(columns), source=source)
-    return read_frame(dsn, query, {"target": target, "bucket": window.bucket,  # type: ignore[arg-type]
+    return read_frame(dsn, query, {"target": target, "bucket": window.bucket,
                               **params, **_key_params(keys)})
 
 

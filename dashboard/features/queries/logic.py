@@ -12,6 +12,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -143,7 +144,7 @@ def interval_figures(series: pd.DataFrame, bucket_seconds: int,
 
 
 def sparkline_values(series: pd.DataFrame, buckets: list[pd.Timestamp], column: str,
-                     keys: list[tuple]) -> dict[tuple, list[float]]:
+                     keys: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], list[float]]:
     """One list per statement key of `column` per bucket (0 where it did not run).
 
     `column` is a counter or a derived figure of `statement_figures` (mean_exec_time_ms,
@@ -174,7 +175,8 @@ def visible_statements(totals: pd.DataFrame, show_own: bool) -> tuple[pd.DataFra
 
 
 def load_shape(by_statement: pd.DataFrame, totals: pd.DataFrame,
-               labels: dict[tuple, str], hidden: pd.DataFrame | None = None) -> pd.DataFrame:
+               labels: dict[tuple[Any, ...], str],
+               hidden: pd.DataFrame | None = None) -> pd.DataFrame:
     """Total statement time per bucket, split into the given statements and "other".
 
     by_statement: bucket, the key columns, total_exec_time_ms (only the statements to show);

@@ -37,7 +37,7 @@ interval = ctx.config.collector.intervals.get("query_stats", 60)
 dsn = ctx.config.store.dsn
 
 
-def open_statement(key: tuple) -> None:
+def open_statement(key: tuple[int, ...]) -> None:
     st.query_params[QUERYID_PARAM] = str(key[0])
     st.query_params[DBID_PARAM] = str(key[1])
     st.query_params[USERID_PARAM] = str(key[2])
@@ -325,7 +325,8 @@ def top_statements_section(top: pd.DataFrame, series: pd.DataFrame, window: quer
         table, hide_index=True, width="stretch", on_select="rerun",
         selection_mode="single-row", key="top_statements", height=38 + 35 * len(table),
         placeholder="—",
-        # Widths that fit the main column of a 1600 px window (1140 px): the statement, then who ran it, then the numbers.
+        # Widths that fit the main column of a 1600 px window (1140 px): the statement,
+        # then who ran it, then the numbers.
         column_config={
             "statement": st.column_config.TextColumn(width=280),
             "database": st.column_config.TextColumn(width=80),
