@@ -152,12 +152,12 @@ def own_activity(config: Config, target: Target) -> OwnActivity:
 
 
 def hidden_note(count: int, noun: str, plural: str | None = None) -> str | None:
-    """'12 of Kasho Ops' own statements hidden …', or None when nothing was hidden."""
+    """'12 Kasho Ops statements hidden …', or None when nothing was hidden."""
     if count <= 0:
         return None
     name = noun if count == 1 else (plural or noun + "s")
-    return (f"{count:,} of Kasho Ops' own {name} hidden (the sidebar's “Show Kasho Ops' own "
-            "activity” shows them)")
+    return (f"{count:,} Kasho Ops {name} hidden · “Show Kasho Ops' own activity” in the "
+            "sidebar shows them")
 
 
 def count_hidden(mask: pd.Series, weights: Iterable[float] | None = None) -> int:

@@ -28,17 +28,20 @@ LATEST = "latest"
 class SizeChange:
     total_bytes: float  # the shown databases at their latest sample
     growth_bytes: float | None  # latest minus first sample in the range; None: one sample
-    since: datetime  # the first sample the growth counts from
+    since: datetime | None  # when the history began, if inside the range (else: the range)
 
 
-def size_change(change: pd.DataFrame) -> SizeChange | None:
-    """From data.size_change rows of the databases to show."""
+def size_change(change: pd.DataFrame, history_start: datetime | None = None,
+                range_start: datetime | None = None) -> SizeChange | None:
+    """From data.size_change rows of the databases to show; `history_start` is the group's
+    first sample ever: growth counts from it when it is inside the range."""
     if change.empty:
         return None
     latest_at = change["last_at"].max()
     current = change[change["last_at"] == latest_at]
     total = float(current["last_bytes"].sum())
-    since = pd.Timestamp(change["first_at"].min()).to_pydatetime()
+    since = (history_start if history_start is not None and range_start is not None
+             and history_start > range_start else None)
     if (change["first_at"] == change["last_at"]).all():
         return SizeChange(total, None, since)
     growth = float((current["last_bytes"] - current["first_bytes"]).sum())
@@ -92,19 +95,15 @@ class MetricTile:
     help: str | None = None
 
 
-def _since(when: datetime, start: datetime, range_phrase: str) -> str:
-    return range_phrase if when <= start else f"since {when:%H:%M} UTC"
-
-
-def headline_tiles(h: Headline, range_phrase: str, start: datetime) -> list[MetricTile]:
+def headline_tiles(h: Headline, range_phrase: str) -> list[MetricTile]:
     """The Overview's headline row, formatted for people; '—' where there is no sample."""
     tiles = []
     if h.size is None:
         tiles.append(MetricTile(f"Database size, {LATEST}", "—",
                                 help="No database_size samples in the range"))
     else:
-        grew = (f"{format_bytes(h.size.growth_bytes, signed=True)} "
-                f"{_since(h.size.since, start, range_phrase)}"
+        over = f"since {h.size.since:%H:%M} UTC" if h.size.since else range_phrase
+        grew = (f"{format_bytes(h.size.growth_bytes, signed=True)} {over}"
                 if h.size.growth_bytes is not None else "one sample so far")
         tiles.append(MetricTile(
             f"Database size, {LATEST}", format_bytes(h.size.total_bytes), grew,
@@ -160,7 +159,11 @@ def transaction_rates(stats: pd.DataFrame) -> pd.DataFrame:
     columns = ["collected_at", "commits_per_second", "rollbacks_per_second"]
     if stats.empty:
         return pd.DataFrame(columns=columns)
-    valid = stats[stats["interval_seconds"] > 0]
+    # Rows of one time cover the same interval: sum their deltas, keep the interval once.
+    per_time = stats.groupby("collected_at", as_index=False).agg(
+        interval_seconds=("interval_seconds", "max"), xact_commit=("xact_commit", "sum"),
+        xact_rollback=("xact_rollback", "sum"))
+    valid = per_time[per_time["interval_seconds"] > 0]
     out = pd.DataFrame({
         "collected_at": valid["collected_at"],
         "commits_per_second": valid["xact_commit"] / valid["interval_seconds"],

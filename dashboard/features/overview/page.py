@@ -68,13 +68,14 @@ else:
                                                           ctx.show_own)
     active = ash.average_active_sessions(ash_frame, ash_collection, ctx.show_own)
     headline = logic.Headline(
-        size=logic.size_change(change), utilization=utilization, own_sessions=own_sessions,
+        size=logic.size_change(change, collections["database_size"].first_at, ctx.start),
+        utilization=utilization, own_sessions=own_sessions,
         stats=logic.stats_summary(summary),
         active_latest=(ash.latest_average(ash_latest, ctx.show_own)
                        if ash_latest is not None else None),
         active_peak=ash.peak_average(active))
-    for column, tile in zip(st.columns(5), logic.headline_tiles(headline, ctx.range_phrase,
-                                                                ctx.start), strict=True):
+    for column, tile in zip(st.columns(5), logic.headline_tiles(headline, ctx.range_phrase),
+                            strict=True):
         column.metric(tile.label, tile.value, tile.delta, tile.delta_color, help=tile.help,
                       border=True, delta_arrow="off")
     hidden_caption(hidden_databases, "database (the metrics store)",
