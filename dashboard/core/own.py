@@ -51,13 +51,15 @@ class OwnActivity:
             return True
         return marked and self.trusts_marker
 
-    def is_own_session(self, application_name: str | None, role: str | None,
-                       database: str | None) -> bool:
-        return self._own(role, database, (application_name or "").startswith(APPLICATION_NAME))
+    def is_own_session(self, application_name: object, role: object,
+                       database: object) -> bool:
+        name = application_name if isinstance(application_name, str) else ""
+        return self._own(role, database, name.startswith(APPLICATION_NAME))
 
-    def is_own_statement(self, text: str | None, role: str | None,
-                         database: str | None) -> bool:
-        return self._own(role, database, (text or "").lstrip().startswith(MARKER))
+    def is_own_statement(self, text: object, role: object, database: object) -> bool:
+        """`text` may be None or NaN (no stored text): then only the role and database say."""
+        query = text if isinstance(text, str) else ""
+        return self._own(role, database, query.lstrip().startswith(MARKER))
 
     def own_mask(self, frame: pd.DataFrame, role: str, database: str,
                  application: str | None = None, text: str | None = None) -> pd.Series:

@@ -436,7 +436,7 @@ def top_statements_table(top: pd.DataFrame, sparks: list[list[float]]) -> pd.Dat
     if top.empty:
         return pd.DataFrame(columns=TOP_COLUMNS)
     return pd.DataFrame({
-        "statement": [one_line(str(q or f"queryid {i}"), 110)
+        "statement": [one_line(q if isinstance(q, str) and q else f"queryid {i}", 110)
                       for q, i in zip(top["query"], top["queryid"], strict=True)],
         "database": top["datname"], "role": top["rolname"],
         "trend": sparks,
