@@ -37,8 +37,9 @@ def _wait_for_line(process: subprocess.Popen[str], needle: str, timeout_seconds:
 
 
 def test_demo_serves_live_data_and_stops_everything_on_interrupt(tmp_path: Path) -> None:
-    pg_port, web_port = free_port(), free_port()
-    env = {**os.environ, "KASHO_OPS_HOME": str(tmp_path), "KASHO_OPS_DEMO_PG_PORT": str(pg_port)}
+    pg_port, store_port, web_port = free_port(), free_port(), free_port()
+    env = {**os.environ, "KASHO_OPS_HOME": str(tmp_path), "KASHO_OPS_DEMO_PG_PORT": str(pg_port),
+           "KASHO_OPS_DEMO_STORE_PORT": str(store_port)}
     demo = subprocess.Popen(
         [sys.executable, "-m", "collectors.cli", "demo", "--scale", "0.002",
          "--port", str(web_port)],
@@ -48,17 +49,26 @@ def test_demo_serves_live_data_and_stops_everything_on_interrupt(tmp_path: Path)
         _wait_for_line(demo, "live data in the store", 180, seen)
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/_stcore/health") as response:
             assert response.status == 200
-        store = f"host=127.0.0.1 port={pg_port} dbname=kasho_ops user=postgres"
+        # The store is a cluster of its own: the monitored server holds no kasho_ops database.
+        store = f"host=127.0.0.1 port={store_port} dbname=kasho_ops user=postgres"
         with psycopg.connect(store) as conn:
             groups = {row[0] for row in conn.execute(
                 "SELECT metric_group FROM kasho_ops.collector_runs WHERE error IS NULL")}
             assert {"database_size", "connections", "connection_limits"} <= groups
+            stored_databases = {row[0] for row in conn.execute(
+                "SELECT DISTINCT datname FROM kasho_ops.database_size")}
+        assert "kasho_ops" not in stored_databases
+        with psycopg.connect(f"host=127.0.0.1 port={pg_port} dbname=postgres user=postgres"
+                             ) as conn:
+            assert conn.execute("SELECT count(*) FROM pg_database WHERE datname = 'kasho_ops'"
+                                ).fetchone() == (0,)
         kasho = f"host=127.0.0.1 port={pg_port} dbname=kasho user=postgres"
         with psycopg.connect(kasho) as conn:
             users, transactions = conn.execute(
                 "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM transactions)"
             ).fetchone()
-            assert (users, transactions) >= (20, 2000)
+            assert users >= 20
+            assert transactions >= 2000
             workload_sessions = conn.execute(
                 "SELECT count(*) FROM pg_stat_activity "
                 "WHERE application_name = 'kasho-demo-workload'").fetchone()[0]
@@ -71,6 +81,7 @@ def test_demo_serves_live_data_and_stops_everything_on_interrupt(tmp_path: Path)
     assert "Traceback" not in "".join(seen) + rest
     # Nothing it started is left: the cluster is stopped and both ports are closed.
     assert not (tmp_path / "demo" / "postgres" / "data" / "postmaster.pid").exists()
-    for port in (pg_port, web_port):
+    assert not (tmp_path / "demo" / "store" / "data" / "postmaster.pid").exists()
+    for port in (pg_port, store_port, web_port):
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
