@@ -1,9 +1,10 @@
 """Kasho Ops' own activity on a monitored server: the one rule every page uses to tell our
 sessions, statements and store database from the application's.
 
-Something is ours when it runs as one of our roles (the target's monitoring role, its actions
-role, and the store's role when the store lives on the same server) or in our store database
-on that server. Those need our credentials. The `/* kasho-ops */` marker that leads every
+Something is ours when it runs as one of our roles (the target's monitoring role and its
+actions role) or in our store database, when the store lives on the same server (every store
+session, the collector's writes and the dashboard's reads, runs there; the store's role is
+not counted, since it may also be a role the application or a DBA uses). Those need our credentials. The `/* kasho-ops */` marker that leads every
 statement the collector sends (`QUERY_MARKER`) and our `kasho-ops…` application names can be
 typed by anyone, so they count only where the config names no role for the target (a DSN
 without a user and no PGUSER): otherwise any login could hide its statements behind them.
@@ -136,7 +137,7 @@ def _server(params: dict[str, str]) -> tuple[str, str]:
 
 def own_activity(config: Config, target: Target) -> OwnActivity:
     """Our roles and databases on `target`: its monitoring and actions roles, plus the
-    store's role and database when the store is on the same server."""
+    store's database when the store is on the same server."""
     target_params = _params(target.dsn.reveal())
     roles = {target_params["user"]} if target_params.get("user") else set()
     if target.actions_dsn is not None:
@@ -148,7 +149,6 @@ def own_activity(config: Config, target: Target) -> OwnActivity:
     databases: set[str] = set()
     store_params = _params(config.store.dsn.reveal())
     if _server(store_params) == _server(target_params):
-        roles.add(_user(store_params))
         databases.add(store_params.get("dbname") or _user(store_params))
     return OwnActivity(frozenset(roles), frozenset(databases))
 

@@ -110,7 +110,7 @@ def render(config: Config, store_label: str,
         OWN_LABEL, OWN_PARAM,
         "Kasho Ops' own sessions, statements and metrics-store database are hidden on every "
         "page (each says how many). Ours: the target's monitoring and actions roles, and the "
-        "store's role and database when the store is on the same server.")
+        "store's database when the store is on the same server.")
     freshness = "live tables, charts from the store" if live else "refreshed every 30 s"
     st.sidebar.caption(f"Times in UTC · {freshness}  \nStore: `{store_label}`")
     own = own_activity(config, config.target(target))

@@ -52,10 +52,11 @@ def test_own_mask_matches_the_predicates() -> None:
 
 
 @pytest.mark.parametrize(("store", "target", "roles", "databases"), [
-    # The store on the monitored server: its role and database are ours there.
-    ("host=127.0.0.1 port=5433 dbname=kasho_ops user=kasho_ops_store",
+    # The store on the monitored server: its database is ours there (not its role, which
+    # may be a superuser the application uses too).
+    ("host=127.0.0.1 port=5433 dbname=kasho_ops user=postgres",
      "host=localhost port=5433 dbname=kasho user=kasho_ops_monitor",
-     {"kasho_ops_monitor", "kasho_ops_store"}, {"kasho_ops"}),
+     {"kasho_ops_monitor"}, {"kasho_ops"}),
     # A store of its own: only the monitoring role.
     ("host=127.0.0.1 port=5434 dbname=kasho_ops user=postgres",
      "host=127.0.0.1 port=5433 dbname=kasho user=kasho_ops_monitor",
