@@ -4,10 +4,11 @@ sessions, statements and store database from the application's.
 Something is ours when it runs as one of our roles (the target's monitoring role and its
 actions role) or in our store database, when the store lives on the same server (every store
 session, the collector's writes and the dashboard's reads, runs there; the store's role is
-not counted, since it may also be a role the application or a DBA uses). Those need our credentials. The `/* kasho-ops */` marker that leads every
-statement the collector sends (`QUERY_MARKER`) and our `kasho-ops…` application names can be
-typed by anyone, so they count only where the config names no role for the target (a DSN
-without a user and no PGUSER): otherwise any login could hide its statements behind them.
+not counted, since it may also be a role the application or a DBA uses). Those need our
+credentials. The `/* kasho-ops */` marker that leads every statement the collector sends
+(`QUERY_MARKER`) and our `kasho-ops…` application names can be typed by anyone, so they count
+only where the config names no role for the target (a DSN without a user and no PGUSER):
+otherwise any login could hide its statements behind them.
 
 The same rule comes in two forms that tests keep equal: Python predicates for frames already
 read (`is_own_session`, `is_own_statement`, `own_mask`) and SQL for store reads that group or

@@ -143,7 +143,8 @@ def history_view() -> None:
         table, hidden = ash.statements_table(top, ctx.own, ctx.show_own,
                                              collection.window_seconds, limit=8)
         statements_panel(table, hidden,
-                         empty_reason(collection, "active statements", ctx.range_words))
+                         empty_reason(collection, "active statements", ctx.range_words),
+                         statement_width=170)
 
 
 def latest_average_active() -> str:

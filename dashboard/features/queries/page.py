@@ -325,10 +325,10 @@ def top_statements_section(top: pd.DataFrame, series: pd.DataFrame, window: quer
         table, hide_index=True, width="stretch", on_select="rerun",
         selection_mode="single-row", key="top_statements", height=38 + 35 * len(table),
         placeholder="—",
-        # Widths that fit the main column of a 1600 px window (1140 px): the statement,
-        # then who ran it, then the numbers.
+        # Widths that fit the main column of a 1600 px window (1140 px, with the row picker):
+        # the statement, then who ran it, then the numbers.
         column_config={
-            "statement": st.column_config.TextColumn(width=280),
+            "statement": st.column_config.TextColumn(width=245),
             "database": st.column_config.TextColumn(width=80),
             "role": st.column_config.TextColumn(width=100),
             "share": st.column_config.ProgressColumn("share of time", format="%.1f%%",
