@@ -60,12 +60,20 @@ def url_choice(label: str, options: Sequence[str], param: str, default: str,
 
 
 def url_toggle(label: str, param: str, help_text: str) -> bool:
-    """A toggle mirrored in st.query_params[param] ('1' when on, absent when off)."""
+    """A toggle mirrored in st.query_params[param]: '1' when on, absent when off.
+
+    Like url_choice, the URL wins when it says something new (a pasted link with `=1` or
+    `=0`); a missing parameter (a page switch) keeps the session's choice, which is then
+    written back."""
     key = f"sidebar_{param}"
     seen_key = f"sidebar_{param}_seen_in_url"
-    in_url = st.query_params.get(param) == "1"
-    if st.session_state.get(seen_key) != in_url or key not in st.session_state:
-        st.session_state[key] = in_url
+    raw = st.query_params.get(param)
+    if raw in ("1", "0"):
+        in_url = raw == "1"
+        if st.session_state.get(seen_key) != in_url or key not in st.session_state:
+            st.session_state[key] = in_url
+    elif key not in st.session_state:
+        st.session_state[key] = False
     chosen = bool(st.sidebar.toggle(label, key=key, help=help_text))
     if chosen and st.query_params.get(param) != "1":
         st.query_params[param] = "1"
