@@ -40,7 +40,8 @@ FITTING_RANGES = ("15m", "1h", "6h")
 # The window's end is rounded up to this step so cached reads are shared for that long.
 WINDOW_STEP_SECONDS = 30
 # Charts show at most about this many points per series; the store averages finer samples.
-POINTS_PER_CHART = 360
+# A half-page chart is about 500 px wide: more points than this only cost drawing time.
+POINTS_PER_CHART = 240
 SESSION_KEY = "kasho_ops.page_context"
 
 

@@ -1,14 +1,17 @@
 """Cached, read-only reads from the metrics store (schema kasho_ops) for the pages.
 
-Every query uses bound parameters and runs on a short-lived session named
-'kasho-ops-dashboard' that is read-only, in UTC, and bounded by statement_timeout. Results
-are cached per (store, target, window) for CACHE_TTL_SECONDS; a store error is never cached
-and reaches the page as one redacted StoreUnavailable line.
+Every query uses bound parameters and runs on a pooled session named 'kasho-ops-dashboard'
+that is read-only, in UTC, and bounded by statement_timeout; one small pool per store is
+shared by every browser session of the process (a page's reads no longer pay a connection
+each). Results are cached per (store, target, window) for CACHE_TTL_SECONDS and shared by
+every session too; a store error is never cached and reaches the page as one redacted
+StoreUnavailable line.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,6 +21,7 @@ import pandas as pd
 import psycopg
 import streamlit as st
 from psycopg import sql
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from collectors.core.config import Config
 from collectors.core.connections import describe_error
@@ -32,6 +36,7 @@ APPLICATION_NAME = "kasho-ops-dashboard"
 CACHE_TTL_SECONDS = 30
 FRESHNESS_TTL_SECONDS = 10
 CONNECT_TIMEOUT_SECONDS = 5
+POOL_SIZE = 8
 SESSION_OPTIONS = ("-c statement_timeout=10000 -c lock_timeout=1000 "
                    "-c idle_in_transaction_session_timeout=30000 "
                    "-c default_transaction_read_only=on -c timezone=UTC")
@@ -51,6 +56,29 @@ def connect(dsn: Secret) -> psycopg.Connection[Any]:
     return psycopg.connect(dsn.reveal(), application_name=APPLICATION_NAME,
                            connect_timeout=CONNECT_TIMEOUT_SECONDS, options=SESSION_OPTIONS,
                            autocommit=True)
+
+
+_POOLS: dict[str, ConnectionPool] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(dsn: Secret) -> ConnectionPool:
+    """The process's pool for this store (opened on first use, never more than POOL_SIZE)."""
+    key = _secret_fingerprint(dsn)
+    with _POOLS_LOCK:
+        pool = _POOLS.get(key)
+        if pool is None:
+            pool = ConnectionPool(
+                dsn.reveal(), min_size=0, max_size=POOL_SIZE, max_idle=120.0,
+                timeout=float(CONNECT_TIMEOUT_SECONDS), reconnect_timeout=30.0,
+                name="kasho-ops-dashboard", check=ConnectionPool.check_connection,
+                kwargs={"application_name": APPLICATION_NAME,
+                        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+                        "options": SESSION_OPTIONS, "autocommit": True},
+                open=False)
+            pool.open(wait=False)
+            _POOLS[key] = pool
+        return pool
 
 
 def store_error(exc: psycopg.Error, dsn: Secret) -> StoreUnavailable:
@@ -82,13 +110,27 @@ def window_params(target: str, start: datetime, end: datetime,
 def read_frame(dsn: Secret, query: str | sql.SQL | sql.Composed,
                params: dict[str, Any]) -> pd.DataFrame:
     try:
-        with connect(dsn) as conn:
+        with _pool(dsn).connection() as conn:
             cursor = conn.execute(query, params)
             columns = [c.name for c in cursor.description or ()]
             rows = cursor.fetchall()
+    except PoolTimeout:
+        raise _unreachable(dsn) from None
     except psycopg.Error as exc:
         raise store_error(exc, dsn) from None
     return pd.DataFrame(rows, columns=columns)
+
+
+def _unreachable(dsn: Secret) -> StoreUnavailable:
+    """The pool could not hand out a session in time: one direct attempt says why."""
+    try:
+        with connect(dsn):
+            pass
+    except psycopg.Error as exc:
+        return store_error(exc, dsn)
+    return StoreUnavailable(f"The metrics store ({redact(dsn.reveal())}) answers, but no "
+                            f"session was free within {CONNECT_TIMEOUT_SECONDS} s: the "
+                            "dashboard is overloaded; reload in a moment.")
 
 
 # The time-series reads average samples into buckets of %(bucket)s seconds (labelled by the

@@ -138,7 +138,7 @@ def test_time_window_ends_on_the_next_step_and_spans_the_range() -> None:
     on_step = datetime(2026, 3, 1, 10, 0, 30, tzinfo=UTC)
     assert time_window("15m", on_step)[1] == on_step
     assert [bucket_seconds(r) for r in ("15m", "1h", "6h", "24h", "7d", "30d")] == [
-        2, 10, 60, 240, 1680, 7200]
+        3, 15, 90, 360, 2520, 10800]
 
 
 def test_build_context() -> None:
@@ -149,6 +149,6 @@ def test_build_context() -> None:
     assert (context.target, context.range, context.range_label, context.range_phrase) == (
         "kasho-primary", "24h", "Last 24 hours", "in last 24 h")
     assert context.end - context.start == timedelta(hours=24)
-    assert context.bucket_for("connections") == 240  # 24 intervals of 10 s
-    assert context.bucket_for("database_size") == 300  # never finer than its 5 min
+    assert context.bucket_for("connections") == 360  # 36 intervals of 10 s: 240 points
+    assert context.bucket_for("database_size") == 600  # whole multiples of its 5 min
     assert not context.show_own

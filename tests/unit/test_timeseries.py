@@ -42,12 +42,12 @@ def collection(runs: list[float], gaps: tuple[Gap, ...] = (), first: float | Non
 
 
 def test_chart_buckets_are_whole_intervals_never_finer_than_collection() -> None:
-    assert chart_bucket_seconds(15 * 60, 10) == 10  # 2.5 s would leave 3 of 4 buckets empty
+    assert chart_bucket_seconds(15 * 60, 10) == 10  # 3.75 s would leave buckets empty
     assert chart_bucket_seconds(15 * 60, 15) == 15
-    assert chart_bucket_seconds(6 * 3600, 10) == 60
-    assert chart_bucket_seconds(7 * 86400, 15) == 1680
-    assert chart_bucket_seconds(7 * 86400, 60) == 1680
-    assert chart_bucket_seconds(7 * 86400, 300) == 1800
+    assert chart_bucket_seconds(6 * 3600, 10) == 90  # at most 240 points a chart
+    assert chart_bucket_seconds(7 * 86400, 15) == 2520
+    assert chart_bucket_seconds(7 * 86400, 60) == 2520
+    assert chart_bucket_seconds(7 * 86400, 300) == 2700
 
 
 def test_a_run_that_found_nothing_is_zero_not_a_gap() -> None:

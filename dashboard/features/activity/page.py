@@ -20,6 +20,7 @@ from collectors.core.errors import StoreUnavailable, TargetUnavailable
 from collectors.live.activity import blocking_forest
 from dashboard.core import store
 from dashboard.core.context import current
+from dashboard.core.loading import cached_figure, read_together
 from dashboard.core.panels import chart_panel, hidden_caption
 from dashboard.core.timeseries import empty_reason
 from dashboard.features import active_sessions
@@ -122,21 +123,25 @@ def live_view() -> None:
 def history_view() -> None:
     """Average active sessions over the sidebar's range, and who they were running."""
     st.subheader(f"Average active sessions {ctx.range_words}")
+    dsn = ctx.config.store.dsn
     try:
-        collection = store.collection_for(ctx, active_sessions.GROUP)
-        frame = ash_data.session_seconds(ctx.config.store.dsn, ctx.target, ctx.start, ctx.end,
-                                         ctx.bucket_for(active_sessions.GROUP),
-                                         "wait event type", ctx.own)
-        top = ash_data.top_statements(ctx.config.store.dsn, ctx.target, ctx.start, ctx.end,
-                                      ctx.own)
+        loaded = read_together({
+            "collection": lambda: store.collection_for(ctx, active_sessions.GROUP),
+            "frame": lambda: ash_data.session_seconds(
+                dsn, ctx.target, ctx.start, ctx.end, ctx.bucket_for(active_sessions.GROUP),
+                "wait event type", ctx.own),
+            "top": lambda: ash_data.top_statements(dsn, ctx.target, ctx.start, ctx.end,
+                                                   ctx.own),
+        })
+        collection, frame, top = loaded["collection"], loaded["frame"], loaded["top"]
     except StoreUnavailable as exc:
         st.error(str(exc), icon=":material/cloud_off:")
         return
     active = ash.average_active_sessions(frame, collection, ctx.show_own)
     left, right = st.columns([3, 2])
     with left:
-        chart_panel(ash_charts.active_sessions_figure(
-            active.wide, collection.chart_gaps(), "By wait event type", x_range),
+        chart_panel(cached_figure(ash_charts.active_sessions_figure, active.wide,
+                                  collection.chart_gaps(), "By wait event type", x_range),
             empty_reason(collection, "active sessions", ctx.range_words,
                          active.hidden_session_seconds > 0))
     with right, st.container(border=True):

@@ -10,6 +10,7 @@ import streamlit as st
 from collectors.core.errors import StoreUnavailable
 from dashboard.core import store
 from dashboard.core.context import current
+from dashboard.core.loading import cached_figure, read_together
 from dashboard.core.panels import chart_panel, hidden_caption
 from dashboard.core.timeseries import empty_reason
 from dashboard.core.units import format_interval
@@ -28,12 +29,17 @@ st.caption(f"**{ctx.target}** · {ctx.range_label} · "
 
 hidden_databases = () if ctx.show_own else tuple(sorted(ctx.own.databases))
 try:
-    utilization, latest, own_sessions = store.connection_use(ctx)
-    collection = store.collection_for(ctx, "connections")
-    limits_collection = store.collection_for(ctx, "connection_limits", bucket)
-    ages_collection = store.collection_for(ctx, "session_ages", bucket)
-    limits = overview_data.connection_limits(*args, bucket)
-    ages = data.session_ages(*args, bucket, hidden_databases)
+    loaded = read_together({
+        "use": lambda: store.connection_use(ctx),
+        "collection": lambda: store.collection_for(ctx, "connections"),
+        "limits collection": lambda: store.collection_for(ctx, "connection_limits", bucket),
+        "ages collection": lambda: store.collection_for(ctx, "session_ages", bucket),
+        "limits": lambda: overview_data.connection_limits(*args, bucket),
+        "ages": lambda: data.session_ages(*args, bucket, hidden_databases),
+    })
+    utilization, latest, own_sessions = loaded["use"]
+    collection, limits_collection = loaded["collection"], loaded["limits collection"]
+    ages_collection, limits, ages = loaded["ages collection"], loaded["limits"], loaded["ages"]
 except StoreUnavailable as exc:
     st.error(str(exc), icon=":material/cloud_off:")
     st.stop()
@@ -61,8 +67,8 @@ st.caption(f"Latest sample {utilization.collected_at:%Y-%m-%d %H:%M:%S} UTC · u
 if not ctx.show_own:
     hidden_caption(own_sessions, "session")
 
-chart_panel(charts.utilization_figure(logic.use_on_grid(limits, limits_collection),
-                                      limits_collection.chart_gaps(), x_range),
+chart_panel(cached_figure(charts.utilization_figure, logic.use_on_grid(limits, limits_collection),
+                          limits_collection.chart_gaps(), x_range),
             empty_reason(limits_collection, "connection samples", ctx.range_words))
 
 st.subheader("Breakdown")
@@ -82,8 +88,8 @@ by_column = data.BREAKDOWNS[breakdown]
 left, right = st.columns([3, 2])
 with left:
     wide = logic.breakdown_on_grid(over_time, collection, ctx.show_own)
-    chart_panel(charts.breakdown_figure(wide, collection.chart_gaps(),
-                                        f"Connections by {breakdown}", x_range),
+    chart_panel(cached_figure(charts.breakdown_figure, wide, collection.chart_gaps(),
+                              f"Connections by {breakdown}", x_range),
                 empty_reason(collection, "connections", ctx.range_words,
                              all_hidden=own_sessions > 0 and shown.empty))
 with right:
@@ -108,6 +114,7 @@ with left:
         st.dataframe(idle, hide_index=True, width="stretch", placeholder="—", column_config={
             "longest idle (s)": st.column_config.NumberColumn("longest idle", format="%.0f s")})
 with right:
-    chart_panel(charts.session_ages_figure(logic.ages_on_grid(ages, ages_collection),
-                                           ages_collection.chart_gaps(), x_range),
+    chart_panel(cached_figure(charts.session_ages_figure,
+                              logic.ages_on_grid(ages, ages_collection),
+                              ages_collection.chart_gaps(), x_range),
                 empty_reason(ages_collection, "session ages", ctx.range_words))

@@ -11,6 +11,7 @@ import streamlit as st
 from collectors.core.errors import StoreUnavailable
 from dashboard.core import store
 from dashboard.core.context import current
+from dashboard.core.loading import cached_figure, read_together
 from dashboard.core.panels import chart_panel, hidden_caption
 from dashboard.core.timeseries import empty_reason
 from dashboard.core.units import format_bytes, format_interval
@@ -30,15 +31,20 @@ st.caption(f"**{ctx.target}** · {ctx.range_label} · "
            f"{format_interval(bucket)} buckets")
 
 try:
-    lock_collection = store.collection_for(ctx, "lock_waits")
-    stats_collection = store.collection_for(ctx, "database_stats")
-    ash_collection = store.collection_for(ctx, active_sessions.GROUP)
-    history = data.lock_history(*args, bucket, ctx.own, ctx.show_own)
-    waits = data.lock_waits(*args, ctx.own)
-    ash_frame = ash_data.session_seconds(*args, ctx.bucket_for(active_sessions.GROUP),
-                                         "wait event type", ctx.own)
-    events = data.database_events(*args, ctx.bucket_for("database_stats"))
-    prepared = data.prepared_transactions(*args)
+    loaded = read_together({
+        "locks": lambda: store.collection_for(ctx, "lock_waits"),
+        "stats": lambda: store.collection_for(ctx, "database_stats"),
+        "ash": lambda: store.collection_for(ctx, active_sessions.GROUP),
+        "history": lambda: data.lock_history(*args, bucket, ctx.own, ctx.show_own),
+        "waits": lambda: data.lock_waits(*args, ctx.own),
+        "ash frame": lambda: ash_data.session_seconds(
+            *args, ctx.bucket_for(active_sessions.GROUP), "wait event type", ctx.own),
+        "events": lambda: data.database_events(*args, ctx.bucket_for("database_stats")),
+        "prepared": lambda: data.prepared_transactions(*args),
+    })
+    lock_collection, stats_collection = loaded["locks"], loaded["stats"]
+    ash_collection, history, waits = loaded["ash"], loaded["history"], loaded["waits"]
+    ash_frame, events, prepared = loaded["ash frame"], loaded["events"], loaded["prepared"]
 except StoreUnavailable as exc:
     st.error(str(exc), icon=":material/cloud_off:")
     st.stop()
@@ -59,14 +65,16 @@ for column, tile in zip(st.columns(4), logic.tiles(history, totals, prepared,
 active = ash.average_active_sessions(ash_frame, ash_collection, ctx.show_own)
 left, right = st.columns(2)
 with left:
-    chart_panel(charts.lock_history_figure(logic.history_on_grid(history, lock_collection),
-                                           lock_collection.chart_gaps(), x_range),
+    chart_panel(cached_figure(charts.lock_history_figure,
+                              logic.history_on_grid(history, lock_collection),
+                              lock_collection.chart_gaps(), x_range),
                 empty_reason(lock_collection, "lock wait samples", ctx.range_words))
 with right:
-    chart_panel(ash_charts.active_sessions_figure(
-        active.wide, ash_collection.chart_gaps(), "Average active sessions by wait event type",
-        x_range), empty_reason(ash_collection, "active sessions", ctx.range_words,
-                               active.hidden_session_seconds > 0))
+    chart_panel(cached_figure(
+        ash_charts.active_sessions_figure, active.wide, ash_collection.chart_gaps(),
+        "Average active sessions by wait event type", x_range),
+        empty_reason(ash_collection, "active sessions", ctx.range_words,
+                     active.hidden_session_seconds > 0))
 
 st.subheader("Lock waits in the range")
 if waits.empty:
@@ -87,8 +95,9 @@ hidden_caption(hidden_waits, "lock wait")
 st.subheader("Deadlocks, conflicts, rollbacks and temp files")
 left, right = st.columns(2)
 with left.container(border=True):
-    figure = charts.database_events_figure(logic.events_on_grid(events, stats_collection),
-                                           stats_collection.chart_gaps(), x_range)
+    figure = cached_figure(charts.database_events_figure,
+                           logic.events_on_grid(events, stats_collection),
+                           stats_collection.chart_gaps(), x_range)
     if figure is None:
         st.success("No deadlocks or recovery conflicts in the range.",
                    icon=":material/check_circle:")

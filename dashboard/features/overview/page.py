@@ -6,12 +6,15 @@ reads, logic.py and charts.py shape it."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from collectors.core.errors import StoreUnavailable
 from collectors.core.metric_groups import load_catalog
 from dashboard.core import freshness, store
 from dashboard.core.context import current
+from dashboard.core.loading import cached_figure, read_together
 from dashboard.core.panels import chart_panel, hidden_caption
 from dashboard.core.timeseries import empty_reason
 from dashboard.features import active_sessions
@@ -21,9 +24,11 @@ from dashboard.features.active_sessions import logic as ash
 from dashboard.features.active_sessions.layout import statements_panel
 from dashboard.features.overview import charts, data, logic
 
+# The groups whose collections the charts complete their buckets with.
+GROUPS = ("database_size", "connections", "database_stats", active_sessions.GROUP)
+
 ctx = current()
 x_range = (ctx.start, ctx.end)
-dsn = ctx.config.store.dsn
 st.title("Overview")
 st.caption(f"**{ctx.target}** · {ctx.range_label} · "
            f"{ctx.start:%Y-%m-%d %H:%M} → {ctx.end:%Y-%m-%d %H:%M} UTC")
@@ -31,27 +36,37 @@ st.caption(f"**{ctx.target}** · {ctx.range_label} · "
 intervals = freshness.effective_intervals(
     {name: group.interval_seconds for name, group in load_catalog().items()},
     ctx.config.collector.intervals)
+dsn, target, start, end = ctx.config.store.dsn, ctx.target, ctx.start, ctx.end
 try:
-    snapshot = store.freshness_for(ctx, list(intervals))
-    collections = {group: store.collection_for(ctx, group) for group in (
-        "database_size", "connections", "database_stats", active_sessions.GROUP)}
-    utilization, _, own_sessions = store.connection_use(ctx)
-    sizes = data.database_sizes(dsn, ctx.target, ctx.start, ctx.end,
-                                ctx.bucket_for("database_size"))
-    change = data.size_change(dsn, ctx.target, ctx.start, ctx.end)
-    connections = data.connections_by_state(dsn, ctx.target, ctx.start, ctx.end,
-                                            ctx.bucket_for("connections"), ctx.own)
-    limits = data.connection_limits(dsn, ctx.target, ctx.start, ctx.end,
-                                    ctx.bucket_for("connections"))
-    stats = data.database_stats(dsn, ctx.target, ctx.start, ctx.end,
-                                ctx.bucket_for("database_stats"), ctx.own, ctx.show_own)
-    summary = data.stats_summary(dsn, ctx.target, ctx.start, ctx.end, ctx.own, ctx.show_own)
-    ash_frame = ash_data.session_seconds(dsn, ctx.target, ctx.start, ctx.end,
-                                         ctx.bucket_for(active_sessions.GROUP),
-                                         "wait event type", ctx.own)
-    ash_top = ash_data.top_statements(dsn, ctx.target, ctx.start, ctx.end, ctx.own)
+    loaded = read_together({
+        "snapshot": lambda: store.freshness_for(ctx, list(intervals)),
+        **{f"collection {group}": partial(store.collection_for, ctx, group)
+           for group in GROUPS},
+        "use": lambda: store.connection_use(ctx),
+        "sizes": lambda: data.database_sizes(dsn, target, start, end,
+                                             ctx.bucket_for("database_size")),
+        "change": lambda: data.size_change(dsn, target, start, end),
+        "connections": lambda: data.connections_by_state(
+            dsn, target, start, end, ctx.bucket_for("connections"), ctx.own),
+        "limits": lambda: data.connection_limits(dsn, target, start, end,
+                                                 ctx.bucket_for("connections")),
+        "stats": lambda: data.database_stats(dsn, target, start, end,
+                                             ctx.bucket_for("database_stats"), ctx.own,
+                                             ctx.show_own),
+        "summary": lambda: data.stats_summary(dsn, target, start, end, ctx.own, ctx.show_own),
+        "ash": lambda: ash_data.session_seconds(dsn, target, start, end,
+                                                ctx.bucket_for(active_sessions.GROUP),
+                                                "wait event type", ctx.own),
+        "ash_top": lambda: ash_data.top_statements(dsn, target, start, end, ctx.own),
+    })
+    snapshot = loaded["snapshot"]
+    collections = {group: loaded[f"collection {group}"] for group in GROUPS}
+    utilization, _, own_sessions = loaded["use"]
+    sizes, change, connections = loaded["sizes"], loaded["change"], loaded["connections"]
+    limits, stats, summary = loaded["limits"], loaded["stats"], loaded["summary"]
+    ash_frame, ash_top = loaded["ash"], loaded["ash_top"]
     ash_collection = collections[active_sessions.GROUP]
-    ash_latest = (ash_data.interval_average(dsn, ctx.target, ash_collection.last_at, ctx.own)
+    ash_latest = (ash_data.interval_average(dsn, target, ash_collection.last_at, ctx.own)
                   if ash_collection.last_at and ash_collection.last_at > ctx.start else None)
 except StoreUnavailable as exc:
     st.error(str(exc), icon=":material/cloud_off:")
@@ -80,8 +95,8 @@ else:
                       border=True, delta_arrow="off")
     hidden_caption(hidden_databases, "database (the metrics store)",
                    "databases (the metrics store)")
-    states, _ = logic.states_on_grid(connections, collections["connections"],
-                                                   ctx.show_own)
+    states, _ = logic.states_on_grid(connections, collections["connections"], ctx.show_own)
+    stats_gaps = collections["database_stats"].chart_gaps()
     hidden_caption(0 if ctx.show_own else own_sessions, "session")
     usable = logic.usable_series(limits)
     rates = logic.rates_on_grid(stats, collections["database_stats"])
@@ -92,30 +107,27 @@ else:
 
     left, right = st.columns(2)
     with left:
-        chart_panel(ash_charts.active_sessions_figure(
-            active.wide, ash_collection.chart_gaps(),
-            "Average active sessions by wait event type", x_range),
-            reason(active_sessions.GROUP, "active sessions",
-                   active.hidden_session_seconds > 0))
+        chart_panel(cached_figure(ash_charts.active_sessions_figure, active.wide,
+                                  ash_collection.chart_gaps(),
+                                  "Average active sessions by wait event type", x_range),
+                    reason(active_sessions.GROUP, "active sessions",
+                           active.hidden_session_seconds > 0))
     with right:
-        chart_panel(charts.connections_figure(states, usable,
-                                              collections["connections"].chart_gaps(),
-                                              x_range),
+        chart_panel(cached_figure(charts.connections_figure, states, usable,
+                                  collections["connections"].chart_gaps(), x_range),
                     reason("connections", "connections", states.empty and own_sessions > 0))
     left, right = st.columns(2)
     with left:
-        chart_panel(charts.transactions_figure(rates, collections["database_stats"]
-                                               .chart_gaps(), x_range),
+        chart_panel(cached_figure(charts.transactions_figure, rates, stats_gaps, x_range),
                     reason("database_stats", "transaction counts"))
     with right:
-        chart_panel(charts.cache_hit_figure(hits, collections["database_stats"].chart_gaps(),
-                                            x_range),
+        chart_panel(cached_figure(charts.cache_hit_figure, hits, stats_gaps, x_range),
                     reason("database_stats", "block reads or hits"))
     left, right = st.columns(2)
     with left:
-        chart_panel(charts.database_growth_figure(
-            logic.growth_frame(sizes), f"Database growth {ctx.range_words}", x_range),
-            reason("database_size", "database size samples"))
+        chart_panel(cached_figure(charts.database_growth_figure, logic.growth_frame(sizes),
+                                  f"Database growth {ctx.range_words}", x_range),
+                    reason("database_size", "database size samples"))
     with right, st.container(border=True):
         table, hidden = ash.statements_table(ash_top, ctx.own, ctx.show_own,
                                              ash_collection.window_seconds, limit=6)

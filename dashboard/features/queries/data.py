@@ -20,6 +20,7 @@ import pandas as pd
 from psycopg import sql
 
 from collectors.core.redact import Secret
+from dashboard.core.context import POINTS_PER_CHART
 from dashboard.core.own import OwnActivity
 from dashboard.core.store import WINDOW, cached_read, read_frame, time_bucket
 from dashboard.features.queries.logic import COUNTERS, STATEMENT_KEY
@@ -27,7 +28,6 @@ from dashboard.features.queries.logic import COUNTERS, STATEMENT_KEY
 HOUR = 3600
 DAY = timedelta(days=1)
 LONG_RANGE = timedelta(hours=24)
-POINTS_PER_CHART = 360
 PREVIEW_CHARS = 300
 # What the ranking and the table need; the detail charts read every counter.
 TOTAL_COLUMNS = ("calls", "total_exec_time_ms", "rows",

@@ -13,6 +13,7 @@ from collectors.actions.explain import ExplainRefused, audited_explain, parse_pa
 from collectors.core.errors import StoreUnavailable
 from dashboard.core import store
 from dashboard.core.context import current
+from dashboard.core.loading import cached_figure
 from dashboard.core.panels import hidden_caption
 from dashboard.core.timeseries import empty_reason
 from dashboard.features.queries import charts as query_charts
@@ -240,7 +241,7 @@ def load_shape_section(by_time: pd.DataFrame, series: pd.DataFrame,
     labels = {key_of(r): f"{i + 1}. {qa.one_line(str(r['query'] or r['queryid']), 60)}"
               for i, (_, r) in enumerate(by_time.iterrows())}
     shape = qa.load_shape(series, load, labels, hidden_load)
-    figure = query_charts.load_shape_figure(shape, x_range)
+    figure = cached_figure(query_charts.load_shape_figure, shape, x_range)
     with st.container(border=True):
         if figure is None:
             st.info(empty_reason(store.collection_for(ctx, "query_stats"), "statement time",
