@@ -1,0 +1,52 @@
+"""The own-activity rule's SQL form answers exactly as its Python form, row for row, for
+sessions and statements, with our roles known and unknown."""
+
+from __future__ import annotations
+
+import itertools
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from dashboard.core.own import OwnActivity
+
+ROLES = ["kasho_ops_monitor", "kasho_app", None]
+DATABASES = ["kasho", "kasho_ops", None]
+APPLICATIONS = ["kasho-ops", "kasho-ops-dashboard", "kasho-api", "", None]
+TEXTS = ["/* kasho-ops */ SELECT 1", "  /* kasho-ops */ -- x\nSELECT 1", "SELECT 1",
+         "SELECT 1 /* kasho-ops */", None]
+RULES = [OwnActivity(frozenset({"kasho_ops_monitor"}), frozenset({"kasho_ops"})),
+         OwnActivity()]
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_sessions_sql_equals_python(store_dsn: str, rule: OwnActivity) -> None:
+    cases = list(itertools.product(APPLICATIONS, ROLES, DATABASES))
+    query = sql.SQL("SELECT {} FROM (VALUES {}) AS t(application_name, usename, datname)"
+                    ).format(OwnActivity.session_sql(), sql.SQL(", ").join(
+                        sql.SQL("(%s::text, %s::text, %s::text)") for _ in cases))
+    params = [v for case in cases for v in case]
+    with psycopg.connect(store_dsn) as conn:
+        answers = [row[0] for row in conn.execute(_bind(query, rule), params).fetchall()]
+    assert answers == [rule.is_own_session(a, r, d) for a, r, d in cases]
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_statements_sql_equals_python(store_dsn: str, rule: OwnActivity) -> None:
+    cases = list(itertools.product(TEXTS, ROLES, DATABASES))
+    query = sql.SQL("SELECT {} FROM (VALUES {}) AS t(query, rolname, datname)").format(
+        OwnActivity.statement_sql(), sql.SQL(", ").join(
+            sql.SQL("(%s::text, %s::text, %s::text)") for _ in cases))
+    params = [v for case in cases for v in case]
+    with psycopg.connect(store_dsn) as conn:
+        answers = [row[0] for row in conn.execute(_bind(query, rule), params).fetchall()]
+    assert answers == [rule.is_own_statement(t, r, d) for t, r, d in cases]
+
+
+def _bind(query: sql.Composed, rule: OwnActivity) -> sql.Composed:
+    """The rule's named parameters as literals, so the rows can use positional ones."""
+    text = query.as_string(None)
+    for name, value in rule.params().items():
+        text = text.replace(f"%({name})s", sql.Literal(value).as_string(None))
+    return sql.SQL(text)  # type: ignore[arg-type]
