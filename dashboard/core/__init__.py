@@ -11,7 +11,8 @@ stored samples into chart buckets (0 when a run found nothing, a gap only when a
 is missing) and says why a chart is empty (pure); `own.py` is the one rule for Kasho Ops'
 own sessions, statements and store database (pure, plus its SQL form); `utilization.py` is
 the one definition of connections in use against usable slots (pure); `panels.py` places a
-chart or the reason it is empty, and notes what was hidden; `figures.py` gives every chart
+chart or the reason it is empty, and notes what was hidden; `loading.py` runs a page's reads
+at once and builds each figure once per window for every session; `figures.py` gives every chart
 one look (`finish_figure`, colours, UTC axes, whole-number count ticks, gap bands);
 `freshness.py` rates each metric group ok / stale / failing / never (pure); `units.py`
 formats bytes, rates, ages and intervals.
