@@ -72,6 +72,7 @@ def backend_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+@pytest.mark.timeout(1800)
 def test_sampling_cost_against_the_bare_pg_stat_activity_read(
         busy_server: LocalCluster) -> None:
     config = make_config("host=127.0.0.1 dbname=unused",

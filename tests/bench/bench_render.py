@@ -147,11 +147,13 @@ async def measure(base_url: str, pid: int) -> list[tuple[str, int, float, float,
                                                     for _ in range(SESSIONS)))
                 results.append((name, wanted, cold, statistics.median(warm), cpu,
                                 statistics.median(concurrent), max(concurrent)))
+                print(f"{name}: {results[-1][1:]}", flush=True)
         finally:
             await browser.close()
     return results
 
 
+@pytest.mark.timeout(3600)
 def test_render_time_of_every_page_with_seven_days_of_history(
         history_store: LocalCluster, tmp_path: Path) -> None:
     if not CHROMIUM.exists():
