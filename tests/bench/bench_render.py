@@ -11,8 +11,10 @@ connections, limits and session ages every 15 s, database stats every minute, si
 their hourly and daily rollups, and average active sessions every minute. The target is
 the store's own server, so the live Activity page has a server to read.
 
-Measured per page on the 7-day range, each in a fresh browser tab:
-  cold   the first load after the dashboard started (every read misses the cache);
+Measured per page on the 7-day range, each in a fresh browser tab, after one load that
+counts the page's charts (every measurement waits for that many drawn):
+  cold   a load just after the window moved (the cache keys change every 30 s, so every
+         read and figure misses the cache);
   warm   the median of WARM_LOADS loads after it (reads shared from the cache);
   cpu    the dashboard process's CPU seconds (user + system) per warm load;
   10x    ten tabs loading the page at once just after the window moved (the cache keys
@@ -58,6 +60,7 @@ CPU_LOADS = 3
 SESSIONS = 10
 LOAD_TIMEOUT_MS = 180_000
 WINDOW_STEP_SECONDS = 30
+STABLE_SECONDS = 6
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # Drawn: every plotly chart has its plot layer, and the script is no longer running.
 CHARTS_DRAWN = """([wanted]) => [...document.querySelectorAll('.js-plotly-plot')]
@@ -110,15 +113,21 @@ async def load_once(browser: object, url: str, wanted: int) -> float:
 
 
 async def count_charts(browser: object, url: str) -> int:
+    """How many charts the page draws: the count once it has held still for STABLE_SECONDS
+    with the script finished."""
     page = await browser.new_page(viewport={"width": 1600, "height": 1000})  # type: ignore[attr-defined]
     try:
         await page.goto(url)
-        await page.wait_for_selector("[data-testid=stApp]")
-        await page.wait_for_timeout(4000)
-        await page.wait_for_function("() => !document.querySelector("
-                                     "'[data-testid=stStatusWidget]')", timeout=LOAD_TIMEOUT_MS)
-        await page.wait_for_timeout(2000)
-        return int(await page.evaluate(COUNT_CHARTS))
+        await page.wait_for_function(CHARTS_DRAWN, arg=[1], timeout=LOAD_TIMEOUT_MS)
+        count, since = -1, time.monotonic()
+        while time.monotonic() - since < STABLE_SECONDS:
+            now = int(await page.evaluate(COUNT_CHARTS))
+            running = await page.evaluate(
+                "() => !!document.querySelector('[data-testid=stStatusWidget]')")
+            if now != count or running:
+                count, since = now, time.monotonic()
+            await page.wait_for_timeout(250)
+        return count
     finally:
         await page.close()
 
@@ -134,9 +143,9 @@ async def measure(base_url: str, pid: int) -> list[tuple[str, int, float, float,
         try:
             for name in PAGES:
                 url = f"{base_url}/{name}?target={TARGET}&range={RANGE}"
-                wait_for_window_step()
-                cold = await load_once(browser, url, 1)
                 wanted = await count_charts(browser, url)
+                wait_for_window_step()  # every read and figure misses the cache again
+                cold = await load_once(browser, url, wanted)
                 warm = [await load_once(browser, url, wanted) for _ in range(WARM_LOADS)]
                 before = cpu_seconds(pid)
                 for _ in range(CPU_LOADS):
