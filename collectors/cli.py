@@ -97,6 +97,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
                 status = "ok" if record.error is None else f"FAILED: {record.error}"
                 print(f"{record.target:<20} {record.metric_group:<20} "
                       f"{record.rows_written:>6} rows {record.duration_ms:>8.1f} ms  {status}")
+                if record.note:
+                    print(f"{'':<20} {'':<20} note: {record.note}")
             failed = sum(1 for r in records if r.error)
             print(f"{len(records) - failed} ok, {failed} failed")
             return 1 if failed else 0
@@ -130,17 +132,48 @@ def _group_name(value: str) -> str:
 # -- dashboard -------------------------------------------------------------------------------
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
+    from collectors.dashboard_server import streamlit_argv, streamlit_env, write_auth_secrets
+
     config = _config(args)
     port = args.port or config.dashboard.port
-    env = {**os.environ, "KASHO_OPS_CONFIG": str(Path(config.source or "").resolve())}
-    argv = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard" / "app.py"),
-            "--server.address", config.dashboard.address, "--server.port", str(port),
-            "--server.headless", "true", "--browser.gatherUsageStats", "false",
-            "--server.enableXsrfProtection", "true", "--server.enableCORS", "true",
-            "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer"]
-    print(f"dashboard listening on {config.dashboard.address}:{port}", flush=True)
-    os.execvpe(argv[0], argv, env)
+    argv = streamlit_argv(config, port, write_auth_secrets(config))
+    print(f"dashboard listening on {config.dashboard.address}:{port} (sign-in: "
+          f"{config.auth.mode})", flush=True)
+    os.execvpe(argv[0], argv, streamlit_env(config))
     return 0  # not reached
+
+
+# -- doctor ----------------------------------------------------------------------------------
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from collectors.core.probe import probe_target
+
+    config = _config(args)
+    names = [args.target] if args.target else [t.name for t in config.targets]
+    if not names:
+        raise ConfigError(f"{config.source}: no [[targets]] configured; add one with name and dsn")
+    all_ok = True
+    for name in names:
+        result = probe_target(config, name)
+        broken = [f for f in result.findings if not f.ok]
+        all_ok = all_ok and result.ok
+        print(f"{name}: {len(result.findings) - len(broken)} of {len(result.findings)} work")
+        for finding in broken:
+            print(f"  {finding.subject}: {finding.problem}\n    fix: {finding.fix}")
+    return 0 if all_ok else 1
+
+
+# -- audit -----------------------------------------------------------------------------------
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from collectors.audit_export import audit_rows, parse_since
+
+    config = _config(args)
+    since = parse_since(args.since)
+    for row in audit_rows(config.store.dashboard_dsn, since, args.kind):
+        print(row, flush=False)
+    sys.stdout.flush()
+    return 0
 
 
 # -- catalog ---------------------------------------------------------------------------------
@@ -195,6 +228,19 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard = sub.add_parser("dashboard", parents=[common], help="serve the dashboard")
     dashboard.add_argument("--port", type=int, help="port (default: [dashboard] port, 8501)")
     dashboard.set_defaults(func=cmd_dashboard)
+
+    doctor = sub.add_parser("doctor", parents=[common], help="setup check: what cannot be "
+                            "collected on each target, and the fix; exit 1 if anything")
+    doctor.add_argument("--target", help="only this target")
+    doctor.set_defaults(func=cmd_doctor)
+
+    audit = sub.add_parser("audit", parents=[common], help="print the audit trail (sign-ins, "
+                           "actions, EXPLAINs) as JSON lines, oldest first")
+    audit.add_argument("--since", required=True,
+                       help="ISO time (2026-05-01T00:00Z) or an age: 30m, 24h, 7d")
+    audit.add_argument("--kind", action="append", choices=["sign_in", "dba_action", "explain"],
+                       help="only this kind (repeatable)")
+    audit.set_defaults(func=cmd_audit)
 
     catalog = sub.add_parser("catalog", parents=[common], help="list the metric groups")
     catalog.set_defaults(func=cmd_catalog)

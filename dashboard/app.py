@@ -1,13 +1,18 @@
 """Kasho Ops dashboard entry point: `kasho-ops dashboard` runs `streamlit run` on this file.
 
 It is the router and frame around every page: page config, the config file
-($KASHO_OPS_CONFIG), the sidebar (target and time range, mirrored in the URL), then the
-current page from dashboard/navigation.py, which reads its PageContext.
+($KASHO_OPS_CONFIG), sign-in (dashboard/core/auth.py: no identity, no page), the pages the
+signed-in role may open, the sidebar (target and time range, mirrored in the URL), then the
+current page from dashboard/navigation.py, which reads its PageContext. The page's
+permission is checked here, server-side, before it runs; an error inside a page shows its
+details to admins only.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import streamlit as st
@@ -22,7 +27,7 @@ from collectors.core.errors import KashoOpsError  # noqa: E402
 from collectors.core.metric_groups import load_catalog  # noqa: E402
 from collectors.core.redact import redact  # noqa: E402
 from dashboard import navigation  # noqa: E402
-from dashboard.core import sidebar  # noqa: E402
+from dashboard.core import auth, sidebar  # noqa: E402
 from dashboard.core.context import SESSION_KEY  # noqa: E402
 from dashboard.core.store import store_label  # noqa: E402
 
@@ -33,18 +38,22 @@ st.set_page_config(page_title="Kasho Ops", page_icon=":material/database:", layo
 
 
 def _load_config() -> Config | None:
+    """The config, with the store seen through the dashboard's read-only role."""
     try:
-        return load_config(None, known_groups=set(load_catalog()))
+        config = load_config(None, known_groups=set(load_catalog()))
+        return replace(config, store=config.store.for_dashboard())
     except KashoOpsError as exc:
         st.error(redact(str(exc)), icon=":material/error:")
         return None
 
 
 st.logo(str(Path(__file__).resolve().parent / "static" / "logo.svg"), size="large")
-page = st.navigation(navigation.build_pages())
 config = _load_config()
 if config is None:
     st.stop()
+actor = auth.sign_in(config)
+page = st.navigation(navigation.build_pages(navigation.pages_for(actor.role)))
+auth.require(navigation.permission_of(page.url_path))
 if not config.targets:
     st.warning(f"No targets configured in {config.source}: add a [[targets]] table with a "
                "name and a dsn, then reload.", icon=":material/warning:")
@@ -58,4 +67,12 @@ pending_notes.extend(notes)
 if page.url_path:  # not the root forwarder
     for note in st.session_state.pop(NOTES_KEY):
         st.warning(note, icon=":material/link_off:")
-page.run()
+try:
+    page.run()
+except Exception as exc:  # st.stop and st.rerun are BaseExceptions and pass through
+    logging.getLogger("kasho-ops.dashboard").exception("page %s failed", page.url_path)
+    if auth.allowed("read_audit"):
+        st.exception(exc)
+    else:
+        st.error("This page failed to draw; the details are in the dashboard's log (and "
+                 "shown to admins).", icon=":material/error:")

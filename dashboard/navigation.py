@@ -13,6 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from collectors.core.access import Permission, Role, permits
 from dashboard import features
 from dashboard.core.pages import PageSpec
 
@@ -29,6 +30,16 @@ def discover_pages() -> list[PageSpec]:
 
 
 PAGES: list[PageSpec] = discover_pages()
+
+
+def pages_for(role: Role | None) -> list[PageSpec]:
+    """The pages `role` may open, in sidebar order."""
+    return [spec for spec in PAGES if permits(role, spec.permission)]
+
+
+def permission_of(url_path: str) -> Permission:
+    """What a page needs; the hidden root forwarder needs what every page needs."""
+    return next((spec.permission for spec in PAGES if spec.url_path == url_path), "view")
 
 
 def build_pages(specs: list[PageSpec] | None = None) -> list[st.Page]:

@@ -5,5 +5,7 @@
 migrations applied with deterministic users, accounts and a payments history, generated
 server-side, plus the `demo_accounts` pick list; `workload.py` runs pgbench with the scripts
 in `workload/` (balance reads, statements, transfers, deposits, card payments, settlement,
-chargebacks, a monthly report) as application_name 'kasho-demo-workload'.
+chargebacks, a monthly report) as application_name 'kasho-demo-workload';
+`explain_role.py` creates the role the demo's `explain_dsn` names, so EXPLAIN can plan the
+workload's statements.
 """

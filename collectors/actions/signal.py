@@ -3,10 +3,13 @@
 The monitoring role (pg_monitor) cannot signal other roles' backends, so an action connects
 with the target's `actions_dsn`: a role granted pg_signal_backend (which PostgreSQL never
 lets signal a superuser's session) and pg_read_all_stats, to see whom it signals. Actions
-are refused unless `[dashboard] actions_enabled` is on, and never touch Kasho Ops' own
-sessions (application_name kasho-ops*, or the acting session itself). The pid is re-checked
-in the same statement that signals it, against the backend_start the person saw, so a pid
-reused by a new backend in the meantime is never hit.
+are denied unless the actor's role permits them (cancel: operator, terminate: admin; checked
+here, not only by the page), refused unless `[dashboard] actions_enabled` is on, and only ever
+reach client backends (never WAL senders, replication or parallel workers, autovacuum). They
+never touch this process's own sessions, known by the pids it opened (`own_backend_pids`),
+not by an application_name anyone can set. The pid is re-checked in the same statement that
+signals it, against the backend_start the person saw and those rules, so a pid reused by a
+new backend in the meantime is never hit.
 
 Every attempt, refusals and failures included, is one row in kasho_ops.dba_actions in the
 metrics store. The audit table is checked before anything is done: no audit, no action.
@@ -17,26 +20,28 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
 from collectors.actions.audit import connect_audit
+from collectors.core.access import AccessDenied, Actor, Permission, authorize
 from collectors.core.config import Config, Target
-from collectors.core.connections import APPLICATION_NAME, describe_error
+from collectors.core.connections import TrackedConnection, describe_error, own_backend_pids
 from collectors.core.errors import ConfigError
 from collectors.core.redact import Secret
-from collectors.live.activity import mask_literals
+from collectors.live.activity import masked_query
 
 log = logging.getLogger(__name__)
 
 ACTIONS = {"cancel": "pg_cancel_backend", "terminate": "pg_terminate_backend"}
+# cancel needs an operator, terminate an admin (collectors/core/access.py).
 ACTIONS_APPLICATION_NAME = "kasho-ops-actions"
 AUDIT_QUERY_CHARS = 200
 TERMINATE_WAIT_MS = 3000  # PostgreSQL 14+: wait this long for the backend to exit
-OUTCOMES = ("signalled", "refused", "not_found", "failed")
+OUTCOMES = ("signalled", "refused", "not_found", "failed", "denied")
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,7 @@ class ActionRequest:
     action: str  # a key of ACTIONS
     target: str
     pid: int
-    actor: str  # who asked; "unauthenticated (actions_enabled)" until the dashboard has auth
+    actor: Actor  # who asked (signed in), with the role their permission is checked against
     backend_start: datetime | None = None  # as the person saw it; None: whatever runs now
 
 
@@ -54,6 +59,7 @@ class TargetSession:
 
     pid: int
     backend_start: datetime | None
+    backend_type: str
     usename: str
     application_name: str
     datname: str
@@ -72,14 +78,20 @@ class ActionResult:
         return self.outcome == "signalled"
 
 
-def refusal_reason(session: TargetSession, acting_pid: int,
+SIGNALLABLE_BACKEND = "client backend"
+
+
+def refusal_reason(session: TargetSession, acting_pid: int, own_pids: frozenset[int],
                    expected_backend_start: datetime | None) -> str | None:
     """Why an action on `session` must not run, or None. Pure."""
     if session.pid == acting_pid:
         return f"pid {session.pid} is this action's own session"
-    if session.application_name.startswith(APPLICATION_NAME):
-        return (f"pid {session.pid} is a Kasho Ops session ({session.application_name}); "
+    if session.pid in own_pids:
+        return (f"pid {session.pid} is one of this Kasho Ops process's own sessions; "
                 "Kasho Ops never signals its own sessions")
+    if session.backend_type != SIGNALLABLE_BACKEND:
+        return (f"pid {session.pid} is a {session.backend_type or 'server process'}, not a "
+                "client session; only client sessions can be cancelled or terminated here")
     if expected_backend_start is not None and session.backend_start != expected_backend_start:
         return (f"pid {session.pid} now belongs to another backend (started "
                 f"{session.backend_start:%Y-%m-%d %H:%M:%S %Z}); refresh and choose again")
@@ -97,7 +109,8 @@ def actions_connect_kwargs(actions_dsn: Secret, connect_timeout_seconds: int) ->
 
 
 _LOOKUP = """
-SELECT pid, backend_start, coalesce(usename, '') AS usename,
+SELECT pid, backend_start, coalesce(backend_type, '') AS backend_type,
+       coalesce(usename, '') AS usename,
        coalesce(application_name, '') AS application_name, coalesce(datname, '') AS datname,
        coalesce(left(query, 4000), '') AS query
 FROM pg_stat_activity WHERE pid = %(pid)s
@@ -105,14 +118,15 @@ FROM pg_stat_activity WHERE pid = %(pid)s
 
 
 def _signal_statement(action: str, server_version: int) -> sql.Composed:
-    """Signal the pid only if it is still the backend we looked at, and not one of ours."""
+    """Signal the pid only if it is still the client backend we looked at, not one of ours."""
     call = sql.SQL("{}(pid)").format(sql.Identifier(ACTIONS[action]))
     if action == "terminate" and server_version >= 140000:
         call = sql.SQL("{}(pid, {})").format(sql.Identifier(ACTIONS[action]),
                                              sql.Literal(TERMINATE_WAIT_MS))
     return sql.SQL("SELECT {} FROM pg_stat_activity WHERE pid = %(pid)s "
                    "AND backend_start = %(backend_start)s AND pid <> pg_backend_pid() "
-                   "AND coalesce(application_name, '') NOT LIKE 'kasho-ops%%'").format(call)
+                   "AND backend_type = {} AND pid <> ALL(%(own_pids)s::integer[])").format(
+        call, sql.Literal(SIGNALLABLE_BACKEND))
 
 
 class AuditTrail:
@@ -129,22 +143,23 @@ class AuditTrail:
     def append(conn: psycopg.Connection[Any], request: ActionRequest, outcome: str,
                error: str | None, session: TargetSession | None) -> None:
         conn.execute("""
-            INSERT INTO kasho_ops.dba_actions (actor, target, pid, action, outcome, error,
-                backend_start, usename, application_name, datname, query)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-            [request.actor, request.target, request.pid, request.action, outcome, error,
+            INSERT INTO kasho_ops.dba_actions (actor, actor_role, target, pid, action, outcome,
+                error, backend_start, usename, application_name, datname, query)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            [request.actor.name, request.actor.role, request.target, request.pid,
+             request.action, outcome, error,
              session.backend_start if session else request.backend_start,
              session.usename if session else None,
              session.application_name if session else None,
              session.datname if session else None,
-             mask_literals(session.query, AUDIT_QUERY_CHARS) if session else None])
+             masked_query(session.query, AUDIT_QUERY_CHARS) if session else None])
 
 
 def perform(request: ActionRequest, config: Config) -> ActionResult:
     """Run one audited action; never raises for an expected failure."""
     if request.action not in ACTIONS:
         raise ValueError(f"unknown action {request.action!r}; use one of {', '.join(ACTIONS)}")
-    audit = AuditTrail(config.store.dsn)
+    audit = AuditTrail(config.store.audit_writer_dsn)
     try:
         audit_conn = audit.connect()
     except psycopg.Error as exc:
@@ -165,6 +180,10 @@ def perform(request: ActionRequest, config: Config) -> ActionResult:
 
 
 def _act(request: ActionRequest, config: Config) -> tuple[str, str, TargetSession | None]:
+    try:
+        authorize(request.actor, cast(Permission, request.action))
+    except AccessDenied as exc:
+        return "denied", str(exc), None
     if not config.dashboard.actions_enabled:
         return "refused", ("actions are disabled; set [dashboard] actions_enabled = true to "
                            "allow cancel and terminate"), None
@@ -193,7 +212,8 @@ def _signal(request: ActionRequest, target: Target,
             connect_timeout: int) -> tuple[str, str, TargetSession | None]:
     assert target.actions_dsn is not None
     notices: list[str] = []
-    with psycopg.connect(**actions_connect_kwargs(target.actions_dsn, connect_timeout)) as conn:
+    with TrackedConnection.connect(**actions_connect_kwargs(target.actions_dsn,
+                                                            connect_timeout)) as conn:
         conn.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
         found = conn.cursor(row_factory=dict_row).execute(_LOOKUP, {"pid": request.pid}
                                                           ).fetchone()
@@ -204,13 +224,15 @@ def _signal(request: ActionRequest, target: Target,
             return "failed", (f"the actions_dsn role of {target.name} cannot see who pid "
                               f"{request.pid} is; grant it pg_read_all_stats (or pg_monitor) "
                               "as well as pg_signal_backend"), session
-        reason = refusal_reason(session, conn.info.backend_pid, request.backend_start)
+        own_pids = own_backend_pids()
+        reason = refusal_reason(session, conn.info.backend_pid, own_pids,
+                                request.backend_start)
         if reason:
             return "refused", reason, session
         try:
             row = conn.execute(_signal_statement(request.action, conn.info.server_version),
-                               {"pid": session.pid,
-                                "backend_start": session.backend_start}).fetchone()
+                               {"pid": session.pid, "backend_start": session.backend_start,
+                                "own_pids": sorted(own_pids)}).fetchone()
         except psycopg.Error as exc:
             return "failed", _failure(request, target, exc), session
     if row is None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Self
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -37,6 +38,41 @@ CONNECTION_HEADROOM_SQL = """
     FROM pg_roles r WHERE r.rolname = current_user"""
 
 
+class TrackedConnection(psycopg.Connection[Any]):
+    """A connection that registers its backend pid while open, so this process knows its own
+    sessions by pid (`own_backend_pids`), never by an application_name anyone can set."""
+
+    _own_pid: int | None = None
+
+    @classmethod
+    def connect(cls, conninfo: str = "", **kwargs: Any) -> Self:
+        conn = super().connect(conninfo, **kwargs)
+        conn._own_pid = conn.info.backend_pid
+        with _OWN_PIDS_LOCK:
+            _OWN_PIDS[conn._own_pid] = _OWN_PIDS.get(conn._own_pid, 0) + 1
+        return conn
+
+    def close(self) -> None:
+        pid, self._own_pid = self._own_pid, None
+        if pid is not None:
+            with _OWN_PIDS_LOCK:
+                left = _OWN_PIDS.pop(pid, 1) - 1
+                if left > 0:  # the same pid on another server
+                    _OWN_PIDS[pid] = left
+        super().close()
+
+
+_OWN_PIDS: dict[int, int] = {}
+_OWN_PIDS_LOCK = threading.Lock()
+
+
+def own_backend_pids() -> frozenset[int]:
+    """Backend pids of the sessions this process has open (to any server: a pid number on
+    another server may collide, which only ever refuses more)."""
+    with _OWN_PIDS_LOCK:
+        return frozenset(_OWN_PIDS)
+
+
 def session_options(settings: CollectorSettings) -> str:
     return (f"-c statement_timeout={settings.statement_timeout_ms} "
             f"-c lock_timeout={settings.lock_timeout_ms} "
@@ -58,6 +94,21 @@ def monitoring_connect_kwargs(target: Target, settings: CollectorSettings) -> di
     }
 
 
+@dataclass(frozen=True)
+class SessionProfile:
+    """How to open and check sessions to one kind of target (collectors/core/target_kinds.py):
+    libpq parameters, the pool's health check, and the SQL that reads the monitoring role's
+    CONNECTION LIMIT headroom (None where the target has no such thing)."""
+
+    connect_kwargs: Callable[[Target, CollectorSettings], dict[str, Any]]
+    check: Callable[[psycopg.Connection[Any]], None]
+    headroom_sql: str | None
+
+
+POSTGRES_SESSION = SessionProfile(monitoring_connect_kwargs, ConnectionPool.check_connection,
+                                  CONNECTION_HEADROOM_SQL)
+
+
 def describe_error(exc: BaseException) -> str:
     """One redacted line: libpq's or the server's reason, without its multi-line hints."""
     text = str(exc).strip() or type(exc).__name__
@@ -68,14 +119,16 @@ def describe_error(exc: BaseException) -> str:
 class TargetConnections:
     """The connection pool of one monitored server (at most `max_connections_per_target`)."""
 
-    def __init__(self, target: Target, settings: CollectorSettings) -> None:
+    def __init__(self, target: Target, settings: CollectorSettings,
+                 session: SessionProfile = POSTGRES_SESSION) -> None:
         self.target = target
         self.settings = settings
+        self.session = session
         self._pool: ConnectionPool | None = None
         self._lock = threading.Lock()
 
     def _connect_kwargs(self) -> dict[str, Any]:
-        return monitoring_connect_kwargs(self.target, self.settings)
+        return self.session.connect_kwargs(self.target, self.settings)
 
     def probe(self) -> tuple[int, int]:
         """Open and close one session; raise TargetUnavailable with the reason on failure.
@@ -83,8 +136,10 @@ class TargetConnections:
         Returns the role's CONNECTION LIMIT (-1: none) and how many other Kasho Ops sessions
         the role already has open on the server."""
         try:
-            with psycopg.connect(**self._connect_kwargs()) as conn:
-                row = conn.execute(CONNECTION_HEADROOM_SQL).fetchone()
+            with TrackedConnection.connect(**self._connect_kwargs()) as conn:
+                if self.session.headroom_sql is None:
+                    return (-1, 0)
+                row = conn.execute(self.session.headroom_sql).fetchone()
         except psycopg.Error as exc:
             raise TargetUnavailable(f"target {self.target.name}: cannot connect: "
                                     f"{describe_error(exc)}") from None
@@ -105,12 +160,13 @@ class TargetConnections:
                 self._warn_if_over_role_limit(*self.probe())
                 self._pool = ConnectionPool(
                     kwargs=self._connect_kwargs(),
+                    connection_class=TrackedConnection,
                     min_size=1,
                     max_size=self.settings.max_connections_per_target,
                     timeout=float(self.settings.connect_timeout_seconds),
                     max_idle=300.0,
                     name=f"kasho-ops:{self.target.name}",
-                    check=ConnectionPool.check_connection,
+                    check=self.session.check,
                     open=False,
                 )
                 self._pool.open(wait=True, timeout=float(self.settings.connect_timeout_seconds))

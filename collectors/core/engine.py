@@ -1,11 +1,20 @@
 """The engine: the one place that runs a metric group against a monitored server.
 
 `Engine.run(group, target)` picks the group's SQL for the server's major version, runs it
-read-only under the group's timeout, turns counters into deltas (keeping the previous sample
-per target and group in memory), writes the rows and a run record to the store, and returns
-what happened. A group's text columns (query texts, names) go to its side table once per
-text key, never into every row. It never raises for a failed collection: every failure is
-a RunRecord.
+read-only under the group's timeout, turns counters into deltas, writes the rows and a run
+record to the store, and returns what happened. It never raises for a failed collection:
+every failure is a RunRecord.
+
+Counter deltas start from the group's baseline on the target: this process's last sample,
+or, on its first run, the one kept in the store (`baselines.py`), so a restart or a `collect
+--once` from cron continues where the last run of any process stopped. The interval is
+measured on the server's own clock, read in the same round trip as the counters. The new
+baseline is written with the run's rows in one store transaction, only if the stored one
+is still the one the deltas started from: an interval is stored once or not at all.
+
+A group's text columns (query texts, names) go to its side table once per text key, never
+into every row. A group with a text query reads them from the server only for keys the side
+table does not hold yet; the keys it holds are loaded from the store once per process.
 
 A sampled group (active_sessions) is read by `Engine.sample` every sample interval into the
 target's SampleWindow (collectors/core/sampling.py); its `run` stores the window's averages.
@@ -16,58 +25,94 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg import sql
+from psycopg_pool import PoolTimeout
 
+from collectors.core.baselines import BaselineUpdate, load_baseline
 from collectors.core.config import CollectorSettings, Target
-from collectors.core.connections import QUERY_MARKER, TargetConnections, describe_error
-from collectors.core.db import fetch_value
-from collectors.core.deltas import Sample, counter_deltas, index_rows
+from collectors.core.connections import TargetConnections, describe_error
+from collectors.core.deltas import (
+    Baseline,
+    DeltaResult,
+    Key,
+    Sample,
+    counter_deltas,
+    index_rows,
+)
 from collectors.core.errors import KashoOpsError, TargetUnavailable
 from collectors.core.metric_groups import MetricGroup
-from collectors.core.redact import mask_string_literals
 from collectors.core.sampling import SampleWindow, window_note
+from collectors.core.sqltext import mask_literals
 from collectors.core.store import Batch, MetricStore, RunRecord
+from collectors.core.target_kinds import ServerRead, kind_for, read_server
+
+__all__ = ["Engine", "GroupRows", "ServerRead", "read_server"]
 
 log = logging.getLogger(__name__)
 MAX_REMEMBERED_TEXTS = 200_000
 
 
+class BaselineUnavailable(KashoOpsError):
+    """The store could not be asked for a counter baseline: the run waits for it."""
+
+
 @dataclass(frozen=True)
 class GroupRows:
-    """What one run read: the rows to store (deltas for counters) and the server facts."""
+    """What one run read: the rows to store (deltas for counters) and the server facts.
+
+    For a group with a text query, `rows` have no text columns and `texts` holds the text
+    rows of keys the store has not seen; `baseline` is the counter baseline to store with
+    the rows; `collected_at` is the server's clock at the read (counter groups)."""
 
     rows: list[dict[str, Any]]
     server_major: int
     note: str | None = None
+    collected_at: datetime | None = None
+    texts: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    baseline: BaselineUpdate | None = None
 
 
 class Engine:
-    def __init__(self, settings: CollectorSettings, store: MetricStore | None) -> None:
+    def __init__(self, settings: CollectorSettings, store: MetricStore | None,
+                 collector_id: str | None = None) -> None:
         self.settings = settings
         self.store = store
+        self.collector_id = collector_id
         self._connections: dict[str, TargetConnections] = {}
-        self._samples: dict[tuple[str, str], Sample] = {}
-        self._texts_stored: dict[tuple[str, str], set[tuple[Any, ...]]] = {}
+        self._baselines: dict[tuple[str, str], Baseline] = {}
+        self._texts_known: dict[tuple[str, str], set[Key]] = {}
+        self._texts_day: date | None = None
         self._windows: dict[tuple[str, str], SampleWindow] = {}
         self._lock = threading.Lock()
 
     def connections_for(self, target: Target) -> TargetConnections:
         with self._lock:
             if target.name not in self._connections:
-                self._connections[target.name] = TargetConnections(target, self.settings)
+                self._connections[target.name] = TargetConnections(
+                    target, self.settings, kind_for(target).session)
             return self._connections[target.name]
 
-    def forget_target(self, target_name: str) -> None:
-        """Drop cached samples after a connection error: deltas restart from a new baseline."""
+    def close_target(self, target_name: str) -> None:
+        """Close a target's pool and forget its cached baselines: another collector holds
+        it now (leases.py), and the store's baseline is the one to continue from."""
         with self._lock:
-            for key in [k for k in self._samples if k[0] == target_name]:
-                del self._samples[key]
+            connections = self._connections.pop(target_name, None)
+            for key in [k for k in self._baselines if k[0] == target_name]:
+                del self._baselines[key]
+        if connections is not None:
+            connections.close()
+
+    def forget_target(self, target_name: str) -> None:
+        """Forget a target's cached baselines: the next run continues from the store's."""
+        with self._lock:
+            for key in [k for k in self._baselines if k[0] == target_name]:
+                del self._baselines[key]
 
     def close(self) -> None:
         for connections in self._connections.values():
@@ -75,53 +120,82 @@ class Engine:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def read(self, group: MetricGroup, target: Target, now: datetime) -> GroupRows:
-        """Run the group's SQL on the target and return rows ready for the store."""
+    def read(self, group: MetricGroup, target: Target) -> GroupRows:
+        """Run the group's SQL on the target and return rows ready for the store.
+
+        Writes and remembers nothing: for a counter group the returned `baseline` is what
+        `run` stores with the rows."""
+        previous, from_store = (self._previous_baseline(group, target) if group.is_counter
+                                else (None, False))
+        known = self._known_text_keys(group, target) if group.has_text_query else set()
+        # The session already has the default statement_timeout (a startup option).
+        timeout_ms = (group.timeout_ms if group.timeout_ms != self.settings.statement_timeout_ms
+                      else None)
         with self.connections_for(target).connection() as conn:
             server_major = conn.info.server_version // 10000
-            query = group.sql_for(server_major)
-            with conn.transaction():
-                if not group.is_sampled:  # a sample is one small query, every second
-                    timeout_ms = group.timeout_ms or self.settings.statement_timeout_ms
-                    conn.execute("SELECT set_config('statement_timeout', %s, true)",
-                                 [str(timeout_ms)])
-                rows = conn.cursor(row_factory=dict_row).execute(
-                    QUERY_MARKER + query).fetchall()
-                started_at = None
-                if group.is_counter:
-                    started_at = fetch_value(conn, "SELECT pg_postmaster_start_time()")
-        if not group.is_counter:
-            return GroupRows(rows=rows, server_major=server_major)
-        return self._deltas(group, target, now, rows, started_at, server_major)
+            read = kind_for(target).read(conn, group, server_major, timeout_ms,
+                                         with_clock=group.is_counter)
+            if not group.is_counter:
+                return GroupRows(rows=read.rows, server_major=server_major)
+            assert read.read_at is not None
+            sample = Sample(read.read_at, read.server_started_at,
+                            index_rows(read.rows, group.keys))
+            result = counter_deltas(previous, sample, group)
+            texts: dict[Key, dict[str, Any]] = {}
+            if group.has_text_query:
+                wanted = unseen_text_keys(group, result.rows, known)
+                if wanted:
+                    texts = read_texts(conn, group, server_major, timeout_ms, wanted)
+        update = None
+        if not result.clock_not_advanced:
+            update = BaselineUpdate(target.name, group.name, previous, result.baseline,
+                                    result.changed, result.vanished, result.replaces_baseline)
+        note = describe_deltas(group, result, previous if from_store else None)
+        return GroupRows(rows=result.rows, server_major=server_major, note=note,
+                         collected_at=sample.taken_at, texts=texts, baseline=update)
 
-    def _deltas(self, group: MetricGroup, target: Target, now: datetime,
-                rows: list[dict[str, Any]], server_started_at: datetime | None,
-                server_major: int) -> GroupRows:
-        current = Sample(taken_at=now, server_started_at=server_started_at,
-                         rows=index_rows(rows, group.keys))
+    def _previous_baseline(self, group: MetricGroup,
+                           target: Target) -> tuple[Baseline | None, bool]:
+        """This process's last baseline, else the store's; and whether it came from the store."""
+        key = (target.name, group.name)
         with self._lock:
-            previous = self._samples.get((target.name, group.name))
-            self._samples[(target.name, group.name)] = current
-        result = counter_deltas(previous, current, group.counters, group.reset_column,
-                                group.only_changed, group.new_from_zero)
-        note = None
-        if result.baseline_only:
-            note = "first sample: baseline taken, deltas from the next run"
-        elif result.restarted:
-            note = "server restarted since the last sample: new baseline, no deltas this run"
-            log.warning("target %s restarted; %s starts a new baseline", target.name, group.name)
-        elif result.reset_keys:
-            handled = "counted from zero" if group.new_from_zero else "skipped this run"
-            note = f"statistics reset for {len(result.reset_keys)} series: {handled}"
-        return GroupRows(rows=result.rows, server_major=server_major, note=note)
-
-    def prime(self, group: MetricGroup, target: Target) -> bool:
-        """Take a counter group's baseline sample without storing; False if it failed."""
+            cached = self._baselines.get(key)
+        if cached is not None or self.store is None:
+            return cached, False
         try:
-            self.read(group, target, datetime.now(UTC))
-        except (psycopg.Error, KashoOpsError):
-            return False
-        return True
+            with self.store.connection() as conn, conn.transaction():
+                stored = load_baseline(conn, target.name, group.name)
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise BaselineUnavailable(
+                f"{group.name} on {target.name}: cannot read the counter baseline from the "
+                f"store ({describe_error(exc)}); nothing is lost: the first run after the "
+                "store is back covers this interval") from None
+        if stored is not None:
+            with self._lock:
+                self._baselines.setdefault(key, stored)
+        return stored, stored is not None
+
+    def _known_text_keys(self, group: MetricGroup, target: Target) -> set[Key]:
+        """The text keys the side table holds for this target (loaded once per process)."""
+        key = (target.name, group.name)
+        with self._lock:
+            known = self._texts_known.get(key)
+        if known is not None:
+            return known
+        loaded: set[Key] = set()
+        if self.store is not None and group.text_table:
+            statement = sql.SQL("SELECT {} FROM {}.{} WHERE target = %s").format(
+                sql.SQL(", ").join(map(sql.Identifier, group.text_keys)),
+                sql.Identifier("kasho_ops"), sql.Identifier(group.text_table))
+            try:
+                with self.store.connection() as conn, conn.transaction():
+                    loaded = {tuple(row) for row in conn.execute(statement, [target.name])}
+            except (psycopg.Error, PoolTimeout) as exc:
+                raise BaselineUnavailable(
+                    f"{group.name} on {target.name}: cannot read the stored text keys from "
+                    f"the store ({describe_error(exc)})") from None
+        with self._lock:
+            return self._texts_known.setdefault(key, loaded)
 
     # -- sampled groups --------------------------------------------------------------------
 
@@ -138,7 +212,7 @@ class Engine:
         window = self.window_for(group, target)
         taken_at = datetime.now(UTC)
         try:
-            result = self.read(group, target, taken_at)
+            result = self.read(group, target)
         except TargetUnavailable as exc:
             window.add_failure(str(exc), taken_at)
             return False
@@ -152,7 +226,8 @@ class Engine:
         window.add(result.rows, taken_at)
         return True
 
-    def _run_sampled(self, group: MetricGroup, target: Target) -> RunRecord:
+    def _run_sampled(self, group: MetricGroup, target: Target,
+                     lateness_ms: float | None = None) -> RunRecord:
         started_at = datetime.now(UTC)
         clock = time.perf_counter()
         window = self.window_for(group, target)
@@ -166,26 +241,34 @@ class Engine:
                 for row in closed.rows]
         record = RunRecord(started_at=started_at, target=target.name, metric_group=group.name,
                            duration_ms=(time.perf_counter() - clock) * 1000,
-                           rows_written=len(rows), error=window_note(closed))
+                           rows_written=len(rows), error=window_note(closed),
+                           note=f"{closed.samples} samples, {closed.failures} failed"
+                           if closed.failures else None,
+                           collector_id=self.collector_id, lateness_ms=lateness_ms)
         if self.store is not None:
             self.store.write([to_batch(group, target.name, started_at, rows)], record)
         return record
 
     # -- one run ---------------------------------------------------------------------------
 
-    def run(self, group: MetricGroup, target: Target) -> RunRecord:
+    def run(self, group: MetricGroup, target: Target,
+            lateness_ms: float | None = None) -> RunRecord:
         if group.is_sampled:
-            return self._run_sampled(group, target)
+            return self._run_sampled(group, target, lateness_ms)
         started_at = datetime.now(UTC)
+        if started_at.date() != self._texts_day:
+            # Retention prunes texts no kept row refers to (store.maintain): reloading the
+            # stored keys once a day lets a statement that comes back get its text again.
+            with self._lock:
+                self._texts_known.clear()
+                self._texts_day = started_at.date()
         clock = time.perf_counter()
         error: str | None = None
         unreachable = False
-        rows: list[dict[str, Any]] = []
+        result: GroupRows | None = None
         try:
-            result = self.read(group, target, started_at)
-            rows = result.rows
+            result = self.read(group, target)
         except TargetUnavailable as exc:
-            self.forget_target(target.name)
             error = str(exc)
             unreachable = True
         except psycopg.Error as exc:
@@ -195,21 +278,115 @@ class Engine:
             error = str(exc)
         duration_ms = (time.perf_counter() - clock) * 1000
         record = RunRecord(started_at=started_at, target=target.name, metric_group=group.name,
-                           duration_ms=duration_ms, rows_written=len(rows), error=error,
-                           target_unreachable=unreachable)
-        if self.store is not None:
-            rows, texts = group.split_texts(rows)
-            stored = self._texts_stored.setdefault((target.name, group.name), set())
-            if len(stored) > MAX_REMEMBERED_TEXTS:  # the side table's key still dedupes
-                stored.clear()
-            new_texts = {key: text for key, text in texts.items() if key not in stored}
-            batches = [to_batch(group, target.name, started_at, rows)]
-            if new_texts:
-                batches.append(text_batch(group, target.name, started_at,
-                                          list(new_texts.values())))
+                           duration_ms=duration_ms,
+                           rows_written=len(result.rows) if result else 0, error=error,
+                           target_unreachable=unreachable,
+                           note=result.note if result else None,
+                           collector_id=self.collector_id, lateness_ms=lateness_ms)
+        if result is None:
+            if self.store is not None:
+                self.store.write([], record)
+            return record
+        if result.note and (result.baseline is None or result.baseline.full):
+            log.info("%s on %s: %s", group.name, target.name, result.note)
+        return self._store(group, target, started_at, result, record)
+
+    def _store(self, group: MetricGroup, target: Target, started_at: datetime,
+               result: GroupRows, record: RunRecord) -> RunRecord:
+        update = result.baseline
+        cache_key = (target.name, group.name)
+        if self.store is None:
+            if update is not None:
+                with self._lock:
+                    self._baselines[cache_key] = update.new
+            return record
+        collected_at = result.collected_at or started_at
+        if group.has_text_query:
+            rows, texts = result.rows, result.texts
+        else:
+            rows, texts = group.split_texts(result.rows)
+        known = self._texts_known.setdefault(cache_key, set()) if texts else set()
+        if len(known) > MAX_REMEMBERED_TEXTS:  # the side table's key still dedupes
+            known.clear()
+        new_texts = {key: text for key, text in texts.items() if key not in known}
+        batches = [to_batch(group, target.name, collected_at, rows)]
+        if new_texts:
+            batches.append(text_batch(group, target.name, collected_at,
+                                      list(new_texts.values())))
+        if update is None:
             self.store.write(batches, record)
-            stored.update(new_texts)
+            known.update(new_texts)
+            return record
+
+        def settled(settled_update: BaselineUpdate, committed: bool) -> None:
+            self._baseline_settled(settled_update, committed)
+            if committed:
+                known.update(new_texts)
+
+        update.on_settled = settled
+        with self._lock:  # optimistic: the next run starts here unless the write fails
+            self._baselines[cache_key] = update.new
+        self.store.write(batches, record, guard=update)
+        if update.refused:
+            return replace(record, rows_written=0, error=update.rejection)
+        if update.outcome is False:
+            return replace(record, rows_written=0)
         return record
+
+    def _baseline_settled(self, update: BaselineUpdate, committed: bool) -> None:
+        """A failed write falls back to the baseline it started from; a refused one (another
+        process moved the stored baseline) makes the next run read the store's."""
+        if committed:
+            return
+        key = (update.target, update.group)
+        with self._lock:
+            if update.refused or self._baselines.get(key) is not update.new:
+                self._baselines.pop(key, None)
+            elif update.previous is not None:
+                self._baselines[key] = update.previous
+            else:
+                self._baselines.pop(key, None)
+
+
+def unseen_text_keys(group: MetricGroup, rows: Iterable[Mapping[str, Any]],
+                     known: set[Key]) -> list[Key]:
+    """The text keys of these rows that the side table does not hold, in first-seen order."""
+    wanted = dict.fromkeys(tuple(row[k] for k in group.text_keys) for row in rows)
+    return [key for key in wanted if key not in known]
+
+
+def read_texts(conn: psycopg.Connection[Any], group: MetricGroup, server_major: int,
+               timeout_ms: int | None, keys: list[Key]) -> dict[Key, dict[str, Any]]:
+    """The text rows of these keys from the group's text query (absent keys: no row)."""
+    params = {column: [key[i] for key in keys] for i, column in enumerate(group.text_keys)}
+    read = read_server(conn, group.text_sql_for(server_major), timeout_ms, params)
+    columns = (*group.text_keys, *group.text_columns)
+    return {tuple(row[k] for k in group.text_keys): {c: row[c] for c in columns}
+            for row in read.rows}
+
+
+def describe_deltas(group: MetricGroup, result: DeltaResult,
+                    stored: Baseline | None) -> str | None:
+    """What a counter run says beyond its rows (None when there is nothing to say)."""
+    if result.first_sample:
+        return "first sample: baseline taken, deltas from the next run"
+    if result.restarted:
+        return "the server restarted since the last sample: new baseline, no deltas across it"
+    if result.definition_changed:
+        return "the group's counters changed: new baseline, deltas from the next run"
+    if result.clock_not_advanced:
+        return ("the server's clock is behind the stored baseline: nothing stored, the "
+                "baseline is kept")
+    notes = []
+    if stored is not None:
+        notes.append(f"continued from the stored baseline ({result.interval_seconds:.1f} s)")
+    if result.reset_keys:
+        handled = "counted from zero" if group.new_from_zero else "skipped this run"
+        notes.append(f"statistics reset for {len(result.reset_keys)} series: {handled}")
+    if result.clamped_keys:
+        notes.append(f"a float counter shrank beyond rounding in {len(result.clamped_keys)} "
+                     "series: stored as 0")
+    return "; ".join(notes) or None
 
 
 def missing_extension_error(group: MetricGroup, target: Target,
@@ -240,14 +417,17 @@ def missing_extension_error(group: MetricGroup, target: Target,
 
 
 def text_batch(group: MetricGroup, target_name: str, collected_at: datetime,
-               texts: list[Mapping[str, Any]]) -> Batch:
+               texts: Sequence[Mapping[str, Any]]) -> Batch:
     """The side-table rows of a group's text columns, stored once per text key."""
     columns = ("target", "first_seen_at", *group.text_keys, *group.text_columns)
 
     def value(text: Mapping[str, Any], column: str) -> Any:
-        if column in group.mask_literals_in and isinstance(text[column], str):
-            return mask_string_literals(text[column])
-        return text[column]
+        cell = text[column]
+        if column in group.mask_literals_in and isinstance(cell, str):
+            cell = mask_literals(cell)
+        if group.text_max_chars is not None and isinstance(cell, str):
+            cell = cell[:group.text_max_chars]  # after masking: never half a literal
+        return cell
 
     values = tuple((target_name, collected_at, *(value(t, c) for c in columns[2:]))
                    for t in texts)

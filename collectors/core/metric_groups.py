@@ -2,6 +2,10 @@
 
 Validation happens here, at load time: a group without SQL, a bad kind, or counters that are
 not columns of its own definition fail loudly before anything is scheduled.
+
+A group with text columns may keep them out of its per-run SQL: `<group>/texts/<major>.sql`
+then reads them only for the text keys the store has not seen yet (one array parameter per
+text key, named after it), so long texts are not read from the server on every run.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from collectors.core.admin_console import ConsoleShape
 from collectors.core.errors import KashoOpsError
 
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "catalog"
 KINDS = ("gauge", "counter", "sampled")
+TARGET_KINDS = ("postgres", "pgbouncer")
 _SQL_FILE = re.compile(r"^(\d+)\.sql$")
 
 
@@ -42,9 +48,13 @@ class MetricGroup:
     text_columns: tuple[str, ...] = ()
     text_keys: tuple[str, ...] = ()
     text_table: str | None = None
+    text_sql_by_major: tuple[tuple[int, str], ...] = ()
+    text_max_chars: int | None = None
     mask_literals_in: tuple[str, ...] = ()
     extension: str | None = None
     preload_library: bool = False
+    target_kind: str = "postgres"
+    console_shape: ConsoleShape | None = None  # pgbouncer groups: the columns kept
     sample_interval_seconds: int | None = None  # kind "sampled": how often the SQL runs
     averaged: tuple[str, ...] = ()  # kind "sampled": columns averaged over the samples
 
@@ -81,7 +91,18 @@ class MetricGroup:
 
     def sql_for(self, server_major: int) -> str:
         """The highest definition whose minimum major is <= the server's."""
-        fitting = [(major, sql) for major, sql in self.sql_by_major if major <= server_major]
+        return self._fitting(self.sql_by_major, server_major)
+
+    @property
+    def has_text_query(self) -> bool:
+        return bool(self.text_sql_by_major)
+
+    def text_sql_for(self, server_major: int) -> str:
+        """The text query for the server's major (see the module docstring)."""
+        return self._fitting(self.text_sql_by_major, server_major)
+
+    def _fitting(self, definitions: tuple[tuple[int, str], ...], server_major: int) -> str:
+        fitting = [(major, sql) for major, sql in definitions if major <= server_major]
         if not fitting:
             raise UnsupportedServer(
                 f"metric group {self.name} needs PostgreSQL {self.min_major} or newer; "
@@ -101,13 +122,9 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
     def fail(message: str) -> KashoOpsError:
         return KashoOpsError(f"catalogue group {name}: {message}")
 
-    sql_files = []
     group_dir = catalog_dir / name
-    if group_dir.is_dir():
-        for path in group_dir.iterdir():
-            match = _SQL_FILE.match(path.name)
-            if match:
-                sql_files.append((int(match.group(1)), path.read_text()))
+    sql_files = _sql_by_major(group_dir)
+    text_sql_files = _sql_by_major(group_dir / "texts")
     if not sql_files:
         raise fail(f"no SQL definitions in {group_dir} (expected files like 13.sql)")
     kind = spec.get("kind")
@@ -145,9 +162,21 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
             raise fail("text_columns cannot also be keys or counters")
     elif text_table or "text_keys" in spec:
         raise fail("text_table and text_keys only make sense with text_columns")
+    if text_sql_files and not text_columns:
+        raise fail("a texts/ query needs text_columns to read")
+    text_max_chars = spec.get("text_max_chars")
+    if text_max_chars is not None and (not isinstance(text_max_chars, int)
+                                       or isinstance(text_max_chars, bool)
+                                       or text_max_chars < 1):
+        raise fail("text_max_chars must be a whole number >= 1")
     mask_literals_in = _names(spec, "mask_literals_in")
     if not set(mask_literals_in) <= set(text_columns):
         raise fail("mask_literals_in must name text_columns")
+    target_kind = spec.get("target_kind", "postgres")
+    if target_kind not in TARGET_KINDS:
+        raise fail(f"target_kind must be one of {', '.join(TARGET_KINDS)}")
+    console_shape = _console_shape(spec, keys, counters, fail) if target_kind == "pgbouncer" \
+        else None
     return MetricGroup(
         name=name,
         description=str(spec.get("description", "")),
@@ -165,12 +194,45 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
         text_columns=text_columns,
         text_keys=text_keys if text_columns else (),
         text_table=text_table if text_columns else None,  # type: ignore[arg-type]
+        text_sql_by_major=tuple(sorted(text_sql_files)),
+        text_max_chars=text_max_chars,
         mask_literals_in=mask_literals_in,
         extension=spec.get("extension"),  # type: ignore[arg-type]
         preload_library=bool(spec.get("preload_library", False)),
+        target_kind=str(target_kind),
+        console_shape=console_shape,
         sample_interval_seconds=sample_interval if kind == "sampled" else None,
         averaged=averaged,
     )
+
+
+def _sql_by_major(folder: Path) -> list[tuple[int, str]]:
+    if not folder.is_dir():
+        return []
+    return [(int(match.group(1)), path.read_text()) for path in folder.iterdir()
+            if (match := _SQL_FILE.match(path.name))]
+
+
+def _console_shape(spec: dict[str, object], keys: tuple[str, ...], counters: tuple[str, ...],
+                   fail: Any) -> ConsoleShape:
+    """A pgbouncer group's `columns` (required), `rename`, `summarize_by` and `summary`."""
+    columns = _names(spec, "columns")
+    if not columns:
+        raise fail("a pgbouncer group must list the console columns it keeps (columns)")
+    if not set(keys) | set(counters) <= set(columns):
+        raise fail("keys and counters must be among columns")
+    rename = spec.get("rename", {})
+    summarize_by = _names(spec, "summarize_by")
+    summary = spec.get("summary", {})
+    if not isinstance(rename, dict) or not isinstance(summary, dict):
+        raise fail("rename and summary are tables of column = value")
+    for column, function in summary.items():
+        if function != "count" and not str(function).startswith("max:"):
+            raise fail(f"summary.{column} must be \"count\" or \"max:<column>\"")
+    if summary and not summarize_by:
+        raise fail("summary needs summarize_by")
+    return ConsoleShape(columns=columns, rename=dict(rename), summarize_by=summarize_by,
+                        summary=dict(summary) if summary else None)
 
 
 @cache

@@ -15,21 +15,6 @@ _KV_PASSWORD = re.compile(
 )
 
 
-# "identifiers" are kept; 'literal', E'lit\'eral', $$literal$$ and $tag$literal$tag$ are masked
-_SQL_QUOTED = re.compile(
-    r"""(?P<identifier>"(?:[^"]|"")*")
-      | [eE]'(?:[^'\\]|\\.|'')*'
-      | '(?:[^']|'')*'
-      | \$\$.*?\$\$
-      | \$(?P<tag>[A-Za-z_]\w*)\$.*?\$(?P=tag)\$""", re.VERBOSE | re.DOTALL)
-
-
-def mask_string_literals(sql_text: str) -> str:
-    """`sql_text` with every quoted string literal replaced by '?'. Normalized statement
-    texts still carry literals in utility statements (ALTER ROLE ... PASSWORD '...')."""
-    return _SQL_QUOTED.sub(lambda m: m.group("identifier") or "'?'", sql_text)
-
-
 def redact(text: str) -> str:
     """Return `text` with every DSN password replaced by ***."""
     text = _URL_PASSWORD.sub(lambda m: m.group("head") + MASK, text)

@@ -3,6 +3,11 @@
 Partitions are created on demand, once per (table, UTC day) per process. When the store is
 down, batches wait in a bounded in-memory buffer and are resent, newest first, when it is
 back; what does not fit is dropped and counted in `points_dropped`.
+
+A write may carry a `GuardedState` (a counter baseline): progress state written in the same
+transaction as the rows, only if it is still the state the rows were computed from. If it
+is not, the rows are discarded and only the run record is kept; if the store is down, such
+rows are not buffered (the next run recomputes them from the stored state, losing nothing).
 """
 
 from __future__ import annotations
@@ -10,23 +15,25 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
 
 import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from collectors.core.connections import describe_error
+from collectors.core.db import fetch_value
 from collectors.core.errors import StoreUnavailable
 from collectors.core.redact import Secret
 
 log = logging.getLogger(__name__)
 SCHEMA = "kasho_ops"
 RUNS_TABLE = "collector_runs"
-RUN_COLUMNS = ("started_at", "target", "metric_group", "duration_ms", "rows_written", "error")
+RUN_COLUMNS = ("started_at", "target", "metric_group", "duration_ms", "rows_written", "error",
+               "note", "collector_id", "lateness_ms")
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,12 @@ class Batch:
 
 
 @dataclass(frozen=True)
+class MaintenanceResult:
+    dropped_partitions: list[str]
+    pruned_texts: int
+
+
+@dataclass(frozen=True)
 class RunRecord:
     started_at: datetime
     target: str
@@ -52,10 +65,30 @@ class RunRecord:
     rows_written: int
     error: str | None
     target_unreachable: bool = False  # not stored: drives the scheduler's backoff
+    note: str | None = None  # what the run says beyond ok/failed ("baseline taken")
+    collector_id: str | None = None  # which collector process ran it (collectors/core/leases.py)
+    lateness_ms: float | None = None  # how late the scheduled run started (None: not scheduled)
 
     def as_row(self) -> tuple[Any, ...]:
         return (self.started_at, self.target, self.metric_group, self.duration_ms,
-                self.rows_written, self.error)
+                self.rows_written, self.error, self.note, self.collector_id, self.lateness_ms)
+
+
+class GuardedState(Protocol):
+    """Progress state written with a run's rows, in their transaction, if still current."""
+
+    @property
+    def rejection(self) -> str:
+        """The run's error when `apply` refused: why its rows were discarded."""
+        ...
+
+    def apply(self, conn: psycopg.Connection[Any]) -> bool:
+        """Write the new state; False (having written nothing) if another writer moved it."""
+        ...
+
+    def settled(self, committed: bool) -> None:
+        """Told once whether the rows and the state were committed together."""
+        ...
 
 
 class MetricStore:
@@ -99,11 +132,18 @@ class MetricStore:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def write(self, batches: Sequence[Batch], run: RunRecord | None = None) -> None:
-        """Write the batches (and the run record) in one transaction; buffer them on failure."""
+    def write(self, batches: Sequence[Batch], run: RunRecord | None = None,
+              guard: GuardedState | None = None) -> None:
+        """Write the batches (and the run record) in one transaction; buffer them on failure.
+
+        With a guard, the batches are written only together with its state; a refused or
+        failed guarded write keeps the run record alone (buffered if the store is down)."""
+        if guard is not None:
+            self._write_guarded(batches, run, guard)
+            return
         work = [b for b in batches if b.rows]
         if run is not None:
-            work.append(Batch(RUNS_TABLE, RUN_COLUMNS, (run.as_row(),), run.started_at.date()))
+            work.append(_run_batch(run))
         try:
             self._copy(work)
         except (psycopg.OperationalError, PoolTimeout) as exc:
@@ -111,9 +151,34 @@ class MetricStore:
             return
         self._resend_pending()
 
-    def _copy(self, batches: Sequence[Batch]) -> None:
+    def _write_guarded(self, batches: Sequence[Batch], run: RunRecord | None,
+                       guard: GuardedState) -> None:
+        work = [b for b in batches if b.rows]
+        runs = [_run_batch(run)] if run is not None else []
+        try:
+            committed = self._copy([*work, *runs], guard)
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            guard.settled(False)
+            if run is not None:
+                self._buffer([_run_batch(replace(run, rows_written=0, note=_join(
+                    run.note, "the store was unavailable: these deltas are recomputed by the "
+                              "next run from the stored baseline")))], exc)
+            return
+        except BaseException:
+            guard.settled(False)
+            raise
+        guard.settled(committed)
+        if not committed and run is not None:
+            self.write([], replace(run, rows_written=0, error=guard.rejection))
+            return
+        self._resend_pending()
+
+    def _copy(self, batches: Sequence[Batch], guard: GuardedState | None = None) -> bool:
         created: set[tuple[str, date]] = set()
-        with self._pool.connection() as conn, conn.transaction():
+        with self._pool.connection() as conn, conn.transaction() as transaction:
+            if guard is not None and not guard.apply(conn):
+                transaction.force_rollback = True
+                return False
             for batch in batches:
                 if batch.insert_once:
                     self._insert_once(conn, batch)
@@ -126,6 +191,7 @@ class MetricStore:
                     for row in batch.rows:
                         copy.write_row(row)
         self._partitions |= created  # only once committed: a rolled-back one does not exist
+        return True
 
     @staticmethod
     def _insert_once(conn: psycopg.Connection[Any], batch: Batch) -> None:
@@ -179,26 +245,47 @@ class MetricStore:
 
     # -- maintenance -----------------------------------------------------------------------
 
-    def partitioned_tables(self) -> list[str]:
-        with self._pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT c.relname FROM pg_partitioned_table p "
-                "JOIN pg_class c ON c.oid = p.partrelid "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
-                "ORDER BY 1", [SCHEMA]).fetchall()
+    def partitioned_tables(self, conn: psycopg.Connection[Any] | None = None) -> list[str]:
+        if conn is None:
+            with self._pool.connection() as own:
+                return self.partitioned_tables(own)
+        rows = conn.execute(
+            "SELECT c.relname FROM pg_partitioned_table p "
+            "JOIN pg_class c ON c.oid = p.partrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
+            "ORDER BY 1", [SCHEMA]).fetchall()
         return [r[0] for r in rows]
 
-    def maintain(self, today: date, retention_days: int) -> list[str]:
-        """Create today's and tomorrow's partitions; drop those older than the retention."""
-        from datetime import timedelta
-
+    def maintain(self, today: date, retention_days: Callable[[str], int],
+                 texts_seen_before: datetime | None = None) -> MaintenanceResult | None:
+        """Create today's and tomorrow's partitions; drop each table's partitions older than
+        its retention (`retention_days(table)`); prune statement texts no kept row refers to.
+        One collector at a time (an advisory lock): None when another is at it."""
         created: set[tuple[str, date]] = set()
-        with self._pool.connection() as conn:
-            for table in self.partitioned_tables():
+        dropped: list[str] = []
+        cutoffs: dict[str, date] = {}
+        with self._pool.connection() as conn, conn.transaction():
+            if not fetch_value(conn, "SELECT pg_try_advisory_xact_lock("
+                                     "hashtext('kasho_ops.maintain'))"):
+                return None
+            for table in self.partitioned_tables(conn):
                 for day in (today, today + timedelta(days=1)):
                     self._ensure_partition(conn, table, day, created)
-            cutoff = today - timedelta(days=retention_days)
-            dropped = [r[0] for r in conn.execute(
-                "SELECT kasho_ops.drop_partitions_before(%s)", [cutoff]).fetchall()]
-        self._partitions = {(t, d) for t, d in self._partitions | created if d >= cutoff}
-        return dropped
+                cutoffs[table] = today - timedelta(days=retention_days(table))
+                dropped += [r[0] for r in conn.execute(
+                    "SELECT kasho_ops.drop_partitions_before(%s, %s)",
+                    [table, cutoffs[table]]).fetchall()]
+            seen_before = texts_seen_before or datetime.now(UTC) - timedelta(days=1)
+            pruned = int(fetch_value(conn, "SELECT kasho_ops.prune_query_texts(%s)",
+                                     [seen_before]))
+        self._partitions = {(t, d) for t, d in self._partitions | created
+                            if d >= cutoffs.get(t, d)}
+        return MaintenanceResult(dropped_partitions=dropped, pruned_texts=pruned)
+
+
+def _run_batch(run: RunRecord) -> Batch:
+    return Batch(RUNS_TABLE, RUN_COLUMNS, (run.as_row(),), run.started_at.date())
+
+
+def _join(first: str | None, second: str) -> str:
+    return f"{first}; {second}" if first else second

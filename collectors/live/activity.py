@@ -3,14 +3,13 @@
 This is the one scheduled-free read of a monitored server the dashboard makes (the
 architecture allows live reads only for an explicit "now" view or a DBA action). It goes
 through a pool of at most one monitoring session per target: read-only, statement_timeout,
-application_name kasho-ops. Query text is shown with its literals masked (`mask_literals`),
+application_name kasho-ops. Query text is shown with its literals masked (`masked_query`),
 since pg_stat_activity.query holds the raw statement. `blocking_forest` is pure: it turns
 the sessions' blocking pids into trees rooted at blockers that are not blocked themselves.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -21,6 +20,7 @@ from psycopg.rows import dict_row
 
 from collectors.core.config import CollectorSettings, Target
 from collectors.core.connections import APPLICATION_NAME, QUERY_MARKER, TargetConnections
+from collectors.core.sqltext import mask_literals, one_line
 
 QUERY_DISPLAY_CHARS = 1000
 
@@ -106,28 +106,12 @@ class ActivitySnapshot:
 
 # -- masking ------------------------------------------------------------------------------
 
-# One pass, left to right, so a quote inside a quoted identifier or a comment's quote is
-# read in context. A quoted literal may carry an E/B/X/N/U& prefix; backslash escapes are
-# honoured even where they are not escapes, and an unterminated literal (the text was cut
-# at track_activity_query_size) runs to the end: both mask more, never less.
-_TOKENS = re.compile(r"""
-    (?P<identifier>"(?:[^"]|"")*(?:"|\Z))
-  | (?P<dollar>\$(?P<tag>[A-Za-z_][A-Za-z_0-9]*)?\$.*?(?:\$(?P=tag)?\$|\Z))
-  | (?P<quoted>(?:\b(?:[EeBbXxNn]|[Uu]&))?'(?:[^'\\]|\\.|'')*(?:'|\Z))
-  | (?P<number>(?<![\w$.])(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?(?![\w.]))
-""", re.DOTALL | re.VERBOSE)
-_SPACE = re.compile(r"\s+")
-
-
-def _mask_token(match: re.Match[str]) -> str:
-    return match.group() if match.group("identifier") else "?"
-
-
-def mask_literals(query: str, limit: int = QUERY_DISPLAY_CHARS) -> str:
-    """The statement with every string, dollar-quoted and numeric literal replaced by '?',
-    whitespace collapsed, cut to `limit` characters. Parameters ($1), identifiers (quoted
-    or not) and keywords stay; comments keep their words, not their values."""
-    masked = _SPACE.sub(" ", _TOKENS.sub(_mask_token, query)).strip()
+def masked_query(query: str, limit: int = QUERY_DISPLAY_CHARS) -> str:
+    """The statement as the live view shows it: every string and numeric literal masked by
+    the one SQL lexer (collectors/core/sqltext.py; an unterminated one, where the server cut
+    the text, to the end), on one line, cut to `limit` characters. Parameters ($1),
+    identifiers and keywords stay; comments keep their words, not their values."""
+    masked = one_line(mask_literals(query, numbers=True))
     return masked if len(masked) <= limit else masked[:limit - 1] + "…"
 
 
@@ -142,7 +126,7 @@ def session_from_row(row: dict[str, Any]) -> Session:
         backend_start=row["backend_start"], query_seconds=row["query_seconds"],
         transaction_seconds=row["transaction_seconds"], state_seconds=row["state_seconds"],
         blocking_pids=tuple(row["blocking_pids"] or ()),
-        query=mask_literals(row["query"] or ""))
+        query=masked_query(row["query"] or ""))
 
 
 class LiveActivity:

@@ -1,10 +1,10 @@
 """Kasho Ops' own activity on a monitored server: the one rule every page uses to tell our
 sessions, statements and store database from the application's.
 
-Something is ours when it runs as one of our roles (the target's monitoring role and its
-actions role) or in our store database, when the store lives on the same server (every store
-session, the collector's writes and the dashboard's reads, runs there; the store's role is
-not counted, since it may also be a role the application or a DBA uses). Those need our
+Something is ours when it runs as one of our roles (the target's monitoring role, its actions
+role and its EXPLAIN role) or in our store database, when the store lives on the same server
+(every store session, the collector's writes and the dashboard's reads, runs there; the store's
+role is not counted, since it may also be a role the application or a DBA uses). Those need our
 credentials. The `/* kasho-ops */` marker that leads every statement the collector sends
 (`QUERY_MARKER`) and our `kasho-ops…` application names can be typed by anyone, so they count
 only where the config names no role for the target (a DSN without a user and no PGUSER):
@@ -137,14 +137,15 @@ def _server(params: dict[str, str]) -> tuple[str, str]:
 
 
 def own_activity(config: Config, target: Target) -> OwnActivity:
-    """Our roles and databases on `target`: its monitoring and actions roles, plus the
-    store's database when the store is on the same server."""
+    """Our roles and databases on `target`: its monitoring, actions and EXPLAIN roles, plus
+    the store's database when the store is on the same server."""
     target_params = _params(target.dsn.reveal())
     roles = {target_params["user"]} if target_params.get("user") else set()
-    if target.actions_dsn is not None:
-        actions = _params(target.actions_dsn.reveal())
-        if actions.get("user"):
-            roles.add(actions["user"])
+    for extra in (target.actions_dsn, getattr(target, "explain_dsn", None)):
+        if extra is not None:
+            user = _params(extra.reveal()).get("user")
+            if user:
+                roles.add(user)
     if not roles and os.environ.get("PGUSER"):
         roles.add(os.environ["PGUSER"])
     databases: set[str] = set()

@@ -24,7 +24,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from collectors.core.config import Config
-from collectors.core.connections import describe_error
+from collectors.core.connections import TrackedConnection, describe_error
 from collectors.core.errors import StoreUnavailable
 from collectors.core.redact import Secret, redact
 from dashboard.core.context import PageContext
@@ -53,9 +53,9 @@ cached_read = st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False,
 
 def connect(dsn: Secret) -> psycopg.Connection[Any]:
     """A read-only, bounded store session; our settings win over the DSN's."""
-    return psycopg.connect(dsn.reveal(), application_name=APPLICATION_NAME,
-                           connect_timeout=CONNECT_TIMEOUT_SECONDS, options=SESSION_OPTIONS,
-                           autocommit=True)
+    return TrackedConnection.connect(dsn.reveal(), application_name=APPLICATION_NAME,
+                                     connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                                     options=SESSION_OPTIONS, autocommit=True)
 
 
 _POOLS: dict[str, ConnectionPool] = {}

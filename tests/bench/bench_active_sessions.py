@@ -19,7 +19,6 @@ import os
 import statistics
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -105,7 +104,7 @@ def test_sampling_cost_against_the_bare_pg_stat_activity_read(
                     call()
                     wall[name].append(time.perf_counter() - start)
                 cpu[name] += backend_cpu_seconds(pid) - before
-        sample = engine.read(group, target, datetime.now(UTC))
+        sample = engine.read(group, target)
     finally:
         bare.close()
         sampled.close()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -141,8 +140,7 @@ def test_activity_collection_cost_with_500_connections(busy_server: LocalCluster
         try:
             for name in GROUPS:
                 group = catalog[name]
-                median, p95, read = timed(lambda g=group: engine.read(g, target,
-                                                                      datetime.now(UTC)))
+                median, p95, read = timed(lambda g=group: engine.read(g, target))
                 results.append((f"{name} engine.read", len(read.rows), median, p95))
                 median, p95, record = timed(lambda g=group: engine.run(g, target))
                 assert record.error is None, record.error

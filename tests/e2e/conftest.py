@@ -148,10 +148,12 @@ def seeded_store(fresh_store: str) -> str:
 
 
 @contextmanager
-def running_dashboard(config: Path, log: Path) -> Iterator[str]:
+def running_dashboard(config: Path, log: Path,
+                      extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """A real `kasho-ops dashboard` on a free loopback port; yields its base URL."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "KASHO_OPS_CONFIG"}
+    env.update(extra_env or {})
     with log.open("wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "collectors.cli", "dashboard", "--config", str(config),

@@ -22,7 +22,7 @@ from tests.integration.activity_setup import lock_chain, wait_for_session
 from tests.integration.collector_setup import make_config, monitor_dsn, open_collector
 from tests.pg import HeldSession
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.single_major]  # the browser reads the store
 LOAD_TIMEOUT_MS = 60_000
 TARGET = "local"
 
@@ -58,6 +58,7 @@ def live_dashboard(pg_cluster: LocalCluster, fresh_database: str, fresh_store: s
     wait_for_session(pg_cluster.dsn(), victim.pid, state="active")
     config = tmp_path / "kasho-ops.toml"
     config.write_text(f'[store]\ndsn = "{fresh_store}"\n\n[dashboard]\nactions_enabled = true\n'
+                      '\n[auth]\nnone_role = "admin"\n'
                       f'\n[[targets]]\nname = "{TARGET}"\ndsn = "{target_dsn}"\n'
                       f'actions_dsn = "{pg_cluster.dsn(fresh_database, "kasho_ops_actions")}"\n')
     with lock_chain(pg_cluster, fresh_database) as chain:
@@ -95,6 +96,19 @@ def chart_titles(page: Any) -> list[str]:
         "titles => titles.map(t => t.textContent)")
 
 
+def select_row(page: Any, pid: int) -> None:
+    """Click the row marker of the sessions table's row for `pid` (the grid is a canvas: the
+    row is found in its accessible twin, the click lands on the canvas)."""
+    grid = page.get_by_test_id("stDataFrame").nth(1)  # after the who-blocks-whom tree
+    grid.scroll_into_view_if_needed()
+    pids = grid.locator("[role=row]").evaluate_all(
+        "rows => rows.slice(1).map(r => r.querySelector('[role=gridcell]')?.textContent)")
+    row = [int(p) for p in pids if p and p.strip().isdigit()].index(pid)
+    box = grid.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 14, box["y"] + 35 + 35 * row + 17)
+
+
 def test_activity_page_refreshes_pauses_and_terminates_through_the_dialog(
         live_dashboard: LiveDashboard, chromium_page: Any) -> None:
     page, victim = chromium_page, live_dashboard.victim
@@ -109,10 +123,13 @@ def test_activity_page_refreshes_pauses_and_terminates_through_the_dialog(
     screenshot(page, "activity.png")
 
     page.set_viewport_size({"width": 1600, "height": 1000})
+    expect(page.get_by_label("Backend pid")).to_have_count(0)  # picked, never typed
+    select_row(page, victim.pid)  # still paused: the list holds still while choosing
+    expect(page.get_by_text(f"Selected: pid {victim.pid} · kasho_app · billing-worker")
+           ).to_be_visible(timeout=LOAD_TIMEOUT_MS)
     page.get_by_text("Pause", exact=True).click()  # live again: the dialog must survive it
     expect(page.get_by_text("refreshing every 5 s")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
-    page.get_by_label("Backend pid").fill(str(victim.pid))
-    page.get_by_label("Backend pid").press("Enter")
+    expect(page.get_by_text(f"Selected: pid {victim.pid}")).to_be_visible()
     page.get_by_role("button", name="Terminate backend…").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text(f"Terminate pid {victim.pid} on {TARGET}?",
@@ -131,8 +148,8 @@ def test_activity_page_refreshes_pauses_and_terminates_through_the_dialog(
     with psycopg.connect(live_dashboard.store_dsn) as conn:
         assert conn.execute("SELECT actor, pid, action, outcome, query FROM "
                             "kasho_ops.dba_actions").fetchall() == [
-            ("unauthenticated (actions_enabled)", victim.pid, "terminate", "signalled",
-             "SELECT pg_sleep(?) /* invoice ? */")]
+            ("anonymous (auth mode none, loopback)", victim.pid, "terminate", "signalled",
+             "SELECT pg_sleep(?) /* invoice '?' */")]
 
 
 def test_connections_and_locks_pages_draw_their_charts(

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import ARTIFACTS, EMPTY_TARGET, SEEDED_TARGET
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.single_major]  # the browser reads the store
 LOAD_TIMEOUT_MS = 60_000
 CHART_TITLES = ["Database size", "Connections by state", "Transactions per second",
                 "Cache hit ratio"]

@@ -16,9 +16,10 @@ from playwright.sync_api import expect
 from tests.e2e.conftest import ARTIFACTS, SEEDED_TARGET
 from tests.query_history import KASHO_STATEMENTS, seed_query_history, tail_statements
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.single_major]  # the browser reads the store
 LOAD_TIMEOUT_MS = 60_000
 REPORT = next(s for s in KASHO_STATEMENTS if s.queryid == 7_005)  # most statement time
+REPORT_NAME = "TopSpenders"  # its sqlc name: the title, the legend, the table lead with it
 
 
 @pytest.fixture
@@ -41,17 +42,19 @@ def test_a_bar_segment_opens_its_statement_and_back(query_history: str, dashboar
     page.goto(f"{dashboard_url}/queries?target={SEEDED_TARGET}&range=24h")
     page.wait_for_selector(".js-plotly-plot .barlayer .trace path", timeout=LOAD_TIMEOUT_MS)
     expect(page.get_by_role("heading", name="Top statements by total time")).to_be_visible()
+    expect(page.locator(".js-plotly-plot .legendtext").first).to_have_text(f"1. {REPORT_NAME}")
     expect(page.get_by_test_id("stDataFrame")).to_have_count(2)  # regressions, top statements
     screenshot(page, "queries.png")
 
     # The first trace is the statement with the most time; click one of its bars.
     page.locator(".js-plotly-plot .barlayer .trace").first.locator("path").nth(-3).click(
         force=True)
-    expect(page.get_by_role("heading", name=f"Statement {REPORT.queryid}")).to_be_visible(
+    expect(page.get_by_role("heading", name=REPORT_NAME)).to_be_visible(
         timeout=LOAD_TIMEOUT_MS)
     assert re.search(rf"[?&]queryid={REPORT.queryid}&dbid={REPORT.dbid}&userid="
                      rf"{REPORT.userid}(&|$)", page.url), page.url
     expect(page.get_by_text("GROUP BY u.email")).to_be_visible()
+    expect(page.get_by_text(f"queryid {REPORT.queryid}")).to_be_visible()
     detail_url = page.url
 
     page.get_by_role("button", name="← All statements").click()
@@ -61,7 +64,7 @@ def test_a_bar_segment_opens_its_statement_and_back(query_history: str, dashboar
     assert "queryid" not in page.url
 
     page.goto(detail_url)  # as pasted into an incident channel
-    expect(page.get_by_role("heading", name=f"Statement {REPORT.queryid}")).to_be_visible(
+    expect(page.get_by_role("heading", name=REPORT_NAME)).to_be_visible(
         timeout=LOAD_TIMEOUT_MS)
     page.wait_for_selector(".js-plotly-plot .main-svg", timeout=LOAD_TIMEOUT_MS)
     screenshot(page, "queries-detail.png")

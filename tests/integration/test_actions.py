@@ -1,5 +1,6 @@
 """Cancel and terminate against real backends, with their audit rows: what was done, what
-was refused (disabled, our own sessions, a reused pid), and that no audit means no action."""
+was refused (disabled, this process's own sessions, server processes, a reused pid), and
+that no audit means no action."""
 
 from __future__ import annotations
 
@@ -10,14 +11,19 @@ import psycopg
 import pytest
 
 from collectors.actions.signal import ActionRequest, perform
+from collectors.core.access import Actor
 from collectors.core.config import Config, parse_config
+from collectors.core.connections import TrackedConnection, own_backend_pids
 from collectors.core.metric_groups import load_catalog
 from demo.cluster import LocalCluster
 from tests.conftest import MONITOR_ROLE
 from tests.integration.activity_setup import wait_for_session
 from tests.pg import HeldSession, free_port
 
-ACTOR = "unauthenticated (actions_enabled)"
+# Signalling sessions and the audit trail do not depend on the server version.
+pytestmark = pytest.mark.single_major
+
+ACTOR = Actor("dba@kasho.example", "admin")
 APP_ROLE = "kasho_app"
 ACTIONS_ROLE = "kasho_ops_actions"
 
@@ -90,7 +96,7 @@ def test_cancel_stops_the_running_query_and_keeps_the_session(
     assert isinstance(victim.error, psycopg.errors.QueryCanceled)
     assert is_alive(victim)
     assert audit_rows(fresh_store) == [
-        (ACTOR, "local", victim.pid, "cancel", "signalled", None, APP_ROLE, "billing-worker",
+        (ACTOR.name, "local", victim.pid, "cancel", "signalled", None, APP_ROLE, "billing-worker",
          "postgres", "SELECT pg_sleep(?) /* card ? */")]
 
 
@@ -107,8 +113,8 @@ def test_terminate_ends_an_idle_backend(
         assert conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s",
                             [victim.pid]).fetchone() == (0,)
     assert audit_rows(fresh_store) == [
-        (ACTOR, "local", victim.pid, "terminate", "signalled", None, APP_ROLE,
-         "billing-worker", "postgres", "SELECT ? AS email")]
+        (ACTOR.name, "local", victim.pid, "terminate", "signalled", None, APP_ROLE,
+         "billing-worker", "postgres", "SELECT '?' AS email")]
 
 
 def test_disabled_actions_are_refused_and_audited(
@@ -119,28 +125,74 @@ def test_disabled_actions_are_refused_and_audited(
     assert "actions are disabled; set [dashboard] actions_enabled = true" in result.message
     assert is_alive(victim)
     assert audit_rows(fresh_store) == [
-        (ACTOR, "local", victim.pid, "terminate", "refused", result.message, None, None, None,
+        (ACTOR.name, "local", victim.pid, "terminate", "refused", result.message, None, None, None,
          None)]
 
 
-def test_kasho_ops_sessions_are_never_signalled(
-        pg_cluster: LocalCluster, fresh_store: str, roles: None) -> None:
-    ours = HeldSession(pg_cluster.dsn("postgres", APP_ROLE), "kasho-ops")
+def test_an_application_name_is_no_shield(pg_cluster: LocalCluster, fresh_store: str,
+                                          roles: None) -> None:
+    """Anyone can call a session kasho-ops: that alone must not put it out of a DBA's reach."""
+    impostor = HeldSession(pg_cluster.dsn("postgres", APP_ROLE), "kasho-ops")
     try:
-        ours.execute_in_background("SELECT pg_sleep(60)")
-        wait_for_session(pg_cluster.dsn(), ours.pid, state="active")
+        result = perform(ActionRequest("terminate", "local", impostor.pid, ACTOR,
+                                       backend_start(pg_cluster, impostor.pid)),
+                         actions_config(pg_cluster, fresh_store))
+        assert (result.outcome, result.message) == (
+            "signalled", f"pid {impostor.pid} on local: backend terminated")
+        assert not is_alive(impostor)
+    finally:
+        impostor.conn.close()
+
+
+def test_this_processs_own_sessions_are_never_signalled(
+        pg_cluster: LocalCluster, fresh_store: str, roles: None) -> None:
+    ours = TrackedConnection.connect(pg_cluster.dsn("postgres", APP_ROLE),
+                                     application_name="looks-like-anyone", autocommit=True)
+    pid = ours.info.backend_pid
+    try:
+        assert pid in own_backend_pids()
         config = actions_config(pg_cluster, fresh_store)
         for action in ("cancel", "terminate"):
-            result = perform(ActionRequest(action, "local", ours.pid, ACTOR), config)
-            assert result.outcome == "refused"
-            assert result.message == (f"pid {ours.pid} is a Kasho Ops session (kasho-ops); "
-                                      "Kasho Ops never signals its own sessions")
-        wait_for_session(pg_cluster.dsn(), ours.pid, state="active")  # still sleeping
+            result = perform(ActionRequest(action, "local", pid, ACTOR), config)
+            assert (result.outcome, result.message) == (
+                "refused", f"pid {pid} is one of this Kasho Ops process's own sessions; "
+                           "Kasho Ops never signals its own sessions")
+        assert ours.execute("SELECT 1").fetchone() == (1,)
     finally:
         ours.close()
-    outcomes = [(r[2], r[3], r[4], r[7]) for r in audit_rows(fresh_store)]
-    assert outcomes == [(ours.pid, "cancel", "refused", "kasho-ops"),
-                        (ours.pid, "terminate", "refused", "kasho-ops")]
+    assert pid not in own_backend_pids()
+    assert [(r[2], r[3], r[4], r[7]) for r in audit_rows(fresh_store)] == [
+        (pid, "cancel", "refused", "looks-like-anyone"),
+        (pid, "terminate", "refused", "looks-like-anyone")]
+
+
+@pytest.fixture
+def wal_sender(pg_cluster: LocalCluster) -> Iterator[int]:
+    """A logical-replication connection: a walsender backend, not a client backend."""
+    with psycopg.connect(pg_cluster.dsn(), replication="database", autocommit=True) as conn:
+        yield conn.info.backend_pid
+
+
+def server_process(cluster: LocalCluster, backend_type: str) -> int:
+    with psycopg.connect(cluster.dsn()) as conn:
+        row = conn.execute("SELECT pid FROM pg_stat_activity WHERE backend_type = %s LIMIT 1",
+                           [backend_type]).fetchone()
+        assert row is not None, backend_type
+        return int(row[0])
+
+
+def test_only_client_backends_are_signalled(pg_cluster: LocalCluster, fresh_store: str,
+                                            roles: None, wal_sender: int) -> None:
+    config = actions_config(pg_cluster, fresh_store)
+    for backend_type, pid in (("walsender", wal_sender),
+                              ("autovacuum launcher",
+                               server_process(pg_cluster, "autovacuum launcher"))):
+        result = perform(ActionRequest("terminate", "local", pid, ACTOR,
+                                       backend_start(pg_cluster, pid)), config)
+        assert (result.outcome, result.message) == (
+            "refused", f"pid {pid} is a {backend_type}, not a client session; only client "
+                       "sessions can be cancelled or terminated here")
+        assert server_process(pg_cluster, backend_type)  # still there
 
 
 def test_a_reused_pid_is_refused_and_a_gone_pid_is_not_found(
@@ -212,3 +264,27 @@ def test_the_audit_table_is_append_only(fresh_store: str) -> None:
             with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
                 conn.execute(statement)
         assert conn.execute("SELECT count(*) FROM kasho_ops.dba_actions").fetchone() == (1,)
+
+
+def test_roles_are_checked_inside_the_action(pg_cluster: LocalCluster, fresh_store: str,
+                                              roles: None) -> None:
+    """A hidden button is not a check: perform() itself denies a role without the permission,
+    records the denial with who asked, and signals nothing."""
+    config = actions_config(pg_cluster, fresh_store)
+    victim = HeldSession(pg_cluster.dsn("postgres", APP_ROLE), "billing-worker")
+    try:
+        operator = Actor("otto@kasho.example", "operator")
+        viewer = Actor("vera@kasho.example", "viewer")
+        terminate = perform(ActionRequest("terminate", "local", victim.pid, operator), config)
+        cancel = perform(ActionRequest("cancel", "local", victim.pid, viewer), config)
+        assert (terminate.outcome, cancel.outcome) == ("denied", "denied")
+        assert terminate.message == ("terminate needs the admin role; otto@kasho.example is "
+                                     "a operator")
+        assert victim.conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        victim.close()
+    with psycopg.connect(fresh_store) as conn:
+        assert conn.execute("SELECT actor, actor_role, action, outcome FROM "
+                            "kasho_ops.dba_actions ORDER BY id").fetchall() == [
+            ("otto@kasho.example", "operator", "terminate", "denied"),
+            ("vera@kasho.example", "viewer", "cancel", "denied")]

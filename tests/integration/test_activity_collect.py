@@ -167,8 +167,7 @@ def test_relation_in_another_database_is_named_by_oid_not_guessed(
             with psycopg.connect(pg_cluster.dsn(fresh_database)) as conn:
                 oids = dict(conn.execute("SELECT relname, oid::int FROM pg_class "
                                          "WHERE relname IN ('accounts', 'ledger')").fetchall())
-            rows = collector.engine.read(collector.groups[0], config.targets[0],
-                                         _now()).rows
+            rows = collector.engine.read(collector.groups[0], config.targets[0]).rows
             by_pid = {r["pid"]: r["relation"] for r in rows}
             assert by_pid == {chain.b.pid: f"oid {oids['accounts']}",
                               chain.c.pid: f"oid {oids['ledger']}"}
@@ -244,7 +243,7 @@ def test_deadlock_and_temp_file_arrive_as_per_database_deltas(
     group, target = collector.groups[0], collector.config.targets[0]
     try:
         time.sleep(1.1)  # let the setup's statistics flush before the baseline
-        assert collector.engine.prime(group, target)
+        assert collector.collect(group, target).error is None  # the baseline
         first, second = HeldSession(dsn, "deadlock-1"), HeldSession(dsn, "deadlock-2")
         try:
             first.execute("BEGIN")
@@ -322,9 +321,3 @@ def test_every_variant_of_the_activity_definitions_runs_here_and_matches_its_tab
                         assert len(rows) == 2, f"{name}/{major}"
     finally:
         connections.close()
-
-
-def _now():
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)

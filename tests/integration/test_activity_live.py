@@ -39,7 +39,7 @@ def test_snapshot_shows_the_chain_as_one_tree_with_masked_text(
     assert (by_pid[b].wait_event_type, by_pid[b].blocking_pids) == ("Lock", (a,))
     assert (by_pid[c].wait_event_type, by_pid[c].blocking_pids) == ("Lock", (b,))
     assert by_pid[c].query == "SELECT count(*) FROM ledger"
-    assert by_pid[talker.pid].query == "SELECT ? AS email, ? AS card"
+    assert by_pid[talker.pid].query == "SELECT '?' AS email, ? AS card"
     assert by_pid[talker.pid].query_seconds is None  # idle: no query running
     assert by_pid[b].query_seconds is not None and by_pid[b].transaction_seconds is not None
     forest = blocking_forest(snapshot.sessions)

@@ -20,6 +20,8 @@ from tests.integration.activity_setup import lock_chain, own_cluster
 from tests.integration.collector_setup import make_config, monitor_dsn, open_collector
 from tests.pg import HeldSession, free_port, held_sessions
 
+pytestmark = pytest.mark.single_major  # the pages read the store
+
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 GROUPS = ["connections", "connection_limits", "session_ages", "wait_events", "lock_waits",
           "prepared_transactions", "active_sessions"]
@@ -34,6 +36,7 @@ def write_config(path: Path, store_dsn: str, target_dsn: str, *, actions_dsn: st
                  actions_enabled: bool = False) -> Path:
     lines = ["[store]", f'dsn = "{store_dsn}"', "", "[dashboard]",
              f"actions_enabled = {'true' if actions_enabled else 'false'}", "",
+             "[auth]", 'none_role = "admin"', "",
              "[[targets]]", 'name = "local"', f'dsn = "{target_dsn}"']
     if actions_dsn:
         lines.append(f'actions_dsn = "{actions_dsn}"')
@@ -182,7 +185,7 @@ def test_activity_page_shows_live_sessions_and_the_blocking_tree(
     assert tree["session"].tolist() == [str(a), f"└─ {b}", f"\u00a0\u00a0\u00a0└─ {c}"]
     assert tree["blocks"].tolist() == ["1", "1", ""]
     sessions = frame(at, ["pid", "database"]).set_index("pid")
-    assert sessions.loc[talker.pid, "query"] == "SELECT ? AS email"
+    assert sessions.loc[talker.pid, "query"] == "SELECT '?' AS email"
     assert sessions.loc[c, "blocked by"] == str(b)
     assert sessions.loc[b, "wait"] == "Lock: relation"
     assert any("Actions are off" in c.value for c in at.caption)
@@ -192,6 +195,19 @@ def test_activity_page_shows_live_sessions_and_the_blocking_tree(
     assert not time_range.disabled
     assert any("live tables, charts from the store" in c.value for c in at.sidebar.caption)
     assert "Average active sessions in the last hour" in [h.value for h in at.subheader]
+
+
+def sessions_table(at: AppTest):
+    return next(d for d in at.get("dataframe") if (d.key or "").startswith("activity_sessions"))
+
+
+def select_session(at: AppTest, pid: int) -> None:
+    """Select the session's row in the sessions table, as a click on it does."""
+    table = sessions_table(at)
+    row = table.value["pid"].tolist().index(pid)
+    at.session_state[table.key] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception, at.exception
 
 
 def test_terminate_through_the_confirmation_step_is_done_and_audited(
@@ -210,7 +226,11 @@ def test_terminate_through_the_confirmation_step_is_done_and_audited(
     victim = HeldSession(pg_cluster.dsn("postgres", "kasho_app"), "billing-worker")
     try:
         at = open_page(config, monkeypatch, "features/activity/page.py")
-        at.number_input(key="activity_action_pid").set_value(victim.pid).run()
+        assert not at.get("number_input")  # the session is picked from the table, not typed
+        at.toggle(key="activity_show_idle").set_value(True).run()
+        select_session(at, victim.pid)
+        assert f"Selected: pid {victim.pid} · kasho_app · billing-worker" in [
+            t.value for t in at.text]
         next(b for b in at.button if b.label == "Terminate backend…").click().run()
         assert f"**Terminate pid {victim.pid}** on **local**?" in [m.value for m in at.markdown]
         next(b for b in at.button if b.label == "Yes, terminate").click().run()
@@ -223,7 +243,7 @@ def test_terminate_through_the_confirmation_step_is_done_and_audited(
     with psycopg.connect(fresh_store) as conn:
         assert conn.execute("SELECT actor, pid, action, outcome, usename, application_name "
                             "FROM kasho_ops.dba_actions").fetchall() == [
-            ("unauthenticated (actions_enabled)", victim.pid, "terminate", "signalled",
+            ("anonymous (auth mode none, loopback)", victim.pid, "terminate", "signalled",
              "kasho_app", "billing-worker")]
 
 

@@ -27,6 +27,8 @@ from demo.cluster import LocalCluster
 from tests.integration.collector_setup import write_config_file
 from tests.pg import copy_into_store, free_port
 
+pytestmark = pytest.mark.single_major  # the dashboard reads the store
+
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 SEEDED, EMPTY = "kasho-primary", "kasho-replica"
 TARGET_DSN = "host=127.0.0.1 dbname=kasho user=kasho_ops_monitor"

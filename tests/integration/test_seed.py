@@ -15,6 +15,9 @@ from demo.cluster import LocalCluster
 from demo.seed import CURRENCIES, SeedError, SeedSummary, seed
 from tests.pg import create_database, drop_database
 
+# Demo data; the demo on PostgreSQL 18 is covered by test_demo.
+pytestmark = pytest.mark.single_major
+
 UNTIL = datetime(2025, 3, 31, 18, 30, tzinfo=UTC)
 SMALL = {"users": 200, "accounts": 400, "transactions": 5_000, "days": 90}
 Progress = list[tuple[str, int, int]]

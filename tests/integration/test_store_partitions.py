@@ -10,6 +10,8 @@ import pytest
 from collectors.core.redact import Secret
 from collectors.core.store import Batch, MetricStore
 
+pytestmark = pytest.mark.single_major  # store partitions: plain DDL
+
 DAY = date(2031, 1, 2)  # no partition exists for it yet
 COLUMNS = ("collected_at", "target", "datname", "size_bytes")
 ROW = (datetime(2031, 1, 2, 12, tzinfo=UTC), "t", "kasho", 42)

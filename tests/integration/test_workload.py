@@ -22,6 +22,9 @@ from demo.workload import (
 )
 from tests.pg import create_database, drop_database
 
+# Pgbench scripts; the demo on PostgreSQL 18 is covered by test_demo.
+pytestmark = pytest.mark.single_major
+
 BALANCE_MISMATCHES = """
     SELECT count(*) FROM accounts a
     WHERE a.balance <> coalesce((

@@ -4,29 +4,33 @@ from __future__ import annotations
 
 import pytest
 
-from collectors.live.activity import Session, blocking_forest, mask_literals
+from collectors.live.activity import Session, blocking_forest, masked_query
 
 
 @pytest.mark.parametrize(("query", "masked"), [
     ("SELECT * FROM users WHERE email = 'alice@example.com' AND id = 42",
-     "SELECT * FROM users WHERE email = ? AND id = ?"),
+     "SELECT * FROM users WHERE email = '?' AND id = ?"),
     ("UPDATE accounts SET balance = balance - 12.50 WHERE iban = E'DE89\\'3704'",
-     "UPDATE accounts SET balance = balance - ? WHERE iban = ?"),
+     "UPDATE accounts SET balance = balance - ? WHERE iban = '?'"),
     ("SELECT 'it''s' , $$dollar 'body'$$, $fn$x$fn$, 1e-3, .5",
-     "SELECT ? , ?, ?, ?, ?"),
-    ("SELECT $1, t1.c2 FROM t1 WHERE x IN (3,\n  4)", "SELECT $1, t1.c2 FROM t1 WHERE x IN (?, ?)"),
+     "SELECT '?' , '?', '?', ?, ?"),
+    ("SELECT $1, t1.c2 FROM t1 WHERE x IN (3,\n  4)",
+     "SELECT $1, t1.c2 FROM t1 WHERE x IN (?, ?)"),
     # Cut at track_activity_query_size inside a literal: the rest is masked, not leaked.
-    ("INSERT INTO cards VALUES ('4111 1111 1111", "INSERT INTO cards VALUES (?"),
-    ("SELECT 1 /* user_id=77 name='bob' */", "SELECT ? /* user_id=? name=? */"),
+    ("INSERT INTO cards VALUES ('4111 1111 1111", "INSERT INTO cards VALUES ('?'"),
+    ("SELECT 1 /* user_id=77 name='bob' */", "SELECT ? /* user_id=? name='?' */"),
+    # A comment's apostrophe does not start a literal: the password after it is masked.
+    ("-- don't\nALTER ROLE bob PASSWORD 'hunter2'",
+     "/* don'?' */ ALTER ROLE bob PASSWORD '?'"),
     ('SELECT "Col 1" FROM "T2"', 'SELECT "Col 1" FROM "T2"'),
     ("<insufficient privilege>", "<insufficient privilege>"),
 ])
 def test_literals_are_masked_and_structure_kept(query: str, masked: str) -> None:
-    assert mask_literals(query) == masked
+    assert masked_query(query) == masked
 
 
 def test_masked_text_is_cut_to_the_limit() -> None:
-    assert mask_literals("SELECT " + "x, " * 100, limit=20) == "SELECT x, x, x, x, …"
+    assert masked_query("SELECT " + "x, " * 100, limit=20) == "SELECT x, x, x, x, …"
 
 
 def session(pid: int, *blocking: int, app: str = "app") -> Session:

@@ -3,6 +3,7 @@ warnings from small frames, with Kasho Ops' own sessions apart."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -228,3 +229,24 @@ def test_blocking_tree_table_indents_waiters_under_their_blocker() -> None:
         ["1", "idle in transaction", "1"], ["└─ 2", "active", "1"],
         [f"{activity_logic.INDENT}└─ 3", "active", ""], ["0 prepared transaction", "", "1"],
         ["└─ 4", "active", ""]]
+
+
+def test_the_selected_row_names_its_session_and_what_may_be_done() -> None:
+    tables = activity_logic
+    table, _ = tables.sessions_table(SNAPSHOT, show_idle=True)
+    pids = table["pid"].tolist()
+    chosen = tables.selected_session(SNAPSHOT, table, [1])
+    assert chosen is not None and chosen.pid == pids[1]
+    assert tables.selected_session(SNAPSHOT, table, []) is None
+    assert tables.selected_session(SNAPSHOT, table, [len(pids)]) is None
+    # The key names the rows in order: the same row number in another list is another key.
+    assert tables.selection_key(table) == tables.selection_key(table.copy())
+    assert tables.selection_key(table) != tables.selection_key(table.iloc[::-1])
+    client = next(s for s in SNAPSHOT.sessions if s.backend_type == "client backend")
+    assert tables.action_block_reason(client, frozenset()) is None
+    assert tables.action_block_reason(client, frozenset({client.pid})) == (
+        f"pid {client.pid} is one of this dashboard's own sessions")
+    worker = replace(client, backend_type="autovacuum worker")
+    assert tables.action_block_reason(worker, frozenset()) == (
+        f"pid {client.pid} is a autovacuum worker: only client sessions can be cancelled or "
+        "terminated")

@@ -20,7 +20,10 @@ def test_minimal_config_gets_documented_defaults() -> None:
     assert cfg.collector.max_connections_per_target == 2
     assert cfg.dashboard.address == "127.0.0.1"
     assert cfg.dashboard.actions_enabled is False
-    assert cfg.store.retention_days == 14
+    assert cfg.store.retention_days == 30
+    assert cfg.store.retention_for("query_stats") == 3
+    assert cfg.store.retention_for("query_stats_daily") == 730
+    assert cfg.store.retention_for("connections") == 30
     assert [t.name for t in cfg.targets] == ["kasho"]
 
 

@@ -60,3 +60,21 @@ def test_distinct_targets_are_accepted() -> None:
                                        {"name": "replica-actions-log", "dsn": "host=b"}]}
     assert [t.name for t in parse_config(raw, environ={}).targets] == [
         "primary", "replica-actions-log"]
+
+
+def test_explain_dsn_is_optional_a_secret_and_overridable() -> None:
+    assert parse_config(target(), environ={}).targets[0].explain_dsn is None
+    cfg = parse_config(target(explain_dsn="host=a user=planner password=s3cret"), environ={})
+    explain_dsn = cfg.targets[0].explain_dsn
+    assert explain_dsn is not None
+    assert explain_dsn.reveal() == "host=a user=planner password=s3cret"
+    assert "s3cret" not in repr(cfg)
+    cfg = parse_config(target(explain_dsn="host=a"),
+                       environ={"KASHO_OPS_TARGET_KASHO_PRIMARY_EXPLAIN_DSN": "host=b"})
+    assert cfg.targets[0].explain_dsn.reveal() == "host=b"  # type: ignore[union-attr]
+    with pytest.raises(ConfigError, match=r"targets\[0\]\.explain_dsn must be a string"):
+        parse_config(target(explain_dsn=5), environ={})
+    raw = {"store": STORE, "targets": [{"name": "x", "dsn": "host=a"},
+                                       {"name": "x-explain", "dsn": "host=b"}]}
+    with pytest.raises(ConfigError, match="would read the same environment overrides"):
+        parse_config(raw, environ={})

@@ -13,8 +13,19 @@ STORE = {"dsn": "host=127.0.0.1 dbname=kasho_ops"}
 LOGGER = "collectors.core.config"
 
 
+# Beyond loopback the dashboard must sign people in ("none" is refused there): these tests
+# are about the address, so they sign in through a proxy.
+PROXY_AUTH = {"mode": "proxy", "roles": {"admin": ["dba@kasho.example"]},
+              "proxy": {"trusted_addresses": ["127.0.0.1"]}}
+
+
 def config(raw: dict, env: dict | None = None):
-    return parse_config(raw, environ=env or {}, known_groups=set())
+    return parse_config({"auth": PROXY_AUTH, **raw}, environ=env or {}, known_groups=set())
+
+
+def test_the_wildcard_without_sign_in_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r'auth\.mode = "none" .* not 0\.0\.0\.0'):
+        config({"store": STORE, "auth": {"mode": "none"}}, env={DASHBOARD_ADDRESS_ENV: "0.0.0.0"})
 
 
 @pytest.fixture(autouse=True)

@@ -158,10 +158,7 @@ def test_text_helpers() -> None:
     assert qa.one_line("SELECT\n  1,\n  2", 100) == "SELECT 1, 2"
     assert qa.one_line("x" * 50, 10) == "x" * 9 + "…"
     assert qa.truncate_lines("a\nb\nc", 2) == ("a\nb\n…", True)
-    assert qa.tables_in_text(
-        "WITH recent AS (SELECT * FROM payments) SELECT * FROM recent r "
-        "JOIN app.accounts a ON true WHERE x IN (SELECT 1 FROM ledger)") == [
-        "payments", "app.accounts", "ledger"]
+    assert qa.one_line("SELECT 1 -- c\n, 2", 100) == "SELECT 1 /* c */ , 2"
     assert [qa.format_ms(v) for v in (0.0421, 12.34, 4200.0, 186_000.0, 9_000_000.0)] == [
         "0.042 ms", "12.3 ms", "4.2 s", "3.1 min", "2.5 h"]
 
@@ -240,3 +237,33 @@ def test_previews_join_on_the_text_key_and_fill_missing_names() -> None:
     merged = qa.with_previews(statements, previews)
     assert merged[["queryid", "rolname", "query"]].values.tolist() == [
         [1, "app", "SELECT 1"], [9, "app", None]]
+
+
+def test_pretty_sql_indents_nested_clauses_and_keeps_comments() -> None:
+    text = ("WITH x AS (SELECT 1 FROM t WHERE a = 1 AND b = 2) INSERT INTO t (a) SELECT a "
+            "FROM x ON CONFLICT (a) DO UPDATE SET a = 1 -- from where\n RETURNING a")
+    assert qa.pretty_sql(text) == (
+        "WITH x AS (\n  SELECT 1\n  FROM t\n  WHERE a = 1\n    AND b = 2)\nINSERT INTO t (a)\n"
+        "SELECT a\nFROM x\nON CONFLICT (a) DO UPDATE SET a = 1 -- from where\nRETURNING a")
+
+
+SQLC = "-- name: CreateTransaction :one\nINSERT INTO transactions (id, amount) VALUES ($1, $2)"
+
+
+def test_statements_are_named_by_their_sqlc_name_else_their_first_words() -> None:
+    assert qa.statement_label(SQLC, 7) == "CreateTransaction"
+    assert qa.statement_label("SELECT  balance\nFROM accounts WHERE id = $1", 7, 20) == (
+        "SELECT balance FROM…")
+    assert qa.statement_label(None, 7) == "queryid 7"
+    assert qa.statement_summary(SQLC, 7) == (
+        "CreateTransaction · INSERT INTO transactions (id, amount) VALUES ($1, $2)")
+
+
+def test_statements_are_found_by_name_or_words() -> None:
+    frame = pd.DataFrame({"queryid": [1, 2, 3], "heading": [
+        SQLC, "-- name: ListAccounts :many\nSELECT * FROM accounts", None]})
+    assert qa.statement_names(frame) == ["CreateTransaction", "ListAccounts"]
+    assert qa.filter_statements(frame, "createtrans")["queryid"].tolist() == [1]
+    assert qa.filter_statements(frame, "FROM accounts")["queryid"].tolist() == [2]
+    assert qa.filter_statements(frame, "", ["ListAccounts"])["queryid"].tolist() == [2]
+    assert qa.filter_statements(frame, "  ")["queryid"].tolist() == [1, 2, 3]

@@ -8,7 +8,7 @@ import pytest
 from collectors.core.engine import text_batch, to_batch
 from collectors.core.errors import KashoOpsError
 from collectors.core.metric_groups import load_group
-from collectors.core.redact import mask_string_literals
+from collectors.core.sqltext import mask_literals
 
 SPEC = {"kind": "counter", "interval_seconds": 60, "keys": ["queryid", "dbid", "toplevel"],
         "counters": ["calls"], "text_columns": ["query"], "text_keys": ["queryid", "dbid"],
@@ -69,7 +69,7 @@ def test_groups_without_text_columns_are_untouched(tmp_path: Path) -> None:
 ])
 def test_string_literals_are_masked_identifiers_and_parameters_kept(text: str,
                                                                     masked: str) -> None:
-    assert mask_string_literals(text) == masked
+    assert mask_literals(text) == masked
 
 
 def test_masking_applies_only_to_the_named_text_columns(tmp_path: Path) -> None:

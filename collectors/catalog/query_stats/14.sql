@@ -1,16 +1,16 @@
--- query_stats, PostgreSQL 14-16: pg_stat_statements 1.9/1.10. toplevel separates statements
+-- query_stats, PostgreSQL 14: pg_stat_statements 1.9. toplevel separates statements
 -- run inside functions (pg_stat_statements.track = all) from those sent by clients; the
 -- global stats_reset of pg_stat_statements_info marks a pg_stat_statements_reset() of every
 -- entry. An evicted entry (dealloc) that comes back starts from zero and shows as counters
--- going backwards. exec_time_squares_ms2 (calls * (stddev^2 + mean^2)) is cumulative, so its
--- per-interval delta gives the interval's own standard deviation.
+-- going backwards. Read every run, so it reads counters only: pg_stat_statements(false)
+-- skips the query-text file (the texts of new statements come from texts/13.sql).
+-- exec_time_squares_ms2 (calls * (stddev^2 + mean^2)) is cumulative, so its per-interval
+-- delta gives the interval's own standard deviation; being a float recomputed from a
+-- running variance it can shrink by rounding, which the engine never reads as a reset.
 SELECT s.queryid,
        s.dbid::bigint                      AS dbid,
        s.userid::bigint                    AS userid,
        s.toplevel,
-       coalesce(d.datname::text, s.dbid::text)   AS datname,
-       coalesce(r.rolname::text, s.userid::text) AS rolname,
-       left(s.query, 20000)                AS query,
        s.calls,
        s.total_exec_time                   AS total_exec_time_ms,
        s.calls * (s.stddev_exec_time ^ 2 + s.mean_exec_time ^ 2) AS exec_time_squares_ms2,
@@ -23,9 +23,17 @@ SELECT s.queryid,
        s.blk_write_time                    AS blk_write_time_ms,
        s.wal_records,
        s.wal_bytes::bigint                 AS wal_bytes,
+       s.wal_fpi                           AS wal_fpi,
+       NULL::float8                        AS temp_blk_read_time_ms,
+       NULL::float8                        AS temp_blk_write_time_ms,
+       NULL::float8                        AS local_blk_read_time_ms,
+       NULL::float8                        AS local_blk_write_time_ms,
+       NULL::bigint                        AS jit_functions,
+       NULL::float8                        AS jit_time_ms,
+       NULL::bigint                        AS wal_buffers_full,
+       NULL::bigint                        AS parallel_workers_to_launch,
+       NULL::bigint                        AS parallel_workers_launched,
        i.stats_reset                       AS stats_since
-FROM pg_stat_statements s
+FROM pg_stat_statements(false) s
 CROSS JOIN pg_stat_statements_info i
-LEFT JOIN pg_database d ON d.oid = s.dbid
-LEFT JOIN pg_roles r ON r.oid = s.userid
 WHERE s.queryid IS NOT NULL

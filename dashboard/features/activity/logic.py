@@ -4,18 +4,22 @@ dashboard/core/own.py) are left out of the list unless shown, and counted."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
+from collectors.core.sqltext import statement_title
 from collectors.live.activity import ActivitySnapshot, BlockingNode, Session
 from dashboard.core.own import OwnActivity
 from dashboard.core.units import format_seconds
 from dashboard.core.utilization import Utilization
 
 SESSION_COLUMNS = ["pid", "database", "role", "application", "client", "state", "wait",
-                   "query age (s)", "xact age (s)", "state age (s)", "blocked by", "query"]
+                   "query age (s)", "xact age (s)", "state age (s)", "blocked by", "statement",
+                   "query"]
+STATEMENT_LABEL_CHARS = 40
 
 
 def _wait_label(session: Session) -> str:
@@ -29,6 +33,11 @@ def _application(session: Session) -> str:
         return f"({session.backend_type})" + (f" {session.application_name}"
                                              if session.application_name else "")
     return session.application_name
+
+
+def statement_label(query: str) -> str:
+    """The session's statement as every page names it: its sqlc name, else its first words."""
+    return statement_title(query).short(STATEMENT_LABEL_CHARS) if query else ""
 
 
 def is_own(session: Session, own: OwnActivity) -> bool:
@@ -50,7 +59,7 @@ def sessions_table(snapshot: ActivitySnapshot, show_idle: bool = False,
         listed = [s for s in listed if not is_own(s, own)]
     rows = [[s.pid, s.datname, s.usename, _application(s), s.client_addr, s.state,
              _wait_label(s), s.query_seconds, s.transaction_seconds, s.state_seconds,
-             ", ".join(map(str, s.blocking_pids)), s.query]
+             ", ".join(map(str, s.blocking_pids)), statement_label(s.query), s.query]
             for s in listed]
     table = pd.DataFrame(rows, columns=SESSION_COLUMNS)
     return (table.sort_values(["xact age (s)", "pid"], ascending=[False, True],
@@ -68,6 +77,33 @@ def session_details(session: Session) -> pd.DataFrame:
              if session.backend_start else "—"),
             ("query", session.query or "—")]
     return pd.DataFrame(rows, columns=["field", "value"])
+
+
+def selection_key(table: pd.DataFrame, prefix: str = "activity_sessions") -> str:
+    """A widget key naming exactly the rows shown, in order: a selection made on one list of
+    sessions never carries over to another (a row number would then mean another pid)."""
+    digest = hashlib.sha256(",".join(map(str, table["pid"].tolist())).encode()).hexdigest()
+    return f"{prefix}_{digest[:16]}"
+
+
+def selected_session(snapshot: ActivitySnapshot, table: pd.DataFrame,
+                     rows: Sequence[int]) -> Session | None:
+    """The session of the selected table row (tables from `sessions_table` of `snapshot`)."""
+    if not rows or not 0 <= rows[0] < len(table):
+        return None
+    pid = int(table["pid"].iloc[rows[0]])
+    return next((s for s in snapshot.sessions if s.pid == pid), None)
+
+
+def action_block_reason(session: Session, own_pids: frozenset[int]) -> str | None:
+    """Why the page offers no cancel/terminate for `session` (the action would refuse it
+    too), or None."""
+    if session.pid in own_pids:
+        return f"pid {session.pid} is one of this dashboard's own sessions"
+    if session.backend_type != "client backend":
+        return (f"pid {session.pid} is a {session.backend_type}: only client sessions can be "
+                "cancelled or terminated")
+    return None
 
 
 @dataclass(frozen=True)

@@ -5,20 +5,24 @@ the millisecond statements a snapshot every few seconds misses.
 
 It reads the monitored server live, every REFRESH_SECONDS unless paused, through one
 read-only monitoring session (collectors/live/activity.py); query text has its literals
-masked. Kasho Ops' own sessions are left out unless the sidebar switch shows them. Actions
-go through collectors/actions/signal.py, which refuses Kasho Ops' own sessions and audits
-every attempt. Layout only: data.py reads, logic.py builds the tables.
+masked. Kasho Ops' own sessions are left out unless the sidebar switch shows them. The
+session to act on is picked by selecting its row in the sessions table; actions go through
+collectors/actions/signal.py, which acts only on client sessions, never on this process's
+own, and audits every attempt. Layout only: data.py reads, logic.py builds the tables.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import streamlit as st
 from streamlit.elements.lib.column_types import ColumnConfig
 
 from collectors.actions.signal import ActionRequest, ActionResult, perform
+from collectors.core.connections import own_backend_pids
 from collectors.core.errors import StoreUnavailable, TargetUnavailable
-from collectors.live.activity import blocking_forest
-from dashboard.core import store
+from collectors.live.activity import ActivitySnapshot, Session, blocking_forest
+from dashboard.core import auth, store
 from dashboard.core.context import current
 from dashboard.core.loading import cached_figure, read_together
 from dashboard.core.panels import chart_panel, hidden_caption
@@ -32,11 +36,8 @@ from dashboard.features.activity import data as activity_data
 from dashboard.features.activity import logic as tables
 
 REFRESH_SECONDS = 5
-# Until the dashboard has sign-in, nobody can be named: the audit says how the action was
-# allowed instead (see README, "Actions").
-ACTOR = "unauthenticated (actions_enabled)"
 RESULT_KEY = "activity_action_result"
-PENDING_KEY = "activity_pending_action"  # (action, pid) while the confirmation is open
+PENDING_KEY = "activity_pending_action"  # (action, pid, backend_start) while confirming
 VERBS = {"cancel": "Cancel the query of", "terminate": "Terminate"}
 
 ctx = current()
@@ -68,6 +69,7 @@ SESSION_CONFIG = {
     "query age (s)": seconds_column("query age"), "xact age (s)": seconds_column("xact age"),
     "state age (s)": seconds_column("state age"),
     "blocked by": st.column_config.TextColumn(width=90),
+    "statement": st.column_config.TextColumn(width=200),
     "query": st.column_config.TextColumn(width=480),
 }
 
@@ -113,11 +115,23 @@ def live_view() -> None:
 
     st.subheader("Sessions")
     table, hidden = tables.sessions_table(snapshot, show_idle, ctx.own, ctx.show_own)
-    st.dataframe(table, hide_index=True, width="stretch", column_config=SESSION_CONFIG,
-                 height=min(38 + 35 * max(len(table), 1), 600), placeholder="—")
+    actions_on = ctx.config.dashboard.actions_enabled and auth.allowed("cancel")
+    height = min(38 + 35 * max(len(table), 1), 600)
+    if actions_on:
+        event = st.dataframe(table, hide_index=True, width="stretch",
+                             column_config=SESSION_CONFIG, height=height, placeholder="—",
+                             key=tables.selection_key(table), on_select="rerun",
+                             selection_mode="single-row")
+    else:
+        st.dataframe(table, hide_index=True, width="stretch", column_config=SESSION_CONFIG,
+                     height=height, placeholder="—")
     st.caption("Click a column header to sort. Oldest transactions first; “—”: no query "
-               "running, or no transaction open.")
+               "running, or no transaction open."
+               + (" Select a row to cancel or terminate that session (pause first: a refresh "
+                  "that reorders the list clears the selection)." if actions_on else ""))
     hidden_caption(hidden, "session")
+    if actions_on:
+        session_actions(tables.selected_session(snapshot, table, event.selection.rows))
 
 
 def history_view() -> None:
@@ -165,20 +179,43 @@ def latest_average_active() -> str:
     return f"{ash.latest_average(frame, ctx.show_own):.2f}"
 
 
+def session_actions(session: Session | None) -> None:
+    """Cancel/terminate buttons for the session selected in the table."""
+    if session is None:
+        st.caption("No session selected.")
+        return
+    reason = tables.action_block_reason(session, own_backend_pids())
+    label, cancel_column, terminate_column = st.columns([4, 2, 2],
+                                                        vertical_alignment="center")
+    label.text(f"Selected: pid {session.pid} · {session.usename or '—'} · "
+               f"{session.application_name or session.backend_type}")
+    offered = [(cancel_column, "cancel", "Cancel query…")]
+    if auth.allowed("terminate"):  # perform() checks the role again
+        offered.append((terminate_column, "terminate", "Terminate backend…"))
+    for column, action, text in offered:
+        if column.button(text, disabled=reason is not None, width="stretch",
+                         key=f"activity_{action}_{session.pid}"):
+            st.session_state[PENDING_KEY] = (action, session.pid, session.backend_start)
+            st.rerun()
+    if reason:
+        st.caption(reason)
+
+
 def close_confirmation() -> None:
     st.session_state.pop(PENDING_KEY, None)
 
 
 @st.dialog("Confirm", on_dismiss=close_confirmation)
-def confirm(action: str, pid: int) -> None:
+def confirm(action: str, pid: int, seen_backend_start: datetime | None) -> None:
     try:
-        snapshot = activity_data.live_snapshot(ctx.config, ctx.target)
+        snapshot: ActivitySnapshot = activity_data.live_snapshot(ctx.config, ctx.target)
     except TargetUnavailable as exc:
         st.error(str(exc), icon=":material/link_off:")
         return
     session = next((s for s in snapshot.sessions if s.pid == pid), None)
-    if session is None:
-        st.warning(f"pid {pid} is not running on {ctx.target}.", icon=":material/search_off:")
+    if session is None or session.backend_start != seen_backend_start:
+        st.warning(f"pid {pid} is no longer the session you selected on {ctx.target}.",
+                   icon=":material/search_off:")
         if st.button("Close"):
             close_confirmation()
             st.rerun()
@@ -187,14 +224,12 @@ def confirm(action: str, pid: int) -> None:
     st.dataframe(tables.session_details(session), hide_index=True, width="stretch")
     if action == "terminate":
         st.caption("Terminating closes the connection and rolls back its transaction.")
-    if session.is_kasho_ops:
-        st.warning("This is one of Kasho Ops' own sessions: the action will be refused "
-                   "(and recorded).", icon=":material/block:")
     yes, back = st.columns(2)
     if yes.button(f"Yes, {action}", type="primary", width="stretch"):
-        # backend_start as shown here: a pid reused since is refused, not signalled.
+        actor = auth.require("cancel" if action == "cancel" else "terminate")
+        # backend_start as selected: a pid reused since is refused, not signalled.
         st.session_state[RESULT_KEY] = perform(
-            ActionRequest(action, ctx.target, pid, ACTOR, session.backend_start), ctx.config)
+            ActionRequest(action, ctx.target, pid, actor, seen_backend_start), ctx.config)
         close_confirmation()
         st.rerun()
     if back.button("Back", width="stretch"):
@@ -203,26 +238,23 @@ def confirm(action: str, pid: int) -> None:
 
 
 def actions_panel() -> None:
+    if not auth.allowed("cancel"):
+        return  # viewers see no actions; perform() checks the role again
     st.subheader("Cancel or terminate")
     if not ctx.config.dashboard.actions_enabled:
-        st.caption("Actions are off. Until the dashboard has sign-in they stay off unless "
-                   "`[dashboard] actions_enabled = true`; the target also needs an "
-                   "`actions_dsn` role with pg_signal_backend.")
+        st.caption("Actions are off: set `[dashboard] actions_enabled = true`; the target "
+                   "also needs an `actions_dsn` role with pg_signal_backend.")
         return
-    st.caption(f"Acting as “{ACTOR}”: the dashboard has no sign-in yet, so whoever reaches "
-               "it can act. Every attempt is recorded in kasho_ops.dba_actions. Kasho Ops "
-               "never signals its own sessions.")
+    actor = auth.require("cancel")
+    st.caption(f"Acting as {actor.name} ({actor.role}"
+               + ("" if auth.allowed("terminate") else ": cancel only, terminating needs an "
+                  "admin")
+               + "). Select a session in the table above. Only client sessions can be "
+               "signalled, never Kasho Ops' own; every attempt is recorded in "
+               "kasho_ops.dba_actions.")
     if ctx.config.target(ctx.target).actions_dsn is None:
         st.warning(f"Target {ctx.target} has no `actions_dsn`: actions on it will be refused. "
                    "See kasho-ops.example.toml.", icon=":material/key_off:")
-    pid_column, cancel_column, terminate_column, _ = st.columns([2, 2, 2, 3],
-                                                               vertical_alignment="bottom")
-    pid = pid_column.number_input("Backend pid", min_value=1, step=1, value=None,
-                                  key="activity_action_pid", placeholder="pid")
-    if cancel_column.button("Cancel query…", disabled=pid is None, width="stretch"):
-        st.session_state[PENDING_KEY] = ("cancel", int(pid))  # type: ignore[arg-type]
-    if terminate_column.button("Terminate backend…", disabled=pid is None, width="stretch"):
-        st.session_state[PENDING_KEY] = ("terminate", int(pid))  # type: ignore[arg-type]
     pending = st.session_state.get(PENDING_KEY)
     if pending is not None:
         confirm(*pending)

@@ -1,7 +1,9 @@
 """Connections page (/connections): use against the usable limit over time, the breakdown by
 state, application, role, database or client, sessions idle in a transaction and the oldest
-ages, with Kasho Ops' own sessions left out unless the sidebar switch shows them. Layout
-only: data.py reads, logic.py and charts.py turn the frames into tables and charts."""
+ages, with Kasho Ops' own sessions left out unless the sidebar switch shows them; beside them
+the pools of every PgBouncer in front of the server (pooling.py). A pgbouncer target shows its
+pools only. Layout only: data.py reads, logic.py and charts.py turn the frames into tables
+and charts."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from dashboard.core.panels import chart_panel, hidden_caption
 from dashboard.core.timeseries import empty_reason
 from dashboard.core.units import format_interval
 from dashboard.features.connections import charts, data, logic
+from dashboard.features.connections.pooling import poolers_for, render_pooler
 from dashboard.features.overview import data as overview_data
 
 BREAKDOWN_PARAM = "by"
@@ -26,6 +29,14 @@ bucket = ctx.bucket_for("connections")
 st.title("Connections")
 st.caption(f"**{ctx.target}** · {ctx.range_label} · "
            f"{ctx.start:%Y-%m-%d %H:%M} → {ctx.end:%Y-%m-%d %H:%M} UTC")
+
+poolers = poolers_for(ctx)
+if any(p.name == ctx.target for p in poolers):  # a pgbouncer target: its pools are all
+    try:
+        render_pooler(ctx, poolers[0])
+    except StoreUnavailable as exc:
+        st.error(str(exc), icon=":material/cloud_off:")
+    st.stop()
 
 hidden_databases = () if ctx.show_own else tuple(sorted(ctx.own.databases))
 try:
@@ -118,3 +129,9 @@ with right:
                               logic.ages_on_grid(ages, ages_collection),
                               ages_collection.chart_gaps(), x_range),
                 empty_reason(ages_collection, "session ages", ctx.range_words))
+
+for pooler in poolers:
+    try:
+        render_pooler(ctx, pooler)
+    except StoreUnavailable as exc:
+        st.error(str(exc), icon=":material/cloud_off:")

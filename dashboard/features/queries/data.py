@@ -176,11 +176,13 @@ def _sums(columns: tuple[str, ...]) -> sql.Composable:
                               for c in columns)
 
 
-# Names and whether the statement is Kasho Ops' own: texts are fetched for the few
-# statements shown (statement_previews).
+# Names, whether the statement is Kasho Ops' own, and each text's first 300 characters (where
+# a sqlc name sits, for the search); full texts are fetched for the few statements shown
+# (statement_previews).
 _WITH_NAMES = sql.SQL("""
         SELECT s.*, coalesce(t.datname, s.dbid::text) AS datname,
-               coalesce(t.rolname, s.userid::text) AS rolname, {own} AS own
+               coalesce(t.rolname, s.userid::text) AS rolname, {own} AS own,
+               left(t.query, 300) AS heading
         FROM sums s
         LEFT JOIN kasho_ops.query_texts t
           ON t.target = %(target)s AND t.queryid = s.queryid AND t.dbid = s.dbid

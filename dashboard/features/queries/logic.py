@@ -9,13 +9,15 @@ sums arrive from the store with the counter columns of kasho_ops.query_stats.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from collectors.core.sqltext import Token, cut_at_word, statement_title, tokenize
+from collectors.core.sqltext import one_line as sqltext_one_line
 
 STATEMENT_KEY = ["queryid", "dbid", "userid", "toplevel"]
 COUNTERS = ["calls", "total_exec_time_ms", "exec_time_squares_ms2", "plans",
@@ -299,70 +301,79 @@ def regression_onsets(recent_series: pd.DataFrame, regressions: pd.DataFrame,
 
 
 # -- SQL text -------------------------------------------------------------------------------
+# Every reading of a statement text goes through the one SQL lexer (collectors/core/sqltext.py).
 
-_CLAUSES = ("SELECT", "FROM", "WHERE", "GROUP BY", "HAVING", "ORDER BY", "LIMIT", "OFFSET",
-            "UNION ALL", "UNION", "INTERSECT", "EXCEPT", "VALUES", "SET", "RETURNING",
-            "ON CONFLICT", "INSERT INTO", "UPDATE", "DELETE FROM", "WITH",
-            "LEFT JOIN", "RIGHT JOIN", "FULL JOIN", "INNER JOIN", "CROSS JOIN", "JOIN")
-_SQL_TOKEN = re.compile(
-    r"""(?P<skip>'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|/\*.*?\*/|\bDO\s+UPDATE\b)
-      | (?P<clause>\b(?:""" + "|".join(c.replace(" ", r"\s+") for c in _CLAUSES) + r""")\b)
-      | (?P<logic>\b(?:AND|OR)\b)""", re.VERBOSE | re.IGNORECASE | re.DOTALL)
+_CLAUSES = tuple(sorted((tuple(c.split()) for c in (
+    "select", "from", "where", "group by", "having", "order by", "limit", "offset",
+    "union all", "union", "intersect", "except", "values", "set", "returning", "on conflict",
+    "insert into", "update", "delete from", "with", "left join", "right join", "full join",
+    "inner join", "cross join", "join")), key=len, reverse=True))
+_NOT_A_CLAUSE_AFTER = {"update": {"do", "for", "key"}, "set": {"update"}}
 
 
 def pretty_sql(text: str) -> str:
-    """Normalized statement text laid out one clause per line, AND/OR indented beneath.
-
-    Whitespace is collapsed outside quotes and comments; nothing else changes, so the text
-    stays valid SQL.
-    """
-    flat = _collapse_whitespace(text.strip())
-    depth_at: list[int] = []
+    """Normalized statement text laid out one clause per line, AND/OR indented beneath,
+    nested clauses indented by their parenthesis depth. Whitespace between tokens is
+    collapsed; tokens themselves (strings, comments, names) are kept, so the text stays the
+    same SQL."""
+    tokens = tokenize(text.strip())
     pieces: list[str] = []
-    last = 0
-    for match in _SQL_TOKEN.finditer(flat):
-        if match.group("skip"):
+    depth, index, previous_word = 0, 0, ""
+
+    def newline(indent: str) -> None:
+        if pieces:
+            pieces[-1] = pieces[-1].rstrip(" ")
+            pieces.append(indent if pieces[-1].endswith("\n") else "\n" + indent)
+
+    while index < len(tokens):
+        token = tokens[index]
+        if token.kind == "space":
+            if pieces and not pieces[-1].endswith("\n"):
+                pieces.append(" ")
+        elif token.kind == "comment" and token.text.startswith("--"):
+            pieces.append(token.text + "\n")
+        elif token.text in ("(", ")"):
+            depth = max(0, depth + (1 if token.text == "(" else -1))
+            pieces.append(token.text)
+        elif (clause := _clause_at(tokens, index, previous_word)) is not None:
+            words, index = clause
+            newline("  " * depth)
+            pieces.append(" ".join(words).upper())
+            previous_word = words[-1]
             continue
-        before = flat[last:match.start()]
-        pieces.append(before)
-        depth = before.count("(") - before.count(")")
-        depth_at.append(depth)
-        indent = "  " * max(0, sum(depth_at))
-        word = re.sub(r"\s+", " ", match.group(0)).upper()
-        if match.group("logic"):
-            pieces.append(f"\n{indent}  {word}")
-        elif match.start() == 0:
-            pieces.append(word)
+        elif token.word in ("and", "or"):
+            newline("  " * depth + "  ")
+            pieces.append(token.text.upper())
         else:
-            pieces.append(f"\n{indent}{word}")
-        last = match.end()
-    pieces.append(flat[last:])
-    return re.sub(r"[ \t]+\n", "\n", "".join(pieces)).strip()
+            pieces.append(token.text)
+        if token.kind not in ("space", "comment"):
+            previous_word = token.word
+        index += 1
+    return "".join(pieces).strip()
 
 
-def _collapse_whitespace(text: str) -> str:
-    out = []
-    last = 0
-    for match in re.finditer(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", text,
-                             re.DOTALL):
-        out.append(re.sub(r"\s+", " ", text[last:match.start()]))
-        out.append(match.group(0) + ("\n" if match.group(0).startswith("--") else ""))
-        last = match.end()
-    out.append(re.sub(r"\s+", " ", text[last:]))
-    return "".join(out)
+def _clause_at(tokens: list[Token], index: int,
+               previous_word: str) -> tuple[tuple[str, ...], int] | None:
+    """The clause keyword(s) starting at tokens[index] and the index after them, or None."""
+    if tokens[index].kind != "identifier":
+        return None
+    for clause in _CLAUSES:
+        position, matched = index, True
+        for word in clause:
+            while position < len(tokens) and tokens[position].kind == "space":
+                position += 1
+            if position >= len(tokens) or tokens[position].word != word:
+                matched = False
+                break
+            position += 1
+        if matched and previous_word not in _NOT_A_CLAUSE_AFTER.get(clause[0], set()):
+            return clause, position
+    return None
 
 
 def one_line(text: str, limit: int = 140) -> str:
-    """The statement on one line, cut at `limit` characters with an ellipsis, at a word
-    boundary when there is one in the last third (never mid-word in a legend)."""
-    flat = re.sub(r"\s+", " ", text).strip()
-    if len(flat) <= limit:
-        return flat
-    cut = flat[:limit - 1]
-    space = cut.rfind(" ")
-    if space >= limit * 2 // 3:
-        cut = cut[:space]
-    return cut.rstrip(" ,(") + "…"
+    """The statement on one line, cut at `limit` characters with an ellipsis, at a word."""
+    return cut_at_word(sqltext_one_line(text), limit)
 
 
 def baseline_note(first_at: datetime | None, baseline_from: datetime,
@@ -384,29 +395,38 @@ def truncate_lines(text: str, max_lines: int) -> tuple[str, bool]:
     return "\n".join([*lines[:max_lines], "…"]), True
 
 
-_TABLE_REF = re.compile(
-    r"""\b(?:FROM|JOIN|UPDATE|INTO|TABLE)\s+(?!\()((?:"[^"]+"|[A-Za-z_][\w$]*)
-        (?:\.(?:"[^"]+"|[A-Za-z_][\w$]*))?)""", re.VERBOSE | re.IGNORECASE)
-_NOT_TABLES = {"select", "lateral", "unnest", "generate_series", "only", "values", "set"}
+def statement_label(query: str | None, queryid: int, limit: int = 48) -> str:
+    """What a chart legend calls a statement: its sqlc name, else its first words."""
+    if not query:
+        return f"queryid {queryid}"
+    return statement_title(query).short(limit)
 
 
-def tables_in_text(text: str) -> list[str]:
-    """Relations named after FROM/JOIN/UPDATE/INTO in the statement text, in order, once.
+def statement_summary(query: str | None, queryid: int, limit: int = 110) -> str:
+    """What a table row calls a statement: its sqlc name leading its first words."""
+    if not query:
+        return f"queryid {queryid}"
+    title = statement_title(query, limit)
+    return cut_at_word(f"{title.name} · {title.words}", limit) if title.name else title.words
 
-    A text-only reading (CTE names and functions may appear); the EXPLAIN gives the exact
-    list from the plan.
-    """
-    flat = re.sub(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?\*/", " ", text, flags=re.DOTALL)
-    ctes = {m.group(1).lower() for m in re.finditer(r"(?:\bWITH|,)\s*([A-Za-z_]\w*)\s+AS\s*\(",
-                                                    flat, re.IGNORECASE)}
-    seen: list[str] = []
-    for match in _TABLE_REF.finditer(flat):
-        name = match.group(1)
-        lowered = name.lower()
-        if lowered in _NOT_TABLES or lowered in ctes or name in seen:
-            continue
-        seen.append(name)
-    return seen
+
+def filter_statements(statements: pd.DataFrame, search: str,
+                      names: list[str] | None = None) -> pd.DataFrame:
+    """The statements whose sqlc name is one of `names` (when given) and whose name or first
+    words contain `search` (case-insensitive). Reads the text heading in column `heading`."""
+    if not search.strip() and not names:
+        return statements
+    titles = [statement_title(str(h)) if isinstance(h, str) else None
+              for h in statements["heading"]]
+    keep = [t is not None and t.matches(search) and (not names or t.name in names)
+            for t in titles]
+    return statements[keep]
+
+
+def statement_names(statements: pd.DataFrame) -> list[str]:
+    """The sqlc names among the statements' text headings, sorted, once each."""
+    names = {statement_title(h).name for h in statements["heading"] if isinstance(h, str)}
+    return sorted(n for n in names if n)
 
 
 def format_ms(value: float | None) -> str:
@@ -436,7 +456,7 @@ def top_statements_table(top: pd.DataFrame, sparks: list[list[float]]) -> pd.Dat
     if top.empty:
         return pd.DataFrame(columns=TOP_COLUMNS)
     return pd.DataFrame({
-        "statement": [one_line(q if isinstance(q, str) and q else f"queryid {i}", 110)
+        "statement": [statement_summary(q if isinstance(q, str) else None, int(i), 110)
                       for q, i in zip(top["query"], top["queryid"], strict=True)],
         "database": top["datname"], "role": top["rolname"],
         "trend": sparks,
@@ -459,7 +479,8 @@ def regressions_table(flagged: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=REGRESSION_COLUMNS)
     return pd.DataFrame({
         "since": flagged["since"].dt.tz_convert(None),
-        "statement": [one_line(str(q or ""), 90) for q in flagged["query"]],
+        "statement": [statement_summary(q if isinstance(q, str) else None, int(i), 90)
+                      for q, i in zip(flagged["query"], flagged["queryid"], strict=True)],
         "database": flagged["datname"],
         "baseline mean": [format_ms(v) for v in flagged["baseline_mean_ms"]],
         "recent mean": [format_ms(v) for v in flagged["recent_mean_ms"]],

@@ -11,7 +11,8 @@ import streamlit as st
 
 from collectors.actions.explain import ExplainRefused, audited_explain, parse_parameters
 from collectors.core.errors import StoreUnavailable
-from dashboard.core import store
+from collectors.core.sqltext import statement_title, table_references
+from dashboard.core import auth, store
 from dashboard.core.context import current
 from dashboard.core.loading import cached_figure
 from dashboard.core.panels import hidden_caption
@@ -30,7 +31,6 @@ RECENT_WINDOWS = {"1h": timedelta(hours=1), "6h": timedelta(hours=6),
                   "24h": timedelta(hours=24)}
 BASELINE_DAYS = 7
 SELECTION_KEYS = ("load_shape", "regressions", "top_statements")
-ACTOR = "unauthenticated"  # the dashboard has no sign-in yet
 
 ctx = current()
 x_range = (ctx.start, ctx.end)
@@ -87,16 +87,20 @@ def statement_view(queryid: int) -> None:
     keys = query_data.statement_keys(dsn, ctx.target, queryid, window)
     if dbid is not None and userid is not None:
         keys = keys[(keys["dbid"] == dbid) & (keys["userid"] == userid)]
-    st.title(f"Statement {queryid}")
+    text_row = texts.iloc[0] if not texts.empty else None
+    title = statement_title(str(text_row["query"])) if text_row is not None else None
+    st.title(title.label if title else f"Statement {queryid}")
     if texts.empty and keys.empty:
         st.warning(f"No statement with queryid {queryid} on {ctx.target} in the "
                    f"{ctx.range_label.lower()}. It may be older than the range, or the link "
                    "may point to another target.", icon=":material/search_off:")
         return
-    text_row = texts.iloc[0] if not texts.empty else None
-    where = (f"database **{text_row['datname']}** · role **{text_row['rolname']}** · first seen "
-             f"{text_row['first_seen_at']:%Y-%m-%d %H:%M} UTC" if text_row is not None else "")
-    st.caption(f"**{ctx.target}** · {ctx.range_label} · {where}")
+    where = (f"database {text_row['datname']} · role {text_row['rolname']} · first seen "
+             f"{text_row['first_seen_at']:%Y-%m-%d %H:%M} UTC · " if text_row is not None else "")
+    kind = f"{title.hint} {title.hint_text} · " if title and title.hint else ""
+    st.caption(f"**{ctx.target}** · {ctx.range_label}")
+    # names and texts from the monitored server: plain text, never markdown
+    st.text(f"{kind}{where}queryid {queryid}")
 
     series = query_data.statement_series(
         dsn, ctx.target, window, tuple(key_of(r) for _, r in keys.iterrows()))
@@ -136,30 +140,38 @@ def statement_view(queryid: int) -> None:
     if cut:
         with st.expander(f"Full text ({len(pretty.splitlines())} lines)"):
             st.code(pretty, language="sql", wrap_lines=True)
-    tables = qa.tables_in_text(str(text_row["query"]))
-    st.markdown("**Tables it touches** (read from the text): " +
-                (", ".join(f"`{t}`" for t in tables) if tables else "none found"))
+    tables = table_references(str(text_row["query"]))
+    st.text("Tables it touches (read from the text): "
+            + (", ".join(tables) if tables else "none found"))
     explain_section(str(text_row["query"]), str(text_row["datname"]), queryid)
 
 
 def explain_section(text: str, datname: str, queryid: int) -> None:
+    if not auth.allowed("explain"):
+        return  # viewers see no actions; audited_explain checks the role again
     st.subheader("EXPLAIN")
-    st.caption(f"Plans the statement in database **{datname}** on {ctx.target} without "
-               "running it (never ANALYZE), in a read-only transaction with a 5 s timeout. "
-               "Leave the values empty for the generic plan, or type one sample value per "
-               "$n parameter, one per line (NULL for null). Each attempt is recorded in "
-               "kasho_ops.explain_runs, without the values.")
+    role = ("the target's explain_dsn role" if ctx.config.target(ctx.target).explain_dsn
+            else "the monitoring role (set explain_dsn for a role with table privileges)")
+    st.caption(f"Plans the statement in its database on {ctx.target} as {role}, "
+               "without running it (never ANALYZE), one statement only, in a read-only "
+               "transaction with a 5 s timeout. Leave the values empty for the generic plan, "
+               "or type one sample value per $n parameter, one per line (NULL for null). Each "
+               "attempt is recorded in kasho_ops.explain_runs, without the values.")
+    st.text(f"Database: {datname}")
     raw = st.text_area("Sample parameter values", key="explain_parameters", height=100,
                        placeholder="one value per $n parameter, e.g.\n42\nsettled")
     if st.button("EXPLAIN", icon=":material/account_tree:"):
         try:
             result = audited_explain(ctx.config, ctx.target, datname, text,
-                                     parse_parameters(raw), queryid, ACTOR)
+                                     parse_parameters(raw), queryid, auth.require("explain"))
         except ExplainRefused as exc:
             st.error(str(exc), icon=":material/block:")
             return
-        st.caption(f"{result.method} · relations in the plan: "
-                   + (", ".join(f"`{t}`" for t in result.tables) or "none"))
+        declared = ", ".join(f"${i + 1} {t}" for i, t in enumerate(result.parameter_types)
+                             if t != "unknown")
+        st.text(f"{result.method} · relations in the plan: "
+                + (", ".join(result.tables) or "none")
+                + (f" · parameter types assumed: {declared}" if declared else ""))
         st.code(result.plan, language=None)
 
 
@@ -207,6 +219,13 @@ def overview_view() -> None:
     nested = st.toggle("Include statements run inside functions", value=False,
                        help="pg_stat_statements.track = all records them too; their time is "
                             "already part of the calling statement's.")
+    find, named = st.columns([3, 2], vertical_alignment="bottom")
+    search = find.text_input("Find a statement", key="queries_search",
+                             placeholder="its name (CreateTransaction) or words of its SQL")
+    names = named.multiselect("Statement names", qa.statement_names(totals),
+                              key="queries_names", placeholder="all names",
+                              help="The sqlc names (-- name: …) the statement texts carry")
+    totals = qa.filter_statements(totals, search, names)
 
     top = qa.rank_statements(totals, rank, int(limit), databases, roles, nested)
     by_time = qa.rank_statements(totals, "total_time", LOAD_SHAPE_STATEMENTS, databases, roles)
@@ -238,7 +257,7 @@ def regression_rule() -> tuple[str, qa.RegressionRule]:
 
 def load_shape_section(by_time: pd.DataFrame, series: pd.DataFrame,
                        load: pd.DataFrame, hidden_load: pd.DataFrame | None) -> None:
-    labels = {key_of(r): f"{i + 1}. {qa.one_line(str(r['query'] or r['queryid']), 60)}"
+    labels = {key_of(r): f"{i + 1}. {qa.statement_label(r['query'], int(r['queryid']), 60)}"
               for i, (_, r) in enumerate(by_time.iterrows())}
     shape = qa.load_shape(series, load, labels, hidden_load)
     figure = cached_figure(query_charts.load_shape_figure, shape, x_range)

@@ -1,0 +1,10 @@
+"""Audit (/audit, admins only): who signed in, and every DBA action and EXPLAIN, with filters.
+
+`page.py` lays it out; `data.py` reads kasho_ops.audit_log (the audit tables in one shape);
+`logic.py` filters and counts it (pure).
+"""
+
+from dashboard.core.pages import PageSpec
+
+PAGES = (PageSpec("audit", "Audit", "audit", order=95, icon=":material/policy:",
+                  permission="read_audit"),)

@@ -1,0 +1,57 @@
+"""Security page (/security): the target's security posture from the latest security_*
+samples, one table per area, worst first, each check with why it matters and its fix; then
+the setup check (what Kasho Ops cannot collect on this target, and the one-line fix). Layout
+only: data.py reads, logic.py judges, collectors/core/probe.py runs the setup check."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from collectors.core.errors import StoreUnavailable
+from collectors.core.probe import probe_target
+from dashboard.core.context import current
+from dashboard.features.security import data as security_data
+from dashboard.features.security import logic
+
+ctx = current()
+st.title("Security")
+st.caption(f"**{ctx.target}** · latest security samples up to {ctx.end:%Y-%m-%d %H:%M} UTC · "
+           "collected by the security_* groups with the monitoring role")
+try:
+    frames = {group: security_data.latest_sample(ctx.config.store.dsn, ctx.target, group,
+                                                 ctx.end)
+              for group in security_data.GROUPS}
+except StoreUnavailable as exc:
+    st.error(str(exc), icon=":material/cloud_off:")
+    st.stop()
+
+posture = logic.Posture(
+    settings=frames["security_settings"], roles=frames["security_roles"],
+    hba=frames["security_hba"], access=frames["security_access"], ssl=frames["security_ssl"],
+    encryption_at_rest=ctx.config.security.encryption_at_rest)
+checks = logic.evaluate(posture)
+counts = logic.summary(checks)
+for column, state in zip(st.columns(5), logic.STATE_ORDER, strict=True):
+    column.metric(logic.STATE_LABELS[state], counts[state], border=True)
+
+COLUMNS = {"state": st.column_config.TextColumn(width="small"),
+           "check": st.column_config.TextColumn(width="medium"),
+           "finding": st.column_config.TextColumn(width="large"),
+           "why it matters": st.column_config.TextColumn(width="large"),
+           "fix": st.column_config.TextColumn(width="large")}
+for area in logic.AREAS:
+    st.subheader(area)
+    table = logic.checks_table([c for c in checks if c.area == area])
+    st.dataframe(table, hide_index=True, width="stretch", column_config=COLUMNS,
+                 row_height=60, height=38 + 60 * len(table))
+
+st.subheader("Setup check")
+st.caption("Runs each metric group's query on the target now (read-only, under the "
+           "collector's timeouts) and says what cannot work and the one-line fix; the "
+           "same as `kasho-ops doctor --target " + ctx.target + "`.")
+if st.button("Run the setup check", icon=":material/fact_check:"):
+    result = probe_target(ctx.config, ctx.target)
+    if result.ok:
+        st.success("Every metric group works on this target.", icon=":material/check_circle:")
+    st.dataframe(result.table(), hide_index=True, width="stretch",
+                 column_config={"fix": st.column_config.TextColumn(width="large")})
