@@ -171,9 +171,10 @@ def test_regressions_list_the_statement_that_got_slower(
                                {"kasho-primary": "host=127.0.0.1 dbname=kasho user=mon"})
     at = queries_page(config, monkeypatch, range="7d")
     regressions = dataframe(at, "regressions")
-    # Cut at a word, never mid-word.
+    # The statement's first words, cut at a word, never mid-word.
     assert regressions["statement"].tolist() == [
-        "SELECT * FROM transactions WHERE account_id = $1 AND status = $2 ORDER BY created_at…"]
+        "SELECT * FROM transactions WHERE account_id = $1 AND status = $2 ORDER BY created_at "
+        "DESC…"]
     since = regressions["since"].iloc[0].to_pydatetime().replace(tzinfo=UTC)
     assert now - REGRESSION_AGO - timedelta(minutes=1) <= since <= now - REGRESSION_AGO
     assert 2.5 < regressions["slower"].iloc[0] < 3.5
