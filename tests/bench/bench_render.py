@@ -105,7 +105,7 @@ def wait_for_window_step() -> None:
 async def load_once(browser: object, url: str, wanted: int) -> float:
     """One navigation in a new tab of `browser` (a browser context: its HTTP cache holds the
     dashboard's scripts after the first load, as a returning user's does)."""
-    page = await browser.new_page(viewport={"width": 1600, "height": 1000})  # type: ignore[attr-defined]
+    page = await browser.new_page()  # type: ignore[attr-defined]
     try:
         start = time.perf_counter()
         await page.goto(url, wait_until="commit")
@@ -119,7 +119,7 @@ async def load_once(browser: object, url: str, wanted: int) -> float:
 async def count_charts(browser: object, url: str) -> int:
     """How many charts the page draws: the count once it has held still for STABLE_SECONDS
     with the script finished."""
-    page = await browser.new_page(viewport={"width": 1600, "height": 1000})  # type: ignore[attr-defined]
+    page = await browser.new_page()  # type: ignore[attr-defined]
     try:
         await page.goto(url)
         await page.wait_for_function(CHARTS_DRAWN, arg=[1], timeout=LOAD_TIMEOUT_MS)
@@ -144,9 +144,10 @@ async def measure(base_url: str, pid: int) -> list[tuple[str, int, float, float,
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM),
                                                     args=CHROMIUM_ARGS)
-        browser = await chromium.new_context()
+        browser = await chromium.new_context(viewport={"width": 1600, "height": 1000})
         # Ten users, each with a browser that has loaded the dashboard before.
-        users = [await chromium.new_context() for _ in range(SESSIONS)]
+        users = [await chromium.new_context(viewport={"width": 1600, "height": 1000})
+                 for _ in range(SESSIONS)]
         await asyncio.gather(*(load_once(user, f"{base_url}/overview?target={TARGET}&range=1h",
                                          1) for user in users))
         try:
