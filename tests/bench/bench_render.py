@@ -60,7 +60,7 @@ RANGE = "7d"
 WARM_LOADS = 3
 CPU_LOADS = 3
 SESSIONS = 10
-LOAD_TIMEOUT_MS = 180_000
+LOAD_TIMEOUT_MS = 600_000
 WINDOW_STEP_SECONDS = 30
 STABLE_SECONDS = 6
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -148,8 +148,8 @@ async def measure(base_url: str, pid: int) -> list[tuple[str, int, float, float,
         # Ten users, each with a browser that has loaded the dashboard before.
         users = [await chromium.new_context(viewport={"width": 1600, "height": 1000})
                  for _ in range(SESSIONS)]
-        await asyncio.gather(*(load_once(user, f"{base_url}/overview?target={TARGET}&range=1h",
-                                         1) for user in users))
+        for user in users:
+            await load_once(user, f"{base_url}/overview?target={TARGET}&range=1h", 1)
         try:
             for name in PAGES:
                 url = f"{base_url}/{name}?target={TARGET}&range={RANGE}"
