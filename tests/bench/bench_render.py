@@ -207,3 +207,41 @@ def test_render_time_of_every_page_with_seven_days_of_history(
     (artifacts / "bench_render.txt").write_text(report + "\n")
     assert [r[0] for r in results] == list(PAGES)
     assert all(r[1] >= 1 for r in results), "every page draws at least one chart"
+
+
+@pytest.mark.timeout(3600)
+def test_server_side_script_time_of_every_page(history_store: LocalCluster, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dashboard's own share of a page load, without the browser: each page's script
+    run in Streamlit's AppTest, cold (just after the window moved: every read and figure
+    misses the cache) and warm (the median of WARM_LOADS runs after it)."""
+    from streamlit.testing.v1 import AppTest
+
+    config = write_config_file(tmp_path / "k.toml", history_store.dsn(),
+                               {TARGET: history_store.dsn("postgres", MONITOR_ROLE)})
+    monkeypatch.setenv("KASHO_OPS_CONFIG", str(config))
+    results = []
+    for name in PAGES:
+        at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=600)
+        at.query_params.update({"target": TARGET, "range": "15m"})
+        at.run()  # the root page forwards to the Overview
+        at.switch_page(f"features/{name}/page.py")
+        at.query_params.update({"target": TARGET, "range": RANGE})
+        wait_for_window_step()
+        start = time.perf_counter()
+        at.run()
+        cold = time.perf_counter() - start
+        assert not at.exception, at.exception
+        warm = []
+        for _ in range(WARM_LOADS):
+            start = time.perf_counter()
+            at.run()
+            warm.append(time.perf_counter() - start)
+        results.append((name, cold, statistics.median(warm)))
+    lines = [f"server side (AppTest), {DAYS} days, range {RANGE}, load average "
+             f"{os.getloadavg()[0]:.1f}", f"{'page':<12} {'cold s':>7} {'warm s':>7}"]
+    lines += [f"{name:<12} {cold:>7.2f} {warm:>7.2f}" for name, cold, warm in results]
+    report = "\n".join(lines)
+    print("\n" + report)
+    (ROOT / "test-artifacts").mkdir(exist_ok=True)
+    (ROOT / "test-artifacts" / "bench_render_server.txt").write_text(report + "\n")
