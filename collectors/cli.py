@@ -1,4 +1,4 @@
-"""The `kasho-ops` command: migrate, collect, dashboard, catalog, demo.
+"""The `kasho-ops` command: migrate, collect, config check, restore-drill, dashboard, catalog, demo.
 
 Every expected failure (bad config, unreachable server, dirty migrations) ends as one line
 on stderr and a non-zero exit code; tracebacks are for bugs only.
@@ -12,12 +12,17 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from collectors.core.config import Config, load_config
 from collectors.core.errors import ConfigError, KashoOpsError
 from collectors.core.metric_groups import load_catalog
 from collectors.core.redact import redact
+
+if TYPE_CHECKING:
+    from collectors.core.store import MetricStore
 
 log = logging.getLogger("kasho-ops")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +39,7 @@ def configure_logging(verbose: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for noisy in ("apscheduler", "psycopg.pool"):
+    for noisy in ("apscheduler",):
         logging.getLogger(noisy).setLevel(logging.WARNING if not verbose else logging.INFO)
 
 
@@ -78,6 +83,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 # -- collect ---------------------------------------------------------------------------------
 
 def cmd_collect(args: argparse.Namespace) -> int:
+    from collectors.alerts.service import OnCall
+    from collectors.backups.jobs import add_recovery_jobs, run_recovery_jobs_once
     from collectors.core.scheduler import Collector
     from collectors.core.store import MetricStore
 
@@ -86,13 +93,19 @@ def cmd_collect(args: argparse.Namespace) -> int:
         raise ConfigError(f"{config.source}: no [[targets]] configured; add one with name and dsn")
     catalog = load_catalog()
     groups = [catalog[name] for name in args.group] if args.group else list(catalog.values())
-    store = MetricStore(config.store.dsn)
+    # --once waits for each run's write, so what it prints is what the store holds.
+    store = MetricStore(config.store.dsn, confirm_writes=args.once)
     store.open()
     collector = Collector(config, groups, store)
+    oncall: OnCall | None = None
     try:
+        oncall = OnCall.attach(collector)
         if args.once:
             collector.maintain()
             records = collector.run_once()
+            if not args.group:
+                records += run_recovery_jobs_once(store, config)
+            oncall.deliver()
             for record in records:
                 status = "ok" if record.error is None else f"FAILED: {record.error}"
                 print(f"{record.target:<20} {record.metric_group:<20} "
@@ -101,10 +114,15 @@ def cmd_collect(args: argparse.Namespace) -> int:
                     print(f"{'':<20} {'':<20} note: {record.note}")
             failed = sum(1 for r in records if r.error)
             print(f"{len(records) - failed} ok, {failed} failed")
-            return 1 if failed else 0
+            unwritten = _flush_store(store)
+            return 1 if failed or unwritten else 0
         log.info("collecting %d groups from %d targets into %s", len(groups),
                  len(config.targets), config.store.display_dsn)
         scheduler = collector.build_scheduler()
+        if not args.group:
+            add_recovery_jobs(scheduler, store, config, lambda name: collector.leases is None
+                              or collector.leases.holds(name))
+        oncall.add_jobs(scheduler)
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
         try:
             scheduler.start()
@@ -113,8 +131,21 @@ def cmd_collect(args: argparse.Namespace) -> int:
             scheduler.shutdown(wait=True)
         return 0
     finally:
+        if oncall is not None:
+            oncall.close()
         collector.close()
         store.close()
+
+
+def _flush_store(store: MetricStore, timeout_seconds: float = 60.0) -> int:
+    """Wait for the writer thread; print and return how many rows did not reach the store."""
+    store.flush(timeout_seconds)
+    stats = store.writer.stats
+    unwritten = store.pending_rows + stats.rows_dropped + stats.rows_rejected
+    if unwritten:
+        print(f"metrics store: {store.pending_rows} rows not written (store unavailable), "
+              f"{stats.rows_dropped} dropped, {stats.rows_rejected} refused")
+    return unwritten
 
 
 def _stop_on_sigterm(signum: int, frame: object) -> None:
@@ -127,6 +158,46 @@ def _group_name(value: str) -> str:
         raise argparse.ArgumentTypeError(
             f"no metric group {value!r}; see `kasho-ops catalog` for the list")
     return value
+
+
+# -- config ----------------------------------------------------------------------------------
+
+def cmd_config(args: argparse.Namespace) -> int:
+    """Validate the config (file and environment) without connecting anywhere."""
+    config = _config(args)
+    targets = ", ".join(t.name for t in config.targets) or "none"
+    print(f"{config.source}: valid; store {config.store.display_dsn}; "
+          f"{len(config.targets)} targets ({targets})")
+    return 0
+
+
+# -- restore-drill ---------------------------------------------------------------------------
+
+def cmd_restore_drill(args: argparse.Namespace) -> int:
+    from collectors.backups.drill import record_drill, run_drill
+
+    config = _config(args)
+    # A service manager's stop (or the demo's) is a Ctrl-C: the scratch copy is removed.
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    result = run_drill(config, config.target(args.target), args.to)
+    for check in result.checks:
+        print(f"{'ok  ' if check.passed else 'FAIL'} {check.name:<19} {check.detail}")
+    if result.error:
+        print(f"error: {result.error}")
+    record_drill(config.store.dsn, result)
+    print(f"restore drill of {result.target} {result.outcome.upper()} in "
+          f"{result.duration_seconds:.1f} s (recorded in kasho_ops.restore_drills)")
+    return 0 if result.outcome == "passed" else 1
+
+
+def _utc_time(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a time; use ISO 8601 such as 2025-01-31T14:05:00Z "
+            "(a time without an offset is UTC)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 # -- dashboard -------------------------------------------------------------------------------
@@ -173,6 +244,107 @@ def cmd_audit(args: argparse.Namespace) -> int:
     for row in audit_rows(config.store.dashboard_dsn, since, args.kind):
         print(row, flush=False)
     sys.stdout.flush()
+    return 0
+
+
+# -- check -----------------------------------------------------------------------------------
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """A Nagios plugin: one line, exit 0/1/2/3; even a bad config is UNKNOWN (3)."""
+    from collectors.exporters.check import CheckResult, run_check
+
+    try:
+        config = _config(args)
+    except KashoOpsError as exc:
+        result = CheckResult(args.action, "UNKNOWN", redact(str(exc)))
+    else:
+        result = run_check(config, args.target, args.action, args.warning, args.critical,
+                           primary=args.primary, use_store=not args.live)
+    print(redact(result.line()))
+    return result.exit_code
+
+
+# -- snapshot ----------------------------------------------------------------------------------
+
+def parse_moment(text: str) -> datetime:
+    """`now`, or an ISO 8601 time (UTC when it names no zone)."""
+    if text.strip().lower() == "now":
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time: use ISO 8601 such as 2026-03-01T14:30 (UTC) or "
+            "2026-03-01T14:30+01:00, or now") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    import logging as logging_module
+    from dataclasses import replace
+
+    logging_module.getLogger("streamlit").setLevel(logging_module.ERROR)
+    from dashboard.features.oncall.snapshot import build_snapshot, snapshot_file_name
+
+    config = _config(args)
+    config = replace(config, store=config.store.for_dashboard())
+    document = build_snapshot(config, args.target, args.at, args.minutes)
+    output = Path(args.output or snapshot_file_name(args.target, args.at))
+    try:
+        output.write_text(document)
+    except OSError as exc:
+        raise KashoOpsError(f"cannot write {output}: {exc.strerror}") from None
+    print(f"wrote {output} ({len(document) / 1024 / 1024:.1f} MB): {args.target} "
+          f"around {args.at:%Y-%m-%d %H:%M} UTC, {args.minutes} min either side")
+    return 0
+
+
+# -- alerts ------------------------------------------------------------------------------------
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from collectors.alerts.rules import load_rules
+    from collectors.alerts.wording import format_duration, format_value
+
+    config = _config(args)
+    rules = load_rules(config.alerts.rules, config.alerts.global_params)
+    if args.action == "rules":
+        width = max(len(name) for name in rules)
+        print(f"{'rule':<{width}}  {'on':<3} {'warning':>15} {'critical':>15} {'for':>8}  reads")
+        for rule in rules.values():
+            def level(value: float | None, unit: str = rule.unit) -> str:
+                return "—" if value is None else format_value(unit, value)
+
+            print(f"{rule.name:<{width}}  {'yes' if rule.enabled else 'no':<3} "
+                  f"{level(rule.warning):>15} {level(rule.critical):>15} "
+                  f"{format_duration(rule.for_seconds):>8}  {', '.join(rule.reads)}")
+        return 0
+    import psycopg
+    from psycopg import sql
+
+    from collectors.alerts import history
+    from collectors.core.connections import describe_error
+
+    where = sql.SQL("a.state <> 'resolved'") if not args.all else sql.SQL(
+        "a.state <> 'resolved' OR a.resolved_at > now() - interval '1 day'")
+    try:
+        with psycopg.connect(config.store.dashboard_dsn.reveal(), connect_timeout=5,
+                             autocommit=True, application_name="kasho-ops-alerts") as conn:
+            now = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
+            views = history.alert_views(conn, rules, where, {}, now)
+    except psycopg.Error as exc:
+        raise KashoOpsError(f"cannot read the alerts from the store: {describe_error(exc)}; "
+                            "check [store] dsn") from None
+    if not views:
+        print("no open alerts" + (" and none resolved in the last day" if args.all else ""))
+        return 0
+    for view in views:
+        notes = [n for n in (f"silenced by #{view.silenced_by}" if view.silenced_by else "",
+                             f"acknowledged by {view.acknowledged_by}"
+                             if view.acknowledged_by else "") if n]
+        since = view.resolved_at or view.firing_since or view.pending_since
+        print(f"{view.state:<9} {view.headline}  since {since:%Y-%m-%d %H:%M:%S} UTC"
+              + (f"  ({'; '.join(notes)})" if notes else ""))
+        print(f"{'':<9} {view.detail}")
     return 0
 
 
@@ -225,6 +397,18 @@ def build_parser() -> argparse.ArgumentParser:
                          help="only this group (repeatable)")
     collect.set_defaults(func=cmd_collect)
 
+    config = sub.add_parser("config", parents=[common], help="check the configuration: "
+                            "exit 0 if it is valid, 2 with one line saying what is wrong")
+    config.add_argument("action", choices=["check"])
+    config.set_defaults(func=cmd_config)
+    drill = sub.add_parser("restore-drill", parents=[common], help="restore the latest backup "
+                           "into a scratch directory, check it, record the result")
+    drill.add_argument("--target", required=True, help="a [[targets]] name with a "
+                       "pgbackrest_stanza")
+    drill.add_argument("--to", type=_utc_time, help="point in time to recover to (ISO 8601; "
+                       "UTC without an offset); default: the end of the archived WAL")
+    drill.set_defaults(func=cmd_restore_drill)
+
     dashboard = sub.add_parser("dashboard", parents=[common], help="serve the dashboard")
     dashboard.add_argument("--port", type=int, help="port (default: [dashboard] port, 8501)")
     dashboard.set_defaults(func=cmd_dashboard)
@@ -241,6 +425,39 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--kind", action="append", choices=["sign_in", "dba_action", "explain"],
                        help="only this kind (repeatable)")
     audit.set_defaults(func=cmd_audit)
+
+    from collectors.exporters.check import ACTIONS
+
+    check = sub.add_parser("check", parents=[common], help="Nagios/Icinga check with "
+                           "check_postgres' actions and thresholds (exit 0/1/2/3)")
+    check.add_argument("--target", required=True, help="the target to check")
+    check.add_argument("--check", required=True, choices=ACTIONS, dest="action",
+                       metavar="ACTION", help=f"one of: {', '.join(ACTIONS)}")
+    check.add_argument("--warning", help="warning threshold, check_postgres syntax")
+    check.add_argument("--critical", help="critical threshold, check_postgres syntax")
+    check.add_argument("--primary", help="hot_standby_delay: the standby's primary target")
+    check.add_argument("--live", action="store_true",
+                       help="read the server even where the store could answer")
+    check.set_defaults(func=cmd_check)
+
+    snapshot = sub.add_parser("snapshot", parents=[common], help="write one self-contained "
+                              "HTML file about a target around a moment (incident ticket)")
+    snapshot.add_argument("--target", required=True, help="the target")
+    snapshot.add_argument("--at", required=True, type=parse_moment,
+                          help="ISO 8601 time (UTC unless it says otherwise), or now")
+    snapshot.add_argument("--minutes", type=int, default=30,
+                          help="minutes before and after --at (default 30)")
+    snapshot.add_argument("--output", help="file to write (default: kasho-ops-snapshot-"
+                          "<target>-<time>.html here)")
+    snapshot.set_defaults(func=cmd_snapshot)
+
+    alerts = sub.add_parser("alerts", parents=[common], help="the alert rules in force, or "
+                            "the open alerts in the store")
+    alerts.add_argument("action", choices=["rules", "list"],
+                        help="rules: thresholds and durations after the config's overrides; "
+                             "list: open alerts (with --all, also those resolved in a day)")
+    alerts.add_argument("--all", action="store_true", help="list: include recently resolved")
+    alerts.set_defaults(func=cmd_alerts)
 
     catalog = sub.add_parser("catalog", parents=[common], help="list the metric groups")
     catalog.set_defaults(func=cmd_catalog)

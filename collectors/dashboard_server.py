@@ -25,10 +25,13 @@ HARDENING: dict[str, str] = {
     "server.enableXsrfProtection": "true",
     "server.enableCORS": "true",  # CORS protection on: no cross-origin reads or WebSockets
     "server.enableStaticServing": "false",
+    "server.enableAgentApi": "false",  # no HTTP/MCP route that drives the app
     "server.fileWatcherType": "none",
     "server.runOnSave": "false",
+    "server.allowRunOnSave": "false",
     "global.developmentMode": "false",
     "client.showErrorDetails": "none",  # app.py shows details to admins only
+    "client.showErrorLinks": "false",  # no links that send an error's text to search engines
     "client.toolbarMode": "viewer",
     "browser.gatherUsageStats": "false",
 }

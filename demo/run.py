@@ -31,9 +31,11 @@ from psycopg import sql
 from collectors.core.errors import KashoOpsError
 from collectors.core.metric_groups import load_catalog
 from collectors.migrate import MigrationRunner
+from demo.backups import DemoBackups
 from demo.cluster import ClusterError, LocalCluster, PgInstall, find_pg_install
 from demo.explain_role import EXPLAIN_ROLE, grant_explain_role
 from demo.pgbouncer import LocalPgBouncer, find_pgbouncer
+from demo.roles import APP_ROLE, BUSINESS_ROLE, grant_app_role, grant_business_role
 from demo.seed import seed
 from demo.store import create_store_database, retire_old_store, store_cluster
 from demo.workload import Workload, start_workload
@@ -52,9 +54,11 @@ MONITOR_ROLE = "kasho_ops_monitor"
 DEMO_MAX_INTERVAL_SECONDS = 10
 OVERVIEW_GROUPS = ("database_size", "connections", "connection_limits")
 DEFAULT_SIZES = {"users": 10_000, "accounts": 20_000, "transactions": 1_000_000}
-# The workload's 4 clients share 3 server connections: the pool is busy, as in production.
-PGBOUNCER_POOL_SIZE = 3
-WORKLOAD_ROLE = "postgres"
+# The workload's 8 clients share 6 server connections: the pool is busy, as in production,
+# and checkouts at the hot merchant accounts still queue on their rows (lock waits).
+WORKLOAD_CLIENTS = 8
+PGBOUNCER_POOL_SIZE = 6
+WORKLOAD_ROLE = APP_ROLE
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,7 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
     children: dict[str, subprocess.Popen[bytes]] = {}
     workload: Workload | None = None
     pgbouncer: LocalPgBouncer | None = None
+    backups = DemoBackups(paths.root, cluster)
     stop_requested = False
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -138,12 +143,19 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
         MigrationRunner(store.dsn(STORE_DB), "monitoring").up()
         with psycopg.connect(cluster.dsn(KASHO_DB), autocommit=True) as conn:
             grant_explain_role(conn)  # EXPLAIN of the workload's statements (explain_dsn)
+            grant_business_role(conn)  # the business groups (business_dsn)
+            # Kasho's schema version on the On call timeline (kasho_schema_version).
+            conn.execute(sql.SQL("GRANT SELECT ON schema_migrations TO {}").format(
+                sql.Identifier(MONITOR_ROLE)))
         pgbouncer = start_pgbouncer(paths, cluster)
+        backups.prepare()
         write_demo_config(paths.config, cluster, store, pgbouncer)
+        backups.append_config(paths.config)
         # The collectors and the dashboard first: the server's own metrics are on screen
         # while a first run seeds the data (minutes at full scale).
         children["collector"] = spawn("collector", ["collect", "--config", str(paths.config)],
                                       paths)
+        backups.start(paths.config, paths.logs)
         children["dashboard"] = spawn("dashboard", ["dashboard", "--config", str(paths.config),
                                                     "--port", str(port)], paths)
         wait_for_dashboard(port, children, paths, lambda: stop_requested)
@@ -155,19 +167,25 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
                 f"open {url}")
         if not stop_requested:
             seed_if_empty(cluster, scale)
+            with psycopg.connect(cluster.dsn(KASHO_DB), autocommit=True) as conn:
+                grant_app_role(conn)  # the workload's role: its scripts' tables, no more
+                grant_explain_role(conn)  # and the seed's pick list, now that it exists
+            backups.seeded()
         if stop_requested:
             return 0  # the finally below stops what was started
         if pgbouncer is not None:
-            say(f"starting the live workload (pgbench, payments scripts) through PgBouncer on "
-                f"127.0.0.1:{pgbouncer.port} (transaction pooling, {PGBOUNCER_POOL_SIZE} "
-                "server connections)")
-            workload = start_workload(pgbouncer.dsn(KASHO_DB, WORKLOAD_ROLE), clients=4,
-                                      rate=150, log_path=paths.logs / "workload.log",
-                                      pg_bin=cluster.bin, protocol="extended")
+            say(f"starting the live workload (pgbench, payments scripts, as role "
+                f"{WORKLOAD_ROLE}) through PgBouncer on 127.0.0.1:{pgbouncer.port} "
+                f"(transaction pooling, {PGBOUNCER_POOL_SIZE} server connections)")
+            workload = start_workload(pgbouncer.dsn(KASHO_DB, WORKLOAD_ROLE),
+                                      clients=WORKLOAD_CLIENTS, rate=150,
+                                      log_path=paths.logs / "workload.log", pg_bin=cluster.bin)
         else:
-            say("starting the live workload (pgbench, payments scripts) directly: pgbouncer "
-                "is not installed (apt-get install pgbouncer to see the pools)")
-            workload = start_workload(cluster.dsn(KASHO_DB), clients=4, rate=150,
+            say(f"starting the live workload (pgbench, payments scripts, as role "
+                f"{WORKLOAD_ROLE}) directly: pgbouncer is not installed (apt-get install "
+                "pgbouncer to see the pools)")
+            workload = start_workload(cluster.dsn(KASHO_DB, WORKLOAD_ROLE),
+                                      clients=WORKLOAD_CLIENTS, rate=150,
                                       log_path=paths.logs / "workload.log", pg_bin=cluster.bin)
         while not stop_requested:
             check_children(children, paths)
@@ -183,6 +201,7 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
             stop_process(child)
         if workload is not None:
             workload.stop()
+        backups.stop()
         if pgbouncer is not None:
             pgbouncer.stop()
         cluster.stop()
@@ -228,6 +247,13 @@ def prepare_databases(cluster: LocalCluster) -> None:
             conn.execute(sql.SQL("GRANT pg_monitor TO {}").format(sql.Identifier(MONITOR_ROLE)))
     with psycopg.connect(cluster.dsn(KASHO_DB), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        # What the Storage, Maintenance and Indexes pages can use, where the server has it.
+        available = {row[0] for row in conn.execute(
+            "SELECT name FROM pg_available_extensions "
+            "WHERE name IN ('pg_buffercache', 'pgstattuple', 'hypopg')")}
+        for extension in sorted(available):
+            conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(
+                sql.Identifier(extension)))
 
 
 def seed_if_empty(cluster: LocalCluster, scale: float) -> None:
@@ -296,6 +322,8 @@ def write_demo_config(path: Path, cluster: LocalCluster, store: LocalCluster,
         f"[intervals]\n{intervals}\n\n"
         f'[[targets]]\nname = "kasho"\ndsn = "{cluster.dsn(KASHO_DB, MONITOR_ROLE)}"\n'
         f'explain_dsn = "{cluster.dsn(KASHO_DB, EXPLAIN_ROLE)}"\n'
+        f'business_dsn = "{cluster.dsn(KASHO_DB, BUSINESS_ROLE)}"\n'
+        + "host_filesystem = true\n"  # the demo's collector runs on the database host
         + pooler)
 
 

@@ -1,14 +1,24 @@
 """Realistic Kasho data generated inside the server: users, accounts, a payments history.
 
-Every random draw is a hash of (random_seed, row number, field), so the data depend only on
-the arguments, never on chunk sizes or plans. Transactions are written in time order in
-chunks of `CHUNK_PAIRS` row pairs; a pair is either one transfer (transfer_out and its
-transfer_in) or two independent deposits, withdrawals or fees. Balances are set at the end
-from the completed movements in one statement.
+Only the columns Kasho's database documentation names are written. Every random draw is a
+hash of (random_seed, row number, field), so the data depend only on the arguments, never on
+chunk sizes or plans. Transactions are written in time order in chunks of `CHUNK_PAIRS` row
+pairs; a pair is either one transfer (transfer_out on the payer's account and transfer_in on
+the payee's, same amount, status and time) or two independent movements. Balances are set at
+the end from the completed movements in one statement.
 
-Besides the Kasho tables it fills `demo_accounts`, the workload's pick list: the open
-accounts numbered 1..n, and per currency 1..currency_accounts, so a pgbench script can pick
-an account, or a same-currency payee, from integers alone.
+The values (listed in the README):
+- account_type: checking, savings, business (the first account of each currency is a busy
+  merchant's business account: the workload's hot accounts);
+- transaction_type: deposit and transfer_in (credits); card_payment, withdrawal, transfer_out
+  and fee (debits);
+- status: pending (deposits and withdrawals awaiting settlement), completed, failed, reversed
+  (card payments charged back).
+
+Besides the Kasho tables it fills `kasho_demo.accounts`, the workload's pick list, in a schema
+of its own so that `public` holds exactly Kasho's tables: every account numbered 1..n, and per
+currency 1..currency_accounts, so a pgbench script can pick an account, or a same-currency
+payee, from integers alone.
 """
 
 from __future__ import annotations
@@ -25,6 +35,14 @@ from collectors.core.errors import KashoOpsError
 
 CHUNK_PAIRS = 50_000  # 100k transaction rows per INSERT
 TRANSFER_PAIR_SHARE = 0.15  # of row pairs; so ~30% of rows are transfer legs
+RECENT_USERS = 0.04  # of users signed up inside the window (the others before it)
+RECENT_ACCOUNTS = 0.03  # of accounts opened inside the window besides recent users' own
+PICK_SCHEMA = "kasho_demo"
+ACCOUNT_TYPES = ("checking", "savings", "business")
+TRANSACTION_TYPES = ("deposit", "card_payment", "withdrawal", "fee", "transfer_out",
+                     "transfer_in")
+CREDIT_TYPES = ("deposit", "transfer_in")
+STATUSES = ("pending", "completed", "failed", "reversed")
 # code, share of accounts, units per USD, minor units (JPY has none)
 CURRENCIES = (("USD", 0.40, 1.0, 2), ("EUR", 0.25, 0.92, 2), ("GBP", 0.12, 0.79, 2),
               ("JPY", 0.07, 150.0, 0), ("CAD", 0.06, 1.36, 2), ("CHF", 0.05, 0.88, 2),
@@ -33,22 +51,16 @@ CURRENCIES = (("USD", 0.40, 1.0, 2), ("EUR", 0.25, 0.92, 2), ("GBP", 0.12, 0.79,
 HOUR_WEIGHTS = (0.15, 0.10, 0.08, 0.07, 0.08, 0.15, 0.35, 0.60, 0.90, 1.00, 1.05, 1.10,
                 1.20, 1.15, 1.05, 1.00, 1.05, 1.15, 1.30, 1.35, 1.20, 0.90, 0.60, 0.30)
 WEEKDAY_WEIGHTS = (1.0, 1.0, 1.0, 1.05, 1.15, 0.80, 0.65)  # ISO Monday..Sunday
-FIRST_NAMES = ("Olivia", "Liam", "Emma", "Noah", "Amelia", "Oliver", "Sophia", "Elijah", "Mia",
-               "Lucas", "Hana", "Kenji", "Chloe", "Mateo", "Aisha", "Omar", "Lena", "Jonas",
-               "Sofia", "Luca", "Priya", "Arjun", "Zoe", "Ethan", "Yuki", "Camille", "Hugo",
-               "Ingrid", "Mohammed", "Fatima", "Grace", "Daniel")
-LAST_NAMES = ("Smith", "Johnson", "Williams", "Brown", "Garcia", "Miller", "Martin", "Müller",
-              "Schmidt", "Rossi", "Bianchi", "Dubois", "Moreau", "Tanaka", "Suzuki", "Sato",
-              "Patel", "Singh", "Khan", "Nguyen", "Kowalski", "Novak", "Jensen", "Larsen",
-              "O'Brien", "Murphy", "Silva", "Santos", "Cohen", "Levy", "Taylor", "Wilson")
+FIRST_NAMES = ("olivia", "liam", "emma", "noah", "amelia", "oliver", "sophia", "elijah", "mia",
+               "lucas", "hana", "kenji", "chloe", "mateo", "aisha", "omar", "lena", "jonas",
+               "sofia", "luca", "priya", "arjun", "zoe", "ethan", "yuki", "camille", "hugo",
+               "ingrid", "mohammed", "fatima", "grace", "daniel")
+LAST_NAMES = ("smith", "johnson", "williams", "brown", "garcia", "miller", "martin", "muller",
+              "schmidt", "rossi", "bianchi", "dubois", "moreau", "tanaka", "suzuki", "sato",
+              "patel", "singh", "khan", "nguyen", "kowalski", "novak", "jensen", "larsen",
+              "obrien", "murphy", "silva", "santos", "cohen", "levy", "taylor", "wilson")
 EMAIL_DOMAINS = ("gmail.com", "outlook.com", "yahoo.com", "icloud.com", "proton.me",
                  "gmx.de", "web.de", "orange.fr")
-DEPOSIT_DESCRIPTIONS = ("Salary", "Card top-up", "Bank transfer in", "Refund", "Cash deposit",
-                        "Interest")
-WITHDRAWAL_DESCRIPTIONS = ("ATM withdrawal", "Card payment: Amazon", "Card payment: Tesco",
-                           "Card payment: Uber", "Card payment: Netflix", "Rent",
-                           "Card payment: Lidl", "Utility bill", "Card payment: Shell")
-FEE_DESCRIPTIONS = ("Monthly account fee", "FX conversion fee", "ATM fee", "Wire fee")
 FEE_AMOUNTS = (0.5, 1.0, 2.5, 5.0, 15.0, 25.0)
 
 
@@ -60,7 +72,6 @@ class SeedError(KashoOpsError):
 class SeedSummary:
     users: int
     accounts: int
-    open_accounts: int
     transactions: int
     until: datetime
     seconds: float
@@ -94,48 +105,62 @@ SELECT %(salt)s::bigint AS salt, coalesce(%(until)s::timestamptz, now()) AS unti
        %(currency_scales)s::float8[] AS currency_scales,
        %(currency_minor_units)s::int[] AS currency_minor_units,
        %(hour_weights)s::float8[] AS hour_weights,
-       %(weekday_weights)s::float8[] AS weekday_weights,
-       %(deposit_descriptions)s::text[] AS deposit_descriptions,
-       %(withdrawal_descriptions)s::text[] AS withdrawal_descriptions,
-       %(fee_descriptions)s::text[] AS fee_descriptions, %(fee_amounts)s::float8[] AS fee_amounts
+       %(weekday_weights)s::float8[] AS weekday_weights, %(fee_amounts)s::float8[] AS fee_amounts,
+       %(recent_users)s::float8 AS recent_users, %(recent_accounts)s::float8 AS recent_accounts
 """
 
+# A password hash looks like bcrypt's ($2b$12$ + 53 characters); nobody can log in with it.
 USERS = """
-INSERT INTO users (id, email, full_name, status, created_at, updated_at)
+INSERT INTO users (id, email, password_hash, created_at, updated_at)
 SELECT pg_temp.seed_uuid(n, p.salt + 1),
-       lower(replace(v.first_name || '.' || v.last_name, '''', '')) || n || '@'
+       v.first_name || '.' || v.last_name || n || '@'
            || pg_temp.seed_pick(p.email_domains, pg_temp.seed_unit(n, p.salt + 12)),
-       v.first_name || ' ' || v.last_name, v.status, v.created_at,
-       CASE WHEN v.status = 'active' THEN v.created_at
+       '$2b$12$' || left(md5(p.salt || 'pw' || n) || md5(n || 'pw' || p.salt), 53),
+       v.created_at,
+       CASE WHEN pg_temp.seed_unit(n, p.salt + 13) < 0.9 THEN v.created_at  -- never edited
             ELSE v.created_at + pg_temp.seed_unit(n, p.salt + 15) * (p.until - v.created_at) END
 FROM seed_params p, generate_series(1, p.users) AS n,
 LATERAL (SELECT pg_temp.seed_pick(p.first_names, pg_temp.seed_unit(n, p.salt + 10)) AS first_name,
                 pg_temp.seed_pick(p.last_names, pg_temp.seed_unit(n, p.salt + 11)) AS last_name,
-                CASE WHEN pg_temp.seed_unit(n, p.salt + 13) < 0.95 THEN 'active'
-                     WHEN pg_temp.seed_unit(n, p.salt + 13) < 0.99 THEN 'suspended'
-                     ELSE 'closed' END AS status,
-                p.until - make_interval(days => p.days)
-                    - pg_temp.seed_unit(n, p.salt + 14) * interval '730 days' AS created_at) v
+                CASE WHEN n > p.users - floor(p.users * p.recent_users)  -- signed up lately
+                     THEN p.until
+                          - pg_temp.seed_unit(n, p.salt + 14) * make_interval(days => p.days)
+                     ELSE p.until - make_interval(days => p.days)
+                          - pg_temp.seed_unit(n, p.salt + 14) * interval '730 days' END
+                    AS created_at) v
 """
 
 # Every user gets an account before anyone gets a second; the first two rounds of currencies
-# are fixed so each currency has at least two open accounts to transfer between.
+# are fixed so each currency has at least two accounts to transfer between, and the very first
+# account of each currency is a merchant's business account (the workload's hot account).
+# Accounts of recent sign-ups and the last few opened are created inside the window, after
+# their user; the history's transactions use only the accounts opened before it (numbered
+# 1..active_n, and per currency 1..active_currency_accounts).
 ACCOUNTS = """
 CREATE TEMP TABLE seed_accounts AS
 SELECT d.*, row_number() OVER (PARTITION BY d.currency ORDER BY d.n)::int AS currency_n,
-       count(*) OVER (PARTITION BY d.currency)::int AS currency_accounts
+       count(*) OVER (PARTITION BY d.currency)::int AS currency_accounts,
+       CASE WHEN d.active THEN row_number() OVER (PARTITION BY d.active ORDER BY d.n) END::int
+           AS active_n,
+       CASE WHEN d.active THEN row_number() OVER (PARTITION BY d.active, d.currency
+                                                  ORDER BY d.n) END::int AS active_currency_n,
+       count(*) OVER (PARTITION BY d.active, d.currency)::int AS active_currency_accounts
 FROM (
     SELECT m AS n, pg_temp.seed_uuid(m, p.salt + 2) AS account_id, u.id AS user_id,
-           'KA' || lpad(((m::bigint * 7919 + 104729) % 10000000000)::text, 10, '0')
-               AS account_number,
            p.currency_codes[c.i] AS currency, p.currency_scales[c.i] AS amount_scale,
            p.currency_minor_units[c.i] AS minor_units,
-           CASE WHEN m <= 2 * cardinality(p.currency_codes) THEN 'open'
-                WHEN pg_temp.seed_unit(m, p.salt + 22) < 0.03 THEN 'frozen'
-                WHEN pg_temp.seed_unit(m, p.salt + 22) < 0.05 THEN 'closed'
-                ELSE 'open' END AS status,
-           u.created_at + pg_temp.seed_unit(m, p.salt + 23)
-               * (p.until - make_interval(days => p.days) - u.created_at) AS created_at
+           CASE WHEN m <= cardinality(p.currency_codes) THEN 'business'
+                WHEN pg_temp.seed_unit(m, p.salt + 22) < 0.62 THEN 'checking'
+                WHEN pg_temp.seed_unit(m, p.salt + 22) < 0.90 THEN 'savings'
+                ELSE 'business' END AS account_type,
+           NOT r.recent AS active,
+           CASE WHEN r.recent
+                THEN greatest(u.created_at, p.until - make_interval(days => p.days))
+                     + pg_temp.seed_unit(m, p.salt + 23)
+                       * (p.until - greatest(u.created_at,
+                                             p.until - make_interval(days => p.days)))
+                ELSE u.created_at + pg_temp.seed_unit(m, p.salt + 23)
+                     * (p.until - make_interval(days => p.days) - u.created_at) END AS created_at
     FROM seed_params p CROSS JOIN generate_series(1, p.accounts) AS m
     JOIN LATERAL (SELECT CASE WHEN m <= p.users THEN m
                               ELSE 1 + floor(pg_temp.seed_unit(m, p.salt + 20) * p.users)::int
@@ -145,18 +170,27 @@ FROM (
                                     THEN 1 + (m - 1) % cardinality(p.currency_codes)
                                     ELSE width_bucket(pg_temp.seed_unit(m, p.salt + 21),
                                                       p.currency_bounds) END AS i) c
+    CROSS JOIN LATERAL (SELECT m > 2 * cardinality(p.currency_codes)
+                               AND (u.created_at > p.until - make_interval(days => p.days)
+                                    OR m > p.accounts - floor(p.accounts * p.recent_accounts))
+                               AS recent) r
 ) d;
 CREATE UNIQUE INDEX ON seed_accounts (n);
-CREATE UNIQUE INDEX ON seed_accounts (currency, currency_n);
+CREATE UNIQUE INDEX ON seed_accounts (active_n);
+CREATE UNIQUE INDEX ON seed_accounts (currency, active_currency_n);
 ANALYZE seed_accounts;
-INSERT INTO accounts (id, user_id, account_number, currency, status, created_at, updated_at)
-SELECT account_id, user_id, account_number, currency, status, created_at, created_at
+ALTER TABLE seed_params ADD COLUMN active_accounts int;
+UPDATE seed_params SET active_accounts = (SELECT count(*) FROM seed_accounts WHERE active);
+INSERT INTO accounts (id, user_id, account_type, balance, currency, created_at, updated_at)
+SELECT account_id, user_id, account_type, 0, currency, created_at, created_at
 FROM seed_accounts ORDER BY n;
-DROP TABLE IF EXISTS demo_accounts;
-CREATE TABLE demo_accounts (
+CREATE SCHEMA IF NOT EXISTS kasho_demo;
+COMMENT ON SCHEMA kasho_demo IS
+    'The demo workload''s pick list (demo/seed.py); not part of the Kasho schema';
+DROP TABLE IF EXISTS kasho_demo.accounts;
+CREATE TABLE kasho_demo.accounts (
     n                 integer PRIMARY KEY,
     account_id        uuid    NOT NULL,
-    account_number    text    NOT NULL,
     currency          text    NOT NULL,
     currency_n        integer NOT NULL,
     currency_accounts integer NOT NULL,
@@ -164,13 +198,12 @@ CREATE TABLE demo_accounts (
     minor_units       integer NOT NULL,
     UNIQUE (currency, currency_n)
 );
-COMMENT ON TABLE demo_accounts IS
-    'Open accounts numbered for the demo workload (demo/seed.py); not part of the Kasho schema';
-INSERT INTO demo_accounts
-SELECT row_number() OVER (ORDER BY n), account_id, account_number, currency,
-       row_number() OVER (PARTITION BY currency ORDER BY n),
-       count(*) OVER (PARTITION BY currency), amount_scale, minor_units
-FROM seed_accounts WHERE status = 'open';
+COMMENT ON TABLE kasho_demo.accounts IS
+    'Kasho accounts numbered for the demo workload: 1..n, and 1..currency_accounts per '
+    'currency (currency_n = 1 is the currency''s busy merchant account)';
+INSERT INTO kasho_demo.accounts
+SELECT n, account_id, currency, currency_n, currency_accounts, amount_scale, minor_units
+FROM seed_accounts;
 """
 
 # Hour buckets over the window, each owning a contiguous range of row pairs in proportion
@@ -196,9 +229,13 @@ FROM cumulative;
 CREATE INDEX ON seed_hours (first_pair);
 """
 
+# Status by type: 5% of everything fails; 2% of card payments are charged back later
+# (reversed); deposits and withdrawals settle in batches (updated_at up to 2 hours after
+# created_at), 1% of them stay stuck pending and half of the last day's are still pending.
+# Card payments, transfers and fees are decided at once (updated_at = created_at).
 TRANSACTIONS_CHUNK = """
-INSERT INTO transactions (id, account_id, counterparty_account_id, kind, amount, currency,
-                          status, description, created_at, updated_at)
+INSERT INTO transactions (id, account_id, transaction_type, amount, status, created_at,
+                          updated_at)
 WITH pairs AS (
     SELECT k, h.hour_start,
            2 * k <= p.transactions AND pg_temp.seed_unit(k, p.salt + 30) < p.transfer_share
@@ -207,8 +244,7 @@ WITH pairs AS (
     LATERAL generate_series(greatest(h.first_pair, %(low)s), least(h.last_pair, %(high)s)) k
     WHERE h.last_pair >= %(low)s AND h.first_pair <= %(high)s
 ), transfers AS (
-    SELECT pr.k, s.account_id AS payer_id, d.account_id AS payee_id, s.currency,
-           s.account_number AS payer_number, d.account_number AS payee_number,
+    SELECT pr.k, s.account_id AS payer_id, d.account_id AS payee_id,
            round((pg_temp.seed_log_uniform(10, 2000, pg_temp.seed_unit(pr.k, p.salt + 33))
                   * s.amount_scale)::numeric, s.minor_units) AS amount,
            pg_temp.seed_unit(pr.k, p.salt + 34) AS status_draw,
@@ -216,57 +252,59 @@ WITH pairs AS (
            pr.hour_start + pg_temp.seed_unit(pr.k, p.salt + 36) * interval '1 hour' AS created_at
     FROM pairs pr, seed_params p, seed_accounts s, seed_accounts d
     WHERE pr.is_transfer
-      AND s.n = pg_temp.seed_account_n(pg_temp.seed_unit(pr.k, p.salt + 31), p.accounts)
+      AND s.active_n = pg_temp.seed_account_n(pg_temp.seed_unit(pr.k, p.salt + 31),
+                                              p.active_accounts)
       AND d.currency = s.currency
-      AND d.currency_n = 1 + (s.currency_n + floor(pg_temp.seed_unit(pr.k, p.salt + 32)
-                                                   * (s.currency_accounts - 1))::int)
-                             %% s.currency_accounts
+      AND d.active_currency_n = 1 + (s.active_currency_n
+                                     + floor(pg_temp.seed_unit(pr.k, p.salt + 32)
+                                             * (s.active_currency_accounts - 1))::int)
+                                    %% s.active_currency_accounts
 ), singles AS (
-    SELECT r.g, a.account_id, a.currency, a.amount_scale, a.minor_units,
-           CASE WHEN pg_temp.seed_unit(r.g, p.salt + 41) < 0.47 THEN 'deposit'
-                WHEN pg_temp.seed_unit(r.g, p.salt + 41) < 0.85 THEN 'withdrawal'
-                ELSE 'fee' END AS kind,
+    SELECT r.g, a.account_id, a.amount_scale, a.minor_units,
+           CASE WHEN pg_temp.seed_unit(r.g, p.salt + 41) < 0.40 THEN 'deposit'
+                WHEN pg_temp.seed_unit(r.g, p.salt + 41) < 0.72 THEN 'card_payment'
+                WHEN pg_temp.seed_unit(r.g, p.salt + 41) < 0.87 THEN 'withdrawal'
+                ELSE 'fee' END AS transaction_type,
            pg_temp.seed_unit(r.g, p.salt + 42) AS amount_draw,
-           pg_temp.seed_unit(r.g, p.salt + 43) AS text_draw,
            pg_temp.seed_unit(r.g, p.salt + 44) AS status_draw,
            pg_temp.seed_unit(r.g, p.salt + 45) AS settle_draw,
            pr.hour_start + pg_temp.seed_unit(r.g, p.salt + 46) * interval '1 hour' AS created_at
     FROM pairs pr CROSS JOIN LATERAL (VALUES (2 * pr.k - 1), (2 * pr.k)) AS r(g), seed_params p,
          seed_accounts a
     WHERE NOT pr.is_transfer AND r.g <= p.transactions
-      AND a.n = pg_temp.seed_account_n(pg_temp.seed_unit(r.g, p.salt + 40), p.accounts)
+      AND a.active_n = pg_temp.seed_account_n(pg_temp.seed_unit(r.g, p.salt + 40),
+                                              p.active_accounts)
 ), movements AS (
-    SELECT leg.g, leg.account_id, leg.counterparty_id, leg.kind, t.amount, t.currency,
-           leg.description, t.status_draw, t.settle_draw, t.created_at
+    SELECT leg.g, leg.account_id, leg.transaction_type, t.amount, t.status_draw, t.settle_draw,
+           t.created_at
     FROM transfers t CROSS JOIN LATERAL (VALUES
-        (2 * t.k - 1, t.payer_id, t.payee_id, 'transfer_out', 'Transfer to ' || t.payee_number),
-        (2 * t.k, t.payee_id, t.payer_id, 'transfer_in', 'Transfer from ' || t.payer_number)
-    ) AS leg(g, account_id, counterparty_id, kind, description)
+        (2 * t.k - 1, t.payer_id, 'transfer_out'), (2 * t.k, t.payee_id, 'transfer_in')
+    ) AS leg(g, account_id, transaction_type)
     UNION ALL
-    SELECT s.g, s.account_id, NULL, s.kind,
-           round((CASE s.kind
+    SELECT s.g, s.account_id, s.transaction_type,
+           round((CASE s.transaction_type
                       WHEN 'deposit' THEN pg_temp.seed_log_uniform(50, 8000, s.amount_draw)
-                      WHEN 'withdrawal' THEN pg_temp.seed_log_uniform(3, 800, s.amount_draw)
+                      WHEN 'card_payment' THEN pg_temp.seed_log_uniform(3, 400, s.amount_draw)
+                      WHEN 'withdrawal' THEN pg_temp.seed_log_uniform(20, 800, s.amount_draw)
                       ELSE p.fee_amounts[1 + floor(s.amount_draw * cardinality(p.fee_amounts))::int]
                   END * s.amount_scale)::numeric, s.minor_units),
-           s.currency,
-           pg_temp.seed_pick(CASE s.kind WHEN 'deposit' THEN p.deposit_descriptions
-                                         WHEN 'withdrawal' THEN p.withdrawal_descriptions
-                                         ELSE p.fee_descriptions END, s.text_draw),
            s.status_draw, s.settle_draw, s.created_at
     FROM singles s, seed_params p
 )
-SELECT pg_temp.seed_uuid(m.g, p.salt + 3), m.account_id, m.counterparty_id, m.kind, m.amount,
-       m.currency, st.status, m.description, m.created_at,
-       CASE st.status WHEN 'pending' THEN m.created_at
-                      WHEN 'reversed' THEN least(p.until, m.created_at
-                                                 + m.settle_draw * interval '72 hours')
-                      ELSE least(p.until, m.created_at + m.settle_draw * interval '90 seconds')
-       END
+SELECT pg_temp.seed_uuid(m.g, p.salt + 3), m.account_id, m.transaction_type, m.amount,
+       st.status, m.created_at,
+       CASE WHEN st.status = 'pending' THEN m.created_at
+            WHEN st.status = 'reversed'
+                THEN least(p.until, m.created_at + m.settle_draw * interval '72 hours')
+            WHEN m.transaction_type IN ('deposit', 'withdrawal')
+                THEN least(p.until, m.created_at + m.settle_draw * interval '2 hours')
+            ELSE m.created_at END
 FROM movements m, seed_params p,
 LATERAL (SELECT CASE WHEN m.status_draw < 0.05 THEN 'failed'
-                     WHEN m.status_draw < 0.07 THEN 'reversed'
-                     WHEN m.status_draw < 0.08 THEN 'pending'  -- stuck in settlement
+                     WHEN m.transaction_type = 'card_payment' AND m.status_draw < 0.07
+                         THEN 'reversed'  -- charged back
+                     WHEN m.transaction_type NOT IN ('deposit', 'withdrawal') THEN 'completed'
+                     WHEN m.status_draw < 0.06 THEN 'pending'  -- stuck in settlement
                      WHEN m.created_at > p.until - interval '1 day' AND m.status_draw < 0.5
                          THEN 'pending'  -- recent, not settled yet
                      ELSE 'completed' END AS status) st
@@ -277,7 +315,8 @@ BALANCES = """
 UPDATE accounts a
 SET balance = m.net, updated_at = greatest(a.updated_at, m.last_movement_at)
 FROM (SELECT account_id, max(updated_at) AS last_movement_at,
-             sum(CASE WHEN kind IN ('deposit', 'transfer_in') THEN amount ELSE -amount END) AS net
+             sum(CASE WHEN transaction_type IN ('deposit', 'transfer_in') THEN amount
+                      ELSE -amount END) AS net
       FROM transactions WHERE status = 'completed' GROUP BY account_id) m
 WHERE a.id = m.account_id
 """
@@ -296,9 +335,8 @@ def _parameters(users: int, accounts: int, transactions: int, days: int, random_
         "currency_scales": [scale for _, _, scale, _ in CURRENCIES],
         "currency_minor_units": [minor for *_, minor in CURRENCIES],
         "hour_weights": list(HOUR_WEIGHTS), "weekday_weights": list(WEEKDAY_WEIGHTS),
-        "deposit_descriptions": list(DEPOSIT_DESCRIPTIONS),
-        "withdrawal_descriptions": list(WITHDRAWAL_DESCRIPTIONS),
-        "fee_descriptions": list(FEE_DESCRIPTIONS), "fee_amounts": list(FEE_AMOUNTS),
+        "fee_amounts": list(FEE_AMOUNTS), "recent_users": RECENT_USERS,
+        "recent_accounts": RECENT_ACCOUNTS,
     }
 
 
@@ -357,9 +395,7 @@ def seed(conn: psycopg.Connection[Any], *, users: int = 10_000, accounts: int = 
             report("transactions", min(2 * high, transactions), transactions)
         conn.execute(BALANCES)
         report("balances", accounts, accounts)
-        conn.execute("ANALYZE users, accounts, transactions, demo_accounts")
-        open_accounts, seeded_until = conn.execute(
-            "SELECT (SELECT count(*) FROM demo_accounts), until FROM seed_params").fetchone()
+        conn.execute("ANALYZE users, accounts, transactions, kasho_demo.accounts")
+        seeded_until = conn.execute("SELECT until FROM seed_params").fetchone()[0]
         conn.execute("DROP TABLE seed_params, seed_accounts, seed_hours")
-    return SeedSummary(users, accounts, open_accounts, transactions, seeded_until,
-                       time.monotonic() - started)
+    return SeedSummary(users, accounts, transactions, seeded_until, time.monotonic() - started)

@@ -20,10 +20,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def create_database(admin_dsn: str, prefix: str = "t") -> str:
+def create_database(admin_dsn: str, prefix: str = "t", template: str | None = None) -> str:
+    """A new database (a copy of `template` when given: nobody may be connected to it)."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    statement = psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name))
+    if template is not None:
+        statement += psycopg.sql.SQL(" TEMPLATE {}").format(psycopg.sql.Identifier(template))
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+        conn.execute(statement)
     return name
 
 

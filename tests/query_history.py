@@ -129,7 +129,7 @@ def seed_query_history(store_dsn: str, target: str, now: datetime, duration: tim
                   "datname": s.datname, "rolname": s.rolname, "query": s.query}
                  for s in statements]
         start = now - duration
-        store.write([text_batch(group, target, start, texts)])
+        store.write_now([text_batch(group, target, start, texts)])
         steps = int(duration.total_seconds() // interval)
         batch_rows: list[tuple] = []
         for step in range(steps, -1, -1):
@@ -141,10 +141,10 @@ def seed_query_history(store_dsn: str, target: str, now: datetime, duration: tim
                 by_day: dict = {}
                 for row in batch_rows:
                     by_day.setdefault(row[0].date(), []).append(row)
-                store.write([Batch("query_stats", STAT_COLUMNS, tuple(rows), day)
+                store.write_now([Batch("query_stats", STAT_COLUMNS, tuple(rows), day)
                              for day, rows in by_day.items()])
                 runs = sorted({row[0] for row in batch_rows})
-                store.write([Batch("collector_runs", RUN_COLUMNS, tuple(
+                store.write_now([Batch("collector_runs", RUN_COLUMNS, tuple(
                     RunRecord(t, target, "query_stats", 40.0, 0, None).as_row()
                     for t in runs if t.date() == day),
                     day) for day in {t.date() for t in runs}])

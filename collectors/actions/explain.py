@@ -30,11 +30,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from collectors.actions.audit import connect_audit
+from collectors.actions.audit import audit_round_trip, connect_audit
 from collectors.core.access import AccessDenied, Actor, authorize
 from collectors.core.config import CollectorSettings, Config, Target
 from collectors.core.connections import TrackedConnection, describe_error, session_options
-from collectors.core.errors import KashoOpsError
+from collectors.core.deadlines import answer_within, connect_within, deadline_seconds, tcp_kwargs
+from collectors.core.errors import KashoOpsError, NoAnswer
 from collectors.core.sqltext import (
     Token,
     highest_parameter,
@@ -179,8 +180,7 @@ def explain_connect_kwargs(target: Target, settings: CollectorSettings,
     base = (psycopg.conninfo.conninfo_to_dict(target.explain_dsn.reveal())
             if target.explain_dsn is not None else target.connect_kwargs())
     return {**base, "dbname": dbname, "application_name": EXPLAIN_APPLICATION_NAME,
-            "connect_timeout": settings.connect_timeout_seconds, "keepalives": 1,
-            "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
+            **tcp_kwargs(settings.connect_timeout_seconds),
             "options": session_options(settings), "autocommit": True}
 
 
@@ -193,9 +193,12 @@ def explain(target: Target, settings: CollectorSettings, dbname: str, text: str,
         raise ExplainRefused(f"the statement has {statement.parameter_count} parameters; "
                              f"{len(parameters)} values were given (one per line)")
     try:
-        with TrackedConnection.connect(**explain_connect_kwargs(target, settings,
-                                                                 dbname)) as conn:
+        with connect_within(connection_class=TrackedConnection,
+                            **explain_connect_kwargs(target, settings, dbname)) as conn, \
+                answer_within(conn, deadline_seconds(timeout_ms)):
             return plan(conn, statement, parameters, timeout_ms)
+    except NoAnswer as exc:  # a frozen server: the page says so within seconds
+        raise ExplainFailed(f"EXPLAIN failed: {exc}") from None
     except psycopg.Error as exc:
         raise _failure(exc, target, parameters) from None
 
@@ -230,10 +233,11 @@ def plan(conn: psycopg.Connection[Any], statement: CheckedStatement,
                          generic=generic, method=method, parameter_types=declared)
 
 
-def _prepare(conn: psycopg.Connection[Any], statement: CheckedStatement) -> tuple[str, ...]:
+def _prepare(conn: psycopg.Connection[Any], statement: CheckedStatement,
+             prepared_name: str = PREPARED_NAME) -> tuple[str, ...]:
     """PREPARE the statement, letting the server infer its parameter types; where it cannot,
     again with the types its operators imply. Returns the types declared (none: inferred)."""
-    name = sql.Identifier(PREPARED_NAME)
+    name = sql.Identifier(prepared_name)
     body = sql.SQL(statement.text)  # sent as one statement: the server refuses more
     try:
         with conn.transaction():  # a savepoint: a failed PREPARE leaves the transaction usable
@@ -273,6 +277,26 @@ def without_values(message: str, exc: psycopg.Error | None,
     return message
 
 
+def generic_plan_json(conn: psycopg.Connection[Any], statement: CheckedStatement,
+                      name: str = PREPARED_NAME) -> Any:
+    """The statement's generic plan as EXPLAIN (VERBOSE, FORMAT JSON) gives it, in the
+    connection's open (read-only) transaction: PREPAREd under `name` and planned with
+    EXPLAIN EXECUTE with NULLs under force_generic_plan, one statement per round trip over
+    the extended protocol, never executed, and deallocated again, so a later call sees what
+    changed meanwhile (a hypothetical index). Use a fresh `name` after a failed call: a
+    prepared statement outlives the savepoint it was made in."""
+    one_statement(conn, sql.SQL(
+        "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)"))
+    _prepare(conn, statement, name)
+    arguments = (sql.SQL("({})").format(sql.SQL(", ").join(
+        [sql.SQL("NULL")] * statement.parameter_count))
+        if statement.parameter_count else sql.SQL(""))
+    rows = one_statement(conn, sql.SQL("EXPLAIN (VERBOSE, FORMAT JSON) EXECUTE {}{}").format(
+        sql.Identifier(name), arguments))
+    one_statement(conn, sql.SQL("DEALLOCATE {}").format(sql.Identifier(name)))
+    return rows[0][0] if rows else None
+
+
 class ExplainDenied(ExplainRefused):
     """The actor's role may not EXPLAIN (operators and admins may)."""
 
@@ -288,11 +312,12 @@ def audited_explain(config: Config, target_name: str, dbname: str, text: str,
     try:
         audit = connect_audit(config.store.audit_writer_dsn, "explain_outcomes")
         with audit:
-            run = audit.execute(
-                "INSERT INTO kasho_ops.explain_runs (actor, actor_role, target, datname, "
-                "queryid, sample_values) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-                [actor.name, actor.role, target_name, dbname, queryid,
-                 bool(parameters)]).fetchone()
+            with audit_round_trip(audit):
+                run = audit.execute(
+                    "INSERT INTO kasho_ops.explain_runs (actor, actor_role, target, datname, "
+                    "queryid, sample_values) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+                    [actor.name, actor.role, target_name, dbname, queryid,
+                     bool(parameters)]).fetchone()
             assert run is not None
             run_id = int(run[0])
             try:
@@ -310,7 +335,7 @@ def audited_explain(config: Config, target_name: str, dbname: str, text: str,
                 raise
             _record_outcome(audit, run_id, "planned", None)
             return result
-    except psycopg.Error as exc:
+    except (psycopg.Error, NoAnswer) as exc:
         raise ExplainFailed("EXPLAIN was not run: its audit trail (kasho_ops.explain_runs in "
                             f"the metrics store) is unavailable: {describe_error(exc)}") from None
 
@@ -318,8 +343,9 @@ def audited_explain(config: Config, target_name: str, dbname: str, text: str,
 def _record_outcome(audit: psycopg.Connection[Any], run_id: int, outcome: str,
                     error: str | None) -> None:
     try:
-        audit.execute("INSERT INTO kasho_ops.explain_outcomes (run_id, outcome, error) "
-                      "VALUES (%s, %s, %s)", [run_id, outcome, error])
-    except psycopg.Error as exc:  # the attempt is recorded; say the outcome is missing
+        with audit_round_trip(audit):
+            audit.execute("INSERT INTO kasho_ops.explain_outcomes (run_id, outcome, error) "
+                          "VALUES (%s, %s, %s)", [run_id, outcome, error])
+    except (psycopg.Error, NoAnswer) as exc:  # the attempt is recorded; say it has no outcome
         log.error("EXPLAIN run %d (%s) has no outcome in the audit trail: %s", run_id, outcome,
                   describe_error(exc))

@@ -26,11 +26,12 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from collectors.actions.audit import connect_audit
+from collectors.actions.audit import audit_round_trip, connect_audit
 from collectors.core.access import AccessDenied, Actor, Permission, authorize
 from collectors.core.config import Config, Target
 from collectors.core.connections import TrackedConnection, describe_error, own_backend_pids
-from collectors.core.errors import ConfigError
+from collectors.core.deadlines import answer_within, connect_within, tcp_kwargs
+from collectors.core.errors import ConfigError, NoAnswer
 from collectors.core.redact import Secret
 from collectors.live.activity import masked_query
 
@@ -41,6 +42,8 @@ ACTIONS = {"cancel": "pg_cancel_backend", "terminate": "pg_terminate_backend"}
 ACTIONS_APPLICATION_NAME = "kasho-ops-actions"
 AUDIT_QUERY_CHARS = 200
 TERMINATE_WAIT_MS = 3000  # PostgreSQL 14+: wait this long for the backend to exit
+# Client-side deadline of the acting session's round trips: room for the terminate wait.
+ACTION_ANSWER_SECONDS = TERMINATE_WAIT_MS / 1000 + 2
 OUTCOMES = ("signalled", "refused", "not_found", "failed", "denied")
 
 
@@ -102,7 +105,7 @@ def actions_connect_kwargs(actions_dsn: Secret, connect_timeout_seconds: int) ->
     """libpq parameters for the acting session; our safety settings win over the DSN's."""
     return {**psycopg.conninfo.conninfo_to_dict(actions_dsn.reveal()),
             "application_name": ACTIONS_APPLICATION_NAME,
-            "connect_timeout": connect_timeout_seconds,
+            **tcp_kwargs(connect_timeout_seconds),
             "options": "-c statement_timeout=10000 -c lock_timeout=500 "
                        "-c default_transaction_read_only=on",
             "autocommit": True}
@@ -162,7 +165,7 @@ def perform(request: ActionRequest, config: Config) -> ActionResult:
     audit = AuditTrail(config.store.audit_writer_dsn)
     try:
         audit_conn = audit.connect()
-    except psycopg.Error as exc:
+    except (psycopg.Error, NoAnswer) as exc:
         return ActionResult("failed", "Nothing was done: the audit trail (kasho_ops.dba_actions "
                             f"in the metrics store) is unavailable: {describe_error(exc)}",
                             audited=False)
@@ -170,8 +173,9 @@ def perform(request: ActionRequest, config: Config) -> ActionResult:
         outcome, message, session = _act(request, config)
         error = None if outcome == "signalled" else message
         try:
-            audit.append(audit_conn, request, outcome, error, session)
-        except psycopg.Error as exc:
+            with audit_round_trip(audit_conn):
+                audit.append(audit_conn, request, outcome, error, session)
+        except (psycopg.Error, NoAnswer) as exc:
             log.error("dba action on %s pid %d (%s) was not audited: %s", request.target,
                       request.pid, outcome, describe_error(exc))
             return ActionResult(outcome, f"{message} (the audit row could not be written: "
@@ -196,6 +200,8 @@ def _act(request: ActionRequest, config: Config) -> tuple[str, str, TargetSessio
                            "pg_signal_backend (see kasho-ops.example.toml)"), None
     try:
         return _signal(request, target, config.collector.connect_timeout_seconds)
+    except NoAnswer as exc:  # a frozen server: the page says so within seconds
+        return "failed", f"{request.action} pid {request.pid} on {target.name}: {exc}", None
     except psycopg.Error as exc:
         return "failed", _failure(request, target, exc), None
 
@@ -212,8 +218,9 @@ def _signal(request: ActionRequest, target: Target,
             connect_timeout: int) -> tuple[str, str, TargetSession | None]:
     assert target.actions_dsn is not None
     notices: list[str] = []
-    with TrackedConnection.connect(**actions_connect_kwargs(target.actions_dsn,
-                                                            connect_timeout)) as conn:
+    with connect_within(connection_class=TrackedConnection,
+                        **actions_connect_kwargs(target.actions_dsn, connect_timeout)) as conn, \
+            answer_within(conn, ACTION_ANSWER_SECONDS) as alarm:
         conn.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
         found = conn.cursor(row_factory=dict_row).execute(_LOOKUP, {"pid": request.pid}
                                                           ).fetchone()
@@ -234,6 +241,8 @@ def _signal(request: ActionRequest, target: Target,
                                {"pid": session.pid, "backend_start": session.backend_start,
                                 "own_pids": sorted(own_pids)}).fetchone()
         except psycopg.Error as exc:
+            if alarm.fired:
+                raise NoAnswer(ACTION_ANSWER_SECONDS) from None
             return "failed", _failure(request, target, exc), session
     if row is None:
         return "not_found", f"pid {request.pid} ended before it could be signalled", session

@@ -4,7 +4,8 @@ action makes (`authorize`). Pure: the dashboard works out who is signed in
 themselves, so a hidden button is never the only check.
 
   viewer    every chart and table, statement texts with literals masked; no actions
-  operator  a viewer who may also EXPLAIN a statement and cancel a query
+  operator  a viewer who may also EXPLAIN a statement, cancel a query, silence alerts and
+            acknowledge them
   admin     an operator who may also terminate a backend, measure exact bloat
             (pgstattuple), start a restore drill and read the audit trail
 """
@@ -17,7 +18,7 @@ from typing import Literal, get_args
 Role = Literal["viewer", "operator", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
 Permission = Literal["view", "explain", "cancel", "terminate", "exact_bloat", "restore_drill",
-                     "read_audit"]
+                     "read_audit", "silence", "acknowledge"]
 PERMISSIONS: tuple[Permission, ...] = get_args(Permission)
 # The lowest role that holds each permission; every role holds what the roles below hold.
 MIN_ROLE: dict[Permission, Role] = {
@@ -28,6 +29,8 @@ MIN_ROLE: dict[Permission, Role] = {
     "exact_bloat": "admin",
     "restore_drill": "admin",
     "read_audit": "admin",
+    "silence": "operator",
+    "acknowledge": "operator",
 }
 
 
@@ -65,12 +68,13 @@ def authorize(actor: Actor | None, permission: Permission) -> None:
 def role_for(email: str | None, groups: tuple[str, ...],
              members: dict[Role, tuple[str, ...]]) -> Role | None:
     """The highest role whose member list names the e-mail (case-insensitive) or one of the
-    groups (`group:NAME`); None when no list does."""
-    wanted = {f"group:{g}" for g in groups}
-    if email:
-        wanted.add(email.strip().lower())
+    groups (`group:NAME`, exact); None when no list does. E-mails are matched against the
+    e-mail entries only, so an identity spelled "group:…" is no group."""
+    address = email.strip().lower() if email else None
     for role in reversed(ROLES):
-        entries = {e if e.startswith("group:") else e.lower() for e in members.get(role, ())}
-        if entries & wanted:
+        entries = members.get(role, ())
+        named = {e.lower() for e in entries if not e.startswith("group:")}
+        member_groups = {e.removeprefix("group:") for e in entries if e.startswith("group:")}
+        if (address is not None and address in named) or member_groups.intersection(groups):
             return role
     return None

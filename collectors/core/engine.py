@@ -1,9 +1,10 @@
 """The engine: the one place that runs a metric group against a monitored server.
 
 `Engine.run(group, target)` picks the group's SQL for the server's major version, runs it
-read-only under the group's timeout, turns counters into deltas, writes the rows and a run
-record to the store, and returns what happened. It never raises for a failed collection:
-every failure is a RunRecord.
+read-only under the group's timeout (as the target's monitoring role, or its business role
+for groups with `connection = "business"`), turns counters into deltas, writes the rows and
+a run record to the store, and returns what happened. It never raises for a failed
+collection: every failure is a RunRecord.
 
 Counter deltas start from the group's baseline on the target: this process's last sample,
 or, on its first run, the one kept in the store (`baselines.py`), so a restart or a `collect
@@ -11,6 +12,10 @@ or, on its first run, the one kept in the store (`baselines.py`), so a restart o
 measured on the server's own clock, read in the same round trip as the counters. The new
 baseline is written with the run's rows in one store transaction, only if the stored one
 is still the one the deltas started from: an interval is stored once or not at all.
+
+An incremental group reads only the rows created or updated since its previous run: the
+window after its watermark (`incremental.py`), whose end is written with the window's rows
+in one store transaction and advanced in memory once written (or buffered).
 
 A group's text columns (query texts, names) go to its side table once per text key, never
 into every row. A group with a text query reads them from the server only for keys the side
@@ -25,18 +30,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg_pool import PoolTimeout
 
 from collectors.core.baselines import BaselineUpdate, load_baseline
 from collectors.core.config import CollectorSettings, Target
 from collectors.core.connections import TargetConnections, describe_error
+from collectors.core.db import fetch_value
 from collectors.core.deltas import (
     Baseline,
     DeltaResult,
@@ -45,9 +50,12 @@ from collectors.core.deltas import (
     counter_deltas,
     index_rows,
 )
-from collectors.core.errors import KashoOpsError, TargetUnavailable
+from collectors.core.errors import KashoOpsError, NoAnswer, StoreUnavailable, TargetUnavailable
+from collectors.core.host_filesystem import add_filesystem_usage
+from collectors.core.incremental import Watermarks, Window, watermark_batch
 from collectors.core.metric_groups import MetricGroup
 from collectors.core.sampling import SampleWindow, window_note
+from collectors.core.sql_parameters import bind
 from collectors.core.sqltext import mask_literals
 from collectors.core.store import Batch, MetricStore, RunRecord
 from collectors.core.target_kinds import ServerRead, kind_for, read_server
@@ -76,6 +84,12 @@ class GroupRows:
     collected_at: datetime | None = None
     texts: dict[Key, dict[str, Any]] = field(default_factory=dict)
     baseline: BaselineUpdate | None = None
+    window: Window | None = None  # what an incremental group read; stored as its watermark
+
+
+# Told about every run once it is stored (rows None when the run failed): the /metrics
+# cache and the alert evaluator. An observer's failure is logged, never a failed run.
+RunObserver = Callable[["MetricGroup", Target, "GroupRows | None", RunRecord], None]
 
 
 class Engine:
@@ -84,35 +98,48 @@ class Engine:
         self.settings = settings
         self.store = store
         self.collector_id = collector_id
+        self.observers: list[RunObserver] = []
         self._connections: dict[str, TargetConnections] = {}
         self._baselines: dict[tuple[str, str], Baseline] = {}
         self._texts_known: dict[tuple[str, str], set[Key]] = {}
         self._texts_day: date | None = None
         self._windows: dict[tuple[str, str], SampleWindow] = {}
+        self._watermarks = Watermarks(store)
         self._lock = threading.Lock()
 
-    def connections_for(self, target: Target) -> TargetConnections:
+    def connections_for(self, target: Target, connection: str = "monitoring") -> TargetConnections:
+        """The pool of the target's monitoring role, or of its business role (business_dsn)."""
+        key = target.name if connection == "monitoring" else f"{target.name}/{connection}"
         with self._lock:
-            if target.name not in self._connections:
-                self._connections[target.name] = TargetConnections(
-                    target, self.settings, kind_for(target).session)
-            return self._connections[target.name]
+            if key not in self._connections:
+                role = target if connection == "monitoring" else target.business()
+                if role is None:
+                    raise KashoOpsError(f"target {target.name} has no business_dsn: the business "
+                                        "groups need a role with SELECT on Kasho's tables "
+                                        "(README: business role)")
+                self._connections[key] = TargetConnections(role, self.settings,
+                                                           kind_for(role).session)
+            return self._connections[key]
 
     def close_target(self, target_name: str) -> None:
         """Close a target's pool and forget its cached baselines: another collector holds
         it now (leases.py), and the store's baseline is the one to continue from."""
         with self._lock:
-            connections = self._connections.pop(target_name, None)
+            pools = [self._connections.pop(key) for key in (target_name, f"{target_name}/business")
+                     if key in self._connections]
             for key in [k for k in self._baselines if k[0] == target_name]:
                 del self._baselines[key]
-        if connections is not None:
+        self._watermarks.forget(target_name)
+        for connections in pools:
             connections.close()
 
     def forget_target(self, target_name: str) -> None:
-        """Forget a target's cached baselines: the next run continues from the store's."""
+        """Forget a target's cached baselines and watermarks: the next run continues from
+        the store's."""
         with self._lock:
             for key in [k for k in self._baselines if k[0] == target_name]:
                 del self._baselines[key]
+        self._watermarks.forget(target_name)
 
     def close(self) -> None:
         for connections in self._connections.values():
@@ -131,15 +158,37 @@ class Engine:
         # The session already has the default statement_timeout (a startup option).
         timeout_ms = (group.timeout_ms if group.timeout_ms != self.settings.statement_timeout_ms
                       else None)
-        with self.connections_for(target).connection() as conn:
+        # The client-side deadline of the whole read: the server-side limits of its statements.
+        statements = 2 if group.has_text_query else 1
+        budget_ms = statements * (group.timeout_ms or self.settings.statement_timeout_ms)
+        with self.connections_for(target, group.connection).connection(budget_ms) as conn:
             server_major = conn.info.server_version // 10000
-            read = kind_for(target).read(conn, group, server_major, timeout_ms,
-                                         with_clock=group.is_counter)
+            if group.optional and not extension_installed(conn, group.extension or ""):
+                return GroupRows(rows=[], server_major=server_major,
+                                 note=f"{group.extension} is not installed: skipped")
+            params = bind(group.parameters, target, self.settings)
+            window, note = None, None
+            if group.incremental is not None:
+                window, note = self._watermarks.next(
+                    target.name, group.name, group.incremental,
+                    fetch_value(conn, "SELECT statement_timestamp()"))
+                if window is None:
+                    return GroupRows(rows=[], server_major=server_major, note=note)
+                read = read_server(conn, group.sql_for(server_major), timeout_ms,
+                                   {**(params or {}), **window.params()},
+                                   with_clock=group.is_counter)
+            else:
+                read = kind_for(target).read(conn, group, server_major, timeout_ms, params,
+                                             with_clock=group.is_counter)
+            rows = read.rows
+            if group.host_path_column:
+                rows = add_filesystem_usage(rows, group.host_path_column,
+                                            target.host_filesystem)
             if not group.is_counter:
-                return GroupRows(rows=read.rows, server_major=server_major)
+                return GroupRows(rows=rows, server_major=server_major, note=note,
+                                 window=window)
             assert read.read_at is not None
-            sample = Sample(read.read_at, read.server_started_at,
-                            index_rows(read.rows, group.keys))
+            sample = Sample(read.read_at, read.server_started_at, index_rows(rows, group.keys))
             result = counter_deltas(previous, sample, group)
             texts: dict[Key, dict[str, Any]] = {}
             if group.has_text_query:
@@ -165,7 +214,7 @@ class Engine:
         try:
             with self.store.connection() as conn, conn.transaction():
                 stored = load_baseline(conn, target.name, group.name)
-        except (psycopg.Error, PoolTimeout) as exc:
+        except (psycopg.Error, NoAnswer, StoreUnavailable) as exc:
             raise BaselineUnavailable(
                 f"{group.name} on {target.name}: cannot read the counter baseline from the "
                 f"store ({describe_error(exc)}); nothing is lost: the first run after the "
@@ -190,7 +239,7 @@ class Engine:
             try:
                 with self.store.connection() as conn, conn.transaction():
                     loaded = {tuple(row) for row in conn.execute(statement, [target.name])}
-            except (psycopg.Error, PoolTimeout) as exc:
+            except (psycopg.Error, NoAnswer, StoreUnavailable) as exc:
                 raise BaselineUnavailable(
                     f"{group.name} on {target.name}: cannot read the stored text keys from "
                     f"the store ({describe_error(exc)})") from None
@@ -222,6 +271,10 @@ class Engine:
             return False
         except KashoOpsError as exc:
             window.add_failure(str(exc), taken_at)
+            return False
+        except Exception as exc:  # a bug: the window's run records it; sampling goes on
+            window.add_failure(f"{group.name} on {target.name}: internal error: "
+                               f"{type(exc).__name__}: {describe_error(exc)}", taken_at)
             return False
         window.add(result.rows, taken_at)
         return True
@@ -286,10 +339,21 @@ class Engine:
         if result is None:
             if self.store is not None:
                 self.store.write([], record)
+            self._tell_observers(group, target, None, record)
             return record
         if result.note and (result.baseline is None or result.baseline.full):
             log.info("%s on %s: %s", group.name, target.name, result.note)
-        return self._store(group, target, started_at, result, record)
+        stored = self._store(group, target, started_at, result, record)
+        self._tell_observers(group, target, result, stored)
+        return stored
+
+    def _tell_observers(self, group: MetricGroup, target: Target, result: GroupRows | None,
+                        record: RunRecord) -> None:
+        for observer in self.observers:
+            try:
+                observer(group, target, result, record)
+            except Exception:  # an observer's bug must not fail the run
+                log.exception("after %s on %s: an observer failed", group.name, target.name)
 
     def _store(self, group: MetricGroup, target: Target, started_at: datetime,
                result: GroupRows, record: RunRecord) -> RunRecord:
@@ -299,6 +363,8 @@ class Engine:
             if update is not None:
                 with self._lock:
                     self._baselines[cache_key] = update.new
+            if result.window is not None:
+                self._watermarks.advance(target.name, group.name, result.window)
             return record
         collected_at = result.collected_at or started_at
         if group.has_text_query:
@@ -313,9 +379,14 @@ class Engine:
         if new_texts:
             batches.append(text_batch(group, target.name, collected_at,
                                       list(new_texts.values())))
+        if result.window is not None:  # in the rows' transaction: both or neither are stored
+            batches.append(watermark_batch(target.name, group.name, collected_at,
+                                           result.window))
         if update is None:
             self.store.write(batches, record)
             known.update(new_texts)
+            if result.window is not None:
+                self._watermarks.advance(target.name, group.name, result.window)
             return record
 
         def settled(settled_update: BaselineUpdate, committed: bool) -> None:
@@ -387,6 +458,14 @@ def describe_deltas(group: MetricGroup, result: DeltaResult,
         notes.append(f"a float counter shrank beyond rounding in {len(result.clamped_keys)} "
                      "series: stored as 0")
     return "; ".join(notes) or None
+
+
+def extension_installed(conn: psycopg.Connection[Any], extension: str) -> bool:
+    """Whether `extension` is installed in the database the session is connected to (a
+    transaction of its own, ended before the group's read)."""
+    with conn.transaction():
+        return conn.execute("SELECT 1 FROM pg_extension WHERE extname = %s",
+                            [extension]).fetchone() is not None
 
 
 def missing_extension_error(group: MetricGroup, target: Target,

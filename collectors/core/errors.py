@@ -23,3 +23,17 @@ class TargetUnavailable(KashoOpsError):
 
 class StoreUnavailable(KashoOpsError):
     """The metrics store could not be reached or written."""
+
+
+class NoAnswer(KashoOpsError):
+    """A server took longer than its client-side deadline to answer (frozen, or unreachable
+    behind a TCP stack that still accepts); the connection was abandoned."""
+
+    def __init__(self, seconds: float, phase: str = "") -> None:
+        self.seconds = seconds
+        suffix = f" ({phase})" if phase else ""
+        super().__init__(f"no answer from the server in {seconds:g} s{suffix}")
+
+
+class TargetBusy(KashoOpsError):
+    """Every monitoring connection to a target is in use by runs that have not ended yet."""

@@ -11,7 +11,9 @@ renewal period (keep that below the shortest interval). Locally a lease counts a
 until `lease_seconds` after the renewal call *started*, never longer than the store's own
 expiry, so two collectors never both believe they hold a target. A target newly acquired
 starts a new counter baseline here, as its previous holder's in-memory samples are gone;
-a target lost closes its connections. A clean stop gives every lease back at once.
+a target lost closes its connections. A clean stop gives every lease back at once. While the
+store cannot be reached, a collector keeps what it held (logged once), so a store outage never
+stops collection.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ from datetime import timedelta
 from typing import Any
 
 import psycopg
+
+from collectors.core.connections import describe_error
+from collectors.core.durations import format_duration
+from collectors.core.errors import KashoOpsError
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +54,7 @@ class LeaseKeeper:
         self._clock = clock
         self._held_until: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._unreachable_since: float | None = None
 
     @property
     def renew_every_seconds(self) -> float:
@@ -63,10 +70,13 @@ class LeaseKeeper:
                     "SELECT kasho_ops.balance_leases(%s, %s, %s, %s, %s)",
                     [self.collector_id, socket.gethostname(), os.getpid(), self.targets,
                      timedelta(seconds=self.lease_seconds)]).fetchall()
-        except psycopg.Error as exc:
-            log.error("lease renewal failed (%s); collecting only what is still leased",
-                      str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        except (psycopg.Error, KashoOpsError) as exc:
+            self._keep_while_unreachable(started, exc)
             return set(), set()
+        if self._unreachable_since is not None:
+            log.warning("lease renewal works again (the store was unreachable for %s)",
+                        format_duration(started - self._unreachable_since))
+            self._unreachable_since = None
         held = {row[0] for row in rows}
         until = started + self.lease_seconds
         with self._lock:
@@ -77,6 +87,20 @@ class LeaseKeeper:
             log.info("collector %s now collects %d of %d targets (+%d, -%d)",
                      self.collector_id, len(held), len(self.targets), len(acquired), len(lost))
         return acquired, lost
+
+    def _keep_while_unreachable(self, started: float, exc: BaseException) -> None:
+        """The store cannot be reached: keep the targets held. Nobody can take them over
+        meanwhile (taking over goes through the store), and the writer thread buffers their
+        rows; a collector cut off from a store the others still reach collects its targets
+        beside their new holder until it reaches the store again. Logged once per outage."""
+        with self._lock:
+            self._held_until = {target: started + self.lease_seconds
+                                for target, until in self._held_until.items() if until > started}
+            kept = len(self._held_until)
+        if self._unreachable_since is None:
+            self._unreachable_since = started
+            log.error("lease renewal failed (%s); keeping the %d targets held until the store "
+                      "answers again (logged once)", describe_error(exc), kept)
 
     def holds(self, target: str) -> bool:
         with self._lock:
@@ -94,6 +118,6 @@ class LeaseKeeper:
         try:
             with self._connect() as conn:
                 conn.execute("SELECT kasho_ops.release_leases(%s)", [self.collector_id])
-        except psycopg.Error as exc:
+        except (psycopg.Error, KashoOpsError) as exc:
             log.warning("could not release leases (%s); they expire in %.0f s",
                         type(exc).__name__, self.lease_seconds)

@@ -6,6 +6,11 @@ not columns of its own definition fail loudly before anything is scheduled.
 A group with text columns may keep them out of its per-run SQL: `<group>/texts/<major>.sql`
 then reads them only for the text keys the store has not seen yet (one array parameter per
 text key, named after it), so long texts are not read from the server on every run.
+
+A group that needs privileges the monitoring role may lack has `<group>/unreadable/<major>.sql`:
+it runs first and returns the rows that stand for the group when the role cannot read it
+(none when it can). The group's own SQL then never runs without its privileges, so the
+monitored server logs no permission error every interval, and nothing needs dynamic SQL.
 """
 
 from __future__ import annotations
@@ -19,9 +24,15 @@ from typing import Any
 
 from collectors.core.admin_console import ConsoleShape
 from collectors.core.errors import KashoOpsError
+from collectors.core.host_filesystem import FREE, NOTE, TOTAL
+from collectors.core.incremental import PLACEHOLDERS, IncrementalSpec
+from collectors.core.sql_parameters import SQL_PARAMETERS
 
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "catalog"
 KINDS = ("gauge", "counter", "sampled")
+# Which of a target's roles a group reads as: the monitoring role (dsn, pg_monitor) or the
+# business role (business_dsn, SELECT on Kasho's tables only).
+CONNECTIONS = ("monitoring", "business")
 TARGET_KINDS = ("postgres", "pgbouncer")
 _SQL_FILE = re.compile(r"^(\d+)\.sql$")
 
@@ -49,10 +60,16 @@ class MetricGroup:
     text_keys: tuple[str, ...] = ()
     text_table: str | None = None
     text_sql_by_major: tuple[tuple[int, str], ...] = ()
+    unreadable_sql_by_major: tuple[tuple[int, str], ...] = ()
     text_max_chars: int | None = None
     mask_literals_in: tuple[str, ...] = ()
     extension: str | None = None
     preload_library: bool = False
+    connection: str = "monitoring"
+    incremental: IncrementalSpec | None = None
+    optional: bool = False
+    parameters: tuple[str, ...] = ()
+    host_path_column: str | None = None
     target_kind: str = "postgres"
     console_shape: ConsoleShape | None = None  # pgbouncer groups: the columns kept
     sample_interval_seconds: int | None = None  # kind "sampled": how often the SQL runs
@@ -101,6 +118,12 @@ class MetricGroup:
         """The text query for the server's major (see the module docstring)."""
         return self._fitting(self.text_sql_by_major, server_major)
 
+    def unreadable_sql_for(self, server_major: int) -> str | None:
+        """The stand-in query for the server's major, if the group has one."""
+        if not self.unreadable_sql_by_major:
+            return None
+        return self._fitting(self.unreadable_sql_by_major, server_major)
+
     def _fitting(self, definitions: tuple[tuple[int, str], ...], server_major: int) -> str:
         fitting = [(major, sql) for major, sql in definitions if major <= server_major]
         if not fitting:
@@ -125,6 +148,7 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
     group_dir = catalog_dir / name
     sql_files = _sql_by_major(group_dir)
     text_sql_files = _sql_by_major(group_dir / "texts")
+    unreadable_sql_files = _sql_by_major(group_dir / "unreadable")
     if not sql_files:
         raise fail(f"no SQL definitions in {group_dir} (expected files like 13.sql)")
     kind = spec.get("kind")
@@ -172,11 +196,54 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
     mask_literals_in = _names(spec, "mask_literals_in")
     if not set(mask_literals_in) <= set(text_columns):
         raise fail("mask_literals_in must name text_columns")
+    optional = bool(spec.get("optional", False))
+    if optional and not spec.get("extension"):
+        raise fail("optional means the group's extension may be missing: name the extension")
+    parameters = _names(spec, "parameters")
+    unknown = [p for p in parameters if p not in SQL_PARAMETERS]
+    if unknown:
+        raise fail(f"unknown parameters {', '.join(unknown)}; known: "
+                   f"{', '.join(sorted(SQL_PARAMETERS))}")
+    for _major, text in sql_files:
+        missing = [p for p in parameters if f"%({p})s" not in text]
+        if missing:
+            raise fail(f"parameters {', '.join(missing)} are not used as %(name)s in its SQL")
+    host_path_column = spec.get("host_path_column")
+    if isinstance(host_path_column, str):
+        for _major, text in sql_files:
+            absent = [c for c in (host_path_column, TOTAL, FREE, NOTE) if c not in text]
+            if absent:
+                raise fail(f"host_path_column needs the columns {', '.join(absent)} in its "
+                           "SQL (NULL placeholders the engine fills)")
     target_kind = spec.get("target_kind", "postgres")
     if target_kind not in TARGET_KINDS:
         raise fail(f"target_kind must be one of {', '.join(TARGET_KINDS)}")
+    if unreadable_sql_files and (target_kind != "postgres" or kind != "gauge"):
+        raise fail("an unreadable/ stand-in is for gauge groups of PostgreSQL targets")
+    if unreadable_sql_files and min(m for m, _ in unreadable_sql_files) > min(
+            m for m, _ in sql_files):
+        raise fail("unreadable/ needs a file for the group's lowest major")
     console_shape = _console_shape(spec, keys, counters, fail) if target_kind == "pgbouncer" \
         else None
+    connection = spec.get("connection", "monitoring")
+    if connection not in CONNECTIONS:
+        raise fail(f"connection must be one of {', '.join(CONNECTIONS)}")
+    incremental = None
+    if "incremental" in spec:
+        if kind != "gauge":
+            raise fail("incremental groups are gauges (each run stores only its own window)")
+        try:
+            incremental = IncrementalSpec.parse(spec["incremental"])
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+    for major, text in sql_files:
+        bound = [p for p in PLACEHOLDERS if p in text]
+        if incremental is not None and len(bound) < len(PLACEHOLDERS):
+            raise fail(f"{major}.sql must read its window as {' and '.join(PLACEHOLDERS)}")
+        if incremental is None and bound:
+            raise fail(f"{major}.sql binds {bound[0]} but the group is not incremental")
+    if incremental is not None and target_kind != "postgres":
+        raise fail("incremental groups read PostgreSQL (their SQL binds a window)")
     return MetricGroup(
         name=name,
         description=str(spec.get("description", "")),
@@ -195,10 +262,16 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
         text_keys=text_keys if text_columns else (),
         text_table=text_table if text_columns else None,  # type: ignore[arg-type]
         text_sql_by_major=tuple(sorted(text_sql_files)),
+        unreadable_sql_by_major=tuple(sorted(unreadable_sql_files)),
         text_max_chars=text_max_chars,
         mask_literals_in=mask_literals_in,
         extension=spec.get("extension"),  # type: ignore[arg-type]
         preload_library=bool(spec.get("preload_library", False)),
+        connection=str(connection),
+        incremental=incremental,
+        optional=optional,
+        parameters=parameters,
+        host_path_column=host_path_column if isinstance(host_path_column, str) else None,
         target_kind=str(target_kind),
         console_shape=console_shape,
         sample_interval_seconds=sample_interval if kind == "sampled" else None,

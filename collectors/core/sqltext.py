@@ -53,8 +53,10 @@ _NUMBER = re.compile(r"""0[xX](?:_?[0-9A-Fa-f])+ | 0[oO](?:_?[0-7])+ | 0[bB](?:_
 _OPERATOR = re.compile(r"[~!@#^&|`?+\-*/%<>=]+")
 # After a closing quote: whitespace with at least one newline, then a quote, continues the
 # string (PostgreSQL's quotecontinue; comments may sit in that whitespace).
+# One character or one whole comment per step, possessively: a run of spaces not followed by a
+# quote must fail in one pass, not by trying every way to split the run (exponential).
 _QUOTE_CONTINUATION = re.compile(
-    r"(?:[ \t\f]|--[^\n\r]*)*[\n\r](?:[ \t\n\r\f\v]+|--[^\n\r]*[\n\r])*'")
+    r"(?:[ \t\f]|--[^\n\r]*+)*+[\n\r](?:[ \t\n\r\f\v]|--[^\n\r]*+[\n\r])*+'")
 _PUNCTUATION = frozenset(",()[].;:")
 _NAME_ANNOTATION = re.compile(r"\s*name:\s*(?P<name>[^\s:*]+)(?:\s+(?P<hint>:[A-Za-z]+))?")
 

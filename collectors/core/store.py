@@ -1,8 +1,9 @@
 """Write metric rows and run records into the metrics store (schema kasho_ops) with COPY.
 
-Partitions are created on demand, once per (table, UTC day) per process. When the store is
-down, batches wait in a bounded in-memory buffer and are resent, newest first, when it is
-back; what does not fit is dropped and counted in `points_dropped`.
+Partitions are created on demand, once per (table, UTC day) per process. `write` hands rows
+to the writer thread (store_writer.py) and returns at once: when the store is down, they wait
+in a bounded in-memory buffer and are resent, newest first, when it is back; what does not
+fit is dropped and counted in `points_dropped`.
 
 A write may carry a `GuardedState` (a counter baseline): progress state written in the same
 transaction as the rows, only if it is still the state the rows were computed from. If it
@@ -14,22 +15,26 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import psycopg
 from psycopg import sql
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg.pq import TransactionStatus
 
 from collectors.core.connections import describe_error
 from collectors.core.db import fetch_value
-from collectors.core.errors import StoreUnavailable
+from collectors.core.deadlines import answer_within, connect_within, deadline_seconds, tcp_kwargs
+from collectors.core.errors import NoAnswer, StoreUnavailable
 from collectors.core.redact import Secret
+from collectors.core.store_writer import DEFAULT_BUFFER_MAX_ROWS, RETRY_CAP_SECONDS, StoreWriter
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 SCHEMA = "kasho_ops"
 RUNS_TABLE = "collector_runs"
 RUN_COLUMNS = ("started_at", "target", "metric_group", "duration_ms", "rows_written", "error",
@@ -92,90 +97,149 @@ class GuardedState(Protocol):
 
 
 class MetricStore:
-    def __init__(self, dsn: Secret, max_connections: int = 4,
-                 buffer_max_rows: int = 50_000) -> None:
-        self._conninfo = dsn.reveal()
-        self._connect_kwargs: dict[str, Any] = {
-            "application_name": "kasho-ops-store", "connect_timeout": 5,
-            "options": "-c timezone=UTC -c statement_timeout=30000 -c lock_timeout=5000"}
-        self._pool = ConnectionPool(
-            self._conninfo, min_size=1, max_size=max_connections, timeout=10.0, open=False,
-            name="kasho-ops:store", kwargs=self._connect_kwargs)
+    """The metrics store: rows in through a writer thread (`write`), or at once (`write_now`).
+
+    `write` never waits for the store and never raises: the rows go to a bounded queue that
+    its own thread drains (see store_writer.py). Everything else here (synchronous writes,
+    maintenance, reads) runs on one shared session, one caller at a time, and every round
+    trip has a client-side deadline of the store's statement_timeout plus a grace second."""
+
+    def __init__(self, dsn: Secret, buffer_max_rows: int = DEFAULT_BUFFER_MAX_ROWS,
+                 statement_timeout_ms: int = 30_000, connect_timeout_seconds: int = 5,
+                 confirm_writes: bool = False) -> None:
+        self._dsn = dsn
+        self._statement_timeout_ms = statement_timeout_ms
+        self._connect_timeout_seconds = connect_timeout_seconds
+        # `write` returns once the writer has tried the unit (written, refused, or kept for
+        # later because the store is down), so the caller's RunRecord says what happened.
+        # For `collect --once` and tests; the scheduled collector never waits.
+        self.confirm_writes = confirm_writes
+        self._kwargs: dict[str, Any] = {
+            "application_name": "kasho-ops-store", **tcp_kwargs(connect_timeout_seconds),
+            "options": f"-c timezone=UTC -c statement_timeout={statement_timeout_ms} "
+                       "-c lock_timeout=5000"}
         self._partitions: set[tuple[str, date]] = set()
-        self._pending: deque[Batch] = deque()
-        self._pending_rows = 0
-        self._buffer_max_rows = buffer_max_rows
-        self._lock = threading.Lock()
-        self.points_dropped = 0
-        self._down_since: datetime | None = None
+        self._partitions_lock = threading.Lock()
+        self._session: psycopg.Connection[Any] | None = None
+        self._session_lock = threading.Lock()
+        self.writer = StoreWriter(self.connect, self._write_unit, buffer_max_rows)
+
+    @property
+    def deadline_seconds(self) -> float:
+        return deadline_seconds(self._statement_timeout_ms)
+
+    def connect(self) -> psycopg.Connection[Any]:
+        """A new store session (raises psycopg.Error or NoAnswer)."""
+        return connect_within(self._dsn.reveal(), **self._kwargs)
 
     def open(self) -> None:
+        """Check that the store answers, then start the writer thread."""
         try:
-            self._pool.open(wait=True, timeout=10.0)
-        except PoolTimeout:
-            self._pool.close()
-            raise StoreUnavailable(f"cannot connect to the metrics store: {self._probe_error()}; "
+            with self.connection():
+                pass
+        except (psycopg.Error, NoAnswer) as exc:
+            raise StoreUnavailable(f"cannot connect to the metrics store: {describe_error(exc)}; "
                                    "check [store] dsn / KASHO_OPS_STORE_DSN") from None
+        self.writer.start()
 
-    def _probe_error(self) -> str:
+    def close(self, flush_timeout: float = 10.0) -> None:
+        """Write what is queued (for at most `flush_timeout` seconds), then disconnect."""
+        left = self.writer.close(flush_timeout)
+        stats = self.writer.stats
+        if left or stats.rows_dropped or stats.rows_rejected:
+            log.error("metrics store: %d rows not written at exit (store unavailable), %d "
+                      "dropped while it was down, %d refused by the store",
+                      left, stats.rows_dropped, stats.rows_rejected)
+        with self._session_lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """The shared synchronous session, for one caller at a time, under the deadline.
+
+        While the writer thread finds the store down, this fails at once with
+        StoreUnavailable instead of waiting for a connect timeout or a deadline: the
+        writer's retries are what notice the store is back."""
+        reason = self.writer.outage_reason
+        if reason is not None:
+            raise StoreUnavailable(f"metrics store unavailable ({reason})")
+        if not self._session_lock.acquire(timeout=self.deadline_seconds):
+            raise StoreUnavailable(f"metrics store: no answer within {self.deadline_seconds:g} s "
+                                   "(another caller still waits on the shared session)")
         try:
-            with psycopg.connect(self._conninfo, **self._connect_kwargs):
-                return "connection works now, but the pool timed out"
-        except psycopg.Error as exc:
-            return describe_error(exc)
-
-    def close(self) -> None:
-        self._pool.close()
-
-    def connection(self) -> Any:
-        return self._pool.connection()
+            if self._session is None or self._session.closed or self._session.broken:
+                self._session = self.connect()
+            session = self._session
+            try:
+                with answer_within(session, self.deadline_seconds, "metrics store") as alarm:
+                    yield session
+                    if session.info.transaction_status == TransactionStatus.INTRANS:
+                        session.commit()  # what the block did is kept, as a pool would
+            except BaseException:
+                if (session.broken or session.closed
+                        or session.info.transaction_status != TransactionStatus.IDLE):
+                    session.close()  # never a half-done transaction for the next caller
+                raise
+            if alarm.fired:
+                session.close()
+        finally:
+            self._session_lock.release()
 
     # -- writing ---------------------------------------------------------------------------
 
     def write(self, batches: Sequence[Batch], run: RunRecord | None = None,
               guard: GuardedState | None = None) -> None:
-        """Write the batches (and the run record) in one transaction; buffer them on failure.
+        """Queue the batches and the run record, to be written in one transaction by the
+        writer thread; returns at once (or, with `confirm_writes`, once it was tried),
+        whatever state the store is in.
 
         With a guard, the batches are written only together with its state; a refused or
-        failed guarded write keeps the run record alone (buffered if the store is down)."""
+        failed guarded write keeps the run record alone (see store_writer.py)."""
+        unit = self.writer.submit(batches, run, guard)
+        if self.confirm_writes:
+            unit.tried.wait(self.deadline_seconds + self._connect_timeout_seconds
+                            + RETRY_CAP_SECONDS)
+
+    def write_now(self, batches: Sequence[Batch], run: RunRecord | None = None,
+                  guard: GuardedState | None = None) -> bool:
+        """Write the batches (and the run record) in one transaction now; raises on failure.
+        Returns False if the guard refused (nothing was written)."""
+        with self.connection() as conn:
+            committed = self._copy(conn, _with_run(batches, run), guard)
         if guard is not None:
-            self._write_guarded(batches, run, guard)
-            return
-        work = [b for b in batches if b.rows]
-        if run is not None:
-            work.append(_run_batch(run))
-        try:
-            self._copy(work)
-        except (psycopg.OperationalError, PoolTimeout) as exc:
-            self._buffer(work, exc)
-            return
-        self._resend_pending()
+            guard.settled(committed)
+        return committed
 
-    def _write_guarded(self, batches: Sequence[Batch], run: RunRecord | None,
-                       guard: GuardedState) -> None:
-        work = [b for b in batches if b.rows]
-        runs = [_run_batch(run)] if run is not None else []
+    def flush(self, timeout: float) -> bool:
+        """Wait for the writer thread to write what is queued; False if time ran out."""
+        return self.writer.flush(timeout)
+
+    def _write_unit(self, conn: psycopg.Connection[Any], batches: Sequence[Batch],
+                    run: RunRecord | None, guard: GuardedState | None) -> bool:
+        work = _with_run(batches, run)
         try:
-            committed = self._copy([*work, *runs], guard)
-        except (psycopg.OperationalError, PoolTimeout) as exc:
-            guard.settled(False)
-            if run is not None:
-                self._buffer([_run_batch(replace(run, rows_written=0, note=_join(
-                    run.note, "the store was unavailable: these deltas are recomputed by the "
-                              "next run from the stored baseline")))], exc)
-            return
+            with answer_within(conn, self.deadline_seconds, "metrics store"):
+                try:
+                    return self._copy(conn, work, guard)
+                except psycopg.errors.CheckViolation:
+                    # "no partition found for row": one was dropped behind our cache's back
+                    # (retention elsewhere, a store rebuilt while we ran). Create it again.
+                    self._forget_partitions()
+                    return self._copy(conn, work, guard)
         except BaseException:
-            guard.settled(False)
+            self._forget_partitions()  # the store may have been rebuilt while it was away
             raise
-        guard.settled(committed)
-        if not committed and run is not None:
-            self.write([], replace(run, rows_written=0, error=guard.rejection))
-            return
-        self._resend_pending()
 
-    def _copy(self, batches: Sequence[Batch], guard: GuardedState | None = None) -> bool:
+    def _forget_partitions(self) -> None:
+        with self._partitions_lock:
+            self._partitions.clear()
+
+    def _copy(self, conn: psycopg.Connection[Any], batches: Sequence[Batch],
+              guard: GuardedState | None = None) -> bool:
         created: set[tuple[str, date]] = set()
-        with self._pool.connection() as conn, conn.transaction() as transaction:
+        with conn.transaction() as transaction:
             if guard is not None and not guard.apply(conn):
                 transaction.force_rollback = True
                 return False
@@ -190,7 +254,8 @@ class MetricStore:
                 with conn.cursor().copy(statement) as copy:
                     for row in batch.rows:
                         copy.write_row(row)
-        self._partitions |= created  # only once committed: a rolled-back one does not exist
+        with self._partitions_lock:  # only once committed: a rolled-back one does not exist
+            self._partitions |= created
         return True
 
     @staticmethod
@@ -203,51 +268,28 @@ class MetricStore:
 
     def _ensure_partition(self, conn: psycopg.Connection[Any], table: str, day: date,
                           created: set[tuple[str, date]]) -> None:
-        if (table, day) in self._partitions or (table, day) in created:
+        with self._partitions_lock:
+            known = (table, day) in self._partitions
+        if known or (table, day) in created:
             return
         conn.execute("SELECT kasho_ops.ensure_partition(%s, %s)", [table, day])
         created.add((table, day))
 
-    def _buffer(self, batches: list[Batch], exc: BaseException) -> None:
-        with self._lock:
-            if self._down_since is None:
-                self._down_since = datetime.now().astimezone()
-                reason = describe_error(exc) if isinstance(exc, psycopg.Error) else str(exc)
-                log.error("metrics store unavailable (%s); buffering up to %d rows in memory",
-                          reason, self._buffer_max_rows)
-            self._partitions.clear()
-            for batch in batches:
-                self._pending.appendleft(batch)
-                self._pending_rows += len(batch.rows)
-            while self._pending_rows > self._buffer_max_rows and self._pending:
-                dropped = self._pending.pop()  # the oldest
-                self._pending_rows -= len(dropped.rows)
-                self.points_dropped += len(dropped.rows)
-
-    def _resend_pending(self) -> None:
-        with self._lock:
-            if self._down_since is not None:
-                log.warning("metrics store is back; resending %d buffered rows (%d dropped)",
-                            self._pending_rows, self.points_dropped)
-                self._down_since = None
-            while self._pending:
-                batch = self._pending[0]
-                try:
-                    self._copy([batch])
-                except (psycopg.OperationalError, PoolTimeout):
-                    return
-                self._pending.popleft()
-                self._pending_rows -= len(batch.rows)
-
     @property
     def pending_rows(self) -> int:
-        return self._pending_rows
+        """Rows handed to `write` and not written yet."""
+        return self.writer.pending_rows
+
+    @property
+    def points_dropped(self) -> int:
+        """Rows given up: dropped from a full buffer, or refused by the store."""
+        return self.writer.stats.rows_dropped + self.writer.stats.rows_rejected
 
     # -- maintenance -----------------------------------------------------------------------
 
     def partitioned_tables(self, conn: psycopg.Connection[Any] | None = None) -> list[str]:
         if conn is None:
-            with self._pool.connection() as own:
+            with self.connection() as own:
                 return self.partitioned_tables(own)
         rows = conn.execute(
             "SELECT c.relname FROM pg_partitioned_table p "
@@ -260,11 +302,14 @@ class MetricStore:
                  texts_seen_before: datetime | None = None) -> MaintenanceResult | None:
         """Create today's and tomorrow's partitions; drop each table's partitions older than
         its retention (`retention_days(table)`); prune statement texts no kept row refers to.
-        One collector at a time (an advisory lock): None when another is at it."""
-        created: set[tuple[str, date]] = set()
-        dropped: list[str] = []
-        cutoffs: dict[str, date] = {}
-        with self._pool.connection() as conn, conn.transaction():
+        One collector at a time (an advisory lock): None when another is at it. Creating or
+        dropping a partition locks its parent while the writer thread's transactions lock
+        several parents: a deadlock between them is retried."""
+
+        def work(conn: psycopg.Connection[Any]) -> MaintenanceResult | None:
+            created: set[tuple[str, date]] = set()
+            dropped: list[str] = []
+            cutoffs: dict[str, date] = {}
             if not fetch_value(conn, "SELECT pg_try_advisory_xact_lock("
                                      "hashtext('kasho_ops.maintain'))"):
                 return None
@@ -278,14 +323,29 @@ class MetricStore:
             seen_before = texts_seen_before or datetime.now(UTC) - timedelta(days=1)
             pruned = int(fetch_value(conn, "SELECT kasho_ops.prune_query_texts(%s)",
                                      [seen_before]))
-        self._partitions = {(t, d) for t, d in self._partitions | created
-                            if d >= cutoffs.get(t, d)}
-        return MaintenanceResult(dropped_partitions=dropped, pruned_texts=pruned)
+            with self._partitions_lock:
+                self._partitions = {(t, d) for t, d in self._partitions | created
+                                    if d >= cutoffs.get(t, d)}
+            return MaintenanceResult(dropped_partitions=dropped, pruned_texts=pruned)
+
+        return self._retry_conflicts(work)
+
+    def _retry_conflicts(self, work: Callable[[psycopg.Connection[Any]], T],
+                         attempts: int = 3) -> T:
+        """`work` in a transaction of its own, again if it lost a deadlock."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.connection() as conn, conn.transaction():
+                    return work(conn)
+            except psycopg.errors.TransactionRollback:
+                if attempt == attempts:
+                    raise
+                time.sleep(0.2 * attempt)
+        raise AssertionError("not reached")
 
 
-def _run_batch(run: RunRecord) -> Batch:
-    return Batch(RUNS_TABLE, RUN_COLUMNS, (run.as_row(),), run.started_at.date())
-
-
-def _join(first: str | None, second: str) -> str:
-    return f"{first}; {second}" if first else second
+def _with_run(batches: Sequence[Batch], run: RunRecord | None) -> list[Batch]:
+    work = [b for b in batches if b.rows]
+    if run is not None:
+        work.append(Batch(RUNS_TABLE, RUN_COLUMNS, (run.as_row(),), run.started_at.date()))
+    return work

@@ -2,8 +2,9 @@
 a PostgreSQL server differs from a PgBouncer admin console.
 
 `postgres` (the default): read-only sessions with libpq `options` (statement_timeout,
-lock_timeout, ...), each group's SQL run in a transaction under its timeout, marked with
-QUERY_MARKER; counters carry the postmaster start time so a restart starts a new baseline.
+lock_timeout, ...), each group's SQL (after its unreadable/ stand-in, if it has one) run in
+a transaction under its timeout, marked with QUERY_MARKER (query_marker.py); counters carry
+the postmaster start time so a restart starts a new baseline.
 `pgbouncer`: the admin console (database `pgbouncer`, a `stats_users` role): it accepts no
 startup `options`, no transactions, no comments and no empty query, so sessions are
 autocommit and never prepare statements (the console has no extended protocol), the
@@ -24,17 +25,15 @@ from psycopg.rows import dict_row
 
 from collectors.core.admin_console import command_text, shape_rows
 from collectors.core.config import CollectorSettings, Target
-from collectors.core.connections import (
-    APPLICATION_NAME,
-    POSTGRES_SESSION,
-    QUERY_MARKER,
-    SessionProfile,
-)
+from collectors.core.connections import APPLICATION_NAME, POSTGRES_SESSION, SessionProfile
+from collectors.core.deadlines import tcp_kwargs
 from collectors.core.metric_groups import MetricGroup
+from collectors.core.query_marker import marked
 
-SET_TIMEOUT_SQL = "SELECT set_config('statement_timeout', %s, true)"
+SET_TIMEOUT_SQL = marked("SELECT set_config('statement_timeout', %s, true)")
 # Read right after a counter group's SQL, in the same transaction and round trip.
-SERVER_CLOCK_SQL = "SELECT clock_timestamp() AS read_at, pg_postmaster_start_time() AS started_at"
+SERVER_CLOCK_SQL = marked("SELECT clock_timestamp() AS read_at, "
+                          "pg_postmaster_start_time() AS started_at")
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,8 @@ class TargetKind(Protocol):
     session: SessionProfile
 
     def read(self, conn: psycopg.Connection[Any], group: MetricGroup, server_major: int,
-             timeout_ms: int | None, with_clock: bool = False) -> ServerRead: ...
+             timeout_ms: int | None, params: Mapping[str, Any] | None = None,
+             with_clock: bool = False) -> ServerRead: ...
 
 
 def read_server(conn: psycopg.Connection[Any], query: str, timeout_ms: int | None,
@@ -63,7 +63,7 @@ def read_server(conn: psycopg.Connection[Any], query: str, timeout_ms: int | Non
         if timeout_ms is not None:
             conn.execute(SET_TIMEOUT_SQL, [str(timeout_ms)])
         cursor = conn.cursor(row_factory=dict_row).execute(
-            (QUERY_MARKER + query).encode(), params)
+            marked(query).encode(), params)
         clock = (conn.cursor(row_factory=dict_row).execute(SERVER_CLOCK_SQL)
                  if with_clock else None)
     rows = cursor.fetchall()
@@ -80,8 +80,16 @@ class PostgresKind:
     session = POSTGRES_SESSION
 
     def read(self, conn: psycopg.Connection[Any], group: MetricGroup, server_major: int,
-             timeout_ms: int | None, with_clock: bool = False) -> ServerRead:
-        return read_server(conn, group.sql_for(server_major), timeout_ms,
+             timeout_ms: int | None, params: Mapping[str, Any] | None = None,
+             with_clock: bool = False) -> ServerRead:
+        """The group's SQL, with the config values it binds (`params`, see sql_parameters);
+        first its stand-in for a role that may not read the group, where it has one."""
+        stand_in = group.unreadable_sql_for(server_major)
+        if stand_in is not None:  # rows that say the role cannot read the group, or none
+            said = read_server(conn, stand_in, timeout_ms, with_clock=with_clock)
+            if said.rows:
+                return said
+        return read_server(conn, group.sql_for(server_major), timeout_ms, params,
                            with_clock=with_clock)
 
 
@@ -91,11 +99,7 @@ def pgbouncer_connect_kwargs(target: Target, settings: CollectorSettings) -> dic
     return {
         **target.connect_kwargs(),
         "application_name": APPLICATION_NAME,
-        "connect_timeout": settings.connect_timeout_seconds,
-        "keepalives": 1,
-        "keepalives_idle": 30,
-        "keepalives_interval": 10,
-        "keepalives_count": 3,
+        **tcp_kwargs(settings.connect_timeout_seconds),
         "autocommit": True,
         "prepare_threshold": None,  # the console speaks only the simple query protocol
     }
@@ -113,9 +117,11 @@ class PgBouncerKind:
     session = PGBOUNCER_SESSION
 
     def read(self, conn: psycopg.Connection[Any], group: MetricGroup, server_major: int,
-             timeout_ms: int | None, with_clock: bool = False) -> ServerRead:
-        """One SHOW command, shaped; its "clock" is ours (the console has none) and a
-        PgBouncer restart shows as counters going backwards."""
+             timeout_ms: int | None, params: Mapping[str, Any] | None = None,
+             with_clock: bool = False) -> ServerRead:
+        """One SHOW command, shaped (console groups bind no parameters); its "clock" is
+        ours (the console has none) and a PgBouncer restart shows as counters going
+        backwards."""
         if group.console_shape is None:
             raise ValueError(f"group {group.name} has no console columns")
         command = command_text(group.sql_for(server_major))  # "1.18.0/bouncer" -> 1

@@ -19,10 +19,14 @@ from typing import Any
 from psycopg.rows import dict_row
 
 from collectors.core.config import CollectorSettings, Target
-from collectors.core.connections import APPLICATION_NAME, QUERY_MARKER, TargetConnections
+from collectors.core.connections import APPLICATION_NAME, TargetConnections
+from collectors.core.query_marker import marked
 from collectors.core.sqltext import mask_literals, one_line
 
 QUERY_DISPLAY_CHARS = 1000
+# Limits of the live read: its round trips answer within 2 s + 1 s grace, its connect in 3 s.
+LIVE_STATEMENT_TIMEOUT_MS = 2000
+LIVE_CONNECT_TIMEOUT_SECONDS = 3
 
 # pg_stat_activity, PostgreSQL 13+: sessions that run queries or hold locks (client
 # backends and workers), not the auxiliary processes; pg_blocking_pids only for sessions
@@ -134,8 +138,14 @@ class LiveActivity:
 
     def __init__(self, settings: CollectorSettings) -> None:
         # One session per target is plenty for an on-demand view, and keeps the dashboard
-        # well inside the monitoring role's CONNECTION LIMIT next to the collector.
-        self._settings = replace(settings, max_connections_per_target=1)
+        # well inside the monitoring role's CONNECTION LIMIT next to the collector. A page
+        # must answer in seconds: a server that is frozen or unreachable shows "no answer
+        # from the server in 3 s" rather than a spinner.
+        self._settings = replace(
+            settings, max_connections_per_target=1,
+            statement_timeout_ms=min(settings.statement_timeout_ms, LIVE_STATEMENT_TIMEOUT_MS),
+            connect_timeout_seconds=min(settings.connect_timeout_seconds,
+                                        LIVE_CONNECT_TIMEOUT_SECONDS))
         self._connections: dict[str, TargetConnections] = {}
         self._lock = threading.Lock()
 
@@ -150,12 +160,13 @@ class LiveActivity:
             return known
 
     def snapshot(self, target: Target) -> ActivitySnapshot:
-        """The target's sessions now; raises TargetUnavailable with the reason if down."""
+        """The target's sessions now; raises TargetUnavailable with the reason if down or
+        not answering, TargetBusy if another page holds the one session for too long."""
         with self._connections_for(target).connection() as conn:
             conn.row_factory = dict_row
             with conn.transaction():  # one pg_stat_activity snapshot for both reads
-                server = conn.execute(QUERY_MARKER + SERVER_SQL).fetchone()
-                rows = conn.execute(QUERY_MARKER + ACTIVITY_SQL).fetchall()
+                server = conn.execute(marked(SERVER_SQL)).fetchone()
+                rows = conn.execute(marked(ACTIVITY_SQL)).fetchall()
         assert server is not None
         return ActivitySnapshot(taken_at=server["taken_at"], reader_pid=server["reader_pid"],
                                 max_connections=server["max_connections"],

@@ -2,8 +2,11 @@
 
 `sign_in(config)` runs in app.py before any page: it works out the identity for the
 configured `[auth] mode`, stops the run with a sign-in screen or a refusal when there is
-none, records each session's sign-in in kasho_ops.sign_ins (no audit row, no access), and
-draws the identity (or, in mode "none", the loopback banner). `require(permission)` is what a
+none, records the sign-in in kasho_ops.sign_ins (no audit row, no access), and draws the
+identity (or, in mode "none", the loopback banner). A reload is a new Streamlit session but
+not a new sign-in: each row carries a key (`sign_in_key`: identity, role, the login's issue
+time, the browser's XSRF token, the client's address) and a key already recorded adds
+nothing. `require(permission)` is what a
 page or an action handler calls: it stops the run for a role that lacks the permission and
 returns the Actor the action functions check again and record.
 
@@ -19,6 +22,7 @@ returns the Actor the action functions check again and record.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 from collections.abc import Iterable, Mapping
@@ -32,11 +36,13 @@ from collectors.actions.audit import connect_audit
 from collectors.core.access import Actor, Permission, Role, permits, role_for
 from collectors.core.config import AuthSettings, Config, ProxySettings
 from collectors.core.connections import describe_error
+from dashboard.core.plain import md
 
 log = logging.getLogger(__name__)
 ACTOR_KEY = "kasho_ops.actor"
 SIGNED_IN_KEY = "kasho_ops.sign_in_recorded"
 NONE_MODE_NAME = "anonymous (auth mode none, loopback)"
+XSRF_COOKIE = "_streamlit_xsrf"  # set by Streamlit on the page load, kept across reloads
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,8 @@ class SignInResult:
     actor: Actor | None
     claimed: str | None = None  # the identity presented, even when it gets no role
     reason: str | None = None  # why there is no actor
+    login: str = ""  # what changes with each real login (OIDC: issuer, subject, issue time)
+    client: str | None = None  # the browser's address (from a trusted proxy: what it says)
 
 
 def peer_is_trusted(peer: str | None, trusted: Iterable[str]) -> bool:
@@ -80,10 +88,12 @@ def proxy_identity(headers: Mapping[str, str], peer: str | None, proxy: ProxySet
         return SignInResult(None, None, f"the proxy sent no {proxy.user_header} header; "
                             "check its configuration")
     role = role_for(claimed, split_groups(lowered.get(proxy.groups_header.lower())), members)
+    forwarded = lowered.get("x-forwarded-for", "").split(",")[0].strip() or peer
     if role is None:
         return SignInResult(None, claimed, f"{claimed} has no role here; an admin can add "
-                            "the address (or one of its groups) to [auth.roles]")
-    return SignInResult(Actor(claimed, role), claimed)
+                            "the address (or one of its groups) to [auth.roles]",
+                            client=forwarded)
+    return SignInResult(Actor(claimed, role), claimed, client=forwarded)
 
 
 def oidc_identity(user: Mapping[str, Any], groups_claim: str,
@@ -97,10 +107,38 @@ def oidc_identity(user: Mapping[str, Any], groups_claim: str,
         return SignInResult(None, None, "the identity provider sent neither email nor sub")
     role = role_for(str(email) if email else None, split_groups(user.get(groups_claim)),
                     members)
+    login = "|".join(str(user.get(claim, "")) for claim in ("iss", "sub", "iat"))
     if role is None:
         return SignInResult(None, claimed, f"{claimed} has no role here; an admin can add "
-                            "the address (or one of its groups) to [auth.roles]")
-    return SignInResult(Actor(claimed, role), claimed)
+                            "the address (or one of its groups) to [auth.roles]", login)
+    return SignInResult(Actor(claimed, role), claimed, login=login)
+
+
+def browser_token(xsrf_cookie: str | None) -> str | None:
+    """The browser's XSRF token from Streamlit's cookie: the cookie is re-masked on every
+    response ("2|mask|masked token|time"), the token and its time stay. Pure."""
+    if not xsrf_cookie:
+        return None
+    parts = xsrf_cookie.strip("\"'").split("|")
+    if len(parts) != 4 or parts[0] != "2":
+        return xsrf_cookie  # an unmasked (version 1) token is the token
+    try:
+        mask, masked = bytes.fromhex(parts[1]), bytes.fromhex(parts[2])
+    except ValueError:
+        return None
+    if not mask or not masked:
+        return None
+    return bytes(b ^ mask[i % len(mask)] for i, b in enumerate(masked)).hex() + "|" + parts[3]
+
+
+def sign_in_key(mode: str, result: SignInResult, role: Role | None,
+                browser: str | None) -> str | None:
+    """What one browser's sign-in keeps across reloads, hashed; None (record every session)
+    without a browser token. A new login, another browser or another address differs."""
+    if browser is None or result.claimed is None:
+        return None
+    parts = (mode, result.claimed, role or "", result.login, browser, result.client or "")
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 def _peer_address() -> str | None:
@@ -119,17 +157,28 @@ def _identify(auth: AuthSettings) -> SignInResult:
         return proxy_identity(st.context.headers.to_dict(), _peer_address(), auth.proxy,
                               auth.members)
     assert auth.oidc is not None
-    return oidc_identity(st.user.to_dict(), auth.oidc.groups_claim, auth.members)
+    result = oidc_identity(st.user.to_dict(), auth.oidc.groups_claim, auth.members)
+    return SignInResult(result.actor, result.claimed, result.reason, result.login,
+                        _peer_address())
+
+
+def _session_key(config: Config, result: SignInResult) -> str | None:
+    role = result.actor.role if result.actor else None
+    return sign_in_key(config.auth.mode, result, role,
+                       browser_token(st.context.cookies.get(XSRF_COOKIE)))
 
 
 def record_sign_in(config: Config, name: str, role: Role | None, outcome: str,
-                   detail: str | None) -> None:
-    """Append one row to kasho_ops.sign_ins; raises psycopg.Error if it cannot."""
+                   detail: str | None, session_key: str | None = None) -> None:
+    """Append one row to kasho_ops.sign_ins (none when `session_key` is already recorded
+    with this outcome); raises psycopg.Error if it cannot."""
     with connect_audit(config.store.audit_writer_dsn, "sign_ins") as conn:
         conn.execute("""
-            INSERT INTO kasho_ops.sign_ins (identity, role, mode, peer_address, outcome, detail)
-            VALUES (%s, %s, %s, %s, %s, %s)""",
-            [name, role, config.auth.mode, _peer_address(), outcome, detail])
+            INSERT INTO kasho_ops.sign_ins
+                (identity, role, mode, peer_address, outcome, detail, session_key)
+            VALUES (%s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT DO NOTHING""",
+            [name, role, config.auth.mode, _peer_address(), outcome, detail, session_key])
 
 
 def sign_in(config: Config) -> Actor:
@@ -141,10 +190,11 @@ def sign_in(config: Config) -> Actor:
     actor = result.actor
     if config.auth.mode != "none" and st.session_state.get(SIGNED_IN_KEY) != actor:
         try:
-            record_sign_in(config, actor.name, actor.role, "signed_in", None)
+            record_sign_in(config, actor.name, actor.role, "signed_in", None,
+                           _session_key(config, result))
         except psycopg.Error as exc:
             st.error("Sign-in could not be recorded in the audit trail (kasho_ops.sign_ins), "
-                     f"so the dashboard stays closed: {describe_error(exc)}",
+                     f"so the dashboard stays closed: {md(describe_error(exc))}",
                      icon=":material/lock:")
             st.stop()
         st.session_state[SIGNED_IN_KEY] = actor
@@ -160,10 +210,11 @@ def _refuse(config: Config, result: SignInResult) -> None:
         st.button("Sign in", type="primary", icon=":material/login:", on_click=st.login)
         return
     st.title("Kasho Ops")
-    st.error(f"No access: {result.reason}", icon=":material/lock:")
+    st.error(f"No access: {md(result.reason)}", icon=":material/lock:")
     if result.claimed is not None and not st.session_state.get(SIGNED_IN_KEY + ".denied"):
         try:
-            record_sign_in(config, result.claimed, None, "denied", result.reason)
+            record_sign_in(config, result.claimed, None, "denied", result.reason,
+                           _session_key(config, result))
             st.session_state[SIGNED_IN_KEY + ".denied"] = True
         except psycopg.Error as exc:
             log.error("denied sign-in of %s not audited: %s", result.claimed,
@@ -186,7 +237,7 @@ def _identity_panel(config: Config, actor: Actor) -> None:
     if config.auth.mode == "none":
         article = "an" if actor.role in ("admin", "operator") else "a"
         st.badge(f"No sign-in (auth mode none): anyone who can reach this loopback address "
-                 f"is {article} {actor.role}. Set up oidc or proxy sign-in before sharing the "
+                 f"is {article} {md(actor.role)}. Set up oidc or proxy sign-in before sharing the "
                  "dashboard.",
                  icon=":material/no_encryption:", color="orange")
         return
@@ -213,7 +264,7 @@ def require(permission: Permission) -> Actor:
     actor = current_actor()
     if actor is None or not permits(actor.role, permission):
         who = f"{actor.name} ({actor.role})" if actor else "nobody signed in"
-        st.error(f"Not allowed: this needs a role with {permission.replace('_', ' ')}; "
-                 f"you are {who}.", icon=":material/block:")
+        st.error(f"Not allowed: this needs a role with {md(permission.replace('_', ' '))}; "
+                 f"you are {md(who)}.", icon=":material/block:")
         st.stop()
     return actor

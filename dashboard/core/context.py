@@ -54,6 +54,7 @@ class PageContext:
     config: Config
     own: OwnActivity = field(default_factory=OwnActivity)
     show_own: bool = False  # show Kasho Ops' own sessions, statements and store database
+    pinned: bool = False  # the end comes from the URL (?end=…), not from now
 
     @property
     def range_label(self) -> str:
@@ -127,10 +128,29 @@ def fitting_range(history_seconds: float | None) -> str:
 
 def build_context(config: Config, target: str, range_key: str,
                   now: datetime | None = None, own: OwnActivity | None = None,
-                  show_own: bool = False) -> PageContext:
+                  show_own: bool = False, pinned_end: datetime | None = None) -> PageContext:
+    """The context of a range ending now, or at `pinned_end` (a link to a past moment)."""
+    if pinned_end is not None:
+        return PageContext(target=target, range=range_key, start=pinned_end
+                           - TIME_RANGES[range_key], end=pinned_end, config=config,
+                           own=own or OwnActivity(), show_own=show_own, pinned=True)
     start, end = time_window(range_key, now or datetime.now(UTC))
     return PageContext(target=target, range=range_key, start=start, end=end, config=config,
                        own=own or OwnActivity(), show_own=show_own)
+
+
+def parse_end(value: str) -> datetime | None:
+    """An ?end= value (ISO 8601; UTC when it names no zone), or None if it is not one."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def end_param(moment: datetime) -> str:
+    """The ?end= value for a moment (UTC, to the second)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def current() -> PageContext:

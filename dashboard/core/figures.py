@@ -5,6 +5,7 @@ The title sits alone at the top; the legend goes under the time axis, anchored t
 bottom of the figure, so however many rows it wraps to it never covers the title or the
 axis (the figure grows by `legend_rows` instead). Counts get whole-number ticks
 (`whole_number_ticks`); collection gaps are grey bands named on hover (`add_gaps`).
+`plotly_text` keeps names from a monitored server plain text in a chart.
 
 Chart builders live in each feature's charts.py: pure functions from store DataFrames to
 plotly Figures, returning None for a frame without data so the page can say so in words.
@@ -182,6 +183,13 @@ def utc_naive(values: Sequence[datetime] | pd.Index | pd.Series) -> list[datetim
     """Timestamps as naive UTC: plotly.js would otherwise drop the offset inconsistently."""
     index = pd.DatetimeIndex(pd.to_datetime(values, utc=True)).tz_localize(None)
     return index
+
+
+def plotly_text(text: object) -> str:
+    """A name from a monitored server as plotly shows it: plotly reads a subset of HTML in
+    trace names, labels and ticks (<a href>, <b>, <br>), so '&', '<' and '>' are escaped
+    and the text stays text."""
+    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
 
 
 def translucent(hex_color: str, alpha: float) -> str:

@@ -19,6 +19,7 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 from collectors.core.redact import redact
+from dashboard.core.plain import md
 from dashboard.core.units import format_age, format_interval
 
 Status = Literal["ok", "stale", "failing", "never"]
@@ -122,10 +123,10 @@ def _one_line(text: str | None, limit: int = 160) -> str:
 
 
 def badges_markdown(groups: Iterable[GroupFreshness]) -> str:
-    """One compact line of coloured badges: each stale or failing group by name (red), then
-    how many are ok (green) and never collected (grey)."""
+    """One compact line of coloured badges (markdown): each stale or failing group by name
+    (red, escaped with md), then how many are ok (green) and never collected (grey)."""
     groups = list(groups)
-    badges = [f":red-badge[{g.metric_group} {g.status}]" for g in groups if g.is_problem]
+    badges = [f":red-badge[{md(g.metric_group)} {g.status}]" for g in groups if g.is_problem]
     ok = sum(1 for g in groups if g.status == "ok")
     never = sum(1 for g in groups if g.status == "never")
     if ok:

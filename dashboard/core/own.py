@@ -5,10 +5,11 @@ Something is ours when it runs as one of our roles (the target's monitoring role
 role and its EXPLAIN role) or in our store database, when the store lives on the same server
 (every store session, the collector's writes and the dashboard's reads, runs there; the store's
 role is not counted, since it may also be a role the application or a DBA uses). Those need our
-credentials. The `/* kasho-ops */` marker that leads every statement the collector sends
-(`QUERY_MARKER`) and our `kasho-ops…` application names can be typed by anyone, so they count
-only where the config names no role for the target (a DSN without a user and no PGUSER):
-otherwise any login could hide its statements behind them.
+credentials. The `/* kasho-ops */` marker in every statement the collector sends
+(`QUERY_MARKER`, recognised by collectors/core/query_marker.py's one rule) and our `kasho-ops…`
+application names can be typed by anyone, so they count only where the config names no role for
+the target (a DSN without a user and no PGUSER): otherwise any login could hide its statements
+behind them.
 
 The same rule comes in two forms that tests keep equal: Python predicates for frames already
 read (`is_own_session`, `is_own_statement`, `own_mask`) and SQL for store reads that group or
@@ -29,9 +30,10 @@ import psycopg.conninfo
 from psycopg import sql
 
 from collectors.core.config import Config, Target
-from collectors.core.connections import APPLICATION_NAME, QUERY_MARKER
+from collectors.core.connections import APPLICATION_NAME
+from collectors.core.query_marker import OWN_STATEMENT_PATTERN
+from collectors.core.query_marker import is_own_statement as carries_marker
 
-MARKER = QUERY_MARKER.strip()
 DEFAULT_PORT = "5432"
 LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
 
@@ -60,8 +62,7 @@ class OwnActivity:
 
     def is_own_statement(self, text: object, role: object, database: object) -> bool:
         """`text` may be None or NaN (no stored text): then only the role and database say."""
-        query = text if isinstance(text, str) else ""
-        return self._own(role, database, query.lstrip().startswith(MARKER))
+        return self._own(role, database, carries_marker(text))
 
     def own_mask(self, frame: pd.DataFrame, role: str, database: str,
                  application: str | None = None, text: str | None = None) -> pd.Series:
@@ -75,7 +76,7 @@ class OwnActivity:
                 mask |= frame[application].fillna("").astype(str).str.startswith(
                     APPLICATION_NAME)
             if text is not None:
-                mask |= frame[text].fillna("").astype(str).str.lstrip().str.startswith(MARKER)
+                mask |= frame[text].fillna("").astype(str).str.match(OWN_STATEMENT_PATTERN)
         return mask.astype(bool)
 
     # -- the same rule in SQL, for store reads ----------------------------------------------
@@ -83,7 +84,8 @@ class OwnActivity:
     def params(self) -> dict[str, Any]:
         return {"own_roles": sorted(self.roles), "own_databases": sorted(self.databases),
                 "own_trusts_marker": self.trusts_marker,
-                "own_application_prefix": APPLICATION_NAME, "own_marker": MARKER}
+                "own_application_prefix": APPLICATION_NAME,
+                "own_marker_pattern": OWN_STATEMENT_PATTERN}
 
     @staticmethod
     def session_sql(application: str = "application_name", role: str = "usename",
@@ -100,7 +102,7 @@ class OwnActivity:
         """A boolean SQL expression over a row's columns (of `table`, when given): is this
         statement ours."""
         return _rule_sql(_column(table, role), _column(table, database), sql.SQL(
-            "starts_with(ltrim(coalesce({}, '')), %(own_marker)s)").format(
+            "coalesce({}, '') ~ %(own_marker_pattern)s").format(
                 _column(table, text)))
 
 

@@ -4,6 +4,8 @@ rewritten on every change, so a view can be shared, bookmarked and reloaded.
 Without a range in the URL a session opens on the shortest range that holds the target's
 whole history (a new install shows its first minutes full width), at most the last 6 hours.
 `own=1` shows Kasho Ops' own sessions, statements and store database, hidden by default.
+?end=… (ISO 8601, UTC) pins the range's end to a past moment, as links from the correlation
+view do, until "Back to now".
 """
 
 from __future__ import annotations
@@ -23,14 +25,17 @@ from dashboard.core.context import (
     PageContext,
     build_context,
     fitting_range,
+    parse_end,
 )
 from dashboard.core.own import own_activity
+from dashboard.core.plain import md
 from dashboard.core.store import history_start
 
 TARGET_PARAM = "target"
 RANGE_PARAM = "range"
 OWN_PARAM = "own"
 OWN_LABEL = "Show Kasho Ops' own activity"
+END_PARAM = "end"
 
 
 def url_choice(label: str, options: Sequence[str], param: str, default: str,
@@ -51,8 +56,9 @@ def url_choice(label: str, options: Sequence[str], param: str, default: str,
             st.session_state[key] = in_url
     elif st.session_state.get(key) not in options:
         st.session_state[key] = default
-    chosen = st.sidebar.selectbox(label, options, key=key, format_func=format_func,
-                                  help=help_text, disabled=disabled)
+    chosen = st.sidebar.selectbox(md(label), options, key=key, format_func=format_func,
+                                  help=md(help_text) if help_text else None,
+                                  disabled=disabled)
     if st.query_params.get(param) != chosen:
         st.query_params[param] = chosen
     st.session_state[seen_key] = chosen
@@ -74,7 +80,7 @@ def url_toggle(label: str, param: str, help_text: str) -> bool:
             st.session_state[key] = in_url
     elif key not in st.session_state:
         st.session_state[key] = False
-    chosen = bool(st.sidebar.toggle(label, key=key, help=help_text))
+    chosen = bool(st.sidebar.toggle(md(label), key=key, help=md(help_text)))
     if chosen and st.query_params.get(param) != "1":
         st.query_params[param] = "1"
     elif not chosen and param in st.query_params:
@@ -92,6 +98,10 @@ def opening_range(config: Config, target: str) -> str:
     if start is None:
         return fitting_range(0)
     return fitting_range((datetime.now(UTC) - start).total_seconds())
+
+
+def _unpin() -> None:
+    st.query_params.pop(END_PARAM, None)
 
 
 def render(config: Config, store_label: str,
@@ -119,7 +129,19 @@ def render(config: Config, store_label: str,
         "Kasho Ops' own sessions, statements and metrics-store database are hidden on every "
         "page (each says how many). Ours: the target's monitoring and actions roles, and the "
         "store's database when the store is on the same server.")
+    pinned_end = None
+    if not live and END_PARAM in st.query_params:
+        pinned_end = parse_end(st.query_params[END_PARAM])
+        if pinned_end is None:
+            notes.append(f"“{st.query_params[END_PARAM]}” is not a time (use "
+                         "2026-03-01T09:30:00, UTC); showing the range up to now.")
+            st.query_params.pop(END_PARAM)
+        else:
+            st.sidebar.info(f"Range ends at {pinned_end:%Y-%m-%d %H:%M:%S} UTC (from the link)",
+                            icon=":material/history:")
+            st.sidebar.button("Back to now", icon=":material/update:", on_click=_unpin)
     freshness = "live tables, charts from the store" if live else "refreshed every 30 s"
-    st.sidebar.caption(f"Times in UTC · {freshness}  \nStore: `{store_label}`")
+    st.sidebar.caption(f"Times in UTC · {freshness}  \nStore: {md(store_label)}")
     own = own_activity(config, config.target(target))
-    return build_context(config, target, range_key, own=own, show_own=show_own), notes
+    return build_context(config, target, range_key, own=own, show_own=show_own,
+                         pinned_end=pinned_end), notes

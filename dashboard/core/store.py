@@ -1,7 +1,8 @@
 """Cached, read-only reads from the metrics store (schema kasho_ops) for the pages.
 
 Every query uses bound parameters and runs on a pooled session named 'kasho-ops-dashboard'
-that is read-only, in UTC, and bounded by statement_timeout; one small pool per store is
+that is read-only, in UTC, and bounded by statement_timeout and by a client-side deadline
+(`answer_within`, for a store that stops answering altogether); one small pool per store is
 shared by every browser session of the process (a page's reads no longer pay a connection
 each). Results are cached per (store, target, window) for CACHE_TTL_SECONDS and shared by
 every session too; a store error is never cached and reaches the page as one redacted
@@ -12,7 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,9 +27,10 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from collectors.core.config import Config
 from collectors.core.connections import TrackedConnection, describe_error
-from collectors.core.errors import StoreUnavailable
+from collectors.core.deadlines import answer_within, connect_within, deadline_seconds
+from collectors.core.errors import NoAnswer, StoreUnavailable
 from collectors.core.redact import Secret, redact
-from dashboard.core.context import PageContext
+from dashboard.core.context import PageContext, chart_bucket_seconds, interval_of
 from dashboard.core.freshness import FreshnessRow
 from dashboard.core.timeseries import Collection, find_gaps, tolerance_seconds
 from dashboard.core.utilization import Utilization, latest_utilization
@@ -37,7 +40,9 @@ CACHE_TTL_SECONDS = 30
 FRESHNESS_TTL_SECONDS = 10
 CONNECT_TIMEOUT_SECONDS = 5
 POOL_SIZE = 8
-SESSION_OPTIONS = ("-c statement_timeout=10000 -c lock_timeout=1000 "
+STATEMENT_TIMEOUT_MS = 10000
+READ_DEADLINE_SECONDS = deadline_seconds(STATEMENT_TIMEOUT_MS)
+SESSION_OPTIONS = (f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout=1000 "
                    "-c idle_in_transaction_session_timeout=30000 "
                    "-c default_transaction_read_only=on -c timezone=UTC")
 
@@ -52,10 +57,12 @@ cached_read = st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False,
 
 
 def connect(dsn: Secret) -> psycopg.Connection[Any]:
-    """A read-only, bounded store session; our settings win over the DSN's."""
-    return TrackedConnection.connect(dsn.reveal(), application_name=APPLICATION_NAME,
-                                     connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                                     options=SESSION_OPTIONS, autocommit=True)
+    """A read-only, bounded store session; our settings win over the DSN's (raises
+    psycopg.Error, or NoAnswer if the store does not answer within the connect timeout)."""
+    return connect_within(dsn.reveal(), connection_class=TrackedConnection,
+                          application_name=APPLICATION_NAME,
+                          connect_timeout=CONNECT_TIMEOUT_SECONDS, options=SESSION_OPTIONS,
+                          autocommit=True)
 
 
 _POOLS: dict[str, ConnectionPool] = {}
@@ -69,7 +76,8 @@ def _pool(dsn: Secret) -> ConnectionPool:
         pool = _POOLS.get(key)
         if pool is None:
             pool = ConnectionPool(
-                dsn.reveal(), min_size=0, max_size=POOL_SIZE, max_idle=120.0,
+                dsn.reveal(), connection_class=TrackedConnection, min_size=0,
+                max_size=POOL_SIZE, max_idle=120.0,
                 timeout=float(CONNECT_TIMEOUT_SECONDS), reconnect_timeout=30.0,
                 name="kasho-ops-dashboard", check=ConnectionPool.check_connection,
                 kwargs={"application_name": APPLICATION_NAME,
@@ -101,24 +109,84 @@ def time_bucket(column: str) -> sql.Composed:
                    ).format(sql.Identifier(column))
 
 
+ALL_COLUMNS = sql.SQL("*")
+
+
+# How far back "the newest sample" is looked for: older state is not "now" any more, and the
+# bound keeps the read to the last few daily partitions.
+LATEST_LOOKBACK = sql.SQL("%(end)s::timestamptz - interval '2 days'")
+
+
+def latest_sample(table: str, columns: sql.Composable = ALL_COLUMNS) -> sql.Composed:
+    """SQL for the rows of kasho_ops.<table>'s newest sample at or before %(end)s (within
+    the two days before it) for %(target)s: the state "now" of a gauge group (pages show its
+    collected_at). Two index probes on (target, collected_at)."""
+    return sql.SQL("""
+        SELECT {columns} FROM kasho_ops.{table}
+        WHERE target = %(target)s AND collected_at > {lookback}
+          AND collected_at = (SELECT max(collected_at) FROM kasho_ops.{table}
+                              WHERE target = %(target)s AND collected_at <= %(end)s
+                                AND collected_at > {lookback})"""
+                   ).format(columns=columns, table=sql.Identifier(table),
+                            lookback=LATEST_LOOKBACK)
+
+
+def latest_run(table: str, metric_group: str) -> sql.Composed:
+    """SQL for the rows written by `metric_group`'s newest successful run at or before
+    %(end)s (within the two days before it) for %(target)s, with run_at: one row of NULLs
+    (but run_at) when that run found nothing (no vacuum running, nobody holding the
+    horizon), no row when it never ran. For groups whose empty answer is news;
+    latest_sample would show an older, non-empty one."""
+    return sql.SQL("""
+        WITH run AS (
+            SELECT max(started_at) AS run_at FROM kasho_ops.collector_runs
+            WHERE target = %(target)s AND metric_group = {group} AND error IS NULL
+              AND started_at <= %(end)s AND started_at > {lookback})
+        SELECT run.run_at, t.* FROM run
+        LEFT JOIN kasho_ops.{table} t ON t.target = %(target)s AND t.collected_at = run.run_at
+                                     AND t.collected_at > {lookback}
+        WHERE run.run_at IS NOT NULL""").format(group=sql.Literal(metric_group),
+                                               table=sql.Identifier(table),
+                                               lookback=LATEST_LOOKBACK)
+
+
 def window_params(target: str, start: datetime, end: datetime,
                   bucket: int = 60) -> dict[str, Any]:
     """Parameters for WINDOW and time_bucket."""
     return {"target": target, "start": start, "end": end, "bucket": bucket}
 
 
-def read_frame(dsn: Secret, query: str | sql.SQL | sql.Composed,
-               params: dict[str, Any]) -> pd.DataFrame:
+Query = str | sql.SQL | sql.Composed
+
+
+def read_frame(dsn: Secret, query: Query, params: dict[str, Any]) -> pd.DataFrame:
+    with store_session(dsn) as read:
+        return read(query, params)
+
+
+def _frame(conn: psycopg.Connection[Any], query: Query, params: dict[str, Any]) -> pd.DataFrame:
+    with answer_within(conn, READ_DEADLINE_SECONDS, "metrics store"):
+        cursor = conn.execute(query, params)
+        columns = [c.name for c in cursor.description or ()]
+        rows = cursor.fetchall()
+    return pd.DataFrame(rows, columns=columns)
+
+
+@contextmanager
+def store_session(dsn: Secret) -> Iterator[Callable[[Query, dict[str, Any]], pd.DataFrame]]:
+    """One pooled store session for several reads: yields `read(query, params) -> DataFrame`,
+    each read within READ_DEADLINE_SECONDS (a connection the deadline abandoned is broken,
+    and the pool discards it)."""
     try:
         with _pool(dsn).connection() as conn:
-            cursor = conn.execute(query, params)
-            columns = [c.name for c in cursor.description or ()]
-            rows = cursor.fetchall()
+            yield lambda query, params: _frame(conn, query, params)
     except PoolTimeout:
         raise _unreachable(dsn) from None
+    except NoAnswer as exc:
+        raise StoreUnavailable(f"Cannot read the metrics store ({redact(dsn.reveal())}): "
+                               f"{exc}.") from None
     except psycopg.Error as exc:
         raise store_error(exc, dsn) from None
-    return pd.DataFrame(rows, columns=columns)
 
 
 def _unreachable(dsn: Secret) -> StoreUnavailable:
@@ -126,6 +194,9 @@ def _unreachable(dsn: Secret) -> StoreUnavailable:
     try:
         with connect(dsn):
             pass
+    except NoAnswer as exc:
+        return StoreUnavailable(f"Cannot read the metrics store ({redact(dsn.reveal())}): "
+                                f"{exc}.")
     except psycopg.Error as exc:
         return store_error(exc, dsn)
     return StoreUnavailable(f"The metrics store ({redact(dsn.reveal())}) answers, but no "
@@ -135,6 +206,13 @@ def _unreachable(dsn: Secret) -> StoreUnavailable:
 
 # The time-series reads average samples into buckets of %(bucket)s seconds (labelled by the
 # bucket's start), so a chart has at most a few hundred points whatever the range.
+
+
+@cached_read
+def latest_rows(dsn: Secret, table: str, target: str, end: datetime) -> pd.DataFrame:
+    """The rows of kasho_ops.<table>'s newest sample for the target at or before `end`
+    (none when older than two days): a page's "now" at the end of its window."""
+    return read_frame(dsn, latest_sample(table), {"target": target, "end": end})
 
 
 @dataclass(frozen=True)
@@ -259,25 +337,32 @@ def collection_runs(dsn: Secret, target: str, group: str, start: datetime, end: 
 def collection_for(context: PageContext, group: str, bucket: int | None = None) -> Collection:
     """What the collector did for `group` in the page's window, at the group's chart
     buckets (or `bucket`)."""
-    interval = context.interval_of(group)
-    bucket = bucket or context.bucket_for(group)
-    dsn = context.config.store.dsn
-    runs = collection_runs(dsn, context.target, group, context.start, context.end, bucket,
-                           interval)
-    span = sample_spans(dsn, context.target, (group,)).get(group)
-    now = min(context.end, datetime.now(UTC))
+    return collection_in(context.config, context.target, group, context.start, context.end,
+                         bucket or context.bucket_for(group))
+
+
+def collection_in(config: Config, target: str, group: str, start: datetime, end: datetime,
+                  bucket: int | None = None) -> Collection:
+    """What the collector did for `group` on `target` in (start, end], at `bucket`-second
+    chart buckets (by default the group's, for that span)."""
+    interval = interval_of(config, group)
+    bucket = bucket or chart_bucket_seconds((end - start).total_seconds(), interval)
+    dsn = config.store.dsn
+    runs = collection_runs(dsn, target, group, start, end, bucket, interval)
+    span = sample_spans(dsn, target, (group,)).get(group)
+    now = min(end, datetime.now(UTC))
     spans = runs[runs["kind"] == "span"]
     first_run = _datetime(spans["a"].iloc[0]) if not spans.empty else None
     last_run = _datetime(spans["b"].iloc[0]) if not spans.empty else None
     spaced = [(_datetime(r.a), _datetime(r.b)) for r in runs[runs["kind"] == "gap"].itertuples()]
     first_at = span.first_at if span else None
     gaps = find_gaps([(a, b) for a, b in spaced if a and b], first_run, last_run,
-                     context.start, now, interval, first_at)
+                     start, now, interval, first_at)
     buckets = runs[runs["kind"] == "bucket"]
     counts = {pd.Timestamp(t).tz_convert("UTC"): int(n)
               for t, n in zip(pd.to_datetime(buckets["a"], utc=True), buckets["n"], strict=True)}
     return Collection(group=group, interval_seconds=interval, bucket_seconds=bucket,
-                      start=context.start, end=context.end, now=now, run_counts=counts,
+                      start=start, end=end, now=now, run_counts=counts,
                       gaps=gaps, first_at=first_at, last_at=span.last_at if span else None)
 
 

@@ -33,6 +33,30 @@ def format_bytes(value: float, signed: bool = False) -> str:
     return ("+" + text) if signed else text
 
 
+def format_bytes_column(values: pd.Series, per_day: bool = False) -> pd.Series:
+    """A column of byte counts as text for a table ('672 MB', '+1.2 GB/day'); '—' where
+    unknown. Tables are sorted before formatting: the text does not sort by size."""
+    def one(value: object) -> str:
+        if not isinstance(value, int | float) or math.isnan(value):
+            return "—"
+        text = format_bytes(float(value), signed=per_day)
+        return f"{text}/day" if per_day else text
+
+    return values.map(one)
+
+
+def bytes_as_text(table: pd.DataFrame, byte_columns: tuple[str, ...],
+                  per_day_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A copy of `table` whose named byte columns (those present) are text in binary units."""
+    out = table.copy()
+    for column in out.columns:
+        if column in byte_columns:
+            out[column] = format_bytes_column(out[column])
+        elif column in per_day_columns:
+            out[column] = format_bytes_column(out[column], per_day=True)
+    return out
+
+
 def format_rate(per_second: float) -> str:
     """Transactions (or anything) per second, with sensible precision."""
     if per_second >= 100:

@@ -1,5 +1,8 @@
--- Mobile app home screen: one account's balance.
-\set account random(1, :accounts)
-SELECT a.account_number, a.currency, a.balance, a.status
-FROM accounts a
-WHERE a.id = (SELECT account_id FROM demo_accounts WHERE n = :account);
+-- Mobile app home screen: one account.
+\set n random(1, :accounts)
+-- name: DemoPickAccount :one
+SELECT account_id FROM kasho_demo.accounts WHERE n = :n \gset
+-- name: GetAccount :one
+SELECT id, user_id, account_type, balance, currency, created_at, updated_at
+FROM accounts
+WHERE id = ':account_id';

@@ -1,39 +1,45 @@
--- Transfer between two open accounts of one currency: two legs and two balance updates in one
--- transaction. Balances are locked in demo_accounts.n order, so concurrent transfers between
--- the same two accounts queue instead of deadlocking.
+-- Transfer between two accounts of one currency: both accounts locked in id order (so two
+-- transfers never deadlock), the payer debited if funded, two legs recorded.
 \set payer random_exponential(1, :accounts, 2.0)
 \set payee_offset random(0, 1000000)
 \set cents random(1000, 150000)
-SELECT payee.n AS payee
-FROM demo_accounts payer
-JOIN demo_accounts payee ON payee.currency = payer.currency
- AND payee.currency_n = 1 + (payer.currency_n + :payee_offset % greatest(payer.currency_accounts - 1, 1))
+-- name: DemoPickTransfer :one
+SELECT payer.account_id AS payer_id, payee.account_id AS payee_id,
+       round(payer.amount_scale * :cents / 100, payer.minor_units)::numeric(19,4) AS amount
+FROM kasho_demo.accounts payer
+JOIN kasho_demo.accounts payee ON payee.currency = payer.currency
+ AND payee.currency_n = 1 + (payer.currency_n + :payee_offset % (payer.currency_accounts - 1))
                           % payer.currency_accounts
 WHERE payer.n = :payer \gset
-\set first least(:payer, :payee)
-\set second greatest(:payer, :payee)
-\set first_sign CASE WHEN :payer < :payee THEN -1 ELSE 1 END
 BEGIN;
-INSERT INTO transactions (account_id, counterparty_account_id, kind, amount, currency, status,
-                          description)
-SELECT payer.account_id, payee.account_id, 'transfer_out',
-       round(:cents / 100.0 * payer.amount_scale, payer.minor_units), payer.currency,
-       'completed', 'Transfer to ' || payee.account_number
-FROM demo_accounts payer, demo_accounts payee
-WHERE payer.n = :payer AND payee.n = :payee;
-INSERT INTO transactions (account_id, counterparty_account_id, kind, amount, currency, status,
-                          description)
-SELECT payee.account_id, payer.account_id, 'transfer_in',
-       round(:cents / 100.0 * payer.amount_scale, payer.minor_units), payer.currency,
-       'completed', 'Transfer from ' || payer.account_number
-FROM demo_accounts payer, demo_accounts payee
-WHERE payer.n = :payer AND payee.n = :payee;
-UPDATE accounts a
-SET balance = a.balance + :first_sign * round(:cents / 100.0 * d.amount_scale, d.minor_units)
-FROM demo_accounts d
-WHERE d.n = :first AND a.id = d.account_id;
-UPDATE accounts a
-SET balance = a.balance - :first_sign * round(:cents / 100.0 * d.amount_scale, d.minor_units)
-FROM demo_accounts d
-WHERE d.n = :second AND a.id = d.account_id;
+-- name: LockAccountsForTransfer :many
+SELECT id, balance FROM accounts WHERE id IN (':payer_id', ':payee_id') ORDER BY id FOR UPDATE;
+-- name: DebitAccountIfFunded :one
+WITH debited AS (
+    UPDATE accounts SET balance = balance - :amount
+    WHERE id = ':payer_id' AND balance >= :amount
+    RETURNING id
+)
+SELECT count(*) AS funded FROM debited \gset
+\if :funded
+-- name: CreditAccount :exec
+UPDATE accounts SET balance = balance + :amount WHERE id = ':payee_id';
+-- name: CreateTransaction :one
+INSERT INTO transactions (id, account_id, transaction_type, amount, status)
+VALUES (gen_random_uuid(), ':payer_id', 'transfer_out', :amount, 'completed')
+RETURNING id, created_at;
+-- name: CreateTransaction :one
+INSERT INTO transactions (id, account_id, transaction_type, amount, status)
+VALUES (gen_random_uuid(), ':payee_id', 'transfer_in', :amount, 'completed')
+RETURNING id, created_at;
+\else
+-- name: CreateTransaction :one
+INSERT INTO transactions (id, account_id, transaction_type, amount, status)
+VALUES (gen_random_uuid(), ':payer_id', 'transfer_out', :amount, 'failed')
+RETURNING id, created_at;
+-- name: CreateTransaction :one
+INSERT INTO transactions (id, account_id, transaction_type, amount, status)
+VALUES (gen_random_uuid(), ':payee_id', 'transfer_in', :amount, 'failed')
+RETURNING id, created_at;
+\endif
 END;

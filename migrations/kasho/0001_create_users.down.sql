@@ -2,4 +2,3 @@ SET lock_timeout = '5s';
 
 -- Destroys every user row.
 DROP TABLE users;
-DROP FUNCTION set_updated_at();

@@ -1,23 +1,12 @@
 SET lock_timeout = '5s';
 
+-- Kasho's accounts table exactly as its database documentation defines it.
 CREATE TABLE accounts (
-    id             uuid          NOT NULL DEFAULT gen_random_uuid(),
-    user_id        uuid          NOT NULL,
-    account_number text          NOT NULL,
-    currency       text          NOT NULL,
-    balance        numeric(19,4) NOT NULL DEFAULT 0,
-    status         text          NOT NULL DEFAULT 'open',
-    created_at     timestamptz   NOT NULL DEFAULT now(),
-    updated_at     timestamptz   NOT NULL DEFAULT now(),
-    CONSTRAINT accounts_pkey PRIMARY KEY (id),
-    CONSTRAINT accounts_account_number_key UNIQUE (account_number),
-    CONSTRAINT accounts_user_id_fkey FOREIGN KEY (user_id) REFERENCES users (id),
-    CONSTRAINT accounts_currency_check CHECK (currency ~ '^[A-Z]{3}$'),
-    CONSTRAINT accounts_status_check CHECK (status IN ('open', 'frozen', 'closed'))
+    id UUID PRIMARY KEY,
+    user_id UUID REFERENCES users(id),
+    account_type VARCHAR(50) NOT NULL,
+    balance DECIMAL(19,4) NOT NULL,
+    currency VARCHAR(3) NOT NULL,
+    created_at TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP,
+    updated_at TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP
 );
-
-CREATE INDEX accounts_user_id_idx ON accounts (user_id);
-
-CREATE TRIGGER accounts_set_updated_at
-    BEFORE UPDATE ON accounts
-    FOR EACH ROW EXECUTE FUNCTION set_updated_at();

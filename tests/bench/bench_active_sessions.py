@@ -24,9 +24,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from collectors.core.connections import QUERY_MARKER, monitoring_connect_kwargs
+from collectors.core.connections import monitoring_connect_kwargs
 from collectors.core.engine import Engine
 from collectors.core.metric_groups import load_catalog
+from collectors.core.query_marker import marked
 from demo.cluster import LocalCluster
 from tests.conftest import MONITOR_ROLE
 from tests.integration.activity_setup import own_cluster, wait_for_session
@@ -78,7 +79,7 @@ def test_sampling_cost_against_the_bare_pg_stat_activity_read(
                          {"busy": busy_server.dsn("postgres", MONITOR_ROLE)})
     target, group = config.targets[0], load_catalog()["active_sessions"]
     engine = Engine(config.collector, None)
-    sample_sql = QUERY_MARKER + group.sql_for(15)
+    sample_sql = marked(group.sql_for(15))
     bare = psycopg.connect(**monitoring_connect_kwargs(target, config.collector),
                            autocommit=True)
     sampled = psycopg.connect(**monitoring_connect_kwargs(target, config.collector))

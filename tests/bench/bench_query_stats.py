@@ -22,6 +22,7 @@ import psycopg
 import pytest
 
 from collectors.core.metric_groups import load_catalog
+from collectors.core.query_marker import OWN_STATEMENT_PATTERN, QUERY_MARKER
 from collectors.core.redact import Secret
 from collectors.core.store import Batch, MetricStore
 from dashboard.features.queries import data as query_data
@@ -128,11 +129,11 @@ def test_collection_cycle_cost(target_cluster: LocalCluster, fresh_store: str) -
                 first_cycle_ms = record.duration_ms
         with psycopg.connect(target_cluster.dsn()) as conn:
             server_ms = dict(conn.execute(
-                "SELECT CASE WHEN query LIKE '/* kasho-ops */%%' THEN 'collector' ELSE 'bare' "
+                "SELECT CASE WHEN query ~ %s THEN 'collector' ELSE 'bare' "
                 "END, sum(total_exec_time) / sum(calls) FROM pg_stat_statements "
-                "WHERE query LIKE '/* kasho-ops */ -- query_stats,%%' OR query = %s "
-                "GROUP BY 1",
-                [BARE]).fetchall())
+                "WHERE query LIKE %s OR query = %s GROUP BY 1",
+                [OWN_STATEMENT_PATTERN, f"SELECT {QUERY_MARKER} -- query_stats,%", BARE]
+            ).fetchall())
         steady = walls[1:]
         with psycopg.connect(fresh_store, autocommit=True) as conn:
             (raw_count,) = conn.execute("SELECT count(*) FROM kasho_ops.query_stats").fetchone()
@@ -229,7 +230,7 @@ def seed_week(store_dsn: str, target: str, now: datetime, active_per_minute: int
             rows = tuple((t, target, 60.0, 1_000_000 + (q * 7919 + int(t.timestamp()) // 60)
                           % STATEMENTS, 16384, 10, True, 5, 5.0, 6.0, 5, 0.1, 15, 150, 5,
                           0, 0, 0, 0, 0.0, 0.0, 0, 0, None) for q in range(active_per_minute))
-            store.write([Batch("query_stats", STAT_COLUMNS, rows, t.date())])
+            store.write_now([Batch("query_stats", STAT_COLUMNS, rows, t.date())])
             written += len(rows)
     finally:
         store.close()

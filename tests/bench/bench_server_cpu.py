@@ -35,6 +35,7 @@ import pytest
 
 from collectors.core.engine import Engine
 from collectors.core.metric_groups import load_catalog
+from collectors.core.query_marker import QUERY_MARKER
 from collectors.core.store import MetricStore
 from demo.cluster import LocalCluster
 from tests.integration.collector_setup import make_config
@@ -347,8 +348,8 @@ def baseline_rows_written(store_dsn: str) -> int:
 
 def text_reads(admin: psycopg.Connection) -> int:
     (calls,) = admin.execute("SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements "
-                             "WHERE query LIKE '/* kasho-ops */ -- query_stats texts%'"
-                             ).fetchone()
+                             "WHERE query LIKE %s",
+                             [f"SELECT {QUERY_MARKER} -- query_stats texts%"]).fetchone()
     return int(calls)
 
 

@@ -73,6 +73,14 @@ redirect_uri = "http://127.0.0.1:{{port}}/oauth2callback"
 """
 
 
+def wait_for_text(page: Any, text: str, timeout_ms: int = 60_000) -> None:
+    """Wait until the page shows `text`, as a reader sees it: markdown the dashboard escaped
+    (dashboard/core/plain.py md) carries invisible word joiners before an '@'."""
+    page.wait_for_function(
+        "text => document.body.innerText.replaceAll('\\u2060', '').includes(text)",
+        arg=text, timeout=timeout_ms)
+
+
 def sign_in(page: Any, base_url: str, subject: str, path: str = "overview") -> None:
     """Open the dashboard, press Sign in, choose `subject` on the provider's page, and wait
     until the dashboard shows who is signed in (or says there is no access)."""

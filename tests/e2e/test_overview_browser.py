@@ -55,12 +55,13 @@ def test_overview_shows_charts_and_freshness(chromium_page: Any, dashboard_url: 
     full_page_screenshot(page, "overview.png")
 
 
-def test_root_forwards_to_overview_keeping_the_query_and_sidebar_updates_the_url(
+def test_root_forwards_to_the_first_page_keeping_the_query_and_sidebar_updates_the_url(
         chromium_page: Any, dashboard_url: str) -> None:
     page = chromium_page
     page.goto(f"{dashboard_url}/?target={EMPTY_TARGET}&range=1h")
-    page.wait_for_url(re.compile(rf"/overview\?target={EMPTY_TARGET}&range=1h$"),
+    page.wait_for_url(re.compile(rf"/oncall\?target={EMPTY_TARGET}&range=1h$"),
                       timeout=LOAD_TIMEOUT_MS)
+    page.goto(f"{dashboard_url}/overview?target={EMPTY_TARGET}&range=1h")
     expect(page.get_by_text(f"No data yet for target {EMPTY_TARGET}")).to_be_visible(
         timeout=LOAD_TIMEOUT_MS)
 

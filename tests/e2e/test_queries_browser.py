@@ -36,6 +36,20 @@ def screenshot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
+def click_plot_point(page: Any, point: Any, label: str) -> None:
+    """Click a plotly bar as a person does: plotly selects the point it computed the hover
+    for, so hover first, wait until the hover label names the bar's trace, then click on
+    the same spot."""
+    point.scroll_into_view_if_needed()
+    box = point.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    expect(page.locator(".js-plotly-plot .hoverlayer .hovertext")).to_contain_text(
+        label, timeout=LOAD_TIMEOUT_MS)
+    page.mouse.click(x, y)
+
+
 def test_a_bar_segment_opens_its_statement_and_back(query_history: str, dashboard_url: str,
                                                     chromium_page: Any) -> None:
     page = chromium_page
@@ -47,13 +61,14 @@ def test_a_bar_segment_opens_its_statement_and_back(query_history: str, dashboar
     screenshot(page, "queries.png")
 
     # The first trace is the statement with the most time; click one of its bars.
-    page.locator(".js-plotly-plot .barlayer .trace").first.locator("path").nth(-3).click(
-        force=True)
+    click_plot_point(page, page.locator(".js-plotly-plot .barlayer .trace").first
+                     .locator("path").nth(-3), f"1. {REPORT_NAME}")
     expect(page.get_by_role("heading", name=REPORT_NAME)).to_be_visible(
         timeout=LOAD_TIMEOUT_MS)
     assert re.search(rf"[?&]queryid={REPORT.queryid}&dbid={REPORT.dbid}&userid="
                      rf"{REPORT.userid}(&|$)", page.url), page.url
-    expect(page.get_by_text("GROUP BY u.email")).to_be_visible()
+    # The text comes after the detail's store reads: wait for it as for a page load.
+    expect(page.get_by_text("GROUP BY u.email")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
     expect(page.get_by_text(f"queryid {REPORT.queryid}")).to_be_visible()
     detail_url = page.url
 

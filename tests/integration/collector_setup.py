@@ -12,9 +12,13 @@ from demo.cluster import LocalCluster
 from tests.conftest import MONITOR_ROLE
 
 
-def make_config(store_dsn: str, targets: dict[str, str], **collector: object) -> Config:
+def make_config(store_dsn: str, targets: dict[str, str],
+                business: dict[str, str] | None = None, **collector: object) -> Config:
+    """A config of these targets (name -> dsn), with business_dsn for those in `business`."""
     raw = {"store": {"dsn": store_dsn},
-           "targets": [{"name": name, "dsn": dsn} for name, dsn in targets.items()],
+           "targets": [{"name": name, "dsn": dsn,
+                        **({"business_dsn": business[name]} if name in (business or {}) else {})}
+                       for name, dsn in targets.items()],
            "collector": collector}
     return parse_config(raw, environ={}, known_groups=set(load_catalog()))
 
@@ -24,17 +28,22 @@ def monitor_dsn(cluster: LocalCluster, dbname: str = "postgres") -> str:
 
 
 def open_collector(config: Config, group_names: list[str] | None = None) -> Collector:
+    """A collector whose runs return once the store's writer thread has tried their rows
+    (`confirm_writes`), so a test can read them, and each RunRecord says what happened."""
     catalog = load_catalog()
     groups = [catalog[n] for n in group_names] if group_names else list(catalog.values())
-    store = MetricStore(config.store.dsn)
+    store = MetricStore(config.store.dsn, confirm_writes=True)
     store.open()
     return Collector(config, groups, store)
 
 
 def write_config_file(path: Path, store_dsn: str, targets: dict[str, str],
-                      extra: str = "") -> Path:
+                      extra: str = "", business: dict[str, str] | None = None) -> Path:
     lines = ["[store]", f'dsn = "{store_dsn}"', ""]
     for name, dsn in targets.items():
-        lines += ["[[targets]]", f'name = "{name}"', f'dsn = "{dsn}"', ""]
+        lines += ["[[targets]]", f'name = "{name}"', f'dsn = "{dsn}"']
+        if name in (business or {}):
+            lines.append(f'business_dsn = "{(business or {})[name]}"')
+        lines.append("")
     path.write_text("\n".join(lines) + extra)
     return path

@@ -19,6 +19,7 @@ from demo.cluster import LocalCluster
 from tests.integration.activity_setup import lock_chain, own_cluster
 from tests.integration.collector_setup import make_config, monitor_dsn, open_collector
 from tests.pg import HeldSession, free_port, held_sessions
+from tests.shown import shown
 
 pytestmark = pytest.mark.single_major  # the pages read the store
 
@@ -156,7 +157,7 @@ def test_connections_page_warns_when_the_pool_is_nearly_exhausted(
             collect(store_dsn, monitor_dsn(cluster), ["connection_limits", "connections"])
         config = write_config(tmp_path / "k.toml", store_dsn, monitor_dsn(cluster))
         at = open_page(config, monkeypatch, "features/connections/page.py")
-    assert [e.value for e in at.error] == [
+    assert [shown(e.value) for e in at.error] == [
         "Connection pool nearly exhausted: 9 of 10 usable connections in use (90 %); 1 left "
         "before new sessions are refused (max_connections 12 minus 2 reserved). Look for "
         "idle-in-transaction sessions and the application holding the most connections."]
@@ -235,7 +236,8 @@ def test_terminate_through_the_confirmation_step_is_done_and_audited(
         assert f"**Terminate pid {victim.pid}** on **local**?" in [m.value for m in at.markdown]
         next(b for b in at.button if b.label == "Yes, terminate").click().run()
         assert not at.exception, at.exception
-        assert f"pid {victim.pid} on local: backend terminated" in [s.value for s in at.success]
+        assert f"pid {victim.pid} on local: backend terminated" in [
+            shown(s.value) for s in at.success]
         with pytest.raises(psycopg.OperationalError):
             victim.conn.execute("SELECT 1")
     finally:
@@ -252,13 +254,13 @@ def test_pages_without_data_or_server_say_so_in_one_line(
     dead = f"host=127.0.0.1 port={free_port()} dbname=x user=y password=hunter2"
     config = write_config(tmp_path / "k.toml", fresh_store, dead)
     at = open_page(config, monkeypatch, "features/connections/page.py")
-    assert [i.value for i in at.info] == [
+    assert [shown(i.value) for i in at.info] == [
         "No connection samples yet: the connection_limits group has never been collected for "
         "this target. Is `kasho-ops collect` running?"]
     at = open_page(config, monkeypatch, "features/locks/page.py")
-    assert [i.value for i in at.info] == [
+    assert [shown(i.value) for i in at.info] == [
         "No lock or wait samples for local yet — is `kasho-ops collect` running?"]
     at = open_page(config, monkeypatch, "features/activity/page.py")
-    (error,) = [e.value for e in at.error]
+    (error,) = [shown(e.value) for e in at.error]
     assert error.startswith("target local: cannot connect:") and "hunter2" not in error
     assert not at.get("dataframe")

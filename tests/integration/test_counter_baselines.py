@@ -10,12 +10,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from collectors.core.baselines import encode_key
+from collectors.core.query_marker import QUERY_MARKER
 from collectors.core.scheduler import Collector
 from collectors.core.store import RunRecord
 from collectors.migrate import MigrationRunner
@@ -35,8 +37,13 @@ from tests.integration.test_query_stats import (
     store_rows,
 )
 
+# Baselines, runs and races live in the store and the collector processes: the same on every
+# server major (query_stats itself runs on each in test_query_stats and test_collect). The
+# two-process test below stays on every major: it reads the text query's own statistics.
+STORE_SIDE = pytest.mark.single_major
 BASELINE_NOTE = "first sample: baseline taken, deltas from the next run"
-TEXT_QUERY_PREFIX = "/* kasho-ops */ -- query_stats texts"
+# How pg_stat_statements keeps the text query on every major (collectors/core/query_marker.py).
+TEXT_QUERY_PREFIX = f"SELECT {QUERY_MARKER} -- query_stats texts"
 
 
 @pytest.fixture
@@ -72,10 +79,6 @@ def texts_first_stored_by_last_run(store_dsn: str) -> int:
                           )[0][0])
 
 
-# On PostgreSQL 18 the text query's reads are not found in pg_stat_statements by this test
-# (18 also drops leading comments, QUERY_MARKER among them, from the texts it keeps): the
-# count below is 0 there. Runs on 15 until the counters workstream adapts it (issue 13 note).
-@pytest.mark.single_major
 def test_two_collect_once_processes_store_exactly_the_calls_between_them(
         pg_cluster: LocalCluster, ledger_db: str, fresh_store: str, tmp_path: Path) -> None:
     config = write_config_file(tmp_path / "k.toml", fresh_store,
@@ -113,6 +116,7 @@ def test_two_collect_once_processes_store_exactly_the_calls_between_them(
                      ("SELECT max(amount) FROM ledger WHERE account_id = $1",)]
 
 
+@STORE_SIDE
 def test_a_server_restart_between_once_runs_starts_a_new_baseline(
         tmp_path: Path, fresh_store: str) -> None:
     with own_cluster() as cluster:
@@ -163,6 +167,7 @@ def successful_runs(store_dsn: str) -> int:
                           "metric_group = 'query_stats' AND error IS NULL")[0][0])
 
 
+@STORE_SIDE
 def test_kill_9_in_the_middle_of_a_write_and_a_restart_store_the_interval_exactly_once(
         pg_cluster: LocalCluster, ledger_db: str, fresh_store: str, tmp_path: Path) -> None:
     config = write_config_file(tmp_path / "k.toml", fresh_store,
@@ -208,6 +213,7 @@ def collect(collector: Collector) -> RunRecord:
     return collector.collect(collector.groups[0], collector.config.targets[0])
 
 
+@STORE_SIDE
 def test_a_stale_collector_cannot_overwrite_a_newer_baseline_or_store_twice(
         pg_cluster: LocalCluster, ledger_db: str, fresh_store: str) -> None:
     app = pg_cluster.dsn(ledger_db)
@@ -235,6 +241,7 @@ def test_a_stale_collector_cannot_overwrite_a_newer_baseline_or_store_twice(
     assert [e for (e,) in errors] == [stale.error]
 
 
+@STORE_SIDE
 def test_two_collectors_racing_on_one_baseline_store_the_interval_once(
         pg_cluster: LocalCluster, ledger_db: str, fresh_store: str) -> None:
     app = pg_cluster.dsn(ledger_db)
@@ -266,6 +273,7 @@ def test_two_collectors_racing_on_one_baseline_store_the_interval_once(
     assert calls_stored(fresh_store, queryid, dbid) == [6]
 
 
+@STORE_SIDE
 def test_rows_computed_while_the_store_is_down_are_recomputed_once_it_is_back(
         pg_cluster: LocalCluster, ledger_db: str) -> None:
     with own_cluster() as store_cluster:
@@ -295,6 +303,7 @@ def test_rows_computed_while_the_store_is_down_are_recomputed_once_it_is_back(
         assert len(notes) == 1
 
 
+@STORE_SIDE
 def test_the_interval_is_measured_on_the_server_not_before_waiting_for_a_connection(
         pg_cluster: LocalCluster, ledger_db: str, fresh_store: str) -> None:
     config = make_config(fresh_store, {"local": monitor_dsn(pg_cluster)},
@@ -303,22 +312,33 @@ def test_the_interval_is_measured_on_the_server_not_before_waiting_for_a_connect
     run_times(pg_cluster.dsn(ledger_db), LEDGER_QUERY, 1)
     queryid, dbid, _ = statement_id(pg_cluster.dsn(), ledger_db, "SELECT count(*)")
     held = threading.Event()
+    released_at: list[datetime] = []  # the server's clock as the holder lets go
     try:
         assert collect(collector).error is None
-        first_done = time.monotonic()
+        [(first_read_at,)] = store_rows(fresh_store,
+                                        "SELECT taken_at FROM kasho_ops.counter_baselines")
         run_times(pg_cluster.dsn(ledger_db), LEDGER_QUERY, 2)
         connections = collector.engine.connections_for(config.targets[0])
 
         def hold_the_only_connection() -> None:
-            with connections.connection():
+            with connections.connection() as conn:
                 held.set()
                 time.sleep(2.0)
+                # Let go only once the run below waits for this connection (not on a timer
+                # that a loaded machine may outrun).
+                deadline = time.monotonic() + 60
+                while (connections._pool is not None
+                       and not connections._pool.get_stats().get("requests_waiting")
+                       and time.monotonic() < deadline):
+                    time.sleep(0.02)
+                row = conn.execute("SELECT clock_timestamp()").fetchone()
+                assert row is not None
+                released_at.append(row[0])
 
         holder = threading.Thread(target=hold_the_only_connection)
         holder.start()
-        held.wait(10)
+        assert held.wait(60)
         record = collect(collector)  # starts now, reads once the holder lets go
-        released = time.monotonic()
         holder.join()
         assert record.error is None
     finally:
@@ -328,10 +348,12 @@ def test_the_interval_is_measured_on_the_server_not_before_waiting_for_a_connect
         SELECT s.interval_seconds, s.collected_at, max(r.started_at)
         FROM kasho_ops.query_stats s, kasho_ops.collector_runs r
         WHERE s.queryid = %s AND s.dbid = %s GROUP BY 1, 2""", [queryid, dbid])
-    # The read happened after the 2 s wait: the interval covers it; a client timestamp taken
-    # when the run started would not.
-    assert interval >= 2.0 and interval >= (released - first_done) - 0.5
-    assert collected_at > run_started
+    # The run started while the connection was held and read after it was let go; its
+    # interval runs from read to read on the server's clock, so it covers the wait, where a
+    # client timestamp taken when the run started would not.
+    assert run_started < released_at[0] <= collected_at
+    assert interval == pytest.approx((collected_at - first_read_at).total_seconds(), abs=1e-3)
+    assert interval >= 2.0
 
 
 def test_only_series_that_changed_are_rewritten_in_the_stored_baseline(

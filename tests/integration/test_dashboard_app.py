@@ -26,6 +26,7 @@ from dashboard.features.overview import data
 from demo.cluster import LocalCluster
 from tests.integration.collector_setup import write_config_file
 from tests.pg import copy_into_store, free_port
+from tests.shown import shown
 
 pytestmark = pytest.mark.single_major  # the dashboard reads the store
 
@@ -106,18 +107,25 @@ def seeded_store(fresh_store: str) -> str:
     return fresh_store
 
 
+OVERVIEW = "features/overview/page.py"
+
+
 @pytest.fixture
 def app_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """app_for(store_dsn, **query_params) -> an AppTest of dashboard/app.py, already run."""
+    """app_for(store_dsn, **query_params) -> an AppTest of dashboard/app.py on the Overview
+    (the root opens the On call page), already run."""
 
-    def make(store_dsn: str, **query_params: str) -> AppTest:
+    def make(store_dsn: str, page: str | None = OVERVIEW, **query_params: str) -> AppTest:
         config = write_config_file(tmp_path / "kasho-ops.toml", store_dsn,
                                    {SEEDED: TARGET_DSN, EMPTY: TARGET_DSN},
                                    extra="\n[intervals]\nconnection_limits = 600\n")
         monkeypatch.setenv("KASHO_OPS_CONFIG", str(config))
         at = AppTest.from_file(APP, default_timeout=60)
         at.query_params.update(query_params)
-        return at.run()
+        at.run()
+        if page is not None:
+            at.switch_page(page).run()
+        return at
 
     yield make
 
@@ -152,7 +160,7 @@ def test_overview_shows_charts_metrics_and_freshness_from_the_store(
                                 "Cache hit ratio", "Database growth in the last hour"]
     first_size = (datetime.now(UTC) - timedelta(minutes=50)).strftime("%H:%M")
     # Latest values, labelled so; changes over the range, named; one usable-connections rule.
-    assert [(m.label, m.value, m.delta) for m in at.metric] == [
+    assert [(shown(m.label), shown(m.value), shown(m.delta)) for m in at.metric] == [
         ("Database size, latest", "1.1 GB", f"+100 MB since {first_size} UTC"),
         ("Connections, latest", "25 / 97", "26 % of usable"),
         ("Transactions/s, latest", "20.0/s", "avg 15.0/s in last 1 h"),
@@ -170,7 +178,7 @@ def test_overview_shows_charts_metrics_and_freshness_from_the_store(
     assert failing["Last error"] == "canceling statement due to statement timeout"
     badges = next(m.value for m in at.markdown if m.value.startswith("Data freshness:"))
     assert ":red-badge[connections stale]" in badges
-    assert ":red-badge[database_stats failing]" in badges
+    assert ":red-badge[database\\_stats failing]" in badges
     connections = json.loads(at.get("plotly_chart")[0].proto.spec)
     by_name = {t["name"]: t for t in connections["data"]}
     assert list(by_name)[:4] == ["active", "idle", "idle in transaction",
@@ -203,7 +211,7 @@ def test_target_and_range_follow_the_url_and_the_sidebar(seeded_store: str,
     assert at.sidebar.selectbox(key="sidebar_target").value == EMPTY
     assert at.sidebar.selectbox(key="sidebar_range").value == "1h"
     assert not at.sidebar.selectbox(key="sidebar_range").disabled  # a history page
-    assert [i.value for i in at.info] == [NO_DATA]
+    assert [shown(i.value) for i in at.info] == [NO_DATA]
     assert not at.get("plotly_chart")
     assert not at.metric
     assert set(freshness_statuses(at).values()) == {"never"}
@@ -215,7 +223,7 @@ def test_target_and_range_follow_the_url_and_the_sidebar(seeded_store: str,
 
     at.sidebar.selectbox(key="sidebar_target").select(EMPTY).run()
     assert at.query_params == {"target": EMPTY, "range": "1h"}
-    assert [i.value for i in at.info] == [NO_DATA]
+    assert [shown(i.value) for i in at.info] == [NO_DATA]
 
     at.sidebar.selectbox(key="sidebar_range").select("15m").run()
     assert at.query_params == {"target": EMPTY, "range": "15m"}
@@ -223,12 +231,13 @@ def test_target_and_range_follow_the_url_and_the_sidebar(seeded_store: str,
 
 
 def test_unknown_url_values_fall_back_with_a_warning(seeded_store: str, app_for: Any) -> None:
-    at = app_for(seeded_store, target="nope", range="2w")
+    at = app_for(seeded_store, page=None, target="nope", range="2w")
     assert at.query_params == {"target": SEEDED, "range": "1h"}
-    assert [w.value for w in at.warning] == [
+    assert [shown(w.value) for w in at.warning] == [
         f"No target named “nope” in the config; showing {SEEDED}.",
         "Unknown time range “2w”; use one of 15m, 1h, 6h, 24h, 7d, 30d. Showing last hour.",
     ]
+    at.switch_page(OVERVIEW).run()
     assert len(at.get("plotly_chart")) == 4
 
 
@@ -238,7 +247,7 @@ def test_store_down_is_one_redacted_error_line(app_for: Any) -> None:
     at = app_for(down)
     assert not at.exception
     assert len(at.error) == 1
-    message = at.error[0].value
+    message = shown(at.error[0].value)
     assert message.startswith("Cannot read the metrics store (host=127.0.0.1 port=")
     assert "password=***" in message
     assert "Connection refused" in message or "connection refused" in message.lower()
@@ -251,7 +260,7 @@ def test_store_without_schema_says_how_to_create_it(pg_cluster: LocalCluster,
                                                     fresh_database: str, app_for: Any) -> None:
     at = app_for(pg_cluster.dsn(fresh_database))
     assert not at.exception
-    assert [e.value for e in at.error] == [
+    assert [shown(e.value) for e in at.error] == [
         f"The metrics store ({pg_cluster.dsn(fresh_database)}) has no kasho_ops tables; run "
         "`kasho-ops migrate up --set monitoring` against it."]
 

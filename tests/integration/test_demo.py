@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -14,6 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.integration.demo_backups import assert_backups_and_replica_shown, assert_standby_stopped
 from tests.pg import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,14 +41,18 @@ def _wait_for_line(process: subprocess.Popen[str], needle: str, timeout_seconds:
 
 
 @pytest.mark.parametrize("server", ["system", "wheel"])
-def test_demo_serves_live_data_and_stops_everything_on_interrupt(tmp_path: Path,
-                                                                 server: str) -> None:
+def test_demo_serves_live_data_and_stops_everything_on_interrupt(server: str) -> None:
+    # Not pytest's tmp_path: another pytest run resets /tmp/pytest-of-root to 0700, which
+    # locks the postgres user (the server, pgBackRest) out of everything under it.
+    home = Path(tempfile.mkdtemp(prefix="kasho-ops-demo-test-"))
     pg_port, store_port, web_port = free_port(), free_port(), free_port()
-    env = {**os.environ, "KASHO_OPS_HOME": str(tmp_path), "KASHO_OPS_DEMO_PG_PORT": str(pg_port),
-           "KASHO_OPS_DEMO_STORE_PORT": str(store_port)}
+    env = {**os.environ, "KASHO_OPS_HOME": str(home), "KASHO_OPS_DEMO_PG_PORT": str(pg_port),
+           "KASHO_OPS_DEMO_STORE_PORT": str(store_port),
+           "KASHO_OPS_DEMO_FIRST_DRILL_SECONDS": "1"}
     env.pop("KASHO_OPS_PG_BIN", None)
     if server == "wheel":  # a machine without Debian's PostgreSQL: only Python and the wheel
-        env["KASHO_OPS_SYSTEM_PG_ROOT"] = str(tmp_path / "no-system-postgresql")
+        env["KASHO_OPS_SYSTEM_PG_ROOT"] = str(home / "no-system-postgresql")
+    started = time.monotonic()
     demo = subprocess.Popen(
         [sys.executable, "-m", "collectors.cli", "demo", "--scale", "0.002",
          "--port", str(web_port)],
@@ -66,6 +73,9 @@ def test_demo_serves_live_data_and_stops_everything_on_interrupt(tmp_path: Path,
                              ) as monitored:
             assert monitored.execute("SELECT count(*) FROM pg_database "
                                      "WHERE datname = 'kasho_ops'").fetchone() == (0,)
+        backups = server == "system"  # pgBackRest 2.45 cannot back up PostgreSQL 18
+        assert_backups_and_replica_shown(store, started, backups)
+        assert backups or any("the demo runs without backups" in line for line in seen)
         with psycopg.connect(store) as conn:
             groups = {row[0] for row in conn.execute(
                 "SELECT metric_group FROM kasho_ops.collector_runs WHERE error IS NULL")}
@@ -93,12 +103,12 @@ def test_demo_serves_live_data_and_stops_everything_on_interrupt(tmp_path: Path,
             users, transactions = conn.execute(
                 "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM transactions)"
             ).fetchone()
-            assert users >= 20
-            assert transactions >= 2000
-            workload_sessions = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity "
+            assert users >= 20, f"{users} users"
+            assert transactions >= 2000, f"{transactions} transactions"
+            workload_roles = conn.execute(
+                "SELECT array_agg(DISTINCT usename) FROM pg_stat_activity "
                 "WHERE application_name = 'kasho-demo-workload'").fetchone()[0]
-            assert workload_sessions > 0
+            assert workload_roles == ["kasho_app"]  # the application role, not the superuser
     finally:
         demo.send_signal(signal.SIGINT)
         demo.wait(60)
@@ -106,8 +116,10 @@ def test_demo_serves_live_data_and_stops_everything_on_interrupt(tmp_path: Path,
     assert demo.returncode == 0, "".join(seen) + rest
     assert "Traceback" not in "".join(seen) + rest
     # Nothing it started is left: the cluster is stopped and both ports are closed.
-    assert not (tmp_path / "demo" / "postgres" / "data" / "postmaster.pid").exists()
-    assert not (tmp_path / "demo" / "store" / "data" / "postmaster.pid").exists()
+    assert not (home / "demo" / "postgres" / "data" / "postmaster.pid").exists()
+    assert not (home / "demo" / "store" / "data" / "postmaster.pid").exists()
+    assert_standby_stopped(home)
     for port in (pg_port, store_port, web_port):
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
+    shutil.rmtree(home, ignore_errors=True)

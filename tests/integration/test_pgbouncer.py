@@ -21,6 +21,7 @@ from demo.pgbouncer import LocalPgBouncer
 from tests.conftest import MONITOR_ROLE
 from tests.integration.collector_setup import monitor_dsn, open_collector
 from tests.pg import HeldSession, free_port
+from tests.shown import shown
 
 # PgBouncer sits in front of the server; its console does not depend on the server version.
 pytestmark = pytest.mark.single_major
@@ -127,9 +128,10 @@ def test_full_pool_waiting_client_and_server_connections_are_stored_and_shown(
     at.query_params.update({"range": "1h", "target": "kasho"})
     at.run()
     assert not at.exception, at.exception
-    assert "PgBouncer kasho-pool" in [h.value for h in at.subheader]
-    assert any(f"Pool {fresh_database}/{APP_ROLE} is 100% busy" in w.value for w in at.warning)
-    tiles = {m.label: m.value for m in at.metric}
+    assert "PgBouncer kasho-pool" in [shown(h.value) for h in at.subheader]
+    assert any(f"Pool {fresh_database}/{APP_ROLE} is 100% busy" in shown(w.value)
+               for w in at.warning)
+    tiles = {shown(m.label): shown(m.value) for m in at.metric}
     assert (tiles["Busiest pool"], tiles["Clients waiting"]) == ("100%", "1")
     pools = at.dataframe[-1].value
     assert list(pools["pool"]) == [f"{fresh_database}/{APP_ROLE}"]

@@ -23,6 +23,7 @@ from tests.integration.collector_setup import (
 )
 from tests.integration.test_query_stats import LEDGER_QUERY, run_times, statement_id
 from tests.query_history import REGRESSION_AGO, seed_query_history
+from tests.shown import shown
 
 pytestmark = pytest.mark.single_major  # the page reads the store
 
@@ -111,17 +112,17 @@ def test_detail_view_by_url_shows_totals_text_and_explain(
     config, dbname, (queryid, dbid, userid) = collected_store
     at = queries_page(config, monkeypatch, range="1h", queryid=str(queryid), dbid=str(dbid),
                       userid=str(userid))
-    assert at.title[0].value == "SELECT count(*) FROM ledger WHERE account_id = $1"
+    assert shown(at.title[0].value) == "SELECT count(*) FROM ledger WHERE account_id = $1"
     assert any(f"database {dbname} · role postgres" in c.value
                and c.value.endswith(f"queryid {queryid}") for c in at.text)
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = {shown(m.label): shown(m.value) for m in at.metric}
     assert metrics["calls"] == "11" and metrics["rows per call"] == "1.0"
     assert at.code[0].value == "SELECT count(*)\nFROM ledger\nWHERE account_id = $1"
     assert "Tables it touches (read from the text): ledger" in [t.value for t in at.text]
     assert len(at.get("plotly_chart")) == 1
     at.button[-1].click().run()  # EXPLAIN: the monitor role may not read the table
-    assert at.error[0].value.startswith("EXPLAIN failed: permission denied for table ledger "
-                                        "(EXPLAIN needs the table privileges")
+    assert shown(at.error[0].value).startswith(
+        "EXPLAIN failed: permission denied for table ledger (EXPLAIN needs the table privileges")
     with psycopg.connect(pg_cluster.dsn(dbname), autocommit=True) as conn:
         conn.execute("GRANT SELECT ON ledger TO kasho_ops_monitor")
     at.text_area(key="explain_parameters").input("3").run()
@@ -194,7 +195,7 @@ def test_missing_extension_says_what_to_add(
     config = write_config_file(tmp_path / "k.toml", fresh_store,
                                {"bare": monitor_dsn(pg_cluster, fresh_database)})
     at = queries_page(config, monkeypatch)
-    assert at.error[0].value == (
+    assert shown(at.error[0].value) == (
         "The last query_stats collection failed: query_stats on bare: pg_stat_statements is "
         f"not installed in database {fresh_database}: run CREATE EXTENSION "
         "pg_stat_statements; there (postgresql.conf must also have shared_preload_libraries "
@@ -210,7 +211,7 @@ def test_evictions_in_the_range_are_called_out(
     try:
         for minutes_ago in (5, 4, 90):  # two in the last hour, one before it
             t = now - timedelta(minutes=minutes_ago)
-            store.write([Batch("query_stats_info", ("collected_at", "target",
+            store.write_now([Batch("query_stats_info", ("collected_at", "target",
                                                     "interval_seconds", "dealloc", "stats_reset"),
                                ((t, "kasho-primary", 60.0, 2, None),), t.date())])
     finally:
@@ -239,9 +240,9 @@ def test_a_planted_hostile_text_is_refused_on_the_page_and_nothing_runs(
                                {"local": monitor_dsn(pg_cluster)},
                                "\n[auth]\nnone_role = \"operator\"\n")  # EXPLAIN needs it
     at = queries_page(config, monkeypatch, range="1h", queryid="4242")
-    assert at.title[0].value == "SELECT 1 AS a$$; …"
+    assert shown(at.title[0].value) == "SELECT 1 AS a$$; …"
     next(b for b in at.button if b.label == "EXPLAIN").click().run()
-    assert [e.value for e in at.error] == [
+    assert [shown(e.value) for e in at.error] == [
         "only one statement can be explained; remove what follows ';'"]
     with psycopg.connect(pg_cluster.dsn(fresh_database)) as conn:
         assert conn.execute("SELECT count(*) FROM ledger").fetchone() == (3,)

@@ -91,6 +91,38 @@ def test_hba_rules_unknown_until_granted_then_a_trust_rule_fails(cluster: LocalC
     assert "trust (no password) on line 1," in after.finding
 
 
+def test_hba_rules_are_read_on_every_major_only_once_granted(pg_cluster: LocalCluster) -> None:
+    """The module's own cluster runs Debian's 15; this reads the rules on each major's
+    session cluster (18's server is built without libxml: nothing here may need it)."""
+    group = load_catalog()["security_hba"]
+    config = make_config(pg_cluster.dsn("postgres"), {"t": pg_cluster.dsn("postgres",
+                                                                          MONITOR_ROLE)})
+
+    def read() -> list[dict[str, object]]:
+        engine = Engine(CollectorSettings(), None)
+        try:
+            return engine.read(group, config.targets[0]).rows
+        finally:
+            engine.close()
+
+    assert read() == [{"line_number": 0, "type": "", "database": "", "user_name": "",
+                       "address": "", "netmask": "", "auth_method": "",
+                       "error": "not readable"}]
+    grants = [f"SELECT ON pg_hba_file_rules {{}} {MONITOR_ROLE}",
+              f"EXECUTE ON FUNCTION pg_hba_file_rules() {{}} {MONITOR_ROLE}"]
+    for grant in grants:
+        admin(pg_cluster, "GRANT " + grant.format("TO"), "postgres")
+    try:
+        rules = read()
+    finally:
+        for grant in grants:
+            admin(pg_cluster, "REVOKE " + grant.format("FROM"), "postgres")
+    # initdb -A trust: local and loopback rules, all trust, none in error.
+    assert rules and all(r["error"] == "" and r["line_number"] > 0 for r in rules)
+    assert {"local", "host"} <= {r["type"] for r in rules}
+    assert {r["auth_method"] for r in rules} == {"trust"}
+
+
 def test_a_login_role_without_expiry_is_named(cluster: LocalCluster) -> None:
     admin(cluster, "CREATE ROLE reporting_app LOGIN PASSWORD 'x'")
     admin(cluster, "CREATE ROLE rotated_app LOGIN PASSWORD 'x' VALID UNTIL '2099-01-01'")

@@ -12,7 +12,15 @@ import pytest
 from collectors.migrate import MigrationRunner
 from demo import seed as seed_module
 from demo.cluster import LocalCluster
-from demo.seed import CURRENCIES, SeedError, SeedSummary, seed
+from demo.seed import (
+    ACCOUNT_TYPES,
+    CURRENCIES,
+    STATUSES,
+    TRANSACTION_TYPES,
+    SeedError,
+    SeedSummary,
+    seed,
+)
 from tests.pg import create_database, drop_database
 
 # Demo data; the demo on PostgreSQL 18 is covered by test_demo.
@@ -53,7 +61,7 @@ def scalar(conn: psycopg.Connection[Any], query: str, params: Any = None) -> Any
 def content_digest(conn: psycopg.Connection[Any]) -> tuple[str, ...]:
     return tuple(scalar(conn, f"SELECT md5(string_agg(t::text, E'\\n' ORDER BY t::text)) "
                               f"FROM {table} t")
-                 for table in ("users", "accounts", "transactions", "demo_accounts"))
+                 for table in ("users", "accounts", "transactions", "kasho_demo.accounts"))
 
 
 def test_counts_are_exact(conn: psycopg.Connection[Any],
@@ -61,55 +69,75 @@ def test_counts_are_exact(conn: psycopg.Connection[Any],
     _, summary, steps = seeded
     assert (scalar(conn, "SELECT count(*) FROM users"), scalar(conn, "SELECT count(*) FROM "
             "accounts"), scalar(conn, "SELECT count(*) FROM transactions")) == (200, 400, 5_000)
-    open_accounts = scalar(conn, "SELECT count(*) FROM accounts WHERE status = 'open'")
-    assert (summary.users, summary.accounts, summary.transactions, summary.open_accounts,
-            summary.until) == (200, 400, 5_000, open_accounts, UNTIL)
-    assert scalar(conn, "SELECT count(*) FROM demo_accounts") == open_accounts
+    assert (summary.users, summary.accounts, summary.transactions, summary.until) == (
+        200, 400, 5_000, UNTIL)
+    assert scalar(conn, "SELECT count(*) FROM kasho_demo.accounts") == 400
+    assert scalar(conn, "SELECT count(*) FROM kasho_demo.accounts d JOIN accounts a "
+                        "ON a.id = d.account_id AND a.currency = d.currency") == 400
     assert scalar(conn, "SELECT count(*) FROM users u WHERE NOT EXISTS "
                         "(SELECT FROM accounts a WHERE a.user_id = u.id)") == 0
     assert steps == [("users", 200, 200), ("accounts", 400, 400),
                      ("transactions", 5_000, 5_000), ("balances", 400, 400)]
 
 
-def test_statuses_kinds_and_currencies_are_all_present(conn: psycopg.Connection[Any]) -> None:
+def test_values_are_the_documented_ones_and_all_present(conn: psycopg.Connection[Any]) -> None:
     statuses = dict(conn.execute(
         "SELECT status, count(*) FROM transactions GROUP BY status").fetchall())
-    assert set(statuses) == {"completed", "pending", "failed", "reversed"}
+    assert set(statuses) == set(STATUSES)
     assert 0.88 < statuses["completed"] / 5_000 < 0.95
-    assert {row[0] for row in conn.execute("SELECT DISTINCT kind FROM transactions")} == {
-        "deposit", "withdrawal", "transfer_in", "transfer_out", "fee"}
+    by_type = dict(conn.execute(
+        "SELECT transaction_type, count(*) FROM transactions GROUP BY 1").fetchall())
+    assert set(by_type) == set(TRANSACTION_TYPES)
+    assert by_type["deposit"] > by_type["card_payment"] > by_type["withdrawal"] > by_type["fee"]
+    assert {row[0] for row in conn.execute(
+        "SELECT DISTINCT transaction_type FROM transactions WHERE status = 'pending'")} == {
+        "deposit", "withdrawal"}
+    assert {row[0] for row in conn.execute(
+        "SELECT DISTINCT transaction_type FROM transactions WHERE status = 'reversed'")} == {
+        "card_payment"}
+    account_types = dict(conn.execute(
+        "SELECT account_type, count(*) FROM accounts GROUP BY 1").fetchall())
+    assert set(account_types) == set(ACCOUNT_TYPES) and account_types["checking"] > 200
     codes = {code for code, *_ in CURRENCIES}
     assert {row[0] for row in conn.execute("SELECT DISTINCT currency FROM accounts")} == codes
-    assert {row[0] for row in conn.execute("SELECT DISTINCT currency FROM transactions")} == codes
-    assert scalar(conn, "SELECT count(*) FROM transactions t JOIN accounts a "
-                        "ON a.id = t.account_id WHERE t.currency <> a.currency") == 0
-    assert scalar(conn, "SELECT min(currency_accounts) FROM demo_accounts") >= 2
-    users = dict(conn.execute("SELECT status, count(*) FROM users GROUP BY 1").fetchall())
-    assert set(users) <= {"active", "suspended", "closed"} and users["active"] > 180
-    accounts = dict(conn.execute("SELECT status, count(*) FROM accounts GROUP BY 1").fetchall())
-    assert set(accounts) == {"open", "frozen", "closed"} and accounts["open"] > 360
+    assert {row[0] for row in conn.execute(
+        "SELECT DISTINCT a.currency FROM transactions t JOIN accounts a ON a.id = t.account_id"
+    )} == codes
+    assert scalar(conn, "SELECT min(currency_accounts) FROM kasho_demo.accounts") >= 2
+    # The first account of each currency is its busy merchant: a business account.
+    assert {row[0] for row in conn.execute(
+        "SELECT a.account_type FROM kasho_demo.accounts d JOIN accounts a "
+        "ON a.id = d.account_id WHERE d.currency_n = 1")} == {"business"}
+    emails = scalar(conn, "SELECT count(DISTINCT email) FROM users WHERE email ~ '^[a-z.]+"
+                          "[0-9]+@[a-z.]+$' AND password_hash ~ '^\\$2b\\$12\\$.{53}$'")
+    assert emails == 200
 
 
 def test_amounts_are_positive_in_each_currency_s_minor_units(
         conn: psycopg.Connection[Any]) -> None:
     assert scalar(conn, "SELECT min(amount) FROM transactions") > 0
-    assert scalar(conn, "SELECT count(*) FROM transactions WHERE currency = 'JPY' "
-                        "AND amount <> round(amount)") == 0
+    assert scalar(conn, "SELECT count(*) FROM transactions t JOIN accounts a "
+                        "ON a.id = t.account_id WHERE a.currency = 'JPY' "
+                        "AND t.amount <> round(t.amount)") == 0
     assert scalar(conn, "SELECT count(*) FROM transactions WHERE amount <> round(amount, 2)") == 0
 
 
 def test_transfers_are_paired(conn: psycopg.Connection[Any]) -> None:
-    outs = scalar(conn, "SELECT count(*) FROM transactions WHERE kind = 'transfer_out'")
+    outs = scalar(conn, "SELECT count(*) FROM transactions WHERE transaction_type = "
+                        "'transfer_out'")
     assert outs > 300
-    assert scalar(conn, "SELECT count(*) FROM transactions WHERE kind = 'transfer_in'") == outs
+    assert scalar(conn, "SELECT count(*) FROM transactions WHERE transaction_type = "
+                        "'transfer_in'") == outs
+    # Each transfer_out has exactly one transfer_in leg: same amount, currency, status and
+    # times, on another account.
     unmatched = scalar(conn, """
-        SELECT count(*) FROM transactions o
-        WHERE o.kind = 'transfer_out'
-          AND (SELECT count(*) FROM transactions i
-               WHERE i.kind = 'transfer_in' AND i.account_id = o.counterparty_account_id
-                 AND i.counterparty_account_id = o.account_id AND i.amount = o.amount
-                 AND i.currency = o.currency AND i.status = o.status
-                 AND i.created_at = o.created_at AND i.updated_at = o.updated_at) <> 1""")
+        SELECT count(*) FROM transactions o JOIN accounts oa ON oa.id = o.account_id
+        WHERE o.transaction_type = 'transfer_out'
+          AND (SELECT count(*) FROM transactions i JOIN accounts ia ON ia.id = i.account_id
+               WHERE i.transaction_type = 'transfer_in' AND i.account_id <> o.account_id
+                 AND i.amount = o.amount AND ia.currency = oa.currency
+                 AND i.status = o.status AND i.created_at = o.created_at
+                 AND i.updated_at = o.updated_at) <> 1""")
     assert unmatched == 0
 
 
@@ -117,11 +145,12 @@ def test_balances_equal_completed_movements(conn: psycopg.Connection[Any]) -> No
     mismatched = scalar(conn, """
         SELECT count(*) FROM accounts a
         WHERE a.balance <> coalesce((
-            SELECT sum(CASE WHEN t.kind IN ('deposit', 'transfer_in') THEN t.amount
+            SELECT sum(CASE WHEN t.transaction_type IN ('deposit', 'transfer_in') THEN t.amount
                             ELSE -t.amount END)
             FROM transactions t WHERE t.account_id = a.id AND t.status = 'completed'), 0)""")
     assert mismatched == 0
     assert scalar(conn, "SELECT count(*) FROM accounts WHERE balance > 0") > 300
+    assert scalar(conn, "SELECT count(*) FROM accounts WHERE balance < 0") > 0
 
 
 def test_time_spread_has_a_daily_and_weekly_shape(conn: psycopg.Connection[Any]) -> None:
@@ -137,9 +166,16 @@ def test_time_spread_has_a_daily_and_weekly_shape(conn: psycopg.Connection[Any])
     assert by_weekday[7] < by_weekday[6] < min(by_weekday[day] for day in range(1, 6))
     assert scalar(conn, "SELECT count(*) FROM transactions WHERE status = 'pending' "
                         "AND created_at > %s", [UNTIL - timedelta(days=1)]) > 0
+    # Sign-ups go on during the window: a few users and accounts are new, each account
+    # opened after its user and before any of its transactions.
+    assert 0 < scalar(conn, "SELECT count(*) FROM users WHERE created_at > %s",
+                      [UNTIL - timedelta(days=90)]) < 20
+    assert 0 < scalar(conn, "SELECT count(*) FROM accounts WHERE created_at > %s",
+                      [UNTIL - timedelta(days=90)]) < 40
     assert scalar(conn, "SELECT count(*) FROM accounts a JOIN users u ON u.id = a.user_id "
-                        "WHERE a.created_at < u.created_at OR a.created_at > %s",
-                  [UNTIL - timedelta(days=90)]) == 0
+                        "WHERE a.created_at < u.created_at OR a.created_at > %s", [UNTIL]) == 0
+    assert scalar(conn, "SELECT count(*) FROM transactions t JOIN accounts a "
+                        "ON a.id = t.account_id WHERE t.created_at < a.created_at") == 0
     assert scalar(conn, "SELECT count(*) FROM transactions WHERE updated_at < created_at") == 0
 
 

@@ -24,8 +24,8 @@ def test_a_rolled_back_write_does_not_leave_its_partitions_cached(fresh_store: s
         broken = Batch("database_size", ("collected_at", "target", "no_such_column"),
                        ((ROW[0], "t", 1),), DAY)
         with pytest.raises(psycopg.errors.UndefinedColumn):
-            store.write([Batch("database_size", COLUMNS, (ROW,), DAY), broken])
-        store.write([Batch("database_size", COLUMNS, (ROW,), DAY)])  # creates it again
+            store.write_now([Batch("database_size", COLUMNS, (ROW,), DAY), broken])
+        store.write_now([Batch("database_size", COLUMNS, (ROW,), DAY)])  # creates it again
     finally:
         store.close()
     with psycopg.connect(fresh_store) as conn:

@@ -33,6 +33,7 @@ from collectors.core.config import (
 )
 from collectors.core.metric_groups import load_catalog
 from collectors.migrate import MIGRATIONS_ROOT
+from tests.ci import missing_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -164,7 +165,7 @@ def test_compose_file_matches_the_compose_spec_schema() -> None:
     executable = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent)) \
         or shutil.which("check-jsonschema")
     if executable is None:
-        pytest.skip("check-jsonschema is not installed (pip install -r requirements-dev.txt)")
+        missing_tool("check-jsonschema is not installed (pip install -r requirements-dev.txt)")
     result = subprocess.run(
         [executable, "--builtin-schema", "vendor.compose-spec", str(COMPOSE_FILE)],
         capture_output=True, text=True, timeout=120)

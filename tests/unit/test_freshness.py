@@ -76,7 +76,7 @@ def test_problem_summary_and_badges_name_the_problems() -> None:
     assert problem_summary(groups) == ("2 of 4 metric groups are not fresh: connections "
                                        "(stale), database_stats (failing)")
     assert badges_markdown(groups) == (":red-badge[connections stale] "
-                                       ":red-badge[database_stats failing] "
+                                       ":red-badge[database\\_stats failing] "
                                        ":green-badge[1 ok] :gray-badge[1 never collected]")
     healthy = assess([FreshnessRow("connections", ago(1), ago(1), None)],
                      {"connections": 15}, NOW, 3.0)

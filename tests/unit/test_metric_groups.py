@@ -51,3 +51,18 @@ def test_shipped_catalogue_loads_and_is_consistent() -> None:
             for column in (*group.keys, *group.counters):
                 assert column in sql, f"{group.name}: column {column} not in its SQL"
     assert catalog["connection_limits"].sql_for(15) != catalog["connection_limits"].sql_for(16)
+
+
+def test_an_unreadable_stand_in_fits_the_majors_and_only_gauge_groups(tmp_path: Path) -> None:
+    group = make_group(tmp_path, {"13.sql": "SELECT 13", "16.sql": "SELECT 16"})
+    assert group.unreadable_sql_for(16) is None
+    (tmp_path / "g" / "unreadable").mkdir()
+    (tmp_path / "g" / "unreadable" / "13.sql").write_text("SELECT 'not readable'")
+    group = load_group("g", {"kind": "gauge", "interval_seconds": 10, "keys": ["k"]}, tmp_path)
+    assert group.unreadable_sql_for(18) == "SELECT 'not readable'"
+    with pytest.raises(KashoOpsError, match="for gauge groups"):
+        load_group("g", {"kind": "counter", "counters": ["c"], "interval_seconds": 10,
+                         "keys": ["k"]}, tmp_path)
+    (tmp_path / "g" / "unreadable" / "13.sql").rename(tmp_path / "g" / "unreadable" / "14.sql")
+    with pytest.raises(KashoOpsError, match="lowest major"):
+        load_group("g", {"kind": "gauge", "interval_seconds": 10, "keys": ["k"]}, tmp_path)

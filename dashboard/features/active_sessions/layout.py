@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.core.panels import hidden_caption
+from dashboard.core.plain import md
 
 # Sized to fit half a page (and, narrower, two fifths) without a horizontal scroll.
 STATEMENT_COLUMNS: dict[str, Any] = {
@@ -27,7 +28,7 @@ def statements_panel(table: pd.DataFrame, hidden: int, empty_reason: str,
                      statement_width: int = 250) -> None:
     st.markdown("**Statements active the most**")
     if table.empty:
-        st.info(empty_reason, icon=":material/bar_chart:")
+        st.info(md(empty_reason), icon=":material/bar_chart:")
     else:
         config = {c: STATEMENT_COLUMNS[c] for c in columns}
         config["statement"] = st.column_config.TextColumn(width=statement_width)

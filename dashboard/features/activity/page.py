@@ -20,12 +20,13 @@ from streamlit.elements.lib.column_types import ColumnConfig
 
 from collectors.actions.signal import ActionRequest, ActionResult, perform
 from collectors.core.connections import own_backend_pids
-from collectors.core.errors import StoreUnavailable, TargetUnavailable
+from collectors.core.errors import StoreUnavailable, TargetBusy, TargetUnavailable
 from collectors.live.activity import ActivitySnapshot, Session, blocking_forest
 from dashboard.core import auth, store
 from dashboard.core.context import current
 from dashboard.core.loading import cached_figure, read_together
 from dashboard.core.panels import chart_panel, hidden_caption
+from dashboard.core.plain import md
 from dashboard.core.timeseries import empty_reason
 from dashboard.features import active_sessions
 from dashboard.features.active_sessions import charts as ash_charts
@@ -43,7 +44,7 @@ VERBS = {"cancel": "Cancel the query of", "terminate": "Terminate"}
 ctx = current()
 x_range = (ctx.start, ctx.end)
 st.title("Activity now")
-st.caption(f"**{ctx.target}** · read live from the server, not the store · literals in "
+st.caption(f"**{md(ctx.target)}** · read live from the server, not the store · literals in "
            "query text are masked")
 
 controls = st.columns([1, 1, 4])
@@ -78,24 +79,24 @@ SESSION_CONFIG = {
 def live_view() -> None:
     try:
         snapshot = activity_data.live_snapshot(ctx.config, ctx.target)
-    except TargetUnavailable as exc:
-        st.error(str(exc), icon=":material/link_off:")
+    except (TargetUnavailable, TargetBusy) as exc:
+        st.error(md(exc), icon=":material/link_off:")
         return
     counts = tables.activity_counts(snapshot, ctx.own, ctx.show_own)
     use = counts.utilization
     tiles = st.columns(5)
-    tiles[0].metric("Connections, now", use.tile_value, use.tile_delta, use.color,
+    tiles[0].metric("Connections, now", md(use.tile_value), md(use.tile_delta), use.color,
                     border=True, delta_arrow="off",
-                    help=use.tile_help(counts.kasho_ops) + " (the session that read this "
+                    help=md(use.tile_help(counts.kasho_ops)) + " (the session that read this "
                     "is one, not listed below)")
-    tiles[1].metric("Active, now", counts.active, border=True,
+    tiles[1].metric("Active, now", int(counts.active), border=True,
                     help="Sessions running a statement at this instant: short statements "
                     "rarely show here; the average beside it counts every second")
-    tiles[2].metric("Active, average", average_active, border=True,
+    tiles[2].metric("Active, average", md(average_active), border=True,
                     help="Average active sessions in the latest stored interval, from one "
                     "pg_stat_activity sample per second")
-    tiles[3].metric("Idle in transaction, now", counts.idle_in_transaction, border=True)
-    tiles[4].metric("Waiting on a lock, now", counts.waiting_on_lock, border=True)
+    tiles[3].metric("Idle in transaction, now", int(counts.idle_in_transaction), border=True)
+    tiles[4].metric("Waiting on a lock, now", int(counts.waiting_on_lock), border=True)
     refresh = "paused" if paused else f"refreshing every {REFRESH_SECONDS} s"
     st.caption(f"As of {snapshot.taken_at:%H:%M:%S} UTC · {refresh}")
 
@@ -136,7 +137,7 @@ def live_view() -> None:
 
 def history_view() -> None:
     """Average active sessions over the sidebar's range, and who they were running."""
-    st.subheader(f"Average active sessions {ctx.range_words}")
+    st.subheader(f"Average active sessions {md(ctx.range_words)}")
     dsn = ctx.config.store.dsn
     try:
         loaded = read_together({
@@ -149,7 +150,7 @@ def history_view() -> None:
         })
         collection, frame, top = loaded["collection"], loaded["frame"], loaded["top"]
     except StoreUnavailable as exc:
-        st.error(str(exc), icon=":material/cloud_off:")
+        st.error(md(exc), icon=":material/cloud_off:")
         return
     active = ash.average_active_sessions(frame, collection, ctx.show_own)
     left, right = st.columns([3, 2])
@@ -193,12 +194,12 @@ def session_actions(session: Session | None) -> None:
     if auth.allowed("terminate"):  # perform() checks the role again
         offered.append((terminate_column, "terminate", "Terminate backend…"))
     for column, action, text in offered:
-        if column.button(text, disabled=reason is not None, width="stretch",
+        if column.button(md(text), disabled=reason is not None, width="stretch",
                          key=f"activity_{action}_{session.pid}"):
             st.session_state[PENDING_KEY] = (action, session.pid, session.backend_start)
             st.rerun()
     if reason:
-        st.caption(reason)
+        st.caption(md(reason))
 
 
 def close_confirmation() -> None:
@@ -209,23 +210,23 @@ def close_confirmation() -> None:
 def confirm(action: str, pid: int, seen_backend_start: datetime | None) -> None:
     try:
         snapshot: ActivitySnapshot = activity_data.live_snapshot(ctx.config, ctx.target)
-    except TargetUnavailable as exc:
-        st.error(str(exc), icon=":material/link_off:")
+    except (TargetUnavailable, TargetBusy) as exc:
+        st.error(md(exc), icon=":material/link_off:")
         return
     session = next((s for s in snapshot.sessions if s.pid == pid), None)
     if session is None or session.backend_start != seen_backend_start:
-        st.warning(f"pid {pid} is no longer the session you selected on {ctx.target}.",
+        st.warning(f"pid {pid:d} is no longer the session you selected on {md(ctx.target)}.",
                    icon=":material/search_off:")
         if st.button("Close"):
             close_confirmation()
             st.rerun()
         return
-    st.markdown(f"**{VERBS[action]} pid {pid}** on **{ctx.target}**?")
+    st.markdown(f"**{VERBS[action]} pid {pid:d}** on **{md(ctx.target)}**?")
     st.dataframe(tables.session_details(session), hide_index=True, width="stretch")
     if action == "terminate":
         st.caption("Terminating closes the connection and rolls back its transaction.")
     yes, back = st.columns(2)
-    if yes.button(f"Yes, {action}", type="primary", width="stretch"):
+    if yes.button(f"Yes, {md(action)}", type="primary", width="stretch"):
         actor = auth.require("cancel" if action == "cancel" else "terminate")
         # backend_start as selected: a pid reused since is refused, not signalled.
         st.session_state[RESULT_KEY] = perform(
@@ -246,27 +247,27 @@ def actions_panel() -> None:
                    "also needs an `actions_dsn` role with pg_signal_backend.")
         return
     actor = auth.require("cancel")
-    st.caption(f"Acting as {actor.name} ({actor.role}"
+    st.caption(f"Acting as {md(actor.name)} ({md(actor.role)}"
                + ("" if auth.allowed("terminate") else ": cancel only, terminating needs an "
                   "admin")
                + "). Select a session in the table above. Only client sessions can be "
                "signalled, never Kasho Ops' own; every attempt is recorded in "
                "kasho_ops.dba_actions.")
     if ctx.config.target(ctx.target).actions_dsn is None:
-        st.warning(f"Target {ctx.target} has no `actions_dsn`: actions on it will be refused. "
+        st.warning(f"Target {md(ctx.target)} has no `actions_dsn`: actions on it will be refused. "
                    "See kasho-ops.example.toml.", icon=":material/key_off:")
     pending = st.session_state.get(PENDING_KEY)
     if pending is not None:
         confirm(*pending)
     result: ActionResult | None = st.session_state.get(RESULT_KEY)
     if result is not None:
-        (st.success if result.ok else st.error)(result.message)
+        (st.success if result.ok else st.error)(md(result.message))
     try:
         audit = activity_data.recent_actions(ctx.config.store.dsn, ctx.target)
     except StoreUnavailable as exc:
-        st.error(str(exc), icon=":material/cloud_off:")
+        st.error(md(exc), icon=":material/cloud_off:")
         return
-    with st.expander(f"Recent actions on {ctx.target} ({len(audit)})"):
+    with st.expander(f"Recent actions on {md(ctx.target)} ({len(audit)})"):
         st.dataframe(audit, hide_index=True, width="stretch")
 
 

@@ -8,6 +8,7 @@ import streamlit as st
 from collectors.core.errors import StoreUnavailable
 from dashboard.core import auth
 from dashboard.core.context import current
+from dashboard.core.plain import md
 from dashboard.features.audit import data as audit_data
 from dashboard.features.audit import logic
 
@@ -20,12 +21,12 @@ st.caption(f"{ctx.range_label} · {ctx.start:%Y-%m-%d %H:%M} → {ctx.end:%Y-%m-
 try:
     trail = audit_data.audit_trail(ctx.config.store.dsn, ctx.start, ctx.end)
 except StoreUnavailable as exc:
-    st.error(str(exc), icon=":material/cloud_off:")
+    st.error(md(exc), icon=":material/cloud_off:")
     st.stop()
 
 counts = logic.summary(trail)
 for column, (label, value) in zip(st.columns(len(counts)), counts.items(), strict=True):
-    column.metric(label, f"{value:,}", border=True)
+    column.metric(md(label), f"{value:,}", border=True)
 
 filters = st.columns([3, 3, 3, 2], vertical_alignment="bottom")
 kinds = filters[0].multiselect("Kind", list(logic.KIND_LABELS),
@@ -33,7 +34,7 @@ kinds = filters[0].multiselect("Kind", list(logic.KIND_LABELS),
 outcomes = filters[1].multiselect("Outcome", sorted(trail["outcome"].unique())
                                   if not trail.empty else [], placeholder="all")
 who = filters[2].text_input("Who (contains)", placeholder="e-mail or part of it")
-this_target = filters[3].toggle(f"Only {ctx.target}", help="Sign-ins have no target")
+this_target = filters[3].toggle(f"Only {md(ctx.target)}", help="Sign-ins have no target")
 shown = logic.apply_filter(trail, logic.AuditFilter(kinds, outcomes, who,
                                                     ctx.target if this_target else None))
 if shown.empty:

@@ -14,6 +14,7 @@ from dashboard.core import store
 from dashboard.core.context import current
 from dashboard.core.loading import cached_figure, read_together
 from dashboard.core.panels import chart_panel, hidden_caption
+from dashboard.core.plain import md
 from dashboard.core.timeseries import empty_reason
 from dashboard.core.units import format_interval
 from dashboard.features.connections import charts, data, logic
@@ -27,7 +28,7 @@ x_range = (ctx.start, ctx.end)
 args = (ctx.config.store.dsn, ctx.target, ctx.start, ctx.end)
 bucket = ctx.bucket_for("connections")
 st.title("Connections")
-st.caption(f"**{ctx.target}** · {ctx.range_label} · "
+st.caption(f"**{md(ctx.target)}** · {ctx.range_label} · "
            f"{ctx.start:%Y-%m-%d %H:%M} → {ctx.end:%Y-%m-%d %H:%M} UTC")
 
 poolers = poolers_for(ctx)
@@ -35,7 +36,7 @@ if any(p.name == ctx.target for p in poolers):  # a pgbouncer target: its pools 
     try:
         render_pooler(ctx, poolers[0])
     except StoreUnavailable as exc:
-        st.error(str(exc), icon=":material/cloud_off:")
+        st.error(md(exc), icon=":material/cloud_off:")
     st.stop()
 
 hidden_databases = () if ctx.show_own else tuple(sorted(ctx.own.databases))
@@ -52,28 +53,29 @@ try:
     collection, limits_collection = loaded["collection"], loaded["limits collection"]
     ages_collection, limits, ages = loaded["ages collection"], loaded["limits"], loaded["ages"]
 except StoreUnavailable as exc:
-    st.error(str(exc), icon=":material/cloud_off:")
+    st.error(md(exc), icon=":material/cloud_off:")
     st.stop()
 
 if utilization is None:
-    st.info(empty_reason(limits_collection, "connection samples", ctx.range_words),
+    st.info(md(empty_reason(limits_collection, "connection samples", ctx.range_words)),
             icon=":material/hourglass_empty:")
     st.stop()
 
 if utilization.level == "critical":
-    st.error(utilization.message(), icon=":material/crisis_alert:")
+    st.error(md(utilization.message()), icon=":material/crisis_alert:")
 elif utilization.level == "warning":
-    st.warning(utilization.message(), icon=":material/warning:")
+    st.warning(md(utilization.message()), icon=":material/warning:")
 
 shown = logic.visible_sessions(latest, ctx.show_own)
 idle = logic.idle_in_transaction_table(shown)
 for place, tile in zip(st.columns(4), logic.tiles(utilization, own_sessions, idle, shown, ages),
                        strict=True):
-    place.metric(tile.label, tile.value, tile.delta, tile.delta_color, help=tile.help,
+    place.metric(md(tile.label), md(tile.value), md(tile.delta) if tile.delta else None,
+                 tile.delta_color, help=md(tile.help) if tile.help else None,
                  border=True, delta_arrow="off")
 st.caption(f"Latest sample {utilization.collected_at:%Y-%m-%d %H:%M:%S} UTC · usable "
-           f"{utilization.usable} = max_connections {utilization.max_connections} − "
-           f"{utilization.reserved_connections} reserved · charts in "
+           f"{utilization.usable:d} = max_connections {utilization.max_connections:d} − "
+           f"{utilization.reserved_connections:d} reserved · charts in "
            f"{format_interval(bucket)} buckets")
 if not ctx.show_own:
     hidden_caption(own_sessions, "session")
@@ -93,7 +95,7 @@ if st.query_params.get(BREAKDOWN_PARAM) != breakdown:
 try:
     over_time = data.connections_by(*args, bucket, breakdown, ctx.own)
 except StoreUnavailable as exc:
-    st.error(str(exc), icon=":material/cloud_off:")
+    st.error(md(exc), icon=":material/cloud_off:")
     st.stop()
 by_column = data.BREAKDOWNS[breakdown]
 left, right = st.columns([3, 2])
@@ -104,7 +106,7 @@ with left:
                 empty_reason(collection, "connections", ctx.range_words,
                              all_hidden=own_sessions > 0 and shown.empty))
 with right:
-    st.caption(f"At the latest sample, by {breakdown}")
+    st.caption(f"At the latest sample, by {md(breakdown)}")
     st.dataframe(logic.breakdown_table(shown, by_column), hide_index=True, width="stretch",
                  placeholder="—", column_config={
                      by_column: st.column_config.TextColumn(breakdown, width="medium"),
@@ -134,4 +136,4 @@ for pooler in poolers:
     try:
         render_pooler(ctx, pooler)
     except StoreUnavailable as exc:
-        st.error(str(exc), icon=":material/cloud_off:")
+        st.error(md(exc), icon=":material/cloud_off:")

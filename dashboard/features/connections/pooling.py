@@ -8,12 +8,11 @@ import streamlit as st
 
 from collectors.core.config import Target
 from dashboard.core.context import PageContext
+from dashboard.core.plain import chart, md
 from dashboard.core.units import format_seconds
 from dashboard.features.connections import pooling_charts as charts
 from dashboard.features.connections import pooling_data as data
 from dashboard.features.connections import pooling_logic as logic
-
-CHART_CONFIG = {"displaylogo": False}
 
 
 def poolers_for(ctx: PageContext) -> list[Target]:
@@ -28,28 +27,29 @@ def poolers_for(ctx: PageContext) -> list[Target]:
 def render_pooler(ctx: PageContext, pooler: Target) -> None:
     x_range = (ctx.start, ctx.end)
     args = (ctx.config.store.dsn, pooler.name, ctx.start, ctx.end)
-    st.subheader(f"PgBouncer {pooler.name}")
+    st.subheader(f"PgBouncer {md(pooler.name)}")
     latest = data.latest_pools(*args)
     history = data.pool_history(*args, ctx.bucket_seconds)
     timings = data.pooled_timings(*args, ctx.bucket_seconds)
     table = logic.pools_table(latest)
     headline = logic.pool_headline(table)
     if headline is None:
-        st.info(f"No pool samples from {pooler.name} in the {ctx.range_label.lower()} — is "
+        st.info(f"No pool samples from {md(pooler.name)} in the {ctx.range_label.lower()} — is "
                 "`kasho-ops collect` running?", icon=":material/hourglass_empty:")
         return
     if headline.saturation is not None and headline.saturation >= logic.SATURATED:
-        st.warning(f"Pool {headline.busiest_pool} is {headline.saturation:.0%} busy: every "
+        st.warning(f"Pool {md(headline.busiest_pool)} is {headline.saturation:.0%} busy: every "
                    "server connection is serving a client, so new transactions wait. Raise "
                    "its pool_size (if the server has room) or find the slow transactions.",
                    icon=":material/warning:")
     tiles = st.columns(4)
     tiles[0].metric("Busiest pool", f"{headline.saturation:.0%}"
-                    if headline.saturation is not None else "—", headline.busiest_pool or None,
+                    if headline.saturation is not None else "—",
+                    md(headline.busiest_pool) if headline.busiest_pool else None,
                     delta_color="off", delta_arrow="off", border=True,
                     help="Server connections busy with a client / pool_size, at the latest "
                          "sample")
-    tiles[1].metric("Clients waiting", f"{headline.clients_waiting}",
+    tiles[1].metric("Clients waiting", f"{headline.clients_waiting:d}",
                     f"longest {format_seconds(headline.longest_wait_seconds)}"
                     if headline.clients_waiting else None,
                     delta_color="red" if headline.clients_waiting else "off",
@@ -77,4 +77,4 @@ def render_pooler(ctx: PageContext, pooler: Target) -> None:
             if figure is None:
                 st.info(f"No PgBouncer {what} samples in range.", icon=":material/bar_chart:")
             else:
-                st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+                chart(figure)

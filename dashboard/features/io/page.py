@@ -9,16 +9,15 @@ import streamlit as st
 
 from collectors.core.errors import StoreUnavailable
 from dashboard.core.context import current
+from dashboard.core.plain import chart, md
 from dashboard.core.units import format_interval, format_seconds
 from dashboard.features.io import charts, data, logic
-
-CHART_CONFIG = {"displaylogo": False}
 
 ctx = current()
 x_range = (ctx.start, ctx.end)
 args = (ctx.config.store.dsn, ctx.target, ctx.start, ctx.end)
 st.title("I/O and checkpoints")
-st.caption(f"**{ctx.target}** · {ctx.range_label} · "
+st.caption(f"**{md(ctx.target)}** · {ctx.range_label} · "
            f"{ctx.start:%Y-%m-%d %H:%M} → {ctx.end:%Y-%m-%d %H:%M} UTC · "
            f"{format_interval(ctx.bucket_seconds)} buckets")
 
@@ -28,11 +27,11 @@ try:
     io_totals = data.io_totals(*args)
     statements = data.statement_io(*args)
 except StoreUnavailable as exc:
-    st.error(str(exc), icon=":material/cloud_off:")
+    st.error(md(exc), icon=":material/cloud_off:")
     st.stop()
 
 if checkpoints.empty and io.empty:
-    st.info(f"No checkpoint or I/O samples for {ctx.target} in the "
+    st.info(f"No checkpoint or I/O samples for {md(ctx.target)} in the "
             f"{ctx.range_label.lower()} — is `kasho-ops collect` running?",
             icon=":material/hourglass_empty:")
     st.stop()
@@ -73,7 +72,7 @@ for column, figure, what in (
         if figure is None:
             st.info(f"No {what} samples with activity in range.", icon=":material/bar_chart:")
         else:
-            st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+            chart(figure)
 
 st.subheader("I/O by backend type, object and context")
 table = logic.io_table(io_totals)
@@ -86,7 +85,7 @@ else:
         figure = charts.io_bytes_figure(io, "write_bytes", "Bytes written, by backend type",
                                         x_range)
         if figure is not None:
-            st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+            chart(figure)
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={"hit ratio": st.column_config.NumberColumn(format="%.2f")})
 

@@ -10,10 +10,10 @@ import streamlit as st
 
 from collectors.core.errors import StoreUnavailable
 from dashboard.core.context import current
+from dashboard.core.plain import chart, md
 from dashboard.core.units import format_bytes, format_interval
 from dashboard.features.kasho_ops import charts, data, logic
 
-CHART_CONFIG = {"displaylogo": False}
 RUNS_WINDOW = timedelta(hours=24)
 
 ctx = current()
@@ -35,7 +35,7 @@ try:
     sizes = data.partition_sizes(dsn)
     whole = data.unpartitioned_bytes(dsn)
 except StoreUnavailable as exc:
-    st.error(str(exc), icon=":material/cloud_off:")
+    st.error(md(exc), icon=":material/cloud_off:")
     st.stop()
 
 retention_for = ctx.config.store.retention_for
@@ -47,7 +47,7 @@ runs = float(stats["runs"].sum()) if not stats.empty else 0.0
 failed = float(stats["failed"].sum()) if not stats.empty else 0.0
 
 tiles = st.columns(4)
-tiles[0].metric("Collectors alive", f"{logic.live_collectors(collectors)}", border=True,
+tiles[0].metric("Collectors alive", f"{logic.live_collectors(collectors):d}", border=True,
                 help="Collector processes whose heartbeat (lease renewal) has not expired")
 tiles[1].metric("Runs failed", f"{failed:,.0f} of {runs:,.0f}", border=True,
                 help="Collector runs in the range that recorded an error, all targets")
@@ -83,7 +83,7 @@ else:
             if figure is None:
                 st.info(f"No {what} in range.", icon=":material/bar_chart:")
             else:
-                st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+                chart(figure)
 if not errors.empty:
     st.caption("Latest errors (newest first)")
     st.dataframe(errors, hide_index=True, width="stretch")
@@ -95,7 +95,7 @@ with left.container(border=True):
     if figure is None:
         st.info("No partitions in the store yet.", icon=":material/bar_chart:")
     else:
-        st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+        chart(figure)
 with right:
     st.caption("Per table: size now, retention in force (days of daily partitions kept) and "
                "the size once its window is full")
@@ -112,4 +112,4 @@ with st.container(border=True):
     if figure is None:
         st.info("No growth to forecast yet.", icon=":material/bar_chart:")
     else:
-        st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+        chart(figure)

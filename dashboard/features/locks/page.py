@@ -13,6 +13,7 @@ from dashboard.core import store
 from dashboard.core.context import current
 from dashboard.core.loading import cached_figure, read_together
 from dashboard.core.panels import chart_panel, hidden_caption
+from dashboard.core.plain import chart, md
 from dashboard.core.timeseries import empty_reason
 from dashboard.core.units import format_bytes, format_interval
 from dashboard.features import active_sessions
@@ -26,7 +27,7 @@ x_range = (ctx.start, ctx.end)
 args = (ctx.config.store.dsn, ctx.target, ctx.start, ctx.end)
 bucket = ctx.bucket_for("lock_waits")
 st.title("Locks")
-st.caption(f"**{ctx.target}** · {ctx.range_label} · "
+st.caption(f"**{md(ctx.target)}** · {ctx.range_label} · "
            f"{ctx.start:%Y-%m-%d %H:%M} → {ctx.end:%Y-%m-%d %H:%M} UTC · "
            f"{format_interval(bucket)} buckets")
 
@@ -46,11 +47,11 @@ try:
     ash_collection, history, waits = loaded["ash"], loaded["history"], loaded["waits"]
     ash_frame, events, prepared = loaded["ash frame"], loaded["events"], loaded["prepared"]
 except StoreUnavailable as exc:
-    st.error(str(exc), icon=":material/cloud_off:")
+    st.error(md(exc), icon=":material/cloud_off:")
     st.stop()
 
 if lock_collection.never_collected and stats_collection.never_collected:
-    st.info(f"No lock or wait samples for {ctx.target} yet — is `kasho-ops collect` running?",
+    st.info(f"No lock or wait samples for {md(ctx.target)} yet — is `kasho-ops collect` running?",
             icon=":material/hourglass_empty:")
     st.stop()
 
@@ -59,7 +60,8 @@ waits, hidden_waits = logic.visible_waits(waits, ctx.show_own)
 totals = logic.database_event_totals(events)
 for column, tile in zip(st.columns(4), logic.tiles(history, totals, prepared,
                                                    ctx.range_phrase), strict=True):
-    column.metric(tile.label, tile.value, tile.delta, tile.delta_color, help=tile.help,
+    column.metric(md(tile.label), md(tile.value), md(tile.delta) if tile.delta else None,
+                  tile.delta_color, help=md(tile.help) if tile.help else None,
                   border=True, delta_arrow="off")
 
 active = ash.average_active_sessions(ash_frame, ash_collection, ctx.show_own)
@@ -102,7 +104,7 @@ with left.container(border=True):
         st.success("No deadlocks or recovery conflicts in the range.",
                    icon=":material/check_circle:")
     else:
-        st.plotly_chart(figure, config={"displaylogo": False}, theme=None)
+        chart(figure)
 with right:
     st.caption("Per database over the range")
     shown = totals.assign(**{"temp bytes": totals["temp bytes"].map(format_bytes)})

@@ -16,12 +16,14 @@ from dashboard.core import freshness, store
 from dashboard.core.context import current
 from dashboard.core.loading import cached_figure, read_together
 from dashboard.core.panels import chart_panel, hidden_caption
+from dashboard.core.plain import md
 from dashboard.core.timeseries import empty_reason
 from dashboard.features import active_sessions
 from dashboard.features.active_sessions import charts as ash_charts
 from dashboard.features.active_sessions import data as ash_data
 from dashboard.features.active_sessions import logic as ash
 from dashboard.features.active_sessions.layout import statements_panel
+from dashboard.features.business import tiles as business
 from dashboard.features.overview import charts, data, logic
 
 # The groups whose collections the charts complete their buckets with.
@@ -30,7 +32,7 @@ GROUPS = ("database_size", "connections", "database_stats", active_sessions.GROU
 ctx = current()
 x_range = (ctx.start, ctx.end)
 st.title("Overview")
-st.caption(f"**{ctx.target}** · {ctx.range_label} · "
+st.caption(f"**{md(ctx.target)}** · {ctx.range_label} · "
            f"{ctx.start:%Y-%m-%d %H:%M} → {ctx.end:%Y-%m-%d %H:%M} UTC")
 
 intervals = freshness.effective_intervals(
@@ -69,14 +71,14 @@ try:
     ash_latest = (ash_data.interval_average(dsn, target, ash_collection.last_at, ctx.own)
                   if ash_collection.last_at and ash_collection.last_at > ctx.start else None)
 except StoreUnavailable as exc:
-    st.error(str(exc), icon=":material/cloud_off:")
+    st.error(md(exc), icon=":material/cloud_off:")
     st.stop()
 groups = freshness.assess(snapshot.rows, intervals, snapshot.store_now,
                           ctx.config.dashboard.stale_after_intervals)
 
 st.markdown(f"Data freshness: {freshness.badges_markdown(groups)}")
 if all(c.never_collected for c in collections.values()):
-    st.info(f"No data yet for target {ctx.target} — is `kasho-ops collect` running?",
+    st.info(f"No data yet for target {md(ctx.target)} — is `kasho-ops collect` running?",
             icon=":material/hourglass_empty:")
 else:
     sizes, change, hidden_databases = logic.visible_sizes(sizes, change, ctx.own.databases,
@@ -91,7 +93,8 @@ else:
         active_peak=ash.peak_average(active))
     for column, tile in zip(st.columns(5), logic.headline_tiles(headline, ctx.range_phrase),
                             strict=True):
-        column.metric(tile.label, tile.value, tile.delta, tile.delta_color, help=tile.help,
+        column.metric(md(tile.label), md(tile.value), md(tile.delta) if tile.delta else None,
+                      tile.delta_color, help=md(tile.help) if tile.help else None,
                       border=True, delta_arrow="off")
     hidden_caption(hidden_databases, "database (the metrics store)",
                    "databases (the metrics store)")
@@ -101,6 +104,8 @@ else:
     usable = logic.usable_series(limits)
     rates = logic.rates_on_grid(stats, collections["database_stats"])
     hits = logic.hit_ratio_on_grid(stats, collections["database_stats"])
+
+    business.headline_row(ctx)
 
     def reason(group: str, what: str, all_hidden: bool = False) -> str:
         return empty_reason(collections[group], what, ctx.range_words, all_hidden)

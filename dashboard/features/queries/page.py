@@ -4,6 +4,7 @@ computes, charts.py draws, collectors/actions/explain.py plans on demand."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -16,6 +17,7 @@ from dashboard.core import auth, store
 from dashboard.core.context import current
 from dashboard.core.loading import cached_figure
 from dashboard.core.panels import hidden_caption
+from dashboard.core.plain import chart, md
 from dashboard.core.timeseries import empty_reason
 from dashboard.features.queries import charts as query_charts
 from dashboard.features.queries import data as query_data
@@ -56,10 +58,10 @@ def collection_status() -> None:
     snapshot = store.freshness_for(ctx, ["query_stats"])
     row = snapshot.rows[0]
     if row.last_run_at is None:
-        st.info(f"query_stats has never run for {ctx.target}: is `kasho-ops collect` running?",
+        st.info(f"query_stats has never run for {md(ctx.target)}: is `kasho-ops collect` running?",
                 icon=":material/hourglass_empty:")
     elif row.last_error:
-        st.error(f"The last query_stats collection failed: {row.last_error}",
+        st.error(f"The last query_stats collection failed: {md(row.last_error)}",
                  icon=":material/error:")
 
 
@@ -89,16 +91,16 @@ def statement_view(queryid: int) -> None:
         keys = keys[(keys["dbid"] == dbid) & (keys["userid"] == userid)]
     text_row = texts.iloc[0] if not texts.empty else None
     title = statement_title(str(text_row["query"])) if text_row is not None else None
-    st.title(title.label if title else f"Statement {queryid}")
+    st.title(md(title.label) if title else f"Statement {queryid:d}")
     if texts.empty and keys.empty:
-        st.warning(f"No statement with queryid {queryid} on {ctx.target} in the "
+        st.warning(f"No statement with queryid {queryid:d} on {md(ctx.target)} in the "
                    f"{ctx.range_label.lower()}. It may be older than the range, or the link "
                    "may point to another target.", icon=":material/search_off:")
         return
     where = (f"database {text_row['datname']} · role {text_row['rolname']} · first seen "
              f"{text_row['first_seen_at']:%Y-%m-%d %H:%M} UTC · " if text_row is not None else "")
     kind = f"{title.hint} {title.hint_text} · " if title and title.hint else ""
-    st.caption(f"**{ctx.target}** · {ctx.range_label}")
+    st.caption(f"**{md(ctx.target)}** · {ctx.range_label}")
     # names and texts from the monitored server: plain text, never markdown
     st.text(f"{kind}{where}queryid {queryid}")
 
@@ -118,12 +120,12 @@ def statement_view(queryid: int) -> None:
                  ("cache hit ratio", f"{100 * totals['shared_blks_hit'] / hits:.2f}%"
                   if hits else "—")]
         for column, (label, value) in zip(st.columns(len(tiles)), tiles, strict=True):
-            column.metric(label, value, border=True)
+            column.metric(md(label), md(value), border=True)
         figure = query_charts.statement_detail_figure(
             qa.interval_figures(per_bucket, window.bucket, ctx.end), x_range)
         if figure is not None:
             with st.container(border=True):
-                st.plotly_chart(figure, config={"displaylogo": False}, theme=None)
+                chart(figure)
         st.caption("Mean and standard deviation per bucket come from the interval deltas of "
                    "total and squared execution time: a latency proxy, not percentiles.")
     else:
@@ -152,7 +154,7 @@ def explain_section(text: str, datname: str, queryid: int) -> None:
     st.subheader("EXPLAIN")
     role = ("the target's explain_dsn role" if ctx.config.target(ctx.target).explain_dsn
             else "the monitoring role (set explain_dsn for a role with table privileges)")
-    st.caption(f"Plans the statement in its database on {ctx.target} as {role}, "
+    st.caption(f"Plans the statement in its database on {md(ctx.target)} as {role}, "
                "without running it (never ANALYZE), one statement only, in a read-only "
                "transaction with a 5 s timeout. Leave the values empty for the generic plan, "
                "or type one sample value per $n parameter, one per line (NULL for null). Each "
@@ -165,7 +167,7 @@ def explain_section(text: str, datname: str, queryid: int) -> None:
             result = audited_explain(ctx.config, ctx.target, datname, text,
                                      parse_parameters(raw), queryid, auth.require("explain"))
         except ExplainRefused as exc:
-            st.error(str(exc), icon=":material/block:")
+            st.error(md(exc), icon=":material/block:")
             return
         declared = ", ".join(f"${i + 1} {t}" for i, t in enumerate(result.parameter_types)
                              if t != "unknown")
@@ -179,7 +181,7 @@ def explain_section(text: str, datname: str, queryid: int) -> None:
 
 def overview_view() -> None:
     st.title("Queries")
-    st.caption(f"**{ctx.target}** · {ctx.range_label} · "
+    st.caption(f"**{md(ctx.target)}** · {ctx.range_label} · "
                f"{ctx.start:%Y-%m-%d %H:%M} → {ctx.end:%Y-%m-%d %H:%M} UTC · "
                "from pg_stat_statements")
     collection_status()
@@ -198,8 +200,8 @@ def overview_view() -> None:
     totals = qa.statement_figures(shown)
     if totals.empty:
         collection = store.collection_for(ctx, "query_stats")
-        st.info(empty_reason(collection, "statements", ctx.range_words, all_hidden=hidden > 0),
-                icon=":material/query_stats:")
+        st.info(md(empty_reason(collection, "statements", ctx.range_words,
+                                all_hidden=hidden > 0)), icon=":material/query_stats:")
         return
 
     rank_options = list(qa.RANK_METRICS)
@@ -263,19 +265,27 @@ def load_shape_section(by_time: pd.DataFrame, series: pd.DataFrame,
     figure = cached_figure(query_charts.load_shape_figure, shape, x_range)
     with st.container(border=True):
         if figure is None:
-            st.info(empty_reason(store.collection_for(ctx, "query_stats"), "statement time",
-                                 ctx.range_words), icon=":material/bar_chart:")
+            st.info(md(empty_reason(store.collection_for(ctx, "query_stats"),
+                                    "statement time", ctx.range_words)),
+                    icon=":material/bar_chart:")
             return
-        event = st.plotly_chart(figure, config={"displaylogo": False}, theme=None,
-                                on_select="rerun", selection_mode="points", key="load_shape")
+        chart(figure, on_select=functools.partial(open_clicked_statement, list(labels)),
+              selection_mode="points", key="load_shape")
         st.caption("Click a bar segment to open that statement.")
+
+
+def open_clicked_statement(statements: list[tuple[int, int, int, bool]]) -> None:
+    """The load-shape chart's on_select callback. Streamlit names a chart by its figure, and
+    the figure changes whenever the range moves on (every WINDOW_STEP_SECONDS): a click read
+    after the chart is drawn again would belong to a chart that is gone, and be lost. The
+    callback runs before the rerun, with the chart that was clicked and its statements."""
+    event = st.session_state.get("load_shape")
     points = event.selection.points if event and event.selection else []
-    ordered = list(labels)
     for point in points:
         curve = point.get("curve_number")
-        if curve is not None and curve < len(ordered):
-            open_statement(ordered[curve])
-            st.rerun()
+        if curve is not None and curve < len(statements):
+            open_statement(statements[curve])
+            return
 
 
 def regressions_section(hours: pd.DataFrame, recent_key: str, recent_start: datetime,
@@ -289,9 +299,9 @@ def regressions_section(hours: pd.DataFrame, recent_key: str, recent_start: date
         st.number_input("Calls in each window, at least", min_value=1,
                         key="regression_min_calls")
     windows = qa.recent_windows(hours, rule)
-    st.caption(f"Mean time since {recent_start:%H:%M} UTC (the last {recent_key}, in whole "
+    st.caption(f"Mean time since {recent_start:%H:%M} UTC (the last {md(recent_key)}, in whole "
                f"hours) against the {BASELINE_DAYS} whole days before that day, flagged at "
-               f"{rule.factor:g}× or more with at least {rule.min_calls} calls in each. "
+               f"{rule.factor:g}× or more with at least {rule.min_calls:d} calls in each. "
                "Newest first; select a row for its detail.")
     flagged = qa.find_regressions(windows, rule)
     span = store.sample_spans(dsn, ctx.target, ("query_stats",)).get("query_stats")
@@ -300,12 +310,12 @@ def regressions_section(hours: pd.DataFrame, recent_key: str, recent_start: date
                                   BASELINE_DAYS)
     if flagged.empty:
         if not_enough:
-            st.info(not_enough, icon=":material/hourglass_top:")
+            st.info(md(not_enough), icon=":material/hourglass_top:")
         else:
             st.success("No statement got slower by that rule.", icon=":material/check_circle:")
         return
     if not_enough:
-        st.caption(not_enough + " Regressions below are judged on a shorter baseline.")
+        st.caption(md(not_enough) + " Regressions below are judged on a shorter baseline.")
     recent_window = query_data.plan_window(recent_start, ctx.end, interval)
     recent_keys = tuple(key_of(r) for _, r in flagged.iterrows())
     recent = query_data.statement_series(dsn, ctx.target, recent_window, recent_keys,
@@ -362,7 +372,7 @@ def top_statements_section(top: pd.DataFrame, series: pd.DataFrame, window: quer
             "temp blocks": st.column_config.NumberColumn(format="localized", width=75),
             "trend": st.column_config.LineChartColumn(
                 "trend", y_min=0, width=80,
-                help=f"{metric.label} per {window.bucket // 60} min over the range"),
+                help=f"{metric.label} per {window.bucket // 60:d} min over the range"),
         })
     if event.selection.rows:
         open_statement(keys[event.selection.rows[0]])
@@ -376,4 +386,4 @@ try:
     else:
         overview_view()
 except StoreUnavailable as exc:
-    st.error(str(exc), icon=":material/cloud_off:")
+    st.error(md(exc), icon=":material/cloud_off:")

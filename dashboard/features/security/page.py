@@ -5,24 +5,27 @@ only: data.py reads, logic.py judges, collectors/core/probe.py runs the setup ch
 
 from __future__ import annotations
 
+import shlex
+
 import streamlit as st
 
 from collectors.core.errors import StoreUnavailable
 from collectors.core.probe import probe_target
 from dashboard.core.context import current
+from dashboard.core.plain import md
 from dashboard.features.security import data as security_data
 from dashboard.features.security import logic
 
 ctx = current()
 st.title("Security")
-st.caption(f"**{ctx.target}** · latest security samples up to {ctx.end:%Y-%m-%d %H:%M} UTC · "
+st.caption(f"**{md(ctx.target)}** · latest security samples up to {ctx.end:%Y-%m-%d %H:%M} UTC · "
            "collected by the security_* groups with the monitoring role")
 try:
     frames = {group: security_data.latest_sample(ctx.config.store.dsn, ctx.target, group,
                                                  ctx.end)
               for group in security_data.GROUPS}
 except StoreUnavailable as exc:
-    st.error(str(exc), icon=":material/cloud_off:")
+    st.error(md(exc), icon=":material/cloud_off:")
     st.stop()
 
 posture = logic.Posture(
@@ -32,7 +35,7 @@ posture = logic.Posture(
 checks = logic.evaluate(posture)
 counts = logic.summary(checks)
 for column, state in zip(st.columns(5), logic.STATE_ORDER, strict=True):
-    column.metric(logic.STATE_LABELS[state], counts[state], border=True)
+    column.metric(logic.STATE_LABELS[state], int(counts[state]), border=True)
 
 COLUMNS = {"state": st.column_config.TextColumn(width="small"),
            "check": st.column_config.TextColumn(width="medium"),
@@ -48,7 +51,8 @@ for area in logic.AREAS:
 st.subheader("Setup check")
 st.caption("Runs each metric group's query on the target now (read-only, under the "
            "collector's timeouts) and says what cannot work and the one-line fix; the "
-           "same as `kasho-ops doctor --target " + ctx.target + "`.")
+           "same as:")
+st.code(f"kasho-ops doctor --target {shlex.quote(ctx.target)}", language="bash")
 if st.button("Run the setup check", icon=":material/fact_check:"):
     result = probe_target(ctx.config, ctx.target)
     if result.ok:

@@ -1,0 +1,69 @@
+-- buffer_cache, PostgreSQL 13+: what occupies shared buffers, per relation (pg_buffercache,
+-- where installed: the engine skips this group when it is not). Reading the view visits
+-- every buffer header, so its cost grows with shared_buffers: hence the 10-minute default.
+-- Relations resolve to names in the database the target connects to (the top
+-- %(top_tables)s by buffers); buffers of other databases are one row per database
+-- ('(other database)'), free buffers one row ('(unused)'). dirty counts buffers changed
+-- since they were read; average_usage is the clock-sweep usage count (0-5: how hot).
+WITH buffers AS MATERIALIZED (
+    SELECT reldatabase, reltablespace, relfilenode, count(*) AS buffers,
+           count(*) FILTER (WHERE isdirty) AS dirty, avg(usagecount) AS average_usage
+    FROM pg_buffercache
+    GROUP BY reldatabase, reltablespace, relfilenode
+),
+here_db AS MATERIALIZED (
+    SELECT oid, dattablespace FROM pg_database WHERE datname = current_database()
+),
+-- Each cached relation found by its (tablespace, filenode): pg_class's own index, so only
+-- the relations in the cache are looked up (pg_class says tablespace 0 for the database's
+-- default one). Mapped catalogs (relfilenode 0) ask the relation mapper.
+named AS (
+    SELECT b.*, c.oid AS relid
+    FROM buffers b
+    CROSS JOIN here_db d
+    JOIN pg_class c ON c.relfilenode = b.relfilenode
+     AND c.reltablespace = CASE WHEN b.reltablespace = d.dattablespace THEN 0
+                                ELSE b.reltablespace END
+    WHERE b.reldatabase IN (0, d.oid)
+    UNION ALL
+    SELECT b.*, c.oid
+    FROM buffers b
+    CROSS JOIN here_db d
+    JOIN pg_class c ON c.relfilenode = 0 AND pg_relation_filenode(c.oid) = b.relfilenode
+    WHERE b.reldatabase IN (0, d.oid)
+),
+here AS (
+    SELECT d.datname::text AS datname, n.nspname::text AS schemaname, c.relname::text AS relname,
+           c.relkind::text AS relkind, sum(b.buffers) AS buffers, sum(b.dirty) AS dirty,
+           sum(b.average_usage * b.buffers) / sum(b.buffers) AS average_usage
+    FROM named b
+    JOIN pg_class c ON c.oid = b.relid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    CROSS JOIN here_db hd
+    JOIN pg_database d ON d.oid = hd.oid
+    GROUP BY 1, 2, 3, 4
+    ORDER BY buffers DESC
+    LIMIT %(top_tables)s
+),
+elsewhere AS (
+    SELECT coalesce(d.datname::text, 'oid ' || b.reldatabase) AS datname,
+           '(other database)'::text AS schemaname, '(all relations)'::text AS relname,
+           ''::text AS relkind, sum(b.buffers) AS buffers, sum(b.dirty) AS dirty,
+           sum(b.average_usage * b.buffers) / sum(b.buffers) AS average_usage
+    FROM buffers b
+    LEFT JOIN pg_database d ON d.oid = b.reldatabase
+    WHERE b.reldatabase NOT IN (0, (SELECT oid FROM here_db))
+    GROUP BY 1
+),
+unused AS (
+    SELECT ''::text, '(unused)'::text, '(free buffers)'::text, ''::text,
+           buffers, 0::bigint, 0::numeric
+    FROM buffers WHERE relfilenode IS NULL
+)
+SELECT datname, schemaname, relname, relkind,
+       buffers::bigint AS buffers,
+       (buffers * current_setting('block_size')::bigint)::bigint AS bytes,
+       dirty::bigint AS dirty_buffers,
+       coalesce(average_usage, 0)::float8 AS average_usage,
+       (100.0 * buffers / (SELECT sum(buffers) FROM buffers))::float8 AS percent_of_cache
+FROM (SELECT * FROM here UNION ALL SELECT * FROM elsewhere UNION ALL SELECT * FROM unused) r

@@ -1,0 +1,24 @@
+-- recovery_status, PostgreSQL 13: whether the server is a standby and, if so, how far replay
+-- is behind: received and replayed positions, the last replayed transaction's commit time,
+-- the replay delay (0 when everything received is replayed: an idle primary sends nothing
+-- new), whether replay is paused, and the upstream it receives from (pg_stat_wal_receiver;
+-- pg_monitor sees its columns). On a primary one row with in_recovery false.
+SELECT pg_is_in_recovery() AS in_recovery,
+       pg_last_wal_receive_lsn()::text AS receive_lsn,
+       pg_last_wal_replay_lsn()::text AS replay_lsn,
+       pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint
+           AS receive_replay_lag_bytes,
+       pg_last_xact_replay_timestamp() AS last_replay_time,
+       CASE WHEN NOT pg_is_in_recovery() THEN NULL
+            WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+            ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8
+       END AS replay_delay_seconds,
+       CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() END AS replay_paused,
+       w.status AS receiver_status,
+       w.sender_host AS upstream_host,
+       w.sender_port AS upstream_port,
+       w.slot_name AS upstream_slot,
+       w.last_msg_receipt_time,
+       w.received_tli AS timeline
+FROM (SELECT 1) AS one
+LEFT JOIN pg_stat_wal_receiver w ON true

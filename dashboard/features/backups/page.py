@@ -1,0 +1,172 @@
+"""Backups page (/backups): can this target be restored, and to when? The recovery states
+first, then the restorable window, the backups, WAL archiving, retention and restore drills.
+Layout only: data.py reads, logic.py and charts.py shape it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import streamlit as st
+
+from collectors.core.errors import StoreUnavailable
+from dashboard.core import recovery_states
+from dashboard.core.context import current
+from dashboard.core.plaintext import plain
+from dashboard.core.units import format_age, format_bytes, format_seconds
+from dashboard.features.backups import charts, data
+from dashboard.features.backups import logic as tables
+
+CHART_CONFIG = {"displaylogo": False}
+
+ctx = current()
+x_range = (ctx.start, ctx.end)
+dsn = ctx.config.store.dsn
+target = ctx.config.target(ctx.target)
+now = min(datetime.now(UTC), ctx.end)
+settings = ctx.config.backups
+st.title("Backups and recovery")
+source = (plain(f"pgBackRest stanza {target.pgbackrest.stanza} via "
+                f"{' '.join(target.pgbackrest.command)}") if target.pgbackrest
+          else "pgBackRest not configured")
+st.caption(f"**{ctx.target}** · {source} · charts: {ctx.range_label} · "
+           f"{ctx.start:%Y-%m-%d %H:%M} → {ctx.end:%Y-%m-%d %H:%M} UTC")
+
+recovery_states.stop_unless_server(target)
+
+try:
+    states = recovery_states.latest_states(dsn, ctx.target)
+    recovery = recovery_states.latest_recovery(dsn, ctx.target, ctx.end)
+    stanza_frame = data.latest_stanza(dsn, ctx.target, ctx.end)
+    backups = (data.backups_at(dsn, ctx.target, stanza_frame["collected_at"].iloc[0])
+               if not stanza_frame.empty else pd.DataFrame())
+    collection_error = data.pgbackrest_error(dsn, ctx.target) if target.pgbackrest else None
+    counts = data.archive_counts(dsn, ctx.target, ctx.start, ctx.end, ctx.bucket_seconds)
+    backlog = data.archive_backlog(dsn, ctx.target, ctx.start, ctx.end, ctx.bucket_seconds)
+    latest_archiving = data.latest_archiving(dsn, ctx.target, ctx.end)
+    drills = data.drills(dsn, ctx.target)
+    basebackups = data.basebackups(dsn, ctx.target, ctx.start, ctx.end)
+    oldest_day = data.oldest_partition_day(dsn)
+except StoreUnavailable as exc:
+    st.error(str(exc), icon=":material/cloud_off:")
+    st.stop()
+
+notice = recovery_states.standby_notice(recovery)
+if notice:
+    st.info(notice + " Backups and WAL archiving usually run on the primary; this page shows "
+            "what this server and its stanza (if configured) report.", icon=":material/sync:")
+recovery_states.render(states, recovery_states.BACKUP_STATES,
+                       "Backups, archiving and restore drills: every check passes.")
+
+stanza = stanza_frame.iloc[0] if not stanza_frame.empty else None
+last = tables.last_good_by_type(backups, now)
+tiles = st.columns(5)
+if stanza is not None and not pd.isna(stanza["pitr_start"]):
+    window = stanza["pitr_end"] - stanza["pitr_start"]
+    tiles[0].metric("Restorable window", format_seconds(window.total_seconds()),
+                    f"from {stanza['pitr_start']:%b %d %H:%M} UTC",
+                    delta_color="off", delta_arrow="off", border=True,
+                    help="Point-in-time recovery reaches any moment from the end of the oldest "
+                         "backup whose WAL runs unbroken to the newest archived WAL, up to that "
+                         "WAL (its upload time in the repository)")
+else:
+    tiles[0].metric("Restorable window", "—", border=True)
+for column, key, label in ((tiles[1], "full", "Last full backup"),
+                           (tiles[2], "any", "Last backup")):
+    found = last.get(key)
+    column.metric(label, format_age(found.age_seconds) if found else "none",
+                  (tables.TYPE_LABELS.get(found.backup_type, found.backup_type)
+                   + f" · {found.label}") if found else None,
+                  delta_color="off", delta_arrow="off", border=True,
+                  help="The newest backup without errors, by when it finished")
+if not latest_archiving.empty:
+    arch = latest_archiving.iloc[0]
+    failed = float(counts["failed"].sum()) if not counts.empty else 0.0
+    tiles[3].metric("WAL archiving", f"{failed:.0f} failed" if failed else "no failures",
+                    f"{'—' if pd.isna(arch['ready_count']) else int(arch['ready_count'])} "
+                    f".ready · {format_bytes(float(arch['archive_lag_bytes'] or 0))} behind",
+                    delta_color="red" if failed else "off", delta_arrow="off", border=True,
+                    help="Failed archive attempts in the range; WAL files waiting to be "
+                         "archived and bytes not archived yet at the latest sample")
+else:
+    tiles[3].metric("WAL archiving", "—", border=True)
+if not drills.empty:
+    drill = drills.iloc[0]
+    tiles[4].metric("Last restore drill", str(drill["outcome"]),
+                    format_age((now - drill["started_at"].to_pydatetime()).total_seconds()),
+                    delta_color="red" if drill["outcome"] != "passed" else "green",
+                    delta_arrow="off", border=True,
+                    help="`kasho-ops restore-drill` restores a backup into a scratch copy and "
+                         "checks it")
+else:
+    tiles[4].metric("Last restore drill", "never", border=True)
+
+st.subheader("Backups")
+if target.pgbackrest is None:
+    st.info("pgBackRest is not configured for this target: add `pgbackrest_stanza` (and, when "
+            "the repository is elsewhere, `pgbackrest_command`, e.g. `ssh backup-host "
+            "pgbackrest`) to its [[targets]] table. Without it Kasho Ops cannot list backups, "
+            "the restorable window, retention or WAL gaps; below is what the server itself "
+            "reports (WAL archiving, base backups streaming).", icon=":material/info:")
+elif collection_error:
+    st.error(plain(f"Cannot read pgBackRest: {collection_error}"), icon=":material/error:")
+if stanza is not None:
+    if not pd.isna(stanza["notes"]):
+        st.warning(plain(stanza["notes"]), icon=":material/warning:")
+    figure = charts.backup_timeline_figure(
+        backups, drills, None if pd.isna(stanza["pitr_start"]) else stanza["pitr_start"],
+        None if pd.isna(stanza["pitr_end"]) else stanza["pitr_end"], now)
+    if figure is None:
+        st.info(plain(f"Stanza {stanza['stanza']} holds no backup yet "
+                      f"({stanza['status_message']})."),
+                icon=":material/hourglass_empty:")
+    else:
+        with st.container(border=True):
+            st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+        st.dataframe(tables.backups_table(backups), hide_index=True, width="stretch")
+        st.caption(tables.last_backups_line(last))
+    st.caption(plain(tables.wal_continuity_line(stanza)))
+    encrypted = "none" if stanza["cipher"] == "none" else str(stanza["cipher"])
+    st.caption(plain(f"Stanza {stanza['stanza']}: {stanza['status_message']} · PostgreSQL "
+                     f"{stanza['db_version'] or '—'} · repository encryption: {encrypted} · "
+                     f"pgBackRest {stanza['pgbackrest_version'] or '—'} · read "
+                     f"{stanza['collected_at']:%Y-%m-%d %H:%M:%S} UTC"))
+
+st.subheader("WAL archiving")
+left, right = st.columns(2)
+for column, figure, group in (
+        (left, charts.archiving_figure(counts, x_range), "wal_archive_counts"),
+        (right, charts.backlog_figure(backlog, x_range), "wal_archiving")):
+    with column.container(border=True):
+        if figure is None:
+            st.info(f"No {group} samples in the range.", icon=":material/bar_chart:")
+        else:
+            st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+if not latest_archiving.empty:
+    st.dataframe(tables.archiving_settings(latest_archiving.iloc[0]), hide_index=True,
+                 width="stretch")
+if not basebackups.empty:
+    st.caption("Base backups streaming in the range (pg_stat_progress_basebackup)")
+    st.dataframe(basebackups, hide_index=True, width="stretch")
+
+st.subheader("Retention")
+if stanza is not None:
+    if tables.pitr_short(stanza, settings.min_pitr_window_hours):
+        st.warning(f"The restorable window is shorter than the configured minimum of "
+                   f"{settings.min_pitr_window_hours:g} h: raise repo1-retention-full (or "
+                   "take backups more often).", icon=":material/warning:")
+    st.dataframe(tables.retention_table(stanza, backups, settings.min_pitr_window_hours),
+                 hide_index=True, width="stretch")
+oldest = oldest_day["oldest_day"].iloc[0] if not oldest_day.empty else None
+st.caption("Kasho Ops' own store")
+st.dataframe(tables.store_retention_table(ctx.config.store.retention_days,
+                                          None if pd.isna(oldest) else oldest),
+             hide_index=True, width="stretch")
+
+st.subheader("Restore drills")
+if drills.empty:
+    st.info(f"No restore drill yet. Run `kasho-ops restore-drill --target {ctx.target}` "
+            "(optionally `--to TIME`), or set [backups] drill_interval_hours to run one on a "
+            "schedule.", icon=":material/science:")
+else:
+    st.dataframe(tables.drills_table(drills, now), hide_index=True, width="stretch")
