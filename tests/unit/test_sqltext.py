@@ -155,3 +155,12 @@ def test_title_words_are_cut_and_hints_read() -> None:
 
 def test_one_line_keeps_code_after_a_line_comment() -> None:
     assert one_line("SELECT 1 -- c\n,   2\n") == "SELECT 1 /* c */ , 2"
+
+
+@pytest.mark.timeout(60)  # the old continuation pattern backtracked exponentially: a hang
+@pytest.mark.parametrize("gap", ["\n" + " " * 64, "\n" + " \n" * 40, "\n  -- c\n" * 30 + "   "])
+def test_a_string_followed_by_a_long_gap_and_no_continuation_lexes_at_once(gap: str) -> None:
+    text = f"SELECT count(*) FILTER (WHERE relkind <> 'p'{gap}AND n > 1)"
+    strings = [t.text for t in tokenize(text) if t.kind == "string"]
+    assert strings == ["'p'"]
+    assert [t.text for t in tokenize(f"SELECT 'a'{gap}'b'")][-1].endswith("'b'")
