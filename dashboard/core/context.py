@@ -62,12 +62,19 @@ class PageContext:
 
     @property
     def range_phrase(self) -> str:
-        """How a change or a total names its range, short enough for a tile: 'in last 6 h'."""
+        """How a change or a total names its range, short enough for a tile: 'in last 6 h'
+        ('in 6 h to 09:30' when a link pinned the end)."""
+        if self.pinned:
+            return f"in {RANGE_SHORT[self.range]} to {self.end:%H:%M}"
         return f"in last {RANGE_SHORT[self.range]}"
 
     @property
     def range_words(self) -> str:
-        """The range in a sentence: 'in the last 6 hours'."""
+        """The range in a sentence: 'in the last 6 hours' ('in the 6 hours to 09:30 UTC'
+        when a link pinned the end)."""
+        if self.pinned:
+            return (f"in the {self.range_label.lower().removeprefix('last ')} to "
+                    f"{self.end:%Y-%m-%d %H:%M} UTC")
         return "in the " + self.range_label.lower()
 
     @property

@@ -105,7 +105,7 @@ def test_connections_page_shows_use_breakdown_and_idle_transactions(
     at = open_page(config, monkeypatch, "features/connections/page.py")
     assert at.title[0].value == "Connections"
     assert not at.error and not at.warning  # 200 slots: far from exhaustion
-    metrics = {m.label: (m.value, m.delta) for m in at.metric}
+    metrics = {shown(m.label): (shown(m.value), shown(m.delta)) for m in at.metric}
     usable = max_connections - reserved
     assert metrics["In use, latest"] == (f"{used} / {usable}",
                                          f"{100 * used / usable:.0f} % of usable")
@@ -124,7 +124,7 @@ def test_connections_page_shows_use_breakdown_and_idle_transactions(
     assert (by_app.loc["worker", "connections"], by_app.loc["chain-c", "waiting"]) == (2, 1)
     # The collector's own session is ours: left out of the breakdown, and counted.
     assert "kasho-ops" not in by_app.index
-    assert any(re.match(r"\d+ Kasho Ops sessions? hidden", c.value) for c in at.caption)
+    assert any(re.match(r"\d+ Kasho Ops sessions? hidden", shown(c.value)) for c in at.caption)
     assert at.query_params["by"] in (["application"], "application")
 
 
@@ -135,7 +135,7 @@ def test_locks_page_reconstructs_the_chain_from_the_store(
     at = open_page(config, monkeypatch, "features/locks/page.py")
     assert at.title[0].value == "Locks"
     assert not at.error
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = {shown(m.label): shown(m.value) for m in at.metric}
     assert metrics["Most sessions waiting"] == "2"
     waits = frame(at, ["time (UTC)", "pid"])
     assert waits[["pid", "waits for", "blocked by", "depth"]].values.tolist() == [
@@ -178,7 +178,7 @@ def test_activity_page_shows_live_sessions_and_the_blocking_tree(
     finally:
         talker.close()
     assert at.title[0].value == "Activity now"
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = {shown(m.label): shown(m.value) for m in at.metric}
     assert (metrics["Idle in transaction, now"], metrics["Waiting on a lock, now"]) == ("2", "2")
     # One usable-connections rule, live: max_connections 200 minus 3 reserved.
     assert metrics["Connections, now"].endswith(" / 197")
@@ -195,7 +195,7 @@ def test_activity_page_shows_live_sessions_and_the_blocking_tree(
     time_range = next(box for box in at.sidebar.selectbox if box.label == "Time range")
     assert not time_range.disabled
     assert any("live tables, charts from the store" in c.value for c in at.sidebar.caption)
-    assert "Average active sessions in the last hour" in [h.value for h in at.subheader]
+    assert "Average active sessions in the last hour" in [shown(h.value) for h in at.subheader]
 
 
 def sessions_table(at: AppTest):

@@ -152,3 +152,14 @@ def test_build_context() -> None:
     assert context.bucket_for("connections") == 360  # 36 intervals of 10 s: 240 points
     assert context.bucket_for("database_size") == 600  # whole multiples of its 5 min
     assert not context.show_own
+
+
+def test_a_pinned_range_names_its_end_instead_of_now() -> None:
+    config = parse_config({"store": {"dsn": "host=127.0.0.1 dbname=store"},
+                           "targets": [{"name": "kasho", "dsn": "host=127.0.0.1"}]}, environ={})
+    end = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    context = build_context(config, "kasho", "6h", pinned_end=end)
+    assert (context.start, context.end, context.pinned) == (end - timedelta(hours=6), end, True)
+    assert context.range_phrase == "in 6 h to 09:30"
+    assert context.range_words == "in the 6 hours to 2026-03-01 09:30 UTC"
+    assert build_context(config, "kasho", "1h", now=T0).range_words == "in the last hour"

@@ -125,3 +125,4 @@ def test_statements_active_the_most_with_their_waits() -> None:
     assert table[["queryid", "avg active", "waits"]].values.tolist() == [
         [11, 0.1, "CPU 75 % · Lock 25 %"], [0, 60 / 3600, "IO 100 %"]]
     assert table.loc[1, "statement"].startswith("(no statement id")
+    assert table.loc[0, "statement"] == "CreateTransaction"  # the sqlc name leads

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from collectors.core.sqltext import statement_title
 from dashboard.core.own import OwnActivity
 from dashboard.core.timeseries import Collection, complete_wide
 
+STATEMENT_LABEL_CHARS = 90
 WAIT_ORDER = ("CPU", "Lock", "LWLock", "IO", "IPC", "BufferPin", "Client", "Timeout",
               "Activity", "Extension")
 
@@ -95,10 +97,10 @@ def statements_table(top: pd.DataFrame, own: OwnActivity, show_own: bool,
 
 
 def statement_label(query: object, queryid: int) -> str:
-    """The statement's first words, or why there are none."""
+    """The statement as every page names it (its sqlc name, else its first words), or why
+    there is none."""
     if queryid == 0:
         return "(no statement id: utility statements, or compute_query_id off)"
     if not isinstance(query, str) or not query.strip():
         return f"queryid {queryid} (text not collected)"
-    flat = " ".join(query.split())
-    return flat if len(flat) <= 90 else flat[:89].rsplit(" ", 1)[0] + " …"
+    return statement_title(query).short(STATEMENT_LABEL_CHARS)
