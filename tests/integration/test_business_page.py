@@ -23,6 +23,7 @@ from tests.conftest import KashoDatabase
 from tests.integration.business_setup import collect_business_and_health, watermark_span
 from tests.integration.collector_setup import monitor_dsn, write_config_file
 from tests.pg import create_database, drop_database
+from tests.shown import shown
 
 pytestmark = pytest.mark.single_major  # the pages read the store
 
@@ -92,11 +93,11 @@ def test_business_numbers_equal_sql_on_the_seeded_data(
     assert [t.value for t in at.title] == ["Business"]
     assert at.caption[0].value.startswith(
         f"**{TARGET}** · Last 6 hours · {start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} UTC")
-    shown = next(frame.value for frame in at.dataframe
-                 if "Completed amount" in frame.value.columns)
+    on_page_frame = next(frame.value for frame in at.dataframe
+                         if "Completed amount" in frame.value.columns)
     on_page = [(row["Currency"], int(row["Created"]), money(row["Amount"]),
                 int(row["Completed"]), money(row["Completed amount"]), int(row["Failed"]))
-               for row in shown.to_dict("records")]
+               for row in on_page_frame.to_dict("records")]
     with psycopg.connect(kasho_database.admin_dsn) as conn:
         expected = conn.execute("""
             WITH created AS (
@@ -126,14 +127,14 @@ def test_business_numbers_equal_sql_on_the_seeded_data(
     assert sorted(on_page) == sorted(expected)
     assert [row[0] for row in on_page] == [row[0] for row in expected]  # busiest first
     # The backlog was sampled now, after the pinned window: the page does not pretend.
-    assert {m.label: m.value for m in at.metric}["Pending backlog"] == "—"
+    assert {shown(m.label): shown(m.value) for m in at.metric}["Pending backlog"] == "—"
     titles = [json.loads(chart.proto.spec)["layout"]["title"]["text"]
               for chart in at.get("plotly_chart")]
     assert titles == ["Transactions per minute, by type", "Failure rate and failures",
                       "Amount per interval in USD, by type",
                       "Status changes per minute (settlements, chargebacks)",
                       "New users and accounts"]
-    assert "No pending backlog samples in this range." in [i.value for i in at.info]
+    assert "No pending backlog samples in this range." in [shown(i.value) for i in at.info]
 
 
 def test_the_latest_range_shows_the_backlog_and_balances_as_collected(
@@ -148,14 +149,15 @@ def test_the_latest_range_shows_the_backlog_and_balances_as_collected(
             "count(*) FILTER (WHERE balance < 0), "
             "coalesce(sum(balance) FILTER (WHERE balance < 0), 0) FROM accounts "
             "GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
-    tiles = {m.label: (m.value, m.delta) for m in at.metric}
+    tiles = {shown(m.label): (shown(m.value), shown(m.delta)) for m in at.metric}
     assert set(tiles) == {"Transactions/min", "Failure rate", "Pending backlog"}
     assert tiles["Pending backlog"][0] == f"{pending:,}"
     assert tiles["Pending backlog"][1].startswith("oldest ")
-    shown = next(frame.value for frame in at.dataframe if "Account type" in frame.value.columns)
+    balance_frame = next(frame.value for frame in at.dataframe
+                         if "Account type" in frame.value.columns)
     assert [(r["Currency"], r["Account type"], int(r["Accounts"]), money(r["Total"]),
              int(r["Negative"]), money(r["Negative total"]))
-            for r in shown.to_dict("records")] == balances
+            for r in balance_frame.to_dict("records")] == balances
     assert oldest is not None
 
 
@@ -213,8 +215,10 @@ def test_the_overview_shows_the_business_headline_for_a_business_target(
     monkeypatch.setenv("KASHO_OPS_CONFIG", str(config))
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update({"target": TARGET, "range": "24h"})
+    at.run()  # the root opens On call
+    at.switch_page("features/overview/page.py")
     at.run()
     assert not at.exception
-    labels = [m.label for m in at.metric]
+    labels = [shown(m.label) for m in at.metric]
     assert labels[-3:] == ["Kasho: transactions/min", "Kasho: failure rate",
                            "Kasho: pending backlog"]

@@ -14,8 +14,12 @@ from dashboard.core.own import OwnActivity
 ROLES = ["kasho_ops_monitor", "kasho_app", None]
 DATABASES = ["kasho", "kasho_ops", None]
 APPLICATIONS = ["kasho-ops", "kasho-ops-dashboard", "kasho-api", "", None]
-TEXTS = ["/* kasho-ops */ SELECT 1", "  /* kasho-ops */ -- x\nSELECT 1", "SELECT 1",
-         "SELECT 1 /* kasho-ops */", None]
+# Where query_marker.marked puts the marker (after the first keyword), where PostgreSQL 15
+# kept it first, and where it is not ours.
+TEXTS = ["SELECT /* kasho-ops */ 1", "WITH /* kasho-ops */ -- x\n x AS (SELECT 1) SELECT 1",
+         " \n\tSELECT\n/* kasho-ops */ 1", "/* kasho-ops */ SELECT 1",
+         "  /* kasho-ops */ -- x\nSELECT 1", "SELECT 1", "SELECT 1 /* kasho-ops */",
+         "SELECT a, /* kasho-ops */ b FROM t", None]
 RULES = [OwnActivity(frozenset({"kasho_ops_monitor"}), frozenset({"kasho_ops"})),
          OwnActivity()]
 

@@ -98,8 +98,8 @@ def test_top_statements_show_the_collected_workload(
     assert not at.success
     assert any(shown(i.value).startswith("Not enough history yet (statement statistics since ")
                for i in at.info)
-    shown = queries_page(config, monkeypatch, range="1h", own="1")
-    assert dataframe(shown, "top_statements")["role"].eq("kasho_ops_monitor").any()
+    with_own = queries_page(config, monkeypatch, range="1h", own="1")
+    assert dataframe(with_own, "top_statements")["role"].eq("kasho_ops_monitor").any()
     at.segmented_control(key="queries_rank").set_value("calls").run()
     assert at.query_params["rank"] == ["calls"] or at.query_params["rank"] == "calls"
     assert at.subheader[-1].value == "Top statements by calls"

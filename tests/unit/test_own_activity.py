@@ -37,6 +37,9 @@ def test_without_known_roles_the_marker_and_application_name_stand_in() -> None:
     assert UNKNOWN_ROLES.is_own_statement("  /* kasho-ops */ SELECT 1", "x", "kasho")
     assert not UNKNOWN_ROLES.is_own_statement("SELECT 1 /* kasho-ops */", "x", "kasho")
     assert not UNKNOWN_ROLES.is_own_session("psql", "x", "kasho")
+    # Where query_marker.marked puts it: after the first keyword.
+    assert UNKNOWN_ROLES.is_own_statement("SELECT /* kasho-ops */ 1", "x", "kasho")
+    assert not UNKNOWN_ROLES.is_own_statement("SELECT a, /* kasho-ops */ b", "x", "kasho")
 
 
 def test_own_mask_matches_the_predicates() -> None:
@@ -49,6 +52,15 @@ def test_own_mask_matches_the_predicates() -> None:
             frame["application_name"], frame["usename"], frame["datname"], strict=True)]
         assert rule.own_mask(frame, "usename", "datname",
                              application="application_name").tolist() == expected
+    texts = pd.DataFrame({"rolname": ["app"] * 4, "datname": ["kasho"] * 4,
+                          "query": ["SELECT /* kasho-ops */ 1", "/* kasho-ops */ SELECT 1",
+                                    "SELECT 1 /* kasho-ops */", None]})
+    for rule in (OURS, UNKNOWN_ROLES):
+        expected = [rule.is_own_statement(q, r, d) for q, r, d in zip(
+            texts["query"], texts["rolname"], texts["datname"], strict=True)]
+        assert rule.own_mask(texts, "rolname", "datname", text="query").tolist() == expected
+    assert UNKNOWN_ROLES.own_mask(texts, "rolname", "datname", text="query").tolist() == [
+        True, True, False, False]
 
 
 @pytest.mark.parametrize(("store", "target", "roles", "databases"), [

@@ -80,6 +80,7 @@ st.markdown(f"Data freshness: {freshness.badges_markdown(groups)}")
 if all(c.never_collected for c in collections.values()):
     st.info(f"No data yet for target {md(ctx.target)} — is `kasho-ops collect` running?",
             icon=":material/hourglass_empty:")
+    business.headline_row(ctx)  # the business groups read another role: they may be there
 else:
     sizes, change, hidden_databases = logic.visible_sizes(sizes, change, ctx.own.databases,
                                                           ctx.show_own)
