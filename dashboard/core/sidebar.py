@@ -35,6 +35,9 @@ TARGET_PARAM = "target"
 RANGE_PARAM = "range"
 OWN_PARAM = "own"
 OWN_LABEL = "Show Kasho Ops' own activity"
+OWN_HELP = ("Kasho Ops' own sessions, statements and metrics-store database are hidden on "
+            "every page (each says how many). Ours: the target's monitoring and actions roles, "
+            "and the store's database when the store is on the same server.")
 END_PARAM = "end"
 
 
@@ -65,8 +68,9 @@ def url_choice(label: str, options: Sequence[str], param: str, default: str,
     return chosen, rejected
 
 
-def url_toggle(label: str, param: str, help_text: str) -> bool:
-    """A toggle mirrored in st.query_params[param]: '1' when on, absent when off.
+def url_toggle(param: str, draw: Callable[[str], bool]) -> bool:
+    """A toggle mirrored in st.query_params[param]: '1' when on, absent when off. `draw(key)`
+    draws the toggle with that widget key (its label and help are the caller's constants).
 
     Like url_choice, the URL wins when it says something new (a pasted link with `=1` or
     `=0`); a missing parameter (a page switch) keeps the session's choice, which is then
@@ -80,7 +84,7 @@ def url_toggle(label: str, param: str, help_text: str) -> bool:
             st.session_state[key] = in_url
     elif key not in st.session_state:
         st.session_state[key] = False
-    chosen = bool(st.sidebar.toggle(md(label), key=key, help=md(help_text)))
+    chosen = bool(draw(key))
     if chosen and st.query_params.get(param) != "1":
         st.query_params[param] = "1"
     elif not chosen and param in st.query_params:
@@ -124,11 +128,8 @@ def render(config: Config, store_label: str,
     if bad_range is not None:
         notes.append(f"Unknown time range “{bad_range}”; use one of "
                      f"{', '.join(TIME_RANGES)}. Showing {RANGE_LABELS[range_key].lower()}.")
-    show_own = url_toggle(
-        OWN_LABEL, OWN_PARAM,
-        "Kasho Ops' own sessions, statements and metrics-store database are hidden on every "
-        "page (each says how many). Ours: the target's monitoring and actions roles, and the "
-        "store's database when the store is on the same server.")
+    show_own = url_toggle(OWN_PARAM, lambda key: st.sidebar.toggle(OWN_LABEL, key=key,
+                                                                   help=OWN_HELP))
     pinned_end = None
     if not live and END_PARAM in st.query_params:
         pinned_end = parse_end(st.query_params[END_PARAM])
