@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kasho-ops")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# How long `collect --once` waits for the alert evaluations its runs queued.
+ALERT_DRAIN_SECONDS = 60.0
 
 
 class RedactingFormatter(logging.Formatter):
@@ -105,6 +107,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
             records = collector.run_once()
             if not args.group:
                 records += run_recovery_jobs_once(store, config)
+            oncall.evaluator.drain(ALERT_DRAIN_SECONDS)  # the runs' alerts, then notify
             oncall.deliver()
             for record in records:
                 status = "ok" if record.error is None else f"FAILED: {record.error}"

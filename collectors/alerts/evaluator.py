@@ -1,13 +1,14 @@
 """Evaluate the alert rules of one target against the metrics store and store what changed.
 
-`Evaluator.after_run(group, target)` is what the collector calls once a group's run is
-written: it evaluates the rules that read that group (and, at most every
-META_EVALUATION_SECONDS, the rules that read the run records), so alerts follow the data
-they read. One evaluation of a target is one store transaction holding a transaction-level
-advisory lock on the target: two collectors never evaluate the same target at once (the
-second skips), and a crash mid-evaluation writes nothing. A rule is not evaluated while a
-group it reads is stale (no successful run within stale_after_intervals of its interval):
-its open alerts keep their state, and collector_stale says why.
+`Evaluator.after_run(group, target)` is what the collector calls once a group has run: on
+the evaluator's own thread, once the store writer has written the run's rows, it evaluates
+the rules that read that group (and, at most every META_EVALUATION_SECONDS, the rules that
+read the run records), so alerts follow the data they read. One evaluation of a target is
+one store transaction holding a transaction-level advisory lock on the target: two
+collectors never evaluate the same target at once (the second skips), and a crash
+mid-evaluation writes nothing. A rule is not evaluated while a group it reads is stale (no
+successful run within stale_after_intervals of its interval): its open alerts keep their
+state, and collector_stale says why.
 
 After the changes, the notifications each receiver is owed are queued in the same
 transaction (kasho_ops.notifications, one row per alert, receiver, event and severity: the
@@ -34,6 +35,7 @@ from collectors.alerts.settings import AlertSettings
 from collectors.alerts.states import AlertEpisode, Change, Observation, evaluate_rule
 from collectors.core.connections import describe_error
 from collectors.core.db import fetch_value
+from collectors.core.errors import StoreUnavailable
 from collectors.core.sqltext import mask_literals, statement_title
 from collectors.core.store import MetricStore, RunRecord
 
@@ -44,6 +46,8 @@ META_EVALUATION_SECONDS = 15.0
 RULES_RUN_GROUP = "alert_rules"  # the run record of an evaluation that had errors
 RESOLVED_NOTIFY_WINDOW = timedelta(days=1)
 STATEMENT_TITLE_CHARS = 120
+# How long an evaluation waits for the store writer to write the rows it reads.
+FLUSH_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,12 @@ class Evaluator:
         self.listeners: list[Callable[[Evaluation], None]] = []
         self._last_meta: dict[str, float] = {}
         self._lock = threading.Lock()
+        # Evaluations queued by after_run: per target, the rules to evaluate (by name).
+        self._pending: dict[str, dict[str, AlertRule]] = {}
+        self._pending_changed = threading.Condition()
+        self._evaluating = False
+        self._worker: threading.Thread | None = None
+        self._store_failing = False
 
     # -- when -------------------------------------------------------------------------------
 
@@ -117,20 +127,67 @@ class Evaluator:
         return chosen
 
     def after_run(self, group: str, target: str, record: RunRecord | None = None) -> None:
-        """The collector's hook: never raises (alerting must not stop collection)."""
+        """The collector's hook: queues the evaluation and returns at once. Evaluations run
+        on the evaluator's own thread, after the store writer has written what the runs
+        queued, so alerting never holds a collection job (nor waits on a store that is down)
+        and reads the rows of the run that triggered it."""
         if not self.settings.enabled:
             return
         rules = self.rules_after(group, target)
         if not rules:
             return
+        with self._pending_changed:
+            self._pending.setdefault(target, {}).update((r.name, r) for r in rules)
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._evaluate_pending, daemon=True,
+                                                name="kasho-ops-alert-evaluator")
+                self._worker.start()
+            self._pending_changed.notify_all()
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until every queued evaluation ran; False if time ran out."""
+        deadline = time.monotonic() + timeout
+        with self._pending_changed:
+            while self._pending or self._evaluating:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._pending_changed.wait(left)
+        return True
+
+    def _evaluate_pending(self) -> None:
+        while True:
+            with self._pending_changed:
+                while not self._pending:
+                    self._pending_changed.wait()
+                target, chosen = self._pending.popitem()
+                self._evaluating = True
+            try:
+                self.store.flush(FLUSH_SECONDS)
+                self._evaluate_logged(target, list(chosen.values()))
+            finally:
+                with self._pending_changed:
+                    self._evaluating = False
+                    self._pending_changed.notify_all()
+
+    def _evaluate_logged(self, target: str, rules: Sequence[AlertRule]) -> None:
+        """Evaluate; a store that fails is logged once until an evaluation succeeds again."""
         try:
             self.evaluate(target, rules)
-        except (psycopg.Error, PoolTimeout) as exc:
-            reason = describe_error(exc) if isinstance(exc, psycopg.Error) else str(exc)
-            log.warning("alert rules for %s not evaluated: the store failed (%s)", target,
-                        reason)
-        except Exception:  # a bug here must not stop collection
+        except (psycopg.Error, PoolTimeout, StoreUnavailable) as exc:
+            if not self._store_failing:  # an outage the store writer has already logged
+                reason = "" if isinstance(exc, StoreUnavailable) else (
+                    f" ({describe_error(exc) if isinstance(exc, psycopg.Error) else exc})")
+                log.warning("alert rules not evaluated while the store fails%s; "
+                            "evaluations resume once it answers", reason)
+            self._store_failing = True
+            return
+        except Exception:  # a bug here must not stop alerting for the other targets
             log.exception("alert evaluation of %s failed", target)
+            return
+        if self._store_failing:
+            log.info("alert rules evaluated again: the store answers")
+        self._store_failing = False
 
     # -- one evaluation ---------------------------------------------------------------------
 

@@ -158,6 +158,12 @@ class TargetConnections:
         self._generation = 0  # bumped by close(): sessions of an older one are not kept
         self._headroom_checked = False
         self._last_failure: tuple[float, str] | None = None  # (monotonic, message)
+        self._waiting = 0
+
+    @property
+    def waiting(self) -> int:
+        """How many callers wait for a session now (all are in use)."""
+        return self._waiting
 
     @property
     def check_seconds(self) -> float:
@@ -173,7 +179,14 @@ class TargetConnections:
         reached, does not answer in time, or drops the connection."""
         deadline = deadline_seconds(timeout_ms or self.settings.statement_timeout_ms)
         asked_at = time.monotonic()
-        if not self._slots.acquire(timeout=deadline):
+        with self._lock:
+            self._waiting += 1
+        try:
+            got_slot = self._slots.acquire(timeout=deadline)
+        finally:
+            with self._lock:
+                self._waiting -= 1
+        if not got_slot:
             raise TargetBusy(
                 f"target {self.target.name}: all {self.settings.max_connections_per_target} "
                 "monitoring connections are busy; a previous collection is still running")

@@ -55,10 +55,12 @@ def oncall_config(store_dsn: str, targets: dict[str, str], alerts: dict[str, Any
 def alerting_collector(config: Config, group_names: list[str]) -> Iterator[
         tuple[Collector, OnCall]]:
     catalog = load_catalog()
-    store = MetricStore(config.store.dsn)
+    store = MetricStore(config.store.dsn, confirm_writes=True)  # a test reads what it wrote
     store.open()
     collector = Collector(config, [catalog[n] for n in group_names], store)
     oncall = OnCall.attach(collector)
+    # Evaluations run on the evaluator's thread; a test reads their outcome once they ran.
+    collector.engine.observers.append(lambda *_: oncall.evaluator.drain(60))
     try:
         yield collector, oncall
     finally:

@@ -37,8 +37,9 @@ def business_config(store_dsn: str, monitoring_dsn: str, business_dsn: str) -> C
 
 @contextmanager
 def business_engine(config: Config) -> Iterator[Engine]:
-    """An engine writing to the config's store: a collector process, from start to exit."""
-    store = MetricStore(config.store.dsn)
+    """An engine writing to the config's store: a collector process, from start to exit.
+    Each run returns once its write was tried (`confirm_writes`), so a test reads it."""
+    store = MetricStore(config.store.dsn, confirm_writes=True)
     store.open()
     engine = Engine(config.collector, store)
     try:
@@ -97,7 +98,7 @@ def collect_business_and_health(store_dsn: str, monitoring_dsn: str, business_ds
 
     config = business_config(store_dsn, monitoring_dsn, business_dsn)
     catalog = load_catalog()
-    store = MetricStore(config.store.dsn)
+    store = MetricStore(config.store.dsn, confirm_writes=True)
     store.open()
     collector = Collector(config, [catalog[g] for g in (*BUSINESS_GROUPS, *HEALTH_GROUPS)],
                           store)

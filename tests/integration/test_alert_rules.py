@@ -211,7 +211,7 @@ def test_a_target_that_goes_down_fires_and_a_failing_group_goes_stale(
             assert (change.kind, change.alert.severity) == ("open", "warning")
             assert "latest error" in change.alert.detail
             cluster.start()
-            collector.health.get(TARGET).retry_at = None  # no backoff wait in the test
+            collector.health.get(TARGET).retry_at = 0.0  # no backoff wait in the test
             collector.collect(groups["connection_limits"], target)
             up = oncall.evaluator.evaluate(TARGET, [oncall.evaluator.all_rules[
                 "target_down"]])

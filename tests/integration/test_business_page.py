@@ -78,9 +78,9 @@ def money(text: str) -> Decimal:
 
 
 def page_text(at: AppTest) -> str:
-    parts = [e.value for kind in ("markdown", "caption", "info", "title", "subheader")
+    parts = [shown(e.value) for kind in ("markdown", "caption", "info", "title", "subheader")
              for e in at.get(kind)]
-    parts += [str(m.label) + str(m.value) + str(m.delta) for m in at.metric]
+    parts += [shown(m.label) + shown(m.value) + shown(m.delta) for m in at.metric]
     parts += [at.dataframe[i].value.to_csv() for i in range(len(at.dataframe))]
     return "\n".join(parts)
 
@@ -91,13 +91,13 @@ def test_business_numbers_equal_sql_on_the_seeded_data(
     at = app_for(collected, "page.py", target=TARGET, range="6h", end=end_param(end))
     assert not at.exception and not at.error
     assert [t.value for t in at.title] == ["Business"]
-    assert at.caption[0].value.startswith(
+    assert shown(at.caption[0].value).startswith(
         f"**{TARGET}** · Last 6 hours · {start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} UTC")
-    on_page_frame = next(frame.value for frame in at.dataframe
-                         if "Completed amount" in frame.value.columns)
+    table = next(frame.value for frame in at.dataframe
+                 if "Completed amount" in frame.value.columns)
     on_page = [(row["Currency"], int(row["Created"]), money(row["Amount"]),
                 int(row["Completed"]), money(row["Completed amount"]), int(row["Failed"]))
-               for row in on_page_frame.to_dict("records")]
+               for row in table.to_dict("records")]
     with psycopg.connect(kasho_database.admin_dsn) as conn:
         expected = conn.execute("""
             WITH created AS (
@@ -153,11 +153,10 @@ def test_the_latest_range_shows_the_backlog_and_balances_as_collected(
     assert set(tiles) == {"Transactions/min", "Failure rate", "Pending backlog"}
     assert tiles["Pending backlog"][0] == f"{pending:,}"
     assert tiles["Pending backlog"][1].startswith("oldest ")
-    balance_frame = next(frame.value for frame in at.dataframe
-                         if "Account type" in frame.value.columns)
+    table = next(frame.value for frame in at.dataframe if "Account type" in frame.value.columns)
     assert [(r["Currency"], r["Account type"], int(r["Accounts"]), money(r["Total"]),
              int(r["Negative"]), money(r["Negative total"]))
-            for r in balance_frame.to_dict("records")] == balances
+            for r in table.to_dict("records")] == balances
     assert oldest is not None
 
 
@@ -202,7 +201,7 @@ def test_a_target_without_business_dsn_says_how_to_enable_it(collected: str,
     for page in ("page.py", "correlation_page.py"):
         at = app_for(collected, page, target=PLAIN, range="1h")
         assert not at.exception
-        assert "give the target a `business_dsn`" in at.info[0].value
+        assert "give the target a `business_dsn`" in shown(at.info[0].value)
         assert not at.get("plotly_chart")
 
 
@@ -215,9 +214,8 @@ def test_the_overview_shows_the_business_headline_for_a_business_target(
     monkeypatch.setenv("KASHO_OPS_CONFIG", str(config))
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update({"target": TARGET, "range": "24h"})
-    at.run()  # the root opens On call
-    at.switch_page("features/overview/page.py")
     at.run()
+    at.switch_page("features/overview/page.py").run()  # the On call home opens first
     assert not at.exception
     labels = [shown(m.label) for m in at.metric]
     assert labels[-3:] == ["Kasho: transactions/min", "Kasho: failure rate",

@@ -83,10 +83,15 @@ def test_every_definition_runs_as_monitor_role_and_matches_its_store_table(
             if group.connection != "monitoring":
                 continue
             with connections.connection() as conn:
-                cursor = conn.execute(group.sql_for(conn.info.server_version // 10000),
-                                      bind(group.parameters, config.targets[0],
-                                           config.collector))
-                columns = [c.name for c in cursor.description]
+                major = conn.info.server_version // 10000
+                # A stand-in that answers (the role may not read the group) is what runs.
+                stand_in = group.unreadable_sql_for(major)
+                cursor = conn.execute(stand_in) if stand_in else None
+                if cursor is None or not cursor.fetchall():
+                    cursor = conn.execute(group.sql_for(major),
+                                          bind(group.parameters, config.targets[0],
+                                               config.collector))
+                columns = [c.name for c in cursor.description or ()]
             extra = ["interval_seconds"] if group.is_counter else []
             table_columns = [r[0] for r in store_rows(
                 store_dsn, "SELECT column_name FROM information_schema.columns WHERE "

@@ -327,9 +327,7 @@ def test_the_interval_is_measured_on_the_server_not_before_waiting_for_a_connect
                 # Let go only once the run below waits for this connection (not on a timer
                 # that a loaded machine may outrun).
                 deadline = time.monotonic() + 60
-                while (connections._pool is not None
-                       and not connections._pool.get_stats().get("requests_waiting")
-                       and time.monotonic() < deadline):
+                while not connections.waiting and time.monotonic() < deadline:
                     time.sleep(0.02)
                 row = conn.execute("SELECT clock_timestamp()").fetchone()
                 assert row is not None

@@ -14,14 +14,17 @@ from demo.cluster import LocalCluster
 from demo.explain_role import EXPLAIN_ROLE, grant_explain_role
 from demo.workload import start_workload
 from tests.conftest import MONITOR_ROLE
-from tests.integration.test_workload import seeded_dsn  # noqa: F401  (the seeded database)
+from tests.integration.test_workload import (  # noqa: F401  (the seeded database)
+    admin_dsn,
+    seeded_dsn,
+)
 
 DBID = "(SELECT oid FROM pg_database WHERE datname = %s)"
 
 
-def workload_statements(admin_dsn: str, dbname: str) -> list[str]:
+def workload_statements(superuser_dsn: str, dbname: str) -> list[str]:
     """The database's top-level statements in pg_stat_statements that EXPLAIN accepts."""
-    with psycopg.connect(admin_dsn) as conn:
+    with psycopg.connect(superuser_dsn) as conn:
         rows = conn.execute(f"SELECT query FROM pg_stat_statements WHERE toplevel AND dbid = "
                             f"{DBID} ORDER BY queryid", [dbname]).fetchall()
     statements = []
@@ -35,10 +38,11 @@ def workload_statements(admin_dsn: str, dbname: str) -> list[str]:
 
 
 def test_every_workload_statement_gets_a_plan(pg_cluster: LocalCluster,
+                                              admin_dsn: str,  # noqa: F811
                                               seeded_dsn: str,  # noqa: F811
                                               store_dsn: str, tmp_path: Path) -> None:
-    dbname = psycopg.conninfo.conninfo_to_dict(seeded_dsn)["dbname"]
-    with psycopg.connect(seeded_dsn, autocommit=True) as conn:
+    dbname = psycopg.conninfo.conninfo_to_dict(admin_dsn)["dbname"]
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
         grant_explain_role(conn)
     with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:  # the seeding is not ours
         conn.execute(f"SELECT pg_stat_statements_reset(0, {DBID}, 0)", [dbname])
