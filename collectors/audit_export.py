@@ -1,5 +1,6 @@
-"""`kasho-ops audit --since …`: the audit trail (kasho_ops.audit_log: sign-ins, DBA actions,
-EXPLAINs) as JSON lines, oldest first, for a SIEM. Read with the store's read role."""
+"""`kasho-ops audit --since …`: the audit trail (kasho_ops.audit_log: sign-ins, cancel and
+terminate, EXPLAIN, exact bloat, index advice, silences and acknowledgements, restore drills) as
+JSON lines, oldest first, for a SIEM. Read with the store's read role."""
 
 from __future__ import annotations
 
@@ -15,6 +16,16 @@ from collectors.core.connections import describe_error
 from collectors.core.errors import ConfigError, StoreUnavailable
 from collectors.core.redact import Secret, redact
 
+# Every kind of row in kasho_ops.audit_log (migration 0079), with its name on the /audit page.
+AUDIT_KINDS = {
+    "sign_in": "sign-in",
+    "dba_action": "cancel / terminate",
+    "explain": "EXPLAIN",
+    "exact_bloat": "exact bloat",
+    "index_advice": "index advice",
+    "alert": "silence / acknowledge",
+    "restore_drill": "restore drill",
+}
 AGE = re.compile(r"^(\d+)\s*(s|m|min|h|d)$")
 UNIT_SECONDS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 

@@ -106,7 +106,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
             collector.maintain()
             records = collector.run_once()
             if not args.group:
-                records += run_recovery_jobs_once(store, config)
+                records += run_recovery_jobs_once(store, config, oncall.after_recovery_run)
             oncall.evaluator.drain(ALERT_DRAIN_SECONDS)  # the runs' alerts, then notify
             oncall.deliver()
             for record in records:
@@ -124,7 +124,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
         scheduler = collector.build_scheduler()
         if not args.group:
             add_recovery_jobs(scheduler, store, config, lambda name: collector.leases is None
-                              or collector.leases.holds(name))
+                              or collector.leases.holds(name), oncall.after_recovery_run)
         oncall.add_jobs(scheduler)
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
         try:
@@ -305,7 +305,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 # -- alerts ------------------------------------------------------------------------------------
 
 def cmd_alerts(args: argparse.Namespace) -> int:
-    from collectors.alerts.rules import load_rules
+    from collectors.alerts.rules import JUDGED_BY, load_rules
     from collectors.alerts.wording import format_duration, format_value
 
     config = _config(args)
@@ -317,8 +317,11 @@ def cmd_alerts(args: argparse.Namespace) -> int:
             def level(value: float | None, unit: str = rule.unit) -> str:
                 return "—" if value is None else format_value(unit, value)
 
+            warning, critical = level(rule.warning), level(rule.critical)
+            if rule.judged_by is not None:
+                warning = critical = f"{JUDGED_BY[rule.judged_by]} sets it"
             print(f"{rule.name:<{width}}  {'yes' if rule.enabled else 'no':<3} "
-                  f"{level(rule.warning):>15} {level(rule.critical):>15} "
+                  f"{warning:>15} {critical:>15} "
                   f"{format_duration(rule.for_seconds):>8}  {', '.join(rule.reads)}")
         return 0
     import psycopg
@@ -421,11 +424,14 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--target", help="only this target")
     doctor.set_defaults(func=cmd_doctor)
 
+    from collectors.audit_export import AUDIT_KINDS
+
     audit = sub.add_parser("audit", parents=[common], help="print the audit trail (sign-ins, "
-                           "actions, EXPLAINs) as JSON lines, oldest first")
+                           "DBA actions, EXPLAINs, silences, restore drills) as JSON lines, "
+                           "oldest first")
     audit.add_argument("--since", required=True,
                        help="ISO time (2026-05-01T00:00Z) or an age: 30m, 24h, 7d")
-    audit.add_argument("--kind", action="append", choices=["sign_in", "dba_action", "explain"],
+    audit.add_argument("--kind", action="append", choices=list(AUDIT_KINDS),
                        help="only this kind (repeatable)")
     audit.set_defaults(func=cmd_audit)
 

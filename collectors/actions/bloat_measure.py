@@ -24,6 +24,7 @@ with what was measured: no audit, no measurement. `measure_bloat` is the one ent
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ from collectors.core.access import AccessDenied, Actor, authorize
 from collectors.core.config import Config, Target
 from collectors.core.connections import describe_error, monitoring_connect_kwargs
 from collectors.core.errors import ConfigError
+from collectors.core.query_marker import marked
 
 STATEMENT_TIMEOUT_MS = 60_000
 MAX_RELATION_BYTES = 16 * 1024**3
@@ -162,12 +164,11 @@ def _read(target: Target, config: Config, request: BloatRequest) -> BloatMeasure
     where = f"{request.schemaname}.{request.relname}"
     kwargs = {**monitoring_connect_kwargs(target, config.collector), "dbname": request.dbname}
     with psycopg.connect(**kwargs, autocommit=True) as conn, conn.transaction():
-        conn.execute("SET TRANSACTION READ ONLY")
-        conn.execute("SELECT set_config('statement_timeout', %s, true)",
-                     [str(STATEMENT_TIMEOUT_MS)])
-        cursor = conn.cursor(row_factory=dict_row)
-        relation = cursor.execute(_RELATION, {"schema": request.schemaname,
-                                              "name": request.relname}).fetchone()
+        _row(conn, "SET TRANSACTION READ ONLY")
+        _row(conn, "SELECT set_config('statement_timeout', %s, true)",
+             [str(STATEMENT_TIMEOUT_MS)])
+        relation = _row(conn, _RELATION, {"schema": request.schemaname,
+                                          "name": request.relname})
         if relation is None:
             raise _Refused("refused", f"{where} does not exist in database {request.dbname}")
         if relation["locked"]:
@@ -177,16 +178,15 @@ def _read(target: Target, config: Config, request: BloatRequest) -> BloatMeasure
         kind = {"r": "table", "m": "table", "t": "table", "i": "index"}.get(relation["relkind"])
         if kind is None or (kind == "index" and relation["amname"] != "btree"):
             raise _Refused("refused", f"{where} is neither a table nor a B-tree index")
-        size = cursor.execute("SELECT pg_relation_size(%s) AS size",
-                              [relation["oid"]]).fetchone()
+        size = _row(conn, "SELECT pg_relation_size(%s) AS size", [relation["oid"]])
         size_bytes = int(size["size"]) if size else 0
         if size_bytes > MAX_RELATION_BYTES:
             raise _Refused("refused", f"{where} is {format_byte_count(size_bytes)}, more than "
                            f"the {format_byte_count(MAX_RELATION_BYTES)} an exact measure may "
                            "read from the dashboard; run pgstattuple_approx in psql instead")
-        found = cursor.execute(
-            "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
-            "WHERE e.extname = 'pgstattuple'").fetchone()
+        found = _row(
+            conn, "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n "
+            "ON n.oid = e.extnamespace WHERE e.extname = 'pgstattuple'")
         if found is None:
             raise _Refused("refused", f"pgstattuple is not installed in database "
                            f"{request.dbname}: run CREATE EXTENSION pgstattuple; there (it "
@@ -194,15 +194,24 @@ def _read(target: Target, config: Config, request: BloatRequest) -> BloatMeasure
         schema = sql.Identifier(str(found["nspname"]))
         started = time.perf_counter()
         if kind == "index":
-            row = cursor.execute(sql.SQL("SELECT * FROM {}.pgstatindex(%s::oid::regclass)")
-                                 .format(schema), [relation["oid"]]).fetchone()
+            row = _row(conn, sql.SQL("SELECT * FROM {}.pgstatindex(%s::oid::regclass)")
+                       .format(schema), [relation["oid"]])
             elapsed = (time.perf_counter() - started) * 1000
             return _index_result(where, row or {}, elapsed)
         function = "pgstattuple" if request.method == "exact" else "pgstattuple_approx"
-        row = cursor.execute(sql.SQL("SELECT * FROM {}.{}(%s::oid::regclass)").format(
-            schema, sql.Identifier(function)), [relation["oid"]]).fetchone()
+        row = _row(conn, sql.SQL("SELECT * FROM {}.{}(%s::oid::regclass)").format(
+            schema, sql.Identifier(function)), [relation["oid"]])
         elapsed = (time.perf_counter() - started) * 1000
         return _table_result(where, function, row or {}, elapsed)
+
+
+def _row(conn: psycopg.Connection[Any], query: str | sql.Composable,
+         params: Sequence[Any] | Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    """The first row of `query`, sent marked as Kasho Ops' (collectors/core/query_marker.py)."""
+    text = query if isinstance(query, str) else query.as_string(conn)
+    cursor = conn.cursor(row_factory=dict_row)
+    cursor.execute(marked(text).encode(), params)
+    return cursor.fetchone() if cursor.description else None
 
 
 def _table_result(where: str, function: str, row: dict[str, Any],

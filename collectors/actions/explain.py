@@ -36,6 +36,7 @@ from collectors.core.config import CollectorSettings, Config, Target
 from collectors.core.connections import TrackedConnection, describe_error, session_options
 from collectors.core.deadlines import answer_within, connect_within, deadline_seconds, tcp_kwargs
 from collectors.core.errors import KashoOpsError, NoAnswer
+from collectors.core.query_marker import marked
 from collectors.core.sqltext import (
     Token,
     highest_parameter,
@@ -160,16 +161,18 @@ def plan_tables(plan_json: Any) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def one_statement(conn: psycopg.Connection[Any],
-                  query: sql.SQL | sql.Composed) -> list[tuple[Any, ...]]:
-    """Run `query` over the extended query protocol and return its rows.
+def one_statement(conn: psycopg.Connection[Any], query: str | sql.Composable,
+                  params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+    """Run `query`, marked as Kasho Ops' (collectors/core/query_marker.py), over the
+    extended query protocol and return its rows.
 
     psycopg sends a query without parameters with the simple protocol, which runs every
     statement in the string; asking for binary results makes it use PQsendQueryParams
     (Parse/Bind/Execute), and the server refuses to parse more than one statement there:
     "cannot insert multiple commands into a prepared statement"."""
+    text = query if isinstance(query, str) else query.as_string(conn)
     with conn.cursor(binary=True) as cursor:
-        cursor.execute(query)
+        cursor.execute(marked(text).encode(), params)
         return cursor.fetchall() if cursor.description else []
 
 

@@ -13,8 +13,8 @@ estimates, not measurements.
 
 Without hypopg installed in the statement's database it says so and what to install. It
 plans as EXPLAIN does (collectors/actions/explain.py): through the target's `explain_dsn`
-role (the table privileges the statement needs; else the monitoring role), one statement
-per round trip over the extended protocol, in a READ ONLY transaction that is rolled back;
+role (the table privileges the statement needs; else the monitoring role), one marked
+statement per round trip over the extended protocol, in a READ ONLY transaction that is rolled back;
 the actor's role needs the `explain` permission (operators and admins; checked here, not only by the
 page). `advise_index` records every attempt in kasho_ops.index_advice_runs: no audit, no
 advice.
@@ -161,10 +161,10 @@ def advise(target: Target, settings: CollectorSettings, dbname: str,
             one_statement(conn, sql.SQL("SET TRANSACTION READ ONLY"))
             one_statement(conn, sql.SQL("SELECT set_config('statement_timeout', {}, true)")
                           .format(sql.Literal(str(TIMEOUT_MS))))
-            found = conn.execute(
-                "SELECT n.nspname, e.extversion FROM pg_extension e "
-                "JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'hypopg'"
-            ).fetchone()
+            found = next(iter(one_statement(
+                conn, "SELECT n.nspname, e.extversion FROM pg_extension e "
+                "JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'hypopg'")),
+                None)
             if found is None:
                 raise AdviceRefused(
                     f"hypopg is not installed in database {dbname}: run CREATE EXTENSION "
@@ -174,7 +174,8 @@ def advise(target: Target, settings: CollectorSettings, dbname: str,
             before = generic_plan_json(conn, statement, next(names))
             scans = seq_scans(before)
             candidates = _try_candidates(conn, statement, schema, scans, names)
-            conn.execute(sql.SQL("SELECT {}.hypopg_reset()").format(sql.Identifier(schema)))
+            one_statement(conn, sql.SQL("SELECT {}.hypopg_reset()").format(
+                sql.Identifier(schema)))
     except ExplainRefused:
         raise
     except psycopg.Error as exc:
@@ -188,8 +189,8 @@ def _try_candidates(conn: psycopg.Connection[Any], statement: Any, hypopg_schema
                     scans: tuple[SeqScan, ...], names: Iterator[str]) -> list[Candidate]:
     tried: list[Candidate] = []
     for scan in scans:
-        columns = [str(r[0]) for r in conn.execute(
-            "SELECT a.attname FROM pg_attribute a "
+        columns = [str(r[0]) for r in one_statement(
+            conn, "SELECT a.attname FROM pg_attribute a "
             "JOIN pg_class c ON c.oid = a.attrelid "
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped "
@@ -216,13 +217,13 @@ def _try(conn: psycopg.Connection[Any], statement: Any, hypopg_schema: str, scan
         sql.SQL(", ").join(map(sql.Identifier, columns))).as_string(conn)
     try:
         with conn.transaction():  # a savepoint: a failed candidate does not end the others
-            row = conn.execute(
-                sql.SQL("SELECT indexrelid, indexname FROM {}.hypopg_create_index(%s)")
-                .format(sql.Identifier(hypopg_schema)), [definition]).fetchone()
+            row = next(iter(one_statement(
+                conn, sql.SQL("SELECT indexrelid, indexname FROM {}.hypopg_create_index(%s)")
+                .format(sql.Identifier(hypopg_schema)), [definition])), None)
             if row is None:
                 return None
             plan = generic_plan_json(conn, statement, next(names))
-            conn.execute(sql.SQL("SELECT {}.hypopg_drop_index(%s)").format(
+            one_statement(conn, sql.SQL("SELECT {}.hypopg_drop_index(%s)").format(
                 sql.Identifier(hypopg_schema)), [row[0]])
     except psycopg.errors.QueryCanceled:
         raise

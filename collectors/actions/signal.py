@@ -32,6 +32,7 @@ from collectors.core.config import Config, Target
 from collectors.core.connections import TrackedConnection, describe_error, own_backend_pids
 from collectors.core.deadlines import answer_within, connect_within, tcp_kwargs
 from collectors.core.errors import ConfigError, NoAnswer
+from collectors.core.query_marker import QUERY_MARKER, marked
 from collectors.core.redact import Secret
 from collectors.live.activity import masked_query
 
@@ -111,13 +112,13 @@ def actions_connect_kwargs(actions_dsn: Secret, connect_timeout_seconds: int) ->
             "autocommit": True}
 
 
-_LOOKUP = """
+_LOOKUP = marked("""
 SELECT pid, backend_start, coalesce(backend_type, '') AS backend_type,
        coalesce(usename, '') AS usename,
        coalesce(application_name, '') AS application_name, coalesce(datname, '') AS datname,
        coalesce(left(query, 4000), '') AS query
 FROM pg_stat_activity WHERE pid = %(pid)s
-"""
+""")
 
 
 def _signal_statement(action: str, server_version: int) -> sql.Composed:
@@ -126,7 +127,7 @@ def _signal_statement(action: str, server_version: int) -> sql.Composed:
     if action == "terminate" and server_version >= 140000:
         call = sql.SQL("{}(pid, {})").format(sql.Identifier(ACTIONS[action]),
                                              sql.Literal(TERMINATE_WAIT_MS))
-    return sql.SQL("SELECT {} FROM pg_stat_activity WHERE pid = %(pid)s "
+    return sql.SQL(f"SELECT {QUERY_MARKER} {{}} FROM pg_stat_activity WHERE pid = %(pid)s "
                    "AND backend_start = %(backend_start)s AND pid <> pg_backend_pid() "
                    "AND backend_type = {} AND pid <> ALL(%(own_pids)s::integer[])").format(
         call, sql.Literal(SIGNALLABLE_BACKEND))

@@ -255,7 +255,8 @@ class Evaluator:
         with conn.transaction():  # a savepoint: a failing rule leaves the others' work
             rows = conn.cursor(row_factory=dict_row).execute(rule.sql, params).fetchall()
         return [Observation(str(r["instance"]), float(r["value"]),
-                            with_statement(str(r["detail"] or ""), r.get("statement")))
+                            with_statement(str(r["detail"] or ""), r.get("statement")),
+                            r.get("severity"), _float_or_none(r.get("threshold")))
                 for r in rows if r["value"] is not None]
 
     def _queue_notifications(self, conn: psycopg.Connection[Any], target: str,
@@ -293,6 +294,10 @@ def with_statement(detail: str, statement: str | None) -> str:
         return detail
     title = statement_title(mask_literals(statement), STATEMENT_TITLE_CHARS)
     return f"{detail}: {title.short(STATEMENT_TITLE_CHARS)}"
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _after(moment: datetime | None, bound: datetime) -> bool:

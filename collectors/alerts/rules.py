@@ -21,13 +21,16 @@ RULES_DIR = Path(__file__).resolve().parent
 RULES_FILE = RULES_DIR / "rules.toml"
 CONDITIONS_DIR = RULES_DIR / "conditions"
 RUN_RECORDS = "collector_runs"  # a rule that reads the run records rather than a group
-UNITS = ("percent", "seconds", "count", "ratio", "intervals", "bytes", "hours")
+UNITS = ("percent", "seconds", "count", "ratio", "intervals", "bytes", "hours", "days")
+# Rules whose rows carry a severity judged where their number is defined, and the config
+# section holding those thresholds (a second set of thresholds here would disagree with it).
+JUDGED_BY = {"recovery_states": "[backups]"}
 Severity = Literal["warning", "critical"]
 SEVERITIES: tuple[Severity, ...] = ("warning", "critical")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 _RULE_KEYS = {"summary", "reads", "unit", "warning", "critical", "below", "for", "page",
-              "runbook", "params"}
+              "runbook", "params", "judged_by", "condition"}
 
 
 def parse_duration(value: object, what: str) -> float:
@@ -69,6 +72,9 @@ class AlertRule:
     params: Mapping[str, Any] = field(default_factory=dict)
     below: bool = False  # low values are bad
     enabled: bool = True
+    # Set when the condition's rows carry their own severity and threshold (judged where
+    # the number is defined, e.g. recovery_states); warning and critical are then None.
+    judged_by: str | None = None
 
     @property
     def reads_run_records(self) -> bool:
@@ -81,6 +87,8 @@ class AlertRule:
 
     def severity_of(self, value: float) -> Severity | None:
         """The severity this value reaches, if any (critical wins)."""
+        if self.judged_by is not None:
+            raise ValueError(f"rule {self.name} takes its severity from {self.judged_by}")
         if self.critical is not None and self._beyond(value, self.critical):
             return "critical"
         if self.warning is not None and self._beyond(value, self.warning):
@@ -115,7 +123,10 @@ def build_rule(name: str, spec: Mapping[str, Any], override: RuleOverride | None
     if unknown:
         raise fail(f"unknown keys {', '.join(sorted(unknown))}; known: "
                    f"{', '.join(sorted(_RULE_KEYS))}")
-    sql_file = conditions_dir / f"{name}.sql"
+    condition = spec.get("condition", name)  # rules may share one query, told by params
+    if not isinstance(condition, str) or not condition.isidentifier():
+        raise fail(f"condition must name a query in {conditions_dir} (got {condition!r})")
+    sql_file = conditions_dir / f"{condition}.sql"
     if not sql_file.is_file():
         raise fail(f"no condition query {sql_file}")
     unit = spec.get("unit")
@@ -139,7 +150,18 @@ def build_rule(name: str, spec: Mapping[str, Any], override: RuleOverride | None
     critical = None if override.clear_critical else (
         override.critical if override.critical is not None else _number(spec, "critical", fail))
     below = bool(spec.get("below", False))
-    if warning is None and critical is None:
+    judged_by = spec.get("judged_by")
+    if judged_by is not None:
+        if judged_by not in JUDGED_BY:
+            raise fail(f"judged_by must be one of {', '.join(JUDGED_BY)} (got {judged_by!r})")
+        if "warning" in spec or "critical" in spec:
+            raise fail("a rule judged_by stored states takes no warning or critical")
+        if (override.warning is not None or override.critical is not None
+                or override.clear_warning or override.clear_critical):
+            raise ConfigError(f"alerts.rules.{name}: its severity is judged in {judged_by} "
+                              f"with the thresholds of {JUDGED_BY[judged_by]}; set them there "
+                              "(or enabled = false to turn the alert off)")
+    elif warning is None and critical is None:
         raise fail("needs a warning or a critical threshold")
     if warning is not None and critical is not None and (
             (not below and warning > critical) or (below and warning < critical)):
@@ -153,7 +175,8 @@ def build_rule(name: str, spec: Mapping[str, Any], override: RuleOverride | None
         warning=warning, critical=critical, for_seconds=for_seconds,
         page=str(spec.get("page", "")), runbook=str(spec.get("runbook", "")),
         sql=sql_file.read_text(), params=params, below=below,
-        enabled=override.enabled if override.enabled is not None else True)
+        enabled=override.enabled if override.enabled is not None else True,
+        judged_by=judged_by)
 
 
 @cache

@@ -3,7 +3,8 @@
 
 `OnCall.attach(collector)` is called once per collector process: the /metrics cache and the
 evaluator become engine observers (told once a run is stored; the cache first, so a scrape
-sees the values an alert was evaluated on), the evaluations and deliveries feed the alert
+sees the values an alert was evaluated on), the collector's jobs beside the groups (the
+recovery states) call `after_recovery_run` alike, the evaluations and deliveries feed the alert
 and notification metrics, and /metrics is served if `[metrics] listen` is set. `deliver`
 sends what is due; the collector schedules it every few seconds (`add_jobs`) and
 `collect --once` calls it before exiting.
@@ -24,6 +25,7 @@ from psycopg_pool import PoolTimeout
 from collectors.alerts.delivery import Delivery, Notifier, due_in
 from collectors.alerts.evaluator import Evaluator
 from collectors.alerts.rules import load_rules
+from collectors.backups.jobs import STATES_GROUP
 from collectors.core.config import Config, Target
 from collectors.core.connections import describe_error
 from collectors.core.engine import GroupRows
@@ -41,6 +43,8 @@ class OnCall:
         self.config = config
         intervals = {g.name: config.collector.intervals.get(g.name, g.interval_seconds)
                      for g in groups}
+        # The recovery states the backups jobs judge (rules judged_by recovery_states).
+        intervals[STATES_GROUP] = config.backups.states_interval_seconds
         self.rules = load_rules(config.alerts.rules, config.alerts.global_params)
         self.evaluator = Evaluator(config.alerts, store, intervals,
                                    config.dashboard.stale_after_intervals, self.rules)
@@ -51,7 +55,8 @@ class OnCall:
 
     @classmethod
     def attach(cls, collector: Collector) -> OnCall:
-        """Build it for a collector and hook it in; serve /metrics if configured."""
+        """Build it for a collector and hook it in; serve /metrics if configured. The
+        recovery-states job calls `after_recovery_run` once it stored a run."""
         oncall = cls(collector.config, collector.store, collector.groups)
         collector.engine.observers += [oncall.latest.observe, oncall.observe]
         metrics = collector.config.metrics
@@ -74,6 +79,10 @@ class OnCall:
     def observe(self, group: MetricGroup, target: Target, result: GroupRows | None,
                 record: RunRecord) -> None:
         self.evaluator.after_run(group.name, target.name, record)
+
+    def after_recovery_run(self, record: RunRecord) -> None:
+        """The backups jobs' hook: evaluate the rules reading the recovery states stored."""
+        self.evaluator.after_run(record.metric_group, record.target, record)
 
     def deliver(self) -> list[Delivery]:
         """Send what is due; never raises (a store or network failure is logged)."""

@@ -28,6 +28,22 @@ class Observation:
     instance: str
     value: float
     detail: str
+    # For a rule judged_by stored states: the stored judgement ('ok' and 'unknown' do not
+    # alert) and the threshold it was judged against.
+    severity: str | None = None
+    threshold: float | None = None
+
+
+def judge(rule: AlertRule, observed: Observation | None) -> tuple[Severity | None, float]:
+    """The severity an observation reaches under its rule, and the threshold it crossed."""
+    if observed is None:
+        return None, 0.0
+    if rule.judged_by is not None:
+        stored = observed.severity if observed.severity in SEVERITIES else None
+        threshold = observed.threshold if observed.threshold is not None else observed.value
+        return stored, threshold
+    severity = rule.severity_of(observed.value)
+    return severity, rule.threshold(severity) if severity is not None else 0.0
 
 
 @dataclass(frozen=True)
@@ -62,7 +78,7 @@ def _worse(rule: AlertRule, a: float, b: float) -> float:
 def step(rule: AlertRule, current: AlertEpisode | None, observed: Observation | None,
          now: datetime) -> Change | None:
     """The change one evaluation makes to one instance's alert (None: nothing to write)."""
-    severity = rule.severity_of(observed.value) if observed is not None else None
+    severity, threshold = judge(rule, observed)
     if current is None:
         if observed is None or severity is None:
             return None
@@ -70,7 +86,7 @@ def step(rule: AlertRule, current: AlertEpisode | None, observed: Observation | 
         opened = AlertEpisode(
             id=None, rule=rule.name, instance=observed.instance,
             state="firing" if fires else "pending", severity=severity, value=observed.value,
-            threshold=rule.threshold(severity), last_value=observed.value,
+            threshold=threshold, last_value=observed.value,
             peak_value=observed.value, detail=observed.detail, pending_since=now,
             firing_since=now if fires else None)
         return Change("open", opened)
@@ -88,14 +104,14 @@ def step(rule: AlertRule, current: AlertEpisode | None, observed: Observation | 
         if held >= rule.for_seconds:
             return Change("fire", replace(seen, state="firing", firing_since=now,
                                           severity=severity, value=observed.value,
-                                          threshold=rule.threshold(severity)))
+                                          threshold=threshold))
         return Change("update", replace(seen, severity=severity, value=observed.value,
-                                        threshold=rule.threshold(severity)))
+                                        threshold=threshold))
     if SEVERITIES.index(severity) > SEVERITIES.index(current.severity):
         return Change("update", replace(seen, severity=severity, value=observed.value,
-                                        threshold=rule.threshold(severity)))
+                                        threshold=threshold))
     return Change("update", replace(seen, severity=severity,
-                                    threshold=rule.threshold(severity)))
+                                    threshold=threshold))
 
 
 def evaluate_rule(rule: AlertRule, observations: Iterable[Observation],

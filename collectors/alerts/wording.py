@@ -44,6 +44,8 @@ def format_value(unit: str, value: float) -> str:
         return format_duration(value)
     if unit == "hours":
         return format_duration(value * 3600)
+    if unit == "days":
+        return format_duration(value * 86400)
     if unit == "ratio":
         return f"{value:.1f}x"
     if unit == "intervals":

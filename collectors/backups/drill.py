@@ -40,9 +40,14 @@ from collectors.backups.settings import BackupSettings
 from collectors.core.config import Config, Target
 from collectors.core.connections import describe_error
 from collectors.core.errors import ConfigError, KashoOpsError
+from collectors.core.query_marker import marked
 from collectors.core.redact import Secret
 
 KASHO_TABLES = ("users", "accounts", "transactions")
+# The checks on the restored copy, marked like every statement Kasho Ops sends.
+REPLAY_TIME_SQL = marked("SELECT pg_last_xact_replay_timestamp()")
+ROW_COUNT_SQL = marked("SELECT count(*) FROM {}")  # composed with the table's identifier
+NEWEST_TRANSACTION_SQL = marked("SELECT max(created_at) FROM transactions")
 Trigger = Literal["command", "schedule"]
 
 
@@ -193,7 +198,7 @@ def check_restored_data(server: ScratchServer, dbname: str, backup_stop: datetim
     commit, or the backup's end when there was none."""
     target_time = result.requested_time
     with server.connect("postgres") as conn:
-        row = conn.execute("SELECT pg_last_xact_replay_timestamp()").fetchone()
+        row = conn.execute(REPLAY_TIME_SQL).fetchone()
     replayed = (row[0] if row else None) or server.last_transaction_in_log()
     if target_time is not None:
         stopped = server.stopped_at_target()
@@ -212,10 +217,10 @@ def check_restored_data(server: ScratchServer, dbname: str, backup_stop: datetim
     try:
         with server.connect(dbname) as conn:
             for table in KASHO_TABLES:
-                count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
+                count = conn.execute(sql.SQL(ROW_COUNT_SQL).format(
                     sql.Identifier(table))).fetchone()
                 result.row_counts[table] = int(count[0]) if count else 0
-            newest = conn.execute("SELECT max(created_at) FROM transactions").fetchone()
+            newest = conn.execute(NEWEST_TRANSACTION_SQL).fetchone()
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[0]
         result.check("tables_answer", False, f"database {dbname}: {reason}")

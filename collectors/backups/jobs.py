@@ -3,7 +3,9 @@ pgBackRest info every `pgbackrest_interval_seconds` (targets with a stanza), the
 states every `states_interval_seconds`, and a restore drill every `drill_interval_hours` when
 set. Like the groups, a scheduled job runs only while this collector holds the target's lease
 (several collectors share the targets). `collect --once` runs the first two once, after the
-metric groups.
+metric groups. Each evaluation of the states is followed by the alert rules that read them
+(`after`, the on-call evaluator: rules judged_by recovery_states in
+collectors/alerts/rules.toml).
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ STATE_COLUMNS = ("collected_at", "target", "state", "severity", "value", "thresh
 log = logging.getLogger(__name__)
 
 
-def store_recovery_states(store: MetricStore, config: Config, target: Target) -> RunRecord:
-    """Evaluate the target's recovery states from the store and write them back to it."""
+def store_recovery_states(store: MetricStore, config: Config, target: Target,
+                          after: Callable[[RunRecord], None] | None = None) -> RunRecord:
+    """Evaluate the target's recovery states from the store and write them back to it;
+    then `after(record)` (the alert rules that read them)."""
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
     batches: list[Batch] = []
@@ -52,6 +56,8 @@ def store_recovery_states(store: MetricStore, config: Config, target: Target) ->
                        duration_ms=(time.perf_counter() - clock) * 1000,
                        rows_written=sum(len(b.rows) for b in batches), error=error)
     store.write(batches, record)
+    if after is not None:
+        after(record)
     return record
 
 
@@ -72,15 +78,18 @@ def servers(config: Config) -> list[Target]:
     return [target for target in config.targets if target.kind == "postgres"]
 
 
-def run_recovery_jobs_once(store: MetricStore, config: Config) -> list[RunRecord]:
+def run_recovery_jobs_once(store: MetricStore, config: Config,
+                           after: Callable[[RunRecord], None] | None = None) -> list[RunRecord]:
     records = [collect_pgbackrest(store, target) for target in servers(config)
                if target.pgbackrest is not None]
-    records += [store_recovery_states(store, config, target) for target in servers(config)]
+    records += [store_recovery_states(store, config, target, after)
+                for target in servers(config)]
     return records
 
 
 def add_recovery_jobs(scheduler: BaseScheduler, store: MetricStore, config: Config,
-                      holds_lease: Callable[[str], bool]) -> None:
+                      holds_lease: Callable[[str], bool],
+                      after: Callable[[RunRecord], None] | None = None) -> None:
     now = datetime.now(UTC)
     settings = config.backups
 
@@ -98,7 +107,7 @@ def add_recovery_jobs(scheduler: BaseScheduler, store: MetricStore, config: Conf
                 seconds=start_offset_seconds(target.name, name, seconds)))
 
     for target in servers(config):
-        add(STATES_GROUP, target, store_recovery_states, [store, config, target],
+        add(STATES_GROUP, target, store_recovery_states, [store, config, target, after],
             settings.states_interval_seconds)
         if target.pgbackrest is None:
             continue

@@ -27,8 +27,11 @@ import psycopg
 
 from collectors.backups.pgbackrest import SERVER_OS_USER, as_server_user
 from collectors.core.errors import KashoOpsError
+from collectors.core.query_marker import marked
 
 SHARED_BUFFERS = "128MB"
+# What the drill asks the restored copy, marked like every statement Kasho Ops sends.
+IN_RECOVERY_SQL = marked("SELECT pg_is_in_recovery()")
 # PostgreSQL's own words at the end of recovery (LOG level, English messages).
 _STOPPED_AT_TARGET = re.compile(r"recovery stopping (?:before|after) .*?time ([0-9][^\s,]* "
                                 r"[0-9:.]+(?:[+-][0-9:]+| UTC)?)")
@@ -111,7 +114,7 @@ class ScratchServer:
                                  f"{self.last_error_line()}")
             try:
                 with self.connect("postgres") as conn:
-                    row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+                    row = conn.execute(IN_RECOVERY_SQL).fetchone()
                     if row is not None and not row[0]:
                         return
             except psycopg.OperationalError:

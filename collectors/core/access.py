@@ -61,8 +61,10 @@ def authorize(actor: Actor | None, permission: Permission) -> None:
         raise AccessDenied(f"{permission.replace('_', ' ')} needs a signed-in "
                            f"{MIN_ROLE[permission]}; nobody is signed in")
     if not permits(actor.role, permission):
+        article = "an" if actor.role[0] in "aeiou" else "a"
         raise AccessDenied(f"{permission.replace('_', ' ')} needs the "
-                           f"{MIN_ROLE[permission]} role; {actor.name} is a {actor.role}")
+                           f"{MIN_ROLE[permission]} role; {actor.name} is {article} "
+                           f"{actor.role}")
 
 
 def role_for(email: str | None, groups: tuple[str, ...],

@@ -828,7 +828,7 @@ def _integer(section: dict[str, Any], key: str, default: int, label: str, fail: 
     value = section.get(key, default)
     if (not isinstance(value, int) or isinstance(value, bool)
             or not low <= value <= high):
-        raise fail(f"{label}.{key} must be a whole number from {low:g} to {high:g}{unit} "
+        raise fail(f"{label}.{key} must be a whole number from {low:.0f} to {high:.0f}{unit} "
                    f"(got {_shown(value)})")
     return value
 

@@ -54,6 +54,7 @@ from collectors.core.errors import KashoOpsError, NoAnswer, StoreUnavailable, Ta
 from collectors.core.host_filesystem import add_filesystem_usage
 from collectors.core.incremental import Watermarks, Window, watermark_batch
 from collectors.core.metric_groups import MetricGroup
+from collectors.core.query_marker import marked
 from collectors.core.sampling import SampleWindow, window_note
 from collectors.core.sql_parameters import bind
 from collectors.core.sqltext import mask_literals
@@ -64,6 +65,9 @@ __all__ = ["Engine", "GroupRows", "ServerRead", "read_server"]
 
 log = logging.getLogger(__name__)
 MAX_REMEMBERED_TEXTS = 200_000
+# The engine's own statements besides the groups' SQL, marked as every statement it sends.
+SERVER_NOW_SQL = marked("SELECT statement_timestamp()")
+EXTENSION_INSTALLED_SQL = marked("SELECT 1 FROM pg_extension WHERE extname = %s").encode()
 
 
 class BaselineUnavailable(KashoOpsError):
@@ -171,7 +175,7 @@ class Engine:
             if group.incremental is not None:
                 window, note = self._watermarks.next(
                     target.name, group.name, group.incremental,
-                    fetch_value(conn, "SELECT statement_timestamp()"))
+                    fetch_value(conn, SERVER_NOW_SQL))
                 if window is None:
                     return GroupRows(rows=[], server_major=server_major, note=note)
                 read = read_server(conn, group.sql_for(server_major), timeout_ms,
@@ -464,8 +468,7 @@ def extension_installed(conn: psycopg.Connection[Any], extension: str) -> bool:
     """Whether `extension` is installed in the database the session is connected to (a
     transaction of its own, ended before the group's read)."""
     with conn.transaction():
-        return conn.execute("SELECT 1 FROM pg_extension WHERE extname = %s",
-                            [extension]).fetchone() is not None
+        return conn.execute(EXTENSION_INSTALLED_SQL, [extension]).fetchone() is not None
 
 
 def missing_extension_error(group: MetricGroup, target: Target,

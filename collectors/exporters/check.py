@@ -23,8 +23,9 @@ import psycopg
 from psycopg.rows import dict_row
 
 from collectors.core.config import Config, Target
-from collectors.core.connections import describe_error, monitoring_connect_kwargs
-from collectors.core.errors import KashoOpsError
+from collectors.core.connections import TargetConnections, TrackedConnection, describe_error
+from collectors.core.deadlines import answer_within, connect_within, deadline_seconds
+from collectors.core.errors import KashoOpsError, NoAnswer, TargetBusy, TargetUnavailable
 from collectors.core.metric_groups import load_catalog
 from collectors.core.query_marker import marked
 from collectors.exporters import thresholds as th
@@ -105,6 +106,7 @@ class StoreRead:
         return f"from the store, data {self.age_seconds:.0f} s old"
 
 
+STORE_TIMEOUT_MS = 5000
 LATEST_RUN = """
     SELECT started_at, extract(epoch FROM now() - started_at)::float8 AS age_seconds
     FROM kasho_ops.collector_runs
@@ -120,18 +122,23 @@ class CheckContext:
     use_store: bool = True
     _store_conn: psycopg.Connection[Any] | None = field(default=None, repr=False)
 
+    _sessions: dict[str, TargetConnections] = field(default_factory=dict, repr=False)
+
     def close(self) -> None:
         if self._store_conn is not None:
             self._store_conn.close()
+        for sessions in self._sessions.values():
+            sessions.close()
 
     def _store(self) -> psycopg.Connection[Any] | None:
         if self._store_conn is None:
             try:
-                self._store_conn = psycopg.connect(
+                self._store_conn = connect_within(
                     self.config.store.dashboard_dsn.reveal(), connect_timeout=5,
-                    application_name="kasho-ops-check", autocommit=True,
-                    options="-c statement_timeout=5000 -c default_transaction_read_only=on")
-            except psycopg.Error:
+                    connection_class=TrackedConnection, application_name="kasho-ops-check",
+                    autocommit=True, options=f"-c statement_timeout={STORE_TIMEOUT_MS} "
+                    "-c lock_timeout=1000 -c default_transaction_read_only=on")
+            except (psycopg.Error, NoAnswer):
                 return None  # the server answers instead
         return self._store_conn
 
@@ -146,17 +153,19 @@ class CheckContext:
             return None
         interval = self.config.collector.intervals.get(group, catalog[group].interval_seconds)
         try:
-            run = conn.cursor(row_factory=dict_row).execute(
-                LATEST_RUN, {"target": self.target.name, "group": group}).fetchone()
-            if run is None or run["age_seconds"] > (
-                    interval * self.config.dashboard.stale_after_intervals):
-                return None
-            table = psycopg.sql.SQL("SELECT * FROM kasho_ops.{} WHERE target = %s "
-                                    "AND collected_at = %s").format(
-                psycopg.sql.Identifier(group))
-            rows = conn.cursor(row_factory=dict_row).execute(
-                table, [self.target.name, run["started_at"]]).fetchall()
-        except psycopg.Error:
+            with answer_within(conn, deadline_seconds(STORE_TIMEOUT_MS)):
+                run = conn.cursor(row_factory=dict_row).execute(
+                    LATEST_RUN, {"target": self.target.name, "group": group}).fetchone()
+                if run is None or run["age_seconds"] > (
+                        interval * self.config.dashboard.stale_after_intervals):
+                    return None
+                table = psycopg.sql.SQL("SELECT * FROM kasho_ops.{} WHERE target = %s "
+                                        "AND collected_at = %s").format(
+                    psycopg.sql.Identifier(group))
+                rows = conn.cursor(row_factory=dict_row).execute(
+                    table, [self.target.name, run["started_at"]]).fetchall()
+        except (psycopg.Error, NoAnswer):
+            self._store_conn = None if conn.closed else self._store_conn
             return None
         return StoreRead(rows, max(0.0, run["age_seconds"]))
 
@@ -164,11 +173,21 @@ class CheckContext:
              target: Target | None = None) -> list[dict[str, Any]]:
         """Rows of one read-only query on the server (raises CheckFailed)."""
         target = target or self.target
-        kwargs = monitoring_connect_kwargs(target, self.config.collector)
+        sessions = self._sessions.get(target.name)
+        if sessions is None:
+            sessions = self._sessions[target.name] = TargetConnections(
+                target, self.config.collector)
         try:
-            with psycopg.connect(**kwargs, autocommit=True) as conn:
-                return conn.cursor(row_factory=dict_row).execute(
-                    marked(query).encode(), params or {}).fetchall()
+            # The collector's monitoring session: read-only, statement and lock timeouts,
+            # a client-side deadline, and the query marker on every statement.
+            with sessions.connection() as conn:
+                try:
+                    return conn.cursor(row_factory=dict_row).execute(
+                        marked(query).encode(), params or {}).fetchall()
+                finally:
+                    conn.rollback()
+        except (TargetUnavailable, TargetBusy) as exc:
+            raise CheckFailed(str(exc).removeprefix("target ")) from None
         except psycopg.Error as exc:
             raise CheckFailed(f"{target.name}: {describe_error(exc)}") from None
 

@@ -19,9 +19,9 @@ of the range, the relation summary, the installed extensions) and turns cumulati
 per-range deltas; `figures.py` gives every chart one look (`finish_figure`, colours, UTC axes,
 whole-number count ticks, gap bands, `plotly_text` for names from a monitored server);
 `plain.py` is the one way to show text from a monitored server (`md` inside any markdown-
-rendering call, `chart` for every plotly figure); `plaintext.py` escapes server text for
-markdown; `freshness.py` rates each metric group ok / stale / failing / never (pure); `units.py`
-formats bytes, rates, ages and intervals; `recovery_states.py` reads and shows the backup and
-replication states the collector stored (and whether the target is a standby); `auth.py` signs
-people in and checks their role (`require`, `allowed`).
+rendering call, `chart` for every plotly figure); `freshness.py` rates each metric group ok /
+stale / failing / never (pure); `units.py` formats bytes, rates, ages and intervals;
+`recovery_states.py` reads and shows the backup and replication states the collector stored (and
+whether the target is a standby); `auth.py` signs people in and checks their role (`require`,
+`allowed`).
 """

@@ -3,8 +3,8 @@ Backups and Replication pages show them: problems first, one plain-text line eac
 
 `latest_states` and `latest_recovery` read (cached); `problems`, `states_table` and
 `standby_notice` are pure; `render` places the states.
-Messages hold names from the monitored server (slot names, WAL file names): they are shown
-with st.error/st.warning's plain text and dataframes, never as markdown.
+Messages hold names from the monitored server (slot names, WAL file names): they reach
+st.error/st.warning only through `plain.md`, and dataframes as they are.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import streamlit as st
 
 from collectors.core.config import Target
 from collectors.core.redact import Secret
-from dashboard.core.plaintext import plain
+from dashboard.core.plain import md
 from dashboard.core.store import cached_read, latest_rows, read_frame
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "unknown": 2, "ok": 3}
@@ -54,8 +54,8 @@ def latest_recovery(dsn: Secret, target: str, end: datetime) -> pd.DataFrame:
 
 
 def standby_notice(recovery: pd.DataFrame) -> str | None:
-    """'This target is a standby …' (escaped for markdown) when the latest sample says it
-    is in recovery."""
+    """'This target is a standby …' (plain text, with the upstream's host and slot: show it
+    through `md`) when the latest sample says it is in recovery."""
     if recovery.empty or not bool(recovery["in_recovery"].iloc[0]):
         return None
     row = recovery.iloc[0]
@@ -68,16 +68,16 @@ def standby_notice(recovery: pd.DataFrame) -> str | None:
         upstream = (f"it streams from {host}:{'' if pd.isna(port) else int(port)}"
                     + ("" if slot is None or pd.isna(slot) else f" through slot {slot}")
                     + f" (receiver {row.get('receiver_status') or 'unknown'})")
-    return plain(f"This target is a standby (in recovery): {upstream}.")
+    return f"This target is a standby (in recovery): {upstream}."
 
 
 def stop_unless_server(target: Target) -> None:
     """A PgBouncer target has no backups or replication: say where they are, and stop."""
     if target.kind == "postgres":
         return
-    st.info(plain(f"{target.name} is a PgBouncer: backups and replication belong to the "
-                  f"PostgreSQL server it fronts ({target.fronts or 'see its fronts key'}); "
-                  "choose that target in the sidebar."), icon=":material/info:")
+    st.info(f"{md(target.name)} is a PgBouncer: backups and replication belong to the "
+            f"PostgreSQL server it fronts ({md(target.fronts or 'see its fronts key')}); "
+            "choose that target in the sidebar.", icon=":material/info:")
     st.stop()
 
 
@@ -115,10 +115,10 @@ def render(states: pd.DataFrame, names: Sequence[str], all_ok_text: str) -> None
     for row in found.itertuples(index=False):
         label = STATE_LABELS.get(str(row.state), str(row.state))
         if row.severity == "critical":
-            st.error(plain(f"{label}: {row.message}"), icon=":material/crisis_alert:")
+            st.error(f"{md(label)}: {md(row.message)}", icon=":material/crisis_alert:")
         else:
-            st.warning(plain(f"{label}: {row.message}"), icon=":material/warning:")
+            st.warning(f"{md(label)}: {md(row.message)}", icon=":material/warning:")
     if found.empty:
-        st.success(all_ok_text, icon=":material/check_circle:")
+        st.success(md(all_ok_text), icon=":material/check_circle:")
     with st.expander("All checks, as the collector last evaluated them"):
         st.dataframe(states_table(states, names), hide_index=True, width="stretch")

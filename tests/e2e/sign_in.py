@@ -73,6 +73,19 @@ redirect_uri = "http://127.0.0.1:{{port}}/oauth2callback"
 """
 
 
+def navigation_text(page: Any) -> str:
+    """Every page name in the sidebar navigation: Streamlit shows the first ten of a long list
+    and a "View N more" button, so a page missing from the collapsed list proves nothing."""
+    nav = page.locator("[data-testid=stSidebarNav]")
+    nav.wait_for(timeout=60_000)
+    more = nav.locator("[data-testid=stSidebarNavViewButton]")
+    if more.count() and more.inner_text().startswith("View ") and \
+            more.inner_text() != "View less":
+        more.click()
+        more.get_by_text("View less").wait_for(timeout=30_000)
+    return str(nav.inner_text())
+
+
 def wait_for_text(page: Any, text: str, timeout_ms: int = 60_000) -> None:
     """Wait until the page shows `text`, as a reader sees it: markdown the dashboard escaped
     (dashboard/core/plain.py md) carries invisible word joiners before an '@'."""

@@ -6,7 +6,7 @@ database is 150 M XIDs old), the Kasho schema with a small seed and: accounts wi
 autovacuum off and every row updated twice (dead rows), users changed past autoanalyze's
 trigger with autovacuum off, a duplicate index on accounts, a redundant one on
 transactions, an invalid one left by a failed CREATE UNIQUE INDEX CONCURRENTLY, many
-sequential scans of transactions by description (no index), and a session holding a
+sequential scans of transactions by amount (no index), and a session holding a
 transaction open. hypopg, pgstattuple and pg_buffercache are installed. Every storage group
 and query_stats are collected, then `HISTORY_DAYS` of earlier samples are grown backwards
 from the real ones (tests/storage_history.py).
@@ -59,19 +59,18 @@ def _problems(dsn: str) -> None:
         conn.execute("ALTER TABLE users SET (autovacuum_enabled = false)")
         for _ in range(2):
             conn.execute("UPDATE accounts SET balance = balance")
-        conn.execute("UPDATE users SET full_name = full_name")
+        conn.execute("UPDATE users SET password_hash = password_hash")
         conn.execute("CREATE INDEX accounts_user_id_copy ON accounts (user_id)")
         conn.execute("CREATE INDEX transactions_account_id_idx ON transactions (account_id)")
         conn.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO kasho_ops_monitor")
         conn.execute("SELECT pg_stat_force_next_flush()")
-    failed_concurrent_index(dsn, "transactions", "currency", "transactions_currency_key")
+    failed_concurrent_index(dsn, "transactions", "status", "transactions_status_key")
 
 
 def _seq_scans(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         for i in range(SEQ_SCANS):
-            conn.execute("SELECT id, amount FROM transactions WHERE description = %s",
-                         [f"invoice {i}"])
+            conn.execute("SELECT id, status FROM transactions WHERE amount = %s", [i])
         conn.execute("SELECT pg_stat_force_next_flush()")
 
 

@@ -18,6 +18,7 @@ import pytest
 from demo.cluster import LocalCluster
 from tests.e2e.auth_proxy import SignedInUser, auth_proxy
 from tests.e2e.conftest import running_dashboard
+from tests.e2e.sign_in import navigation_text
 from tests.integration.collector_setup import monitor_dsn, write_config_file
 from tests.pg import create_database, drop_database
 
@@ -80,7 +81,7 @@ def test_through_the_trusted_proxy_each_user_gets_their_role(
         page.goto(f"{proxy.url}/overview")
         identity_shown(page, "otto@kasho.example · operator")
         page.get_by_role("heading", name="Overview").wait_for(timeout=60_000)
-        nav = page.locator("[data-testid=stSidebarNav]").inner_text()
+        nav = navigation_text(page)
         assert "Audit" not in nav and "Overview" in nav
         for _ in range(2):  # reloads are new Streamlit sessions, not new sign-ins
             page.reload()

@@ -18,6 +18,7 @@ import psycopg
 
 from collectors.core.config import Config, parse_config
 from collectors.core.metric_groups import load_catalog
+from collectors.core.query_marker import is_own_statement
 from collectors.core.scheduler import Collector
 from collectors.core.store import MetricStore, RunRecord
 from demo.cluster import LocalCluster, PgInstall, _as_postgres_user, _chown_to_postgres
@@ -41,7 +42,7 @@ def storage_config(store_dsn: str, target: str, target_dsn: str, **target_keys: 
 @contextmanager
 def storage_collector(config: Config) -> Iterator[Collector]:
     catalog = load_catalog()
-    store = MetricStore(config.store.dsn)
+    store = MetricStore(config.store.dsn, confirm_writes=True)  # rows stored when run returns
     store.open()
     collector = Collector(config, [catalog[g] for g in STORAGE_GROUPS], store)
     try:
@@ -157,3 +158,22 @@ def consume_xids(dsn: str, count: int) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         for _ in range(count):
             conn.execute("SELECT pg_current_xact_id()")
+
+
+# psycopg's own transaction control (conn.transaction()), not a statement Kasho Ops wrote
+TRANSACTION_CONTROL = r"^(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\y"  # \y: a word end
+
+
+def unmarked_statements(cluster: LocalCluster, dbname: str, role: str = MONITOR_ROLE
+                        ) -> list[str]:
+    """Top-level statements `role` ran in `dbname` (pg_stat_statements, so the extension is
+    created there) without Kasho Ops' marker where query_marker.marked puts it; psycopg's
+    transaction control aside."""
+    with psycopg.connect(cluster.dsn(dbname), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        rows = conn.execute(
+            "SELECT s.query FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid "
+            "WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND r.rolname = %s AND s.query !~* %s AND s.toplevel",  # not hypopg's own SQL
+            [role, TRANSACTION_CONTROL]).fetchall()
+    return [str(text) for (text,) in rows if not is_own_statement(text)]

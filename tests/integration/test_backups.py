@@ -26,6 +26,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from streamlit.testing.v1 import AppTest
 
+from collectors.alerts.service import OnCall
 from collectors.backups.collect import collect_pgbackrest
 from collectors.backups.jobs import store_recovery_states
 from collectors.core.config import Config, load_config
@@ -252,6 +253,10 @@ def test_broken_archive_command_counts_failures_and_raises_the_state(world: Worl
         archiving = world.states(PRIMARY)["archiving"]
         assert archiving["severity"] == "critical", archiving
         assert broken in archiving["message"] and archiving["value"] >= 1
+        # The state is an alert: rule archiving_failing fires at once, critical, with the message.
+        alert = recovery_alerts(world, collector)["archiving"]
+        assert (alert["state"], alert["severity"]) == ("firing", "critical"), alert
+        assert broken in alert["detail"]
 
         superuser(primary, sql.SQL("ALTER SYSTEM SET archive_command = {}").format(
             sql.Literal(working)))
@@ -260,10 +265,24 @@ def test_broken_archive_command_counts_failures_and_raises_the_state(world: Worl
             primary, "SELECT last_archived_wal >= %s FROM pg_stat_archiver", [broken]),
             timeout=120)
         run_groups(collector, PRIMARY)
+        assert recovery_alerts(world, collector)["archiving"]["state"] == "resolved"
     finally:
         collector.close()
         collector.store.close()
     assert world.states(PRIMARY)["archiving"]["severity"] == "ok"
+
+
+def recovery_alerts(world: World, collector: Collector) -> dict[str, dict[str, Any]]:
+    """One evaluation of the primary's states as the collector's job runs it, the on-call
+    evaluator told: the archiving_failing alerts by state, the latest episode of each."""
+    oncall = OnCall(world.config, collector.store, [])
+    record = store_recovery_states(collector.store, world.config, world.config.target(PRIMARY),
+                                   oncall.after_recovery_run)
+    assert record.error is None, record.error
+    assert oncall.evaluator.drain(60), "the evaluation did not finish"
+    return {row["instance"]: row for row in world.store(
+        "SELECT * FROM kasho_ops.alerts WHERE rule = 'archiving_failing' AND target = %s "
+        "ORDER BY id", [PRIMARY])}
 
 
 def run_drill_command(world: World, *args: str) -> subprocess.CompletedProcess[str]:

@@ -99,6 +99,8 @@ def collect(bench: Bench, *groups: str) -> None:
     for group in groups or STORE_GROUPS:
         record = bench.collector.collect(by_name[group], bench.config.target("primary"))
         assert record.error is None, record.error
+    # The writer thread stores runs in the background: the check reads what was collected.
+    assert bench.collector.store.flush(30), "the store did not take the runs within 30 s"
 
 
 def theirs(cluster: LocalCluster, action: str, warning: str | None, critical: str | None,

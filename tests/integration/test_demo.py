@@ -112,14 +112,16 @@ def test_demo_serves_live_data_and_stops_everything_on_interrupt(server: str) ->
     finally:
         demo.send_signal(signal.SIGINT)
         demo.wait(60)
-    rest = demo.stdout.read() if demo.stdout else ""
-    assert demo.returncode == 0, "".join(seen) + rest
-    assert "Traceback" not in "".join(seen) + rest
-    # Nothing it started is left: the cluster is stopped and both ports are closed.
-    assert not (home / "demo" / "postgres" / "data" / "postmaster.pid").exists()
-    assert not (home / "demo" / "store" / "data" / "postmaster.pid").exists()
-    assert_standby_stopped(home)
-    for port in (pg_port, store_port, web_port):
-        with socket.socket() as probe:
-            assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
-    shutil.rmtree(home, ignore_errors=True)
+    try:
+        rest = demo.stdout.read() if demo.stdout else ""
+        assert demo.returncode == 0, "".join(seen) + rest
+        assert "Traceback" not in "".join(seen) + rest
+        # Nothing it started is left: the cluster is stopped and both ports are closed.
+        assert not (home / "demo" / "postgres" / "data" / "postmaster.pid").exists()
+        assert not (home / "demo" / "store" / "data" / "postmaster.pid").exists()
+        assert_standby_stopped(home)
+        for port in (pg_port, store_port, web_port):
+            with socket.socket() as probe:
+                assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
+    finally:  # the demo has exited: its cluster, standby and repository go, pass or fail
+        shutil.rmtree(home, ignore_errors=True)

@@ -29,6 +29,7 @@ from tests.integration.storage_setup import (
     storage_collector,
     storage_config,
     store_rows,
+    unmarked_statements,
     wait_until,
 )
 from tests.pg import HeldSession
@@ -231,6 +232,8 @@ def test_seq_scanned_column_is_a_finding_and_hypopg_advises_an_index(
     with psycopg.connect(dsn) as conn:  # nothing was built: hypothetical indexes only
         assert conn.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'customers'"
                             ).fetchone() == (1,)
+    # every statement the advice and the collector sent was marked as Kasho Ops'
+    assert unmarked_statements(pg_cluster, fresh_database) == []
 
 
 def test_index_advice_without_hypopg_says_what_to_install(

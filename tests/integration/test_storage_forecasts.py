@@ -25,6 +25,7 @@ from tests.integration.storage_setup import (
     storage_collector,
     storage_config,
     store_rows,
+    unmarked_statements,
 )
 from tests.pg import copy_into_store
 from tests.storage_history import seed_history_before
@@ -232,6 +233,8 @@ def test_exact_bloat_is_measured_audited_and_refused_unless_admin_and_enabled(
                      ("admin", "nope", "refused", None, None)]
     with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
         store_rows(store_dsn, "DELETE FROM kasho_ops.bloat_measurements")
+    # every statement the measurements sent was marked as Kasho Ops'
+    assert unmarked_statements(pg_cluster, fresh_database) == []
 
 
 def test_buffer_cache_where_installed_and_skipped_quietly_where_not(
@@ -251,6 +254,10 @@ def test_buffer_cache_where_installed_and_skipped_quietly_where_not(
     rows = dict(store_rows(store_dsn, "SELECT relname, buffers FROM kasho_ops.buffer_cache "
                                       "WHERE target = 'buffercache' AND schemaname = 'public'"))
     assert rows["cached"] >= 200  # 50,000 ints: about 220 pages, read just now
+    # a mapped catalog (relfilenode 0 in pg_class) is named through the relation mapper
+    assert store_rows(store_dsn, "SELECT count(*) FROM kasho_ops.buffer_cache WHERE target = "
+                                 "'buffercache' AND schemaname = 'pg_catalog' AND relname = "
+                                 "'pg_class'") == [(1,)]
     total = store_rows(store_dsn, "SELECT round(sum(percent_of_cache)) FROM "
                                   "kasho_ops.buffer_cache WHERE target = 'buffercache'")
     assert total[0][0] <= 100

@@ -21,6 +21,7 @@ from tests.integration.storage_setup import (
     storage_config,
 )
 from tests.pg import free_port
+from tests.shown import shown
 
 pytestmark = pytest.mark.single_major  # the pages read the store
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
@@ -51,8 +52,8 @@ def open_page(config: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> App
 
 
 def texts(at: AppTest) -> str:
-    parts = [e.value for kind in ("markdown", "caption", "text", "info", "success", "warning",
-                                  "error", "code") for e in at.get(kind)]
+    parts = [shown(e.value) for kind in ("markdown", "caption", "text", "info", "success",
+                                         "warning", "error", "code") for e in at.get(kind)]
     return "\n".join(str(p) for p in parts)
 
 
@@ -111,5 +112,6 @@ def test_an_unreachable_store_is_one_redacted_line(pg_cluster: LocalCluster, tmp
     for script in PAGES:
         at = open_page(config, monkeypatch, script)
         (error,) = at.error
-        assert "Cannot read the metrics store" in error.value
-        assert "hunter2" not in error.value and "password=***" in error.value
+        message = shown(error.value)
+        assert "Cannot read the metrics store" in message
+        assert "hunter2" not in message and "password=***" in message

@@ -16,13 +16,14 @@ from collectors.core.access import (
     role_for,
 )
 
-# The issue's table: viewers see, operators also EXPLAIN and cancel, admins also terminate,
-# measure exact bloat, start a restore drill and read the audit trail.
+# The issues' table: viewers see, operators also EXPLAIN, cancel, silence and acknowledge
+# alerts (issue 12), admins also terminate, measure exact bloat, start a restore drill and
+# read the audit trail.
+OPERATOR = {"view", "explain", "cancel", "silence", "acknowledge"}
 EXPECTED = {
     "viewer": {"view"},
-    "operator": {"view", "explain", "cancel"},
-    "admin": {"view", "explain", "cancel", "terminate", "exact_bloat", "restore_drill",
-              "read_audit"},
+    "operator": OPERATOR,
+    "admin": OPERATOR | {"terminate", "exact_bloat", "restore_drill", "read_audit"},
 }
 MEMBERS = {"viewer": ("vera@kasho.example", "group:finance"),
            "operator": ("Otto@Kasho.example", "group:kasho-oncall"),
@@ -52,7 +53,7 @@ def test_authorize_agrees_with_permits(role: str, permission: str) -> None:
 
 def test_a_refusal_says_what_is_needed_and_who_asked() -> None:
     with pytest.raises(AccessDenied, match=r"^terminate needs the admin role; "
-                                           r"otto@kasho\.example is a operator$"):
+                                           r"otto@kasho\.example is an operator$"):
         authorize(Actor("otto@kasho.example", "operator"), "terminate")
     with pytest.raises(AccessDenied, match=r"^exact bloat needs a signed-in admin; "
                                            r"nobody is signed in$"):

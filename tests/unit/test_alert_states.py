@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from collectors.alerts.rules import AlertRule, load_rules, parse_duration
+from collectors.alerts.rules import AlertRule, RuleOverride, load_rules, parse_duration
 from collectors.alerts.states import AlertEpisode, Observation, evaluate_rule, step
 from collectors.core.errors import ConfigError
 
@@ -91,7 +91,57 @@ def test_durations_and_overrides() -> None:
     with pytest.raises(ConfigError, match="duration"):
         parse_duration("soon", "for")
     rules = load_rules()
+    # Every rule of issue 12 §1.
     assert set(rules) >= {"connection_use", "blocked_sessions", "long_transaction",
                           "idle_in_transaction", "deadlocks", "statement_regression",
-                          "collector_stale", "target_down"}
+                          "collector_stale", "target_down", "replication_lag",
+                          "inactive_slots", "archiving_failing", "last_backup_age",
+                          "restore_drill", "wraparound_age", "disk_full_forecast",
+                          "dead_tuple_ratio", "pending_backlog_age",
+                          "transaction_failure_rate"}
     assert rules["long_transaction"].params["exclude_applications"] == ["pg_dump", "pg_repack"]
+
+
+def judged_rule(for_seconds: float = 0) -> AlertRule:
+    return AlertRule(name="last_backup_age", summary="No recent good backup",
+                     reads=("recovery_states",), unit="hours", warning=None, critical=None,
+                     for_seconds=for_seconds, page="backups", runbook="", sql="",
+                     judged_by="recovery_states")
+
+
+def test_a_rule_judged_by_stored_states_takes_their_severity_and_threshold() -> None:
+    r = judged_rule()
+    opened = step(r, None, Observation("backup_age", 30.5, "30.5 h ago", "critical", 26.0), T0)
+    assert opened is not None
+    assert (opened.alert.state, opened.alert.severity, opened.alert.value,
+            opened.alert.threshold) == ("firing", "critical", 30.5, 26.0)
+    lower = step(r, opened.alert, Observation("backup_age", 31, "", "warning", 24.0), T0)
+    assert lower is not None and (lower.alert.severity, lower.alert.threshold) == (
+        "warning", 24.0)
+    for judged_fine in ("ok", "unknown"):
+        resolved = step(r, opened.alert, Observation("backup_age", 1, "", judged_fine, 26), T0)
+        assert resolved is not None and resolved.kind == "resolve"
+    assert step(r, None, Observation("backup_age", 1.0, "", "ok", 26.0), T0) is None
+    with pytest.raises(ValueError, match="recovery_states"):
+        r.severity_of(1.0)
+
+
+RECOVERY_STATES = ("archiving", "archive_backlog", "pgbackrest", "full_backup_age", "backup_age",
+                   "backup_errors", "wal_gap", "pitr_window", "slot_retention",
+                   "replication_lag_bytes", "replication_lag_seconds", "restore_drill")
+
+
+def test_a_judged_rule_refuses_thresholds_of_its_own() -> None:
+    rules = load_rules()
+    judged = [n for n, r in rules.items() if r.judged_by == "recovery_states"]
+    assert set(judged) == {"last_backup_age", "restore_drill", "archiving_failing",
+                           "recovery_gap", "pitr_window", "replication_lag",
+                           "replication_lag_bytes", "inactive_slots"}
+    # Every state collectors/backups/states.py judges is raised by exactly one rule.
+    covered = [s for n in judged for s in rules[n].params["states"]]
+    assert sorted(covered) == sorted(RECOVERY_STATES)
+    assert all(rules[n].warning is None and rules[n].critical is None for n in judged)
+    with pytest.raises(ConfigError, match=r"alerts.rules.last_backup_age: .*\[backups\]"):
+        load_rules({"last_backup_age": RuleOverride(warning=12)})
+    assert not load_rules({"last_backup_age": RuleOverride(enabled=False)})[
+        "last_backup_age"].enabled

@@ -1,5 +1,5 @@
-"""Backups and Replication pages' pure parts: tables, charts, recovery-state ordering, and
-markdown-safe text."""
+"""Backups and Replication pages' pure parts: tables, charts, recovery-state ordering and
+the standby notice (shown through dashboard.core.plain.md, tested in test_hostile_text)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 
 from dashboard.core import recovery_states
-from dashboard.core.plaintext import plain
 from dashboard.features.backups import charts as backup_charts
 from dashboard.features.backups import logic as backup_logic
 from dashboard.features.replication import charts as replication_charts
@@ -165,15 +164,8 @@ def test_states_problems_first_and_tables() -> None:
     recovery = pd.DataFrame([{"in_recovery": True, "upstream_host": "127.0.0.1",
                               "upstream_port": 5432, "upstream_slot": "replica_[1]",
                               "receiver_status": "streaming"}])
-    assert recovery_states.standby_notice(recovery) == plain(
+    assert recovery_states.standby_notice(recovery) == (
         "This target is a standby (in recovery): it streams from 127.0.0.1:5432 through slot "
         "replica_[1] (receiver streaming).")
     assert recovery_states.standby_notice(recovery.assign(in_recovery=False)) is None
 
-
-def test_server_text_is_escaped_for_markdown() -> None:
-    hostile = "slot_[click](https://evil.example) **x** :red[y] $z$ <b>`c`</b>\nnext"
-    escaped = plain(hostile)
-    assert "\n" not in escaped
-    for character in "[]()*:$<>`_":
-        assert escaped.count(character) == escaped.count("\\" + character)

@@ -6,7 +6,11 @@ import re
 
 import pytest
 
+from collectors.actions import signal as signal_action
+from collectors.backups.drill import NEWEST_TRANSACTION_SQL, REPLAY_TIME_SQL, ROW_COUNT_SQL
+from collectors.backups.scratch import IN_RECOVERY_SQL
 from collectors.core.connections import CONNECTION_HEADROOM_SQL
+from collectors.core.engine import EXTENSION_INSTALLED_SQL, SERVER_NOW_SQL
 from collectors.core.metric_groups import load_catalog
 from collectors.core.query_marker import (
     OWN_STATEMENT_PATTERN,
@@ -51,7 +55,10 @@ def test_every_statement_a_collector_sends_a_postgres_target_is_marked() -> None
         for _, sql in group.sql_by_major + group.text_sql_by_major:
             assert is_own_statement(marked(sql)), group.name
     for sent in (SET_TIMEOUT_SQL, SERVER_CLOCK_SQL, CONNECTION_HEADROOM_SQL,
-                 marked(SERVER_SQL), marked(ACTIVITY_SQL)):
+                 marked(SERVER_SQL), marked(ACTIVITY_SQL), SERVER_NOW_SQL,
+                 EXTENSION_INSTALLED_SQL.decode(),
+                 # what a restore drill asks the restored copy of a target
+                 IN_RECOVERY_SQL, REPLAY_TIME_SQL, ROW_COUNT_SQL, NEWEST_TRANSACTION_SQL):
         assert is_own_statement(sent)
 
 
@@ -79,3 +86,9 @@ def test_own_statements_are_recognised_by_the_marker_where_it_is_put(
     if isinstance(text, str):  # the pattern is the same rule for SQL (see the server test)
         assert (re.match(OWN_STATEMENT_PATTERN, text) is not None) is ours
 
+
+
+def test_the_cancel_and_terminate_statements_are_marked() -> None:
+    assert is_own_statement(signal_action._LOOKUP)
+    for action, version in (("cancel", 150000), ("terminate", 150000), ("terminate", 130000)):
+        assert is_own_statement(signal_action._signal_statement(action, version).as_string())

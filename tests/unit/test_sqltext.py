@@ -51,6 +51,11 @@ def kinds(text: str) -> list[tuple[str, str]]:
     # Quote continuation: pieces split by a newline are one string, in the first one's mode.
     ("E'a'\n'b\\' c' d", [("string", "E'a'\n'b\\' c'"), ("identifier", "d")]),
     ("'a' 'b'", [("string", "'a'"), ("string", "'b'")]),
+    ("'a' -- c\n  -- d\n 'b'", [("string", "'a' -- c\n  -- d\n 'b'")]),
+    # A long indented line after a string that does not continue (catalogue SQL): one pass,
+    # not a backtracking search that never ends.
+    ("'p'\n" + " " * 200 + "AND x", [("string", "'p'"), ("identifier", "AND"),
+                                      ("identifier", "x")]),
 ])
 def test_tokens_follow_postgresql(text: str, expected: list[tuple[str, str]]) -> None:
     assert kinds(text) == expected

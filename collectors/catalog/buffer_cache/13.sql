@@ -14,36 +14,29 @@ WITH buffers AS MATERIALIZED (
 here_db AS MATERIALIZED (
     SELECT oid, dattablespace FROM pg_database WHERE datname = current_database()
 ),
--- Each cached relation found by its (tablespace, filenode): pg_class's own index, so only
--- the relations in the cache are looked up (pg_class says tablespace 0 for the database's
--- default one). Mapped catalogs (relfilenode 0) ask the relation mapper.
-named AS (
-    SELECT b.*, c.oid AS relid
-    FROM buffers b
-    CROSS JOIN here_db d
-    JOIN pg_class c ON c.relfilenode = b.relfilenode
-     AND c.reltablespace = CASE WHEN b.reltablespace = d.dattablespace THEN 0
-                                ELSE b.reltablespace END
-    WHERE b.reldatabase IN (0, d.oid)
-    UNION ALL
-    SELECT b.*, c.oid
-    FROM buffers b
-    CROSS JOIN here_db d
-    JOIN pg_class c ON c.relfilenode = 0 AND pg_relation_filenode(c.oid) = b.relfilenode
-    WHERE b.reldatabase IN (0, d.oid)
+-- The top %(top_tables)s relations of this database (and the shared catalogs) by buffers,
+-- ranked before any name is looked up: one buffer group is one relation (all its forks),
+-- so only those few are resolved. pg_filenode_relation finds a relation by (tablespace,
+-- filenode) through pg_class's index, and mapped catalogs (relfilenode 0 in pg_class)
+-- through the relation mapper; a filenode it cannot resolve (a relation dropped or not yet
+-- committed) is left out.
+ranked AS MATERIALIZED (
+    SELECT b.*, pg_filenode_relation(b.reltablespace, b.relfilenode) AS relid
+    FROM (SELECT b.*
+          FROM buffers b
+          CROSS JOIN here_db d
+          WHERE b.reldatabase IN (0, d.oid) AND b.relfilenode IS NOT NULL
+          ORDER BY b.buffers DESC, b.relfilenode
+          LIMIT %(top_tables)s) b
 ),
 here AS (
     SELECT d.datname::text AS datname, n.nspname::text AS schemaname, c.relname::text AS relname,
-           c.relkind::text AS relkind, sum(b.buffers) AS buffers, sum(b.dirty) AS dirty,
-           sum(b.average_usage * b.buffers) / sum(b.buffers) AS average_usage
-    FROM named b
+           c.relkind::text AS relkind, b.buffers, b.dirty, b.average_usage
+    FROM ranked b
     JOIN pg_class c ON c.oid = b.relid
     JOIN pg_namespace n ON n.oid = c.relnamespace
     CROSS JOIN here_db hd
     JOIN pg_database d ON d.oid = hd.oid
-    GROUP BY 1, 2, 3, 4
-    ORDER BY buffers DESC
-    LIMIT %(top_tables)s
 ),
 elsewhere AS (
     SELECT coalesce(d.datname::text, 'oid ' || b.reldatabase) AS datname,

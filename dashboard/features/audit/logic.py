@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-KIND_LABELS = {"sign_in": "sign-in", "dba_action": "cancel / terminate", "explain": "EXPLAIN"}
+from collectors.audit_export import AUDIT_KINDS
+
+KIND_LABELS = AUDIT_KINDS
 PROBLEM_OUTCOMES = ("denied", "refused", "failed")
 
 

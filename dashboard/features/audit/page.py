@@ -1,5 +1,6 @@
-"""Audit page (/audit, admins): the append-only audit trail of sign-ins, DBA actions and
-EXPLAINs in the selected range, filtered by kind, outcome, who and target. Layout only."""
+"""Audit page (/audit, admins): the append-only audit trail of sign-ins, DBA actions (cancel,
+terminate, exact bloat, index advice), EXPLAINs, silences and acknowledgements and restore
+drills in the selected range, filtered by kind, outcome, who and target. Layout only."""
 
 from __future__ import annotations
 

@@ -12,12 +12,10 @@ import streamlit as st
 from collectors.core.errors import StoreUnavailable
 from dashboard.core import recovery_states
 from dashboard.core.context import current
-from dashboard.core.plaintext import plain
+from dashboard.core.plain import chart, md
 from dashboard.core.units import format_age, format_bytes, format_seconds
 from dashboard.features.backups import charts, data
 from dashboard.features.backups import logic as tables
-
-CHART_CONFIG = {"displaylogo": False}
 
 ctx = current()
 x_range = (ctx.start, ctx.end)
@@ -26,10 +24,10 @@ target = ctx.config.target(ctx.target)
 now = min(datetime.now(UTC), ctx.end)
 settings = ctx.config.backups
 st.title("Backups and recovery")
-source = (plain(f"pgBackRest stanza {target.pgbackrest.stanza} via "
-                f"{' '.join(target.pgbackrest.command)}") if target.pgbackrest
+source = (md(f"pgBackRest stanza {target.pgbackrest.stanza} via "
+             f"{' '.join(target.pgbackrest.command)}") if target.pgbackrest
           else "pgBackRest not configured")
-st.caption(f"**{ctx.target}** · {source} · charts: {ctx.range_label} · "
+st.caption(f"**{md(ctx.target)}** · {source} · charts: {ctx.range_label} · "
            f"{ctx.start:%Y-%m-%d %H:%M} → {ctx.end:%Y-%m-%d %H:%M} UTC")
 
 recovery_states.stop_unless_server(target)
@@ -48,12 +46,12 @@ try:
     basebackups = data.basebackups(dsn, ctx.target, ctx.start, ctx.end)
     oldest_day = data.oldest_partition_day(dsn)
 except StoreUnavailable as exc:
-    st.error(str(exc), icon=":material/cloud_off:")
+    st.error(md(exc), icon=":material/cloud_off:")
     st.stop()
 
 notice = recovery_states.standby_notice(recovery)
 if notice:
-    st.info(notice + " Backups and WAL archiving usually run on the primary; this page shows "
+    st.info(md(notice) + " Backups and WAL archiving usually run on the primary; this page shows "
             "what this server and its stanza (if configured) report.", icon=":material/sync:")
 recovery_states.render(states, recovery_states.BACKUP_STATES,
                        "Backups, archiving and restore drills: every check passes.")
@@ -75,8 +73,8 @@ for column, key, label in ((tiles[1], "full", "Last full backup"),
                            (tiles[2], "any", "Last backup")):
     found = last.get(key)
     column.metric(label, format_age(found.age_seconds) if found else "none",
-                  (tables.TYPE_LABELS.get(found.backup_type, found.backup_type)
-                   + f" · {found.label}") if found else None,
+                  md(f"{tables.TYPE_LABELS.get(found.backup_type, found.backup_type)} · "
+                     f"{found.label}") if found else None,
                   delta_color="off", delta_arrow="off", border=True,
                   help="The newest backup without errors, by when it finished")
 if not latest_archiving.empty:
@@ -92,7 +90,7 @@ else:
     tiles[3].metric("WAL archiving", "—", border=True)
 if not drills.empty:
     drill = drills.iloc[0]
-    tiles[4].metric("Last restore drill", str(drill["outcome"]),
+    tiles[4].metric("Last restore drill", md(drill["outcome"]),
                     format_age((now - drill["started_at"].to_pydatetime()).total_seconds()),
                     delta_color="red" if drill["outcome"] != "passed" else "green",
                     delta_arrow="off", border=True,
@@ -109,25 +107,25 @@ if target.pgbackrest is None:
             "the restorable window, retention or WAL gaps; below is what the server itself "
             "reports (WAL archiving, base backups streaming).", icon=":material/info:")
 elif collection_error:
-    st.error(plain(f"Cannot read pgBackRest: {collection_error}"), icon=":material/error:")
+    st.error(md(f"Cannot read pgBackRest: {collection_error}"), icon=":material/error:")
 if stanza is not None:
     if not pd.isna(stanza["notes"]):
-        st.warning(plain(stanza["notes"]), icon=":material/warning:")
+        st.warning(md(stanza["notes"]), icon=":material/warning:")
     figure = charts.backup_timeline_figure(
         backups, drills, None if pd.isna(stanza["pitr_start"]) else stanza["pitr_start"],
         None if pd.isna(stanza["pitr_end"]) else stanza["pitr_end"], now)
     if figure is None:
-        st.info(plain(f"Stanza {stanza['stanza']} holds no backup yet "
+        st.info(md(f"Stanza {stanza['stanza']} holds no backup yet "
                       f"({stanza['status_message']})."),
                 icon=":material/hourglass_empty:")
     else:
         with st.container(border=True):
-            st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+            chart(figure)
         st.dataframe(tables.backups_table(backups), hide_index=True, width="stretch")
-        st.caption(tables.last_backups_line(last))
-    st.caption(plain(tables.wal_continuity_line(stanza)))
+        st.caption(md(tables.last_backups_line(last)))
+    st.caption(md(tables.wal_continuity_line(stanza)))
     encrypted = "none" if stanza["cipher"] == "none" else str(stanza["cipher"])
-    st.caption(plain(f"Stanza {stanza['stanza']}: {stanza['status_message']} · PostgreSQL "
+    st.caption(md(f"Stanza {stanza['stanza']}: {stanza['status_message']} · PostgreSQL "
                      f"{stanza['db_version'] or '—'} · repository encryption: {encrypted} · "
                      f"pgBackRest {stanza['pgbackrest_version'] or '—'} · read "
                      f"{stanza['collected_at']:%Y-%m-%d %H:%M:%S} UTC"))
@@ -141,7 +139,7 @@ for column, figure, group in (
         if figure is None:
             st.info(f"No {group} samples in the range.", icon=":material/bar_chart:")
         else:
-            st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+            chart(figure)
 if not latest_archiving.empty:
     st.dataframe(tables.archiving_settings(latest_archiving.iloc[0]), hide_index=True,
                  width="stretch")
@@ -165,8 +163,9 @@ st.dataframe(tables.store_retention_table(ctx.config.store.retention_days,
 
 st.subheader("Restore drills")
 if drills.empty:
-    st.info(f"No restore drill yet. Run `kasho-ops restore-drill --target {ctx.target}` "
-            "(optionally `--to TIME`), or set [backups] drill_interval_hours to run one on a "
-            "schedule.", icon=":material/science:")
+    st.info("No restore drill yet. Run the command below (optionally with `--to TIME`), or "
+            "set [backups] drill_interval_hours to run one on a schedule.",
+            icon=":material/science:")
+    st.code(f"kasho-ops restore-drill --target {ctx.target}", language="bash")
 else:
     st.dataframe(tables.drills_table(drills, now), hide_index=True, width="stretch")

@@ -2,8 +2,8 @@
 may lack one, each with size, write cost, why it matters, how sure and the DDL (shown, never
 run); index advice with hypopg on a collected statement; index cache hit ratios. Layout
 only: data.py and dashboard/core/relations.py read, logic.py shapes it. Names and statement
-texts from the monitored server reach the page only through dataframes, st.code and st.text,
-never markdown."""
+texts from the monitored server reach the page only through dataframes, st.code, st.text
+and dashboard.core.plain's md (escaped), never as markdown."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from collectors.actions.index_advice import AdviceRequest, AdviceResult, advise_
 from collectors.core.errors import StoreUnavailable
 from dashboard.core import auth, relations
 from dashboard.core.context import current
+from dashboard.core.plain import md
 from dashboard.core.units import bytes_as_text
 from dashboard.features.indexes import data, logic
 
@@ -29,15 +30,15 @@ st.title("Indexes")
 try:
     reads = data.index_reads(dsn, ctx.target, ctx.start, ctx.end)
 except StoreUnavailable as exc:
-    st.error(str(exc), icon=":material/cloud_off:")
+    st.error(md(exc), icon=":material/cloud_off:")
     st.stop()
 indexes, tables, summary, extensions = (reads.indexes, reads.tables, reads.summary,
                                         reads.extensions)
 
 age = logic.statistics_age(summary, now)
-st.caption(f"**{ctx.target}** · {ctx.range_label} · scans counted {age.words}")
+st.caption(f"**{md(ctx.target)}** · {ctx.range_label} · scans counted {md(age.words)}")
 if indexes.empty and summary.empty:
-    st.info(f"No index samples for {ctx.target} yet — is `kasho-ops collect` running?",
+    st.info(f"No index samples for {md(ctx.target)} yet — is `kasho-ops collect` running?",
             icon=":material/hourglass_empty:")
     st.stop()
 
@@ -61,7 +62,7 @@ tiles[3].metric("Duplicate or redundant", f"{counts['duplicate'] + counts['redun
 st.subheader("Findings")
 st.caption(f"From the {len(indexes):,} indexes and {len(tables):,} tables kept at the latest "
            f"samples (every finding up to [collector] top_tables = "
-           f"{ctx.config.collector.top_tables} of each kind, plus the largest and the most "
+           f"{ctx.config.collector.top_tables:d} of each kind, plus the largest and the most "
            "read from disk). DDL is shown for you to run, never run by Kasho Ops.")
 frame = logic.findings_frame(findings)
 if frame.empty:
@@ -71,7 +72,7 @@ else:
     kinds = [k for k in logic.KINDS if counts[k]]
     chosen = st.segmented_control(
         "Show", kinds, default=kinds, selection_mode="multi", key="indexes_kinds",
-        format_func=lambda k: f"{logic.KIND_LABELS[k]} ({counts[k]})")
+        format_func=lambda k: f"{logic.KIND_LABELS[k]} ({counts[k]:d})")
     shown = frame[frame["finding"].isin([logic.KIND_LABELS[k] for k in chosen or kinds])]
     selection = st.dataframe(
         bytes_as_text(shown, ("size",)), hide_index=True, width="stretch", on_select="rerun",
@@ -101,7 +102,7 @@ def advice_section() -> None:
                 f"cannot be checked; it is {where}. It only plans with hypothetical indexes: "
                 "nothing is built, no lock is taken.", icon=":material/extension_off:")
         return
-    st.caption(f"hypopg {version}: a statement is planned with a hypothetical index on each "
+    st.caption(f"hypopg {md(version)}: a statement is planned with a hypothetical index on each "
                "column of every table it scans sequentially; the planner's cost before and "
                "after is compared (estimates, not measurements). Planned as EXPLAIN plans, through "
                "the target's explain_dsn role (it needs SELECT on the tables), read-only, "
@@ -150,7 +151,7 @@ def show_advice(result: AdviceResult) -> None:
     elif result.outcome == "no_advice":
         st.info("No index worth adding.", icon=":material/info:")
     else:
-        st.error(f"Not advised ({result.outcome}).", icon=":material/block:")
+        st.error(f"Not advised ({md(result.outcome)}).", icon=":material/block:")
     st.text(result.message)
     advice = result.advice
     if advice is None:

@@ -2,8 +2,9 @@
 per database with the time to emergency, what holds the xmin horizon back, vacuum and
 analyze status of the tracked tables, and bloat, estimated and (on request, audited)
 measured exactly. Layout only: data.py and dashboard/core/relations.py read, logic.py and
-charts.py shape it. Names from the monitored server reach the page only through dataframes,
-plotly (escaped), selectbox options and st.text, never markdown."""
+charts.py shape it. Values from the monitored server reach the page only through dataframes,
+selectbox options, st.text and dashboard.core.plain's chart and md (escaped), never as
+markdown."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from collectors.actions.bloat_measure import (
 from collectors.core.errors import StoreUnavailable
 from dashboard.core import auth, relations
 from dashboard.core.context import current
+from dashboard.core.plain import chart, md
 from dashboard.core.units import bytes_as_text
 from dashboard.features.maintenance import charts, data, logic
 
@@ -37,14 +39,14 @@ SEVERITY_COLORS: dict[str, Literal["red", "orange", "off"]] = {"critical": "red"
 ctx = current()
 dsn, x_range, now = ctx.config.store.dsn, (ctx.start, ctx.end), datetime.now(UTC)
 st.title("Maintenance")
-st.caption(f"**{ctx.target}** · {ctx.range_label} · "
+st.caption(f"**{md(ctx.target)}** · {ctx.range_label} · "
            f"{ctx.start:%Y-%m-%d %H:%M} → {ctx.end:%Y-%m-%d %H:%M} UTC")
 
 try:
     reads = data.maintenance_reads(dsn, ctx.target, ctx.start, ctx.end, ctx.bucket_seconds)
     measured = data.measurements(dsn, ctx.target)
 except StoreUnavailable as exc:
-    st.error(str(exc), icon=":material/cloud_off:")
+    st.error(md(exc), icon=":material/cloud_off:")
     st.stop()
 status, running, forecast, xid_history = (reads.autovacuum, reads.progress, reads.forecast,
                                           reads.xid_history)
@@ -52,7 +54,7 @@ holders, estimates, tables = reads.horizon, reads.bloat, reads.tables
 summary, extensions = reads.summary, reads.extensions
 
 if status.empty and tables.empty and forecast.empty:
-    st.info(f"No maintenance samples for {ctx.target} yet — is `kasho-ops collect` running?",
+    st.info(f"No maintenance samples for {md(ctx.target)} yet — is `kasho-ops collect` running?",
             icon=":material/hourglass_empty:")
     st.stop()
 
@@ -63,7 +65,7 @@ tiles = st.columns(4)
 if state is None:
     tiles[0].metric("Autovacuum workers", "—", border=True)
 else:
-    tiles[0].metric("Autovacuum workers", f"{state.workers_busy} / {state.max_workers} busy",
+    tiles[0].metric("Autovacuum workers", f"{state.workers_busy:d} / {state.max_workers:d} busy",
                     "off" if not state.enabled else "all busy" if state.saturated else None,
                     delta_color="red" if not state.enabled or state.saturated else "off",
                     delta_arrow="off", border=True,
@@ -87,7 +89,7 @@ if wraparound:
     oldest = max(wraparound, key=lambda w: w.xid_age)
     tiles[3].metric("Oldest XID age", f"{oldest.xid_age / 1e6:,.1f} M · "
                     f"{oldest.fraction_of_stop:.0%}",
-                    oldest.headline, delta_color=SEVERITY_COLORS.get(oldest.severity, "off"),
+                    md(oldest.headline), delta_color=SEVERITY_COLORS.get(oldest.severity, "off"),
                     delta_arrow="off", border=True,
                     help="age(datfrozenxid) of the oldest database in millions of XIDs and "
                          "as a share of the stop limit (about 2^31 - 3 million), and the time "
@@ -121,19 +123,19 @@ else:
     for column, text in zip(st.columns(len(shown)), shown, strict=True):
         with column.container(border=True):
             failsafe = limits.loc[text.datname, "failsafe_age"]
-            st.plotly_chart(charts.wraparound_gauge(
+            chart(charts.wraparound_gauge(
                 text, int(limits.loc[text.datname, "freeze_max_age"]),
-                None if pd.isna(failsafe) else int(failsafe)), config=CHART_CONFIG, theme=None)
-            st.markdown(f"**{text.headline.capitalize()}**")
+                None if pd.isna(failsafe) else int(failsafe)), config=CHART_CONFIG)
+            st.markdown(f"**{md(text.headline.capitalize())}**")
             st.text(text.detail)
-            st.caption(f"How sure: {text.confidence}")
+            st.caption(f"How sure: {md(text.confidence)}")
     with st.container(border=True):
         freeze = int(forecast["freeze_max_age"].iloc[0])
         figure = charts.xid_age_figure(xid_history, freeze, x_range)
         if figure is None:
             st.info("No database_wraparound samples in range.", icon=":material/bar_chart:")
         else:
-            st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+            chart(figure, config=CHART_CONFIG)
     st.caption("The time to emergency assumes nothing freezes the database meanwhile; a "
                "freezing vacuum resets its age. The stop limit is where PostgreSQL refuses "
                "new transaction IDs until a database-wide VACUUM finishes.")
@@ -240,7 +242,7 @@ def exact_measure(rows: pd.DataFrame) -> None:
         return
     dbname = str(totals["datname"])
     actor = auth.require("exact_bloat")
-    st.caption(f"Acting as {actor.name} ({actor.role}); every attempt is recorded in "
+    st.caption(f"Acting as {md(actor.name)} ({md(actor.role)}); every attempt is recorded in "
                "kasho_ops.bloat_measurements.")
     pick, how, go = st.columns([4, 2, 2], vertical_alignment="bottom")
     relation = pick.selectbox("Relation", sorted(candidates), key="maintenance_bloat_relation")
@@ -258,9 +260,9 @@ def exact_measure(rows: pd.DataFrame) -> None:
         if result.ok:
             st.success("Measured.", icon=":material/straighten:")
         else:
-            st.error(f"Not measured ({result.outcome}).", icon=":material/block:")
+            st.error(f"Not measured ({md(result.outcome)}).", icon=":material/block:")
         st.text(result.message)
-    with st.expander(f"Recent exact measurements on {ctx.target} ({len(measured)})"):
+    with st.expander(f"Recent exact measurements on {md(ctx.target)} ({len(measured):d})"):
         st.dataframe(bytes_as_text(measured, ("relation_bytes",)), hide_index=True,
                      width="stretch")
 

@@ -14,11 +14,13 @@ import streamlit as st
 from collectors.alerts import actions
 from collectors.alerts.rules import load_rules
 from collectors.alerts.silences import BadMatcher, Matcher, parse_matcher
+from collectors.backups.jobs import STATES_GROUP
 from collectors.core.access import AccessDenied
 from collectors.core.errors import KashoOpsError, StoreUnavailable
 from collectors.core.metric_groups import load_catalog
 from dashboard.core import auth, freshness
 from dashboard.core.context import current
+from dashboard.core.plain import chart, md
 from dashboard.features.oncall import charts, data, logic
 from dashboard.features.oncall.snapshot import build_snapshot, snapshot_file_name
 
@@ -37,6 +39,8 @@ rules = load_rules(config.alerts.rules, config.alerts.global_params)
 intervals = freshness.effective_intervals(
     {name: group.interval_seconds for name, group in load_catalog().items()},
     config.collector.intervals)
+# The backups jobs' runs: the recovery states the backup and replication rules read.
+intervals[STATES_GROUP] = config.backups.states_interval_seconds
 
 st.title("On call")
 st.caption(f"Every target · what changed in the {ctx.range_label.lower()} · "
@@ -56,7 +60,7 @@ try:
     trouble = data.notification_trouble(dsn, ctx.start)
     sent = data.notification_counts(dsn, ctx.start)
 except StoreUnavailable as exc:
-    st.error(str(exc), icon=":material/cloud_off:")
+    st.error(md(exc), icon=":material/cloud_off:")
     st.stop()
 
 active_silences = logic.silences_from(silences)
@@ -93,7 +97,7 @@ if not pending.empty:
 open_alerts = {v.id: v for v in views if v.state in ("firing", "pending")}
 if open_alerts and auth.allowed("acknowledge"):
     with st.expander("Acknowledge or silence an alert", icon=":material/front_hand:"):
-        chosen = st.selectbox("Alert", list(open_alerts), format_func=lambda i: (
+        chosen = st.selectbox("Alert", list(open_alerts), format_func=lambda i: md(
             f"#{i} {open_alerts[i].summary} on {open_alerts[i].target}"
             + (f" ({open_alerts[i].instance})" if open_alerts[i].instance else "")),
             key="oncall_alert")
@@ -109,7 +113,7 @@ if open_alerts and auth.allowed("acknowledge"):
                                     alert.target, comment)
                 refresh()
             except (AccessDenied, KashoOpsError) as exc:
-                st.error(str(exc), icon=":material/block:")
+                st.error(md(exc), icon=":material/block:")
         if right.button("Silence this alert", icon=":material/notifications_off:",
                         key="oncall_silence_alert"):
             matchers = [Matcher("target", "=", alert.target), Matcher("rule", "=", alert.rule)]
@@ -120,7 +124,7 @@ if open_alerts and auth.allowed("acknowledge"):
                                        now + SILENCE_DURATIONS[duration], comment)
                 refresh()
             except (AccessDenied, KashoOpsError) as exc:
-                st.error(str(exc), icon=":material/block:")
+                st.error(md(exc), icon=":material/block:")
 
 # -- targets -----------------------------------------------------------------------------------
 
@@ -157,7 +161,7 @@ if figure is None:
             icon=":material/history:")
 else:
     with st.container(border=True):
-        st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+        chart(figure, config=CHART_CONFIG)
     st.dataframe(timeline, hide_index=True, width="stretch", column_config={
         "at": st.column_config.DatetimeColumn("at (UTC)", format="YYYY-MM-DD HH:mm:ss"),
         "what": st.column_config.TextColumn(width="large")})
@@ -195,7 +199,7 @@ if auth.allowed("silence"):
                                        now, now + SILENCE_DURATIONS[duration], why)
                 refresh()
             except (AccessDenied, BadMatcher, KashoOpsError) as exc:
-                st.error(str(exc), icon=":material/block:")
+                st.error(md(exc), icon=":material/block:")
     in_force = silences[silences["effective_end"] > now] if not silences.empty else silences
     if not in_force.empty:
         ending = st.selectbox("End a silence now", list(in_force["id"]),
@@ -205,7 +209,7 @@ if auth.allowed("silence"):
                 actions.expire_silence(config.store, auth.require("silence"), int(ending))
                 refresh()
             except (AccessDenied, KashoOpsError) as exc:
-                st.error(str(exc), icon=":material/block:")
+                st.error(md(exc), icon=":material/block:")
 
 # -- notifications -----------------------------------------------------------------------------
 
@@ -215,7 +219,7 @@ if not receivers:
     st.caption("No webhook configured ([[alerts.webhooks]] in the config): alerts are stored "
                "and shown here, in /metrics and `kasho-ops check`, but nobody is notified.")
 else:
-    st.caption("Receivers: " + ", ".join(f"{h.name} ({h.format}, {h.min_severity} and up)"
+    st.caption("Receivers: " + ", ".join(md(f"{h.name} ({h.format}, {h.min_severity} and up)")
                                           for h in receivers))
     if not sent.empty:
         st.dataframe(sent.pivot_table(index="receiver", columns="status",
@@ -250,9 +254,9 @@ if st.button("Prepare the snapshot", icon=":material/photo_camera:", key="oncall
                                           build_snapshot(config, snapshot_target, at,
                                                          int(minutes)))
     except KashoOpsError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(md(exc), icon=":material/error:")
 prepared = st.session_state.get(SNAPSHOT_KEY)
 if prepared:
     name, document = prepared
-    st.download_button(f"Download {name}", document.encode(), file_name=name,
+    st.download_button(f"Download {md(name)}", document.encode(), file_name=name,
                        mime="text/html", icon=":material/download:", key="oncall_download")

@@ -28,6 +28,7 @@ from collectors.core.config import Config
 from collectors.core.redact import Secret
 from collectors.core.sqltext import mask_literals, statement_title
 from dashboard.core.own import OwnActivity, own_activity
+from dashboard.core.plain import plain_figure
 from dashboard.core.store import collection_in, read_frame
 from dashboard.core.units import format_seconds
 from dashboard.features import active_sessions
@@ -124,7 +125,8 @@ class _Charts:
     def __call__(self, figure: go.Figure | None, missing: str) -> str:
         if figure is None:
             return f'<div class="none">{html.escape(missing)}</div>'
-        out: str = figure.to_html(full_html=False, include_plotlyjs=not self.included,
+        # Names from the server are escaped as on the pages (plotly draws some HTML).
+        out: str = plain_figure(figure).to_html(full_html=False, include_plotlyjs=not self.included,
                                   config=CHART_CONFIG)
         self.included = True
         return f"<div>{out}</div>"

@@ -10,18 +10,16 @@ import streamlit as st
 from collectors.core.errors import StoreUnavailable
 from dashboard.core import recovery_states
 from dashboard.core.context import current
-from dashboard.core.plaintext import plain
+from dashboard.core.plain import chart, md
 from dashboard.core.units import format_bytes, format_seconds
 from dashboard.features.replication import charts, data
 from dashboard.features.replication import logic as tables
-
-CHART_CONFIG = {"displaylogo": False}
 
 ctx = current()
 x_range = (ctx.start, ctx.end)
 args = (ctx.config.store.dsn, ctx.target, ctx.start, ctx.end)
 st.title("Replication")
-st.caption(f"**{ctx.target}** · {ctx.range_label} · "
+st.caption(f"**{md(ctx.target)}** · {ctx.range_label} · "
            f"{ctx.start:%Y-%m-%d %H:%M} → {ctx.end:%Y-%m-%d %H:%M} UTC")
 
 target = ctx.config.target(ctx.target)
@@ -36,17 +34,17 @@ try:
     slot_history = data.slot_history(*args, ctx.bucket_seconds)
     replay_history = data.recovery_history(*args, ctx.bucket_seconds)
 except StoreUnavailable as exc:
-    st.error(str(exc), icon=":material/cloud_off:")
+    st.error(md(exc), icon=":material/cloud_off:")
     st.stop()
 
 if recovery.empty and lag_history.empty and slot_history.empty:
-    st.info(f"No replication samples for {ctx.target} in the {ctx.range_label.lower()} — is "
+    st.info(f"No replication samples for {md(ctx.target)} in the {ctx.range_label.lower()} — is "
             "`kasho-ops collect` running?", icon=":material/hourglass_empty:")
     st.stop()
 
 notice = recovery_states.standby_notice(recovery)
 if notice:
-    st.info(notice, icon=":material/sync:")
+    st.info(md(notice), icon=":material/sync:")
 recovery_states.render(states, recovery_states.REPLICATION_STATES,
                        "Replication lag and slot retention: every check passes.")
 if notice:
@@ -70,7 +68,7 @@ if notice:
         if figure is None:
             st.info("No replay samples in the range.", icon=":material/bar_chart:")
         else:
-            st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+            chart(figure)
     if standbys.empty and slots.empty:
         st.stop()
     st.caption("Standbys and slots of this standby (cascading replication)")
@@ -109,12 +107,12 @@ for column, figure, what in (
         if figure is None:
             st.info(f"No standby {what} in the range.", icon=":material/bar_chart:")
         else:
-            st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+            chart(figure)
 
 st.subheader("Replication slots")
 for slot in inactive.itertuples(index=False):
     kept = format_bytes(float(slot.retained_wal_bytes))
-    st.warning(plain(f"Inactive slot {slot.slot_name} keeps {kept} of WAL (wal_status "
+    st.warning(md(f"Inactive slot {slot.slot_name} keeps {kept} of WAL (wal_status "
                      f"{slot.wal_status}): pg_wal grows until its consumer reconnects or the "
                      "slot is dropped (pg_drop_replication_slot)."),
                icon=":material/warning:")
@@ -127,4 +125,4 @@ with st.container(border=True):
     if figure is None:
         st.info("No slot samples in the range.", icon=":material/bar_chart:")
     else:
-        st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+        chart(figure)

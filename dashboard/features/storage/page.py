@@ -1,8 +1,8 @@
 """Storage page (/storage): disk usage and its forecast, sizes per tablespace, WAL, database,
 schema and table, the largest and fastest-growing tables, disk reads and shared buffers.
 Layout only: data.py and dashboard/core/relations.py read, logic.py and charts.py shape it.
-Names from the monitored server reach the page only through dataframes, plotly (escaped)
-and st.text, never markdown."""
+Values from the monitored server reach the page only through dataframes, st.text,
+dashboard.core.plain's chart and md (escaped), never as markdown."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import streamlit as st
 from collectors.core.errors import StoreUnavailable
 from dashboard.core import relations
 from dashboard.core.context import current
+from dashboard.core.plain import chart, md
 from dashboard.core.units import format_bytes, format_bytes_column
 from dashboard.features.storage import charts, data, logic
 
@@ -24,13 +25,13 @@ SEVERITY_COLORS: dict[str, Literal["red", "orange", "off"]] = {"critical": "red"
 ctx = current()
 dsn, x_range = ctx.config.store.dsn, (ctx.start, ctx.end)
 st.title("Storage")
-st.caption(f"**{ctx.target}** · {ctx.range_label} · "
+st.caption(f"**{md(ctx.target)}** · {ctx.range_label} · "
            f"{ctx.start:%Y-%m-%d %H:%M} → {ctx.end:%Y-%m-%d %H:%M} UTC")
 
 try:
     reads = data.storage_reads(dsn, ctx.target, ctx.start, ctx.end, ctx.bucket_seconds)
 except StoreUnavailable as exc:
-    st.error(str(exc), icon=":material/cloud_off:")
+    st.error(md(exc), icon=":material/cloud_off:")
     st.stop()
 history, disk, capacity, forecast = (reads.disk_history, reads.disk_now, reads.capacity,
                                      reads.forecast)
@@ -39,7 +40,7 @@ databases, schemas, tables, summary = (reads.databases, reads.schemas, reads.tab
 extensions, buffers = reads.extensions, reads.buffers
 
 if disk.empty and tables.empty and databases.empty:
-    st.info(f"No storage samples for {ctx.target} yet — is `kasho-ops collect` running?",
+    st.info(f"No storage samples for {md(ctx.target)} yet — is `kasho-ops collect` running?",
             icon=":material/hourglass_empty:")
     st.stop()
 
@@ -52,12 +53,12 @@ tiles = st.columns(4)
 tiles[0].metric("On disk", format_bytes(used_now) if used_now is not None else "—",
                 border=True, help="Every tablespace (all databases) plus the WAL directory, "
                 "at the latest sample")
-tiles[1].metric("Growth", logic.growth_text(growth), border=True,
+tiles[1].metric("Growth", md(logic.growth_text(growth)), border=True,
                 help="The fitted rate over the last 7 days (at least 24 h of history)")
 tiles[2].metric("WAL", format_bytes(float(wal_now)) if wal_now is not None else "—",
                 border=True, help="pg_wal: grows with write bursts, replication slots that "
                 "lag and failing archiving")
-tiles[3].metric("Disk full", primary.short, primary.basis, border=True, delta_arrow="off",
+tiles[3].metric("Disk full", md(primary.short), md(primary.basis), border=True, delta_arrow="off",
                 delta_color=SEVERITY_COLORS.get(primary.severity, "off"),
                 help="The sooner of the two forecasts below (configured capacity, host "
                      "filesystem); see them for the range and how sure it is")
@@ -65,15 +66,15 @@ tiles[3].metric("Disk full", primary.short, primary.basis, border=True, delta_ar
 st.subheader("Disk-full forecast")
 for column, text in zip(st.columns(len(texts)), texts, strict=True):
     with column.container(border=True):
-        st.markdown(f"**{text.basis.capitalize()}** · {text.headline}")
+        st.markdown(f"**{md(text.basis.capitalize())}** · {md(text.headline)}")
         st.text(text.detail)  # may carry a path from the server: plain text
-        st.caption(f"Confidence: {text.confidence}")
+        st.caption(f"Confidence: {md(text.confidence)}")
 with st.container(border=True):
     figure = charts.disk_usage_figure(history, growth, x_range)
     if figure is None:
         st.info("No disk_usage samples in range.", icon=":material/bar_chart:")
     else:
-        st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+        chart(figure, config=CHART_CONFIG)
 
 left, right = st.columns(2)
 with left:
@@ -106,7 +107,7 @@ st.dataframe(logic.as_text(schema_table.rename(columns={
                       "sizes are left out of this row rather than waited for")})
 
 st.subheader("Tables")
-st.caption(logic.tracking_note(ctx.config.collector.top_tables, len(tables), summary))
+st.caption(md(logic.tracking_note(ctx.config.collector.top_tables, len(tables), summary)))
 sizes = logic.table_sizes(tables)
 left, right = st.columns([3, 2])
 with left.container(border=True):
@@ -114,7 +115,7 @@ with left.container(border=True):
     if figure is None:
         st.info("No table samples in range.", icon=":material/bar_chart:")
     else:
-        st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+        chart(figure, config=CHART_CONFIG)
 with right:
     st.markdown("**Fastest growing** over the range")
     growing = logic.fastest_growing(tables)
@@ -153,7 +154,7 @@ with right:
             st.info("No buffer_cache sample yet.", icon=":material/hourglass_empty:")
         else:
             with st.container(border=True):
-                st.plotly_chart(figure, config=CHART_CONFIG, theme=None)
+                chart(figure, config=CHART_CONFIG)
             with st.expander("Shared buffers by relation"):
                 st.dataframe(logic.as_text(buffer_table), hide_index=True, width="stretch",
                              column_config={"share of cache": PERCENT})
