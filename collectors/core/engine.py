@@ -20,6 +20,9 @@ in one store transaction and advanced in memory once written (or buffered).
 A group's text columns (query texts, names) go to its side table once per text key, never
 into every row. A group with a text query reads them from the server only for keys the side
 table does not hold yet; the keys it holds are loaded from the store once per process.
+
+A sampled group (active_sessions) is read by `Engine.sample` every sample interval into the
+target's SampleWindow (collectors/core/sampling.py); its `run` stores the window's averages.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from collectors.core.host_filesystem import add_filesystem_usage
 from collectors.core.incremental import Watermarks, Window, watermark_batch
 from collectors.core.metric_groups import MetricGroup
 from collectors.core.query_marker import marked
+from collectors.core.sampling import SampleWindow, window_note
 from collectors.core.sql_parameters import bind
 from collectors.core.sqltext import mask_literals
 from collectors.core.store import Batch, MetricStore, RunRecord
@@ -103,6 +107,7 @@ class Engine:
         self._baselines: dict[tuple[str, str], Baseline] = {}
         self._texts_known: dict[tuple[str, str], set[Key]] = {}
         self._texts_day: date | None = None
+        self._windows: dict[tuple[str, str], SampleWindow] = {}
         self._watermarks = Watermarks(store)
         self._lock = threading.Lock()
 
@@ -245,10 +250,68 @@ class Engine:
         with self._lock:
             return self._texts_known.setdefault(key, loaded)
 
+    # -- sampled groups --------------------------------------------------------------------
+
+    def window_for(self, group: MetricGroup, target: Target) -> SampleWindow:
+        with self._lock:
+            key = (target.name, group.name)
+            if key not in self._windows:
+                self._windows[key] = SampleWindow(group.keys, group.averaged)
+            return self._windows[key]
+
+    def sample(self, group: MetricGroup, target: Target) -> bool:
+        """Take one sample of a sampled group into its window; False if it failed (the
+        failure is counted and reported by the window's run)."""
+        window = self.window_for(group, target)
+        taken_at = datetime.now(UTC)
+        try:
+            result = self.read(group, target)
+        except TargetUnavailable as exc:
+            window.add_failure(str(exc), taken_at)
+            return False
+        except psycopg.Error as exc:
+            window.add_failure(f"{group.name} on {target.name}: {describe_error(exc)}",
+                               taken_at)
+            return False
+        except KashoOpsError as exc:
+            window.add_failure(str(exc), taken_at)
+            return False
+        except Exception as exc:  # a bug: the window's run records it; sampling goes on
+            window.add_failure(f"{group.name} on {target.name}: internal error: "
+                               f"{type(exc).__name__}: {describe_error(exc)}", taken_at)
+            return False
+        window.add(result.rows, taken_at)
+        return True
+
+    def _run_sampled(self, group: MetricGroup, target: Target,
+                     lateness_ms: float | None = None) -> RunRecord:
+        started_at = datetime.now(UTC)
+        clock = time.perf_counter()
+        window = self.window_for(group, target)
+        if window.samples == 0 and window.failures == 0:
+            self.sample(group, target)  # no sampler ran (collect --once): one sample now
+        closed = window.close(started_at)
+        since = closed.since or started_at
+        seconds = max((started_at - since).total_seconds(), float(group.sample_interval_seconds
+                                                                   or 1))
+        rows = [{**row, "samples": closed.samples, "interval_seconds": seconds}
+                for row in closed.rows]
+        record = RunRecord(started_at=started_at, target=target.name, metric_group=group.name,
+                           duration_ms=(time.perf_counter() - clock) * 1000,
+                           rows_written=len(rows), error=window_note(closed),
+                           note=f"{closed.samples} samples, {closed.failures} failed"
+                           if closed.failures else None,
+                           collector_id=self.collector_id, lateness_ms=lateness_ms)
+        if self.store is not None:
+            self.store.write([to_batch(group, target.name, started_at, rows)], record)
+        return record
+
     # -- one run ---------------------------------------------------------------------------
 
     def run(self, group: MetricGroup, target: Target,
             lateness_ms: float | None = None) -> RunRecord:
+        if group.is_sampled:
+            return self._run_sampled(group, target, lateness_ms)
         started_at = datetime.now(UTC)
         if started_at.date() != self._texts_day:
             # Retention prunes texts no kept row refers to (store.maintain): reloading the

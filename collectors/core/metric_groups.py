@@ -29,7 +29,7 @@ from collectors.core.incremental import PLACEHOLDERS, IncrementalSpec
 from collectors.core.sql_parameters import SQL_PARAMETERS
 
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "catalog"
-KINDS = ("gauge", "counter")
+KINDS = ("gauge", "counter", "sampled")
 # Which of a target's roles a group reads as: the monitoring role (dsn, pg_monitor) or the
 # business role (business_dsn, SELECT on Kasho's tables only).
 CONNECTIONS = ("monitoring", "business")
@@ -72,6 +72,8 @@ class MetricGroup:
     host_path_column: str | None = None
     target_kind: str = "postgres"
     console_shape: ConsoleShape | None = None  # pgbouncer groups: the columns kept
+    sample_interval_seconds: int | None = None  # kind "sampled": how often the SQL runs
+    averaged: tuple[str, ...] = ()  # kind "sampled": columns averaged over the samples
 
     @property
     def store_table(self) -> str:
@@ -95,6 +97,10 @@ class MetricGroup:
     @property
     def is_counter(self) -> bool:
         return self.kind == "counter"
+
+    @property
+    def is_sampled(self) -> bool:
+        return self.kind == "sampled"
 
     @property
     def min_major(self) -> int:
@@ -151,11 +157,21 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
     counters = _names(spec, "counters")
     if kind == "counter" and not counters:
         raise fail("a counter group must list its counters")
-    if kind == "gauge" and counters:
-        raise fail("a gauge group has no counters")
+    if kind in ("gauge", "sampled") and counters:
+        raise fail(f"a {kind} group has no counters")
     interval = spec.get("interval_seconds")
     if not isinstance(interval, int) or interval < 1:
         raise fail("interval_seconds must be a whole number >= 1")
+    sample_interval = spec.get("sample_interval_seconds")
+    averaged = _names(spec, "averaged")
+    if kind == "sampled":
+        if not isinstance(sample_interval, int) or not 1 <= sample_interval < interval:
+            raise fail("a sampled group needs sample_interval_seconds, a whole number >= 1 "
+                       "and below interval_seconds")
+        if not averaged:
+            raise fail("a sampled group must list the columns it averages (averaged)")
+    elif sample_interval is not None or averaged:
+        raise fail("sample_interval_seconds and averaged only make sense with kind sampled")
     timeout_ms = spec.get("timeout_ms")
     keys = _names(spec, "keys")
     text_columns = _names(spec, "text_columns")
@@ -258,6 +274,8 @@ def load_group(name: str, spec: dict[str, object], catalog_dir: Path = CATALOG_D
         host_path_column=host_path_column if isinstance(host_path_column, str) else None,
         target_kind=str(target_kind),
         console_shape=console_shape,
+        sample_interval_seconds=sample_interval if kind == "sampled" else None,
+        averaged=averaged,
     )
 
 

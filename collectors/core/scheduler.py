@@ -1,14 +1,17 @@
 """Run every metric group against every target on its interval (APScheduler 3).
 
 One job per (target, group): max_instances=1 so a slow run is never doubled, coalesce so a
-backlog collapses into one run, a stable per-job start offset so targets do not all fire at
-once, and jitter on every run. A target that is down is logged once when the outage starts and
+backlog collapses into one run, and a stable per-job start offset so targets do not all fire
+at once. No per-run jitter: APScheduler adds it to the fire time the next run counts from,
+so a jitter of a tenth of the interval made every group drift 5 % late (10.5 s for 10 s).
+A sampled group also gets a sampling job per target, every sample interval; its group job
+stores what was sampled. A target that is down is logged once when the outage starts and
 once when it ends ("reachable again after 2 min 10 s", with the skipped runs counted); while
 it is down one run at a time retries it, with full-jitter exponential backoff, and the other
-runs record a skipped run without touching the server. No run ever raises: a bug in a run is
-recorded as that run's error and logged once. The scheduled service collects only the
-targets whose lease it holds (leases.py), so several collectors can share the targets; each
-run records its collector and how late it started.
+runs record a skipped run without touching the server (its sampling jobs skip silently). No
+run ever raises: a bug in a run is recorded as that run's error and logged once. The
+scheduled service collects only the targets whose lease it holds (leases.py), so several
+collectors can share the targets; each run records its collector and how late it started.
 """
 
 from __future__ import annotations
@@ -49,6 +52,12 @@ def backoff_seconds(failures: int, base: float, cap: float, rng: random.Random) 
 
 def job_id(target: str, group: str) -> str:
     return f"{target}/{group}"
+
+
+def collection_trigger(interval_seconds: int) -> IntervalTrigger:
+    """Every `interval_seconds`, exactly: no jitter (APScheduler would add it to the time the
+    next run counts from, and the runs would drift late by half the jitter each time)."""
+    return IntervalTrigger(seconds=interval_seconds)
 
 
 def start_offset_seconds(target: str, group: str, interval: int) -> float:
@@ -262,6 +271,8 @@ class Collector:
     def _skipped_overlapping(self, event: JobSubmissionEvent) -> None:
         """Count a run not started because the job's previous run is still going; the
         summary comes when that run ends (APScheduler's own line per skip is filtered)."""
+        if event.job_id.endswith("/sample"):
+            return  # a sample a second late is simply not taken; its window says how many
         with self._overlaps_lock:
             self._overlaps[event.job_id] = self._overlaps.get(event.job_id, 0) + 1
 
@@ -276,6 +287,15 @@ class Collector:
                            collector_id=self.collector_id)
         self.store.write([], record)
         return record
+
+    def sample(self, group: MetricGroup, target: Target) -> None:
+        """One sample of a sampled group: only while this collector holds the target's lease,
+        and not while the target is in backoff."""
+        if self.leases is not None and not self.leases.holds(target.name):
+            return
+        if self.health.get(target.name).is_down:
+            return  # the group job's probe finds out when it is back
+        self.engine.sample(group, target)
 
     def run_once(self) -> list[RunRecord]:
         """One run of every group on every target. Counter groups continue from their
@@ -298,7 +318,8 @@ class Collector:
 
     def build_scheduler(self) -> BlockingScheduler:
         pairs = self.pairs()
-        workers = max(4, min(20, len(pairs)))
+        samplers = sum(1 for _target, group in pairs if group.is_sampled)
+        workers = max(4, min(20, len(pairs))) + samplers
         scheduler = BlockingScheduler(executors={"default": ThreadPoolExecutor(workers)},
                                       timezone=UTC)
         apscheduler_log = logging.getLogger("apscheduler.scheduler")
@@ -313,14 +334,20 @@ class Collector:
         for target, group in pairs:
             interval = self.interval(group)
             scheduler.add_job(
-                self.collect_scheduled,
-                IntervalTrigger(seconds=interval, jitter=min(interval / 10, 5)),
+                self.collect_scheduled, collection_trigger(interval),
                 args=[group, target], id=job_id(target.name, group.name),
                 name=f"{group.name} on {target.name}", max_instances=1, coalesce=True,
                 misfire_grace_time=interval,
                 next_run_time=now + timedelta(
                     seconds=start_offset_seconds(target.name, group.name, interval)),
             )
+            if group.is_sampled and group.sample_interval_seconds:
+                scheduler.add_job(
+                    self.sample, IntervalTrigger(seconds=group.sample_interval_seconds),
+                    args=[group, target], id=f"{job_id(target.name, group.name)}/sample",
+                    name=f"{group.name} samples on {target.name}", max_instances=1,
+                    coalesce=True, misfire_grace_time=group.sample_interval_seconds,
+                    next_run_time=now)
         scheduler.add_job(self.renew_leases,
                           IntervalTrigger(seconds=self.leases.renew_every_seconds),
                           id="leases", max_instances=1, coalesce=True)

@@ -233,6 +233,18 @@ def _masked_comment(comment: str, numbers: bool) -> str:
     return result
 
 
+def cut_at_word(text: str, limit: int) -> str:
+    """`text` if it fits in `limit` characters, else cut with an ellipsis: at the last space
+    when that keeps at least two thirds of it, so no word is cut in half."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    space = cut.rfind(" ")
+    if not text[limit - 1].isspace() and space >= limit * 2 // 3:
+        cut = cut[:space]
+    return cut.rstrip(" ,(") + "…"
+
+
 def one_line(text: str) -> str:
     """`text` with every run of whitespace between tokens made one space, trimmed. A `--`
     comment becomes a /* */ one, so what followed it on the next line stays code."""
@@ -423,9 +435,9 @@ class StatementTitle:
         return SQLC_HINTS.get(self.hint.lower(), self.hint)
 
     def short(self, limit: int) -> str:
-        """`label` cut to `limit` characters with an ellipsis."""
-        label = self.label
-        return label if len(label) <= limit else label[:limit - 1].rstrip() + "…"
+        """`label` cut to `limit` characters with an ellipsis, at a word (a legend never
+        shows half a word)."""
+        return cut_at_word(self.label, limit)
 
     def matches(self, search: str) -> bool:
         """Case-insensitive substring match on the name, then on the first words."""

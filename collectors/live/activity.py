@@ -45,7 +45,9 @@ SELECT pid,
        CASE WHEN state IN ('active', 'fastpath function call')
             THEN greatest(extract(epoch FROM now() - query_start), 0)::float8 END
                                                  AS query_seconds,
-       greatest(extract(epoch FROM now() - xact_start), 0)::float8   AS transaction_seconds,
+       CASE WHEN xact_start IS NOT NULL
+            THEN greatest(extract(epoch FROM now() - xact_start), 0)::float8 END
+                                                 AS transaction_seconds,
        greatest(extract(epoch FROM now() - state_change), 0)::float8 AS state_seconds,
        CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid)
             ELSE '{}'::integer[] END            AS blocking_pids,
@@ -56,9 +58,14 @@ WHERE pid <> pg_backend_pid()
                        'background worker')
 ORDER BY pid
 """
+# Reserved slots: superuser_reserved_connections, plus reserved_connections on 16+ (NULL,
+# so 0, before).
 SERVER_SQL = """
 SELECT now() AS taken_at, pg_backend_pid() AS reader_pid,
-       current_setting('max_connections')::integer AS max_connections
+       current_setting('max_connections')::integer AS max_connections,
+       current_setting('superuser_reserved_connections')::integer
+       + coalesce(current_setting('reserved_connections', true)::integer, 0)
+                                                 AS reserved_connections
 """
 
 
@@ -98,6 +105,7 @@ class ActivitySnapshot:
     reader_pid: int  # the session that read this (left out of `sessions`)
     max_connections: int
     sessions: tuple[Session, ...]
+    reserved_connections: int = 0
 
 
 # -- masking ------------------------------------------------------------------------------
@@ -162,7 +170,8 @@ class LiveActivity:
         assert server is not None
         return ActivitySnapshot(taken_at=server["taken_at"], reader_pid=server["reader_pid"],
                                 max_connections=server["max_connections"],
-                                sessions=tuple(session_from_row(r) for r in rows))
+                                sessions=tuple(session_from_row(r) for r in rows),
+                                reserved_connections=server["reserved_connections"])
 
     def close(self) -> None:
         with self._lock:

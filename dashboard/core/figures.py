@@ -1,6 +1,11 @@
-"""The one look of every chart: template, height, margins, top legend, unified hover and a
-UTC time axis covering the selected range (`finish_figure`), plus shared colours and
-`plotly_text`, which keeps names from a monitored server plain text in a chart.
+"""The one look of every chart: template, height, margins, unified hover, a UTC time axis
+covering the selected range (`finish_figure`), and shared colours.
+
+The title sits alone at the top; the legend goes under the time axis, anchored to the
+bottom of the figure, so however many rows it wraps to it never covers the title or the
+axis (the figure grows by `legend_rows` instead). Counts get whole-number ticks
+(`whole_number_ticks`); collection gaps are grey bands named on hover (`add_gaps`).
+`plotly_text` keeps names from a monitored server plain text in a chart.
 
 Chart builders live in each feature's charts.py: pure functions from store DataFrames to
 plotly Figures, returning None for a frame without data so the page can say so in words.
@@ -8,6 +13,7 @@ plotly Figures, returning None for a frame without data so the page can say so i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
@@ -15,9 +21,24 @@ from typing import Literal
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard.core.timeseries import Gap
+
 CHART_HEIGHT = 320
-TEMPLATE = "plotly_white"
-FONT_FAMILY = "Source Sans Pro, Source Sans 3, Helvetica, Arial, sans-serif"
+LEGEND_ROW_PX = 20
+# No plotly template: copying one into every figure costs more than drawing the figure, so
+# the few properties of the white look are set directly (finish_figure).
+TEMPLATE = "none"
+TEXT_COLOR = "#2a3f5f"
+GRID_COLOR = "#eaeef2"
+LINE_COLOR = "#d0d7de"
+# Streamlit's own face first (the page loads it), then the metric-compatible fallbacks.
+FONT_FAMILY = '"Source Sans", "Source Sans Pro", Arial, Helvetica, sans-serif'
+# Width a legend row has on a half-page chart, and an entry's width beyond its text.
+LEGEND_ROW_WIDTH_PX = 600
+LEGEND_ENTRY_PAD_PX = 48
+LEGEND_CHAR_PX = 6.0
+GAP_COLOR = "rgba(110, 119, 129, 0.16)"
+GAP_AXIS = "y9"
 # Conventional colours for backend states: what is working green, what waits or holds
 # a transaction open warm, problems red.
 STATE_COLORS: dict[str, str] = {
@@ -32,6 +53,12 @@ STATE_COLORS: dict[str, str] = {
 SERIES_COLORS = ("#0969da", "#bf3989", "#1a7f37", "#9a6700", "#8250df", "#0a3069", "#cf222e",
                  "#6e7781", "#afb8c1")
 LIMIT_COLOR = "#cf222e"
+# Wait event types (CPU = running): the usual ASH colours, CPU green, locks red, I/O blue.
+WAIT_COLORS: dict[str, str] = {
+    "CPU": "#2da44e", "Lock": "#cf222e", "LWLock": "#bf3989", "IO": "#0969da",
+    "IPC": "#8250df", "Client": "#54aeff", "Timeout": "#9a6700", "BufferPin": "#fb8f44",
+    "Activity": "#8c959f", "Extension": "#6e7781",
+}
 # Time ticks without plotly's second line of dates: hours within a day, days beyond.
 TIME_TICK_FORMATS = [
     {"dtickrange": [None, 60_000], "value": "%H:%M:%S"},
@@ -46,26 +73,109 @@ DeltaColor = Literal["normal", "inverse", "off", "red", "orange", "yellow", "gre
                      "violet", "gray", "grey", "primary"]
 
 
+def legend_rows(names: Sequence[str], row_width_px: float = LEGEND_ROW_WIDTH_PX) -> int:
+    """How many rows a horizontal legend of `names` wraps to (an estimate)."""
+    rows, used = 1, 0.0
+    for name in names:
+        width = len(name) * LEGEND_CHAR_PX + LEGEND_ENTRY_PAD_PX
+        if used and used + width > row_width_px:
+            rows, used = rows + 1, 0.0
+        used += width
+    return rows
+
+
 def finish_figure(fig: go.Figure, title: str, y_title: str, x_range: TimeRange,
-            legend: bool = True) -> go.Figure:
+                  legend: bool = True, height: int = CHART_HEIGHT) -> go.Figure:
+    names = [str(t.name) for t in fig.data
+             if t.name and t.showlegend is not False and getattr(t, "yaxis", None) != GAP_AXIS]
+    rows = legend_rows(names) if legend and names else 0
     fig.update_layout(
         template=TEMPLATE,
-        height=CHART_HEIGHT,
-        title={"text": title, "x": 0, "xanchor": "left", "y": 0.97, "yanchor": "top",
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+        colorway=list(SERIES_COLORS),
+        hoverlabel={"bgcolor": "white", "font": {"color": TEXT_COLOR}},
+        height=height + LEGEND_ROW_PX * max(rows - 1, 0),
+        title={"text": title, "x": 0, "xanchor": "left", "xref": "container",
+               "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 10, "l": 2},
                "font": {"size": 15}},
-        font={"family": FONT_FAMILY, "size": 12},
-        margin={"l": 8, "r": 8, "t": 64, "b": 8},
+        font={"family": FONT_FAMILY, "size": 12, "color": TEXT_COLOR},
+        margin={"l": 8, "r": 8, "t": 40 if title else 12, "b": 8},
         hovermode="x unified",
         showlegend=legend,
-        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom",
-                "font": {"size": 11}, "bgcolor": "rgba(0,0,0,0)"},
+        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 0, "yref": "container",
+                "yanchor": "bottom", "font": {"size": 11}, "bgcolor": "rgba(0,0,0,0)"},
     )
     fig.update_xaxes(title={"text": "time (UTC)", "font": {"size": 11}}, showgrid=True,
-                     gridcolor="#eaeef2", linecolor="#d0d7de", hoverformat="%Y-%m-%d %H:%M UTC",
-                     tickformatstops=TIME_TICK_FORMATS,
-                     range=utc_naive(list(x_range)) if x_range else None)
+                     gridcolor=GRID_COLOR, linecolor=LINE_COLOR, showline=True, ticks="",
+                     hoverformat="%Y-%m-%d %H:%M UTC", tickformatstops=TIME_TICK_FORMATS,
+                     automargin=True, range=utc_naive(list(x_range)) if x_range else None)
     fig.update_yaxes(title={"text": y_title, "font": {"size": 11}}, showgrid=True,
-                     gridcolor="#eaeef2", zeroline=False, separatethousands=True)
+                     gridcolor=GRID_COLOR, zeroline=False, separatethousands=True,
+                     automargin=True, ticks="")
+    return fig
+
+
+def add_stacked_areas(fig: go.Figure, wide: pd.DataFrame, colors: Sequence[str],
+                      hover_format: str = ",.1f", alpha: float = 0.55) -> go.Figure:
+    """One filled area per column of `wide`, stacked in column order, with real gaps where a
+    whole bucket is NaN (plotly's own stacking would draw those as zeros). Hover shows each
+    series' own value, not the running total."""
+    times = utc_naive(wide.index)
+    gap = wide.isna().all(axis=1).to_numpy()
+    running = pd.Series(0.0, index=wide.index)
+    for i, (name, color) in enumerate(zip(wide.columns, colors, strict=True)):
+        own = wide[name].fillna(0.0)
+        running = running + own
+        top = running.mask(gap)
+        fig.add_trace(go.Scatter(
+            x=times, y=top, name=str(name) or "(empty)", mode="lines",
+            line={"width": 0.8, "color": color}, fill="tozeroy" if i == 0 else "tonexty",
+            fillcolor=translucent(color, alpha), connectgaps=False,
+            customdata=own.mask(gap),
+            hovertemplate=f"%{{customdata:{hover_format}}}<extra>%{{fullData.name}}</extra>"))
+    return fig
+
+
+def nice_step(largest: float, ticks: int = 5) -> int:
+    """A whole-number tick step (1, 2, 5, 10, 20, 50 …) giving about `ticks` ticks."""
+    if not math.isfinite(largest) or largest <= ticks:
+        return 1
+    raw = largest / ticks
+    magnitude = 10 ** math.floor(math.log10(raw))
+    for factor in (1, 2, 5, 10):
+        if raw <= factor * magnitude:
+            return int(factor * magnitude)
+    return int(10 * magnitude)
+
+
+def whole_number_ticks(fig: go.Figure, largest: float, axis: str = "yaxis") -> go.Figure:
+    """A count axis (`axis`: "yaxis", "yaxis2" …): ticks on whole numbers only, from 0."""
+    if not math.isfinite(largest) or largest < 1:
+        settings: dict[str, object] = {"range": [0, 1], "dtick": 1}
+    else:
+        settings = {"dtick": nice_step(largest), "rangemode": "tozero"}
+    fig.update_layout({axis: {"tick0": 0, "tickformat": ",d", **settings}})
+    return fig
+
+
+def add_gaps(fig: go.Figure, gaps: Sequence[Gap]) -> go.Figure:
+    """Grey full-height bands over collection gaps, named on hover; they do not stack with
+    bars or enter the legend."""
+    if not gaps:
+        return fig
+    starts = utc_naive([g.start for g in gaps])
+    ends = utc_naive([g.end for g in gaps])
+    widths = [(end - start).total_seconds() * 1000 for start, end in zip(starts, ends,
+                                                                        strict=True)]
+    middles = [start + (end - start) / 2 for start, end in zip(starts, ends, strict=True)]
+    fig.add_trace(go.Bar(
+        x=middles, y=[1] * len(gaps), width=widths, yaxis=GAP_AXIS, name="no collection",
+        showlegend=False, marker={"color": GAP_COLOR, "line": {"width": 0}},
+        customdata=[g.describe() for g in gaps],
+        hovertemplate="%{customdata}<extra></extra>"))
+    fig.update_layout(yaxis9={"overlaying": "y", "range": [0, 1], "visible": False,
+                              "fixedrange": True})
     return fig
 
 

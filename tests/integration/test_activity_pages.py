@@ -4,6 +4,8 @@ the live server itself; cancel/terminate through the confirmation step."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +25,7 @@ pytestmark = pytest.mark.single_major  # the pages read the store
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 GROUPS = ["connections", "connection_limits", "session_ages", "wait_events", "lock_waits",
-          "prepared_transactions"]
+          "prepared_transactions", "active_sessions"]
 
 
 @pytest.fixture(autouse=True)
@@ -103,11 +105,12 @@ def test_connections_page_shows_use_breakdown_and_idle_transactions(
     at = open_page(config, monkeypatch, "features/connections/page.py")
     assert at.title[0].value == "Connections"
     assert not at.error and not at.warning  # 200 slots: far from exhaustion
-    metrics = {m.label: (m.value, m.delta) for m in at.metric}
+    metrics = {shown(m.label): (shown(m.value), shown(m.delta)) for m in at.metric}
     usable = max_connections - reserved
-    assert metrics["In use"] == (f"{used} / {usable}", f"{100 * used / usable:.0f} % of the limit")
-    assert metrics["Idle in transaction"][0] == "3"  # two workers and the chain's holder
-    assert metrics["Waiting on a lock"][0] == "2"
+    assert metrics["In use, latest"] == (f"{used} / {usable}",
+                                         f"{100 * used / usable:.0f} % of usable")
+    assert metrics["Idle in transaction, latest"][0] == "3"  # two workers, the chain's holder
+    assert metrics["Waiting on a lock, latest"][0] == "2"
     idle = frame(at, ["database", "role", "application"])
     # The chain's holder went idle before the workers began: it is idle longest.
     assert idle[["database", "application", "aborted", "sessions"]].values.tolist() == [
@@ -118,8 +121,10 @@ def test_connections_page_shows_use_breakdown_and_idle_transactions(
     assert by_state.set_index("state").loc["idle in transaction", "connections"] == 3
     at.segmented_control(key="connections_breakdown").set_value("application").run()
     by_app = frame(at, ["application_name", "connections"]).set_index("application_name")
-    assert (by_app.loc["worker", "connections"], by_app.loc["chain-c", "waiting on lock"]) \
-        == (2, 1)
+    assert (by_app.loc["worker", "connections"], by_app.loc["chain-c", "waiting"]) == (2, 1)
+    # The collector's own session is ours: left out of the breakdown, and counted.
+    assert "kasho-ops" not in by_app.index
+    assert any(re.match(r"\d+ Kasho Ops sessions? hidden", shown(c.value)) for c in at.caption)
     assert at.query_params["by"] in (["application"], "application")
 
 
@@ -130,14 +135,18 @@ def test_locks_page_reconstructs_the_chain_from_the_store(
     at = open_page(config, monkeypatch, "features/locks/page.py")
     assert at.title[0].value == "Locks"
     assert not at.error
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = {shown(m.label): shown(m.value) for m in at.metric}
     assert metrics["Most sessions waiting"] == "2"
     waits = frame(at, ["time (UTC)", "pid"])
     assert waits[["pid", "waits for", "blocked by", "depth"]].values.tolist() == [
         [b, "ShareLock on accounts", str(a), 1], [c, "AccessShareLock on ledger", str(b), 2]]
     assert all(label.startswith(f"{a}: idle in transaction · chain-a · xact ")
                for label in waits["root blocker"])
-    assert len(at.get("plotly_chart")) == 2  # lock waits, wait events (no deadlocks)
+    # Lock waits and average active sessions (the two waiters, sampled once: Lock).
+    charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    assert [c["layout"]["title"]["text"] for c in charts] == [
+        "Lock waits", "Average active sessions by wait event type"]
+    assert "Lock" in [t.get("name") for t in charts[1]["data"]]
 
 
 def test_connections_page_warns_when_the_pool_is_nearly_exhausted(
@@ -149,8 +158,8 @@ def test_connections_page_warns_when_the_pool_is_nearly_exhausted(
         config = write_config(tmp_path / "k.toml", store_dsn, monitor_dsn(cluster))
         at = open_page(config, monkeypatch, "features/connections/page.py")
     assert [shown(e.value) for e in at.error] == [
-        "Connection pool nearly exhausted: 9 of 10 connections in use (90 %); 1 left before "
-        "new sessions are refused (max_connections 12 minus 2 reserved). Look for "
+        "Connection pool nearly exhausted: 9 of 10 usable connections in use (90 %); 1 left "
+        "before new sessions are refused (max_connections 12 minus 2 reserved). Look for "
         "idle-in-transaction sessions and the application holding the most connections."]
 
 
@@ -169,8 +178,10 @@ def test_activity_page_shows_live_sessions_and_the_blocking_tree(
     finally:
         talker.close()
     assert at.title[0].value == "Activity now"
-    metrics = {m.label: m.value for m in at.metric}
-    assert (metrics["Idle in transaction"], metrics["Waiting on a lock"]) == ("2", "2")
+    metrics = {shown(m.label): shown(m.value) for m in at.metric}
+    assert (metrics["Idle in transaction, now"], metrics["Waiting on a lock, now"]) == ("2", "2")
+    # One usable-connections rule, live: max_connections 200 minus 3 reserved.
+    assert metrics["Connections, now"].endswith(" / 197")
     tree = frame(at, ["session", "state"])
     assert tree["session"].tolist() == [str(a), f"└─ {b}", f"\u00a0\u00a0\u00a0└─ {c}"]
     assert tree["blocks"].tolist() == ["1", "1", ""]
@@ -180,10 +191,11 @@ def test_activity_page_shows_live_sessions_and_the_blocking_tree(
     assert sessions.loc[b, "wait"] == "Lock: relation"
     assert any("Actions are off" in c.value for c in at.caption)
     assert not at.button  # no action buttons while actions are disabled
-    # A live page has no time range to choose; the URL keeps it for the history pages.
+    # The live tables ignore the range; the average active sessions chart follows it.
     time_range = next(box for box in at.sidebar.selectbox if box.label == "Time range")
-    assert time_range.disabled and time_range.value == "1h"
-    assert any("live from the server" in c.value for c in at.sidebar.caption)
+    assert not time_range.disabled
+    assert any("live tables, charts from the store" in c.value for c in at.sidebar.caption)
+    assert "Average active sessions in the last hour" in [shown(h.value) for h in at.subheader]
 
 
 def sessions_table(at: AppTest):
@@ -243,10 +255,11 @@ def test_pages_without_data_or_server_say_so_in_one_line(
     config = write_config(tmp_path / "k.toml", fresh_store, dead)
     at = open_page(config, monkeypatch, "features/connections/page.py")
     assert [shown(i.value) for i in at.info] == [
-        "No connection samples for local in the last hour — is `kasho-ops collect` running?"]
+        "No connection samples yet: the connection_limits group has never been collected for "
+        "this target. Is `kasho-ops collect` running?"]
     at = open_page(config, monkeypatch, "features/locks/page.py")
     assert [shown(i.value) for i in at.info] == [
-        "No lock or wait samples for local in the last hour — is `kasho-ops collect` running?"]
+        "No lock or wait samples for local yet — is `kasho-ops collect` running?"]
     at = open_page(config, monkeypatch, "features/activity/page.py")
     (error,) = [shown(e.value) for e in at.error]
     assert error.startswith("target local: cannot connect:") and "hunter2" not in error

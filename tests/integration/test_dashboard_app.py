@@ -21,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 
 from collectors.core.redact import Secret
 from dashboard.core import store
+from dashboard.core.own import OwnActivity
 from dashboard.features.overview import data
 from demo.cluster import LocalCluster
 from tests.integration.collector_setup import write_config_file
@@ -85,11 +86,17 @@ def seeded_store(fresh_store: str) -> str:
         (latest, SEEDED, "kasho", "app", "kasho-api", "10.0.0.5", "idle", 18, 0, 30.0),
         (latest, SEEDED, "kasho", "app", "worker", "10.0.0.6", "idle in transaction", 2, 0,
          400.0),
+        # Kasho Ops' own session: the target's monitoring role.
+        (latest, SEEDED, "kasho", "kasho_ops_monitor", "kasho-ops", "127.0.0.1", "idle", 1,
+         0, 2.0),
     ])
     insert_stats(fresh_store, [(earlier, SEEDED, 60.0, 600, 0, 9000, 1000),
                                (latest, SEEDED, 60.0, 1140, 60, 9900, 100)])
     insert(fresh_store, "collector_runs", (
         "started_at", "target", "metric_group", "duration_ms", "rows_written", "error"), [
+        (now - timedelta(minutes=50), SEEDED, "database_size", 40.0, 2, None),
+        (earlier, SEEDED, "connection_limits", 2.0, 1, None),
+        (earlier, SEEDED, "database_stats", 5.0, 1, None),
         (latest, SEEDED, "database_size", 40.0, 2, None),  # 10 min < 3 x 5 min: ok
         (latest, SEEDED, "connections", 3.0, 3, None),  # 10 min > 3 x 15 s: stale
         (latest, SEEDED, "connection_limits", 2.0, 1, None),  # interval set to 600 s: ok
@@ -146,16 +153,24 @@ def test_overview_shows_charts_metrics_and_freshness_from_the_store(
     at = app_for(seeded_store)
     assert not at.exception
     assert not at.error
-    assert at.query_params == {"target": SEEDED, "range": "6h"}
+    # The history is 50 minutes long: the page opens on the last hour, which holds it all.
+    assert at.query_params == {"target": SEEDED, "range": "1h"}
     assert [t.value for t in at.title] == ["Overview"]
-    assert chart_titles(at) == ["Database size", "Connections by state",
-                                "Transactions per second", "Cache hit ratio"]
+    assert chart_titles(at) == ["Connections by state", "Transactions per second",
+                                "Cache hit ratio", "Database growth in the last hour"]
+    first_size = (datetime.now(UTC) - timedelta(minutes=50)).strftime("%H:%M")
+    # Latest values, labelled so; changes over the range, named; one usable-connections rule.
     assert [(shown(m.label), shown(m.value), shown(m.delta)) for m in at.metric] == [
-        ("Database size", "1.1 GB", "+100 MB in range"),
-        ("Connections", "25 / 100", "25% of max_connections"),
-        ("Transactions/s", "20.0/s", "avg 15.0/s in range"),
-        ("Cache hit ratio", "94.50 %", "lowest 90.0 %"),
+        ("Database size, latest", "1.1 GB", f"+100 MB since {first_size} UTC"),
+        ("Connections, latest", "25 / 97", "26 % of usable"),
+        ("Transactions/s, latest", "20.0/s", "avg 15.0/s in last 1 h"),
+        ("Cache hit ratio, latest", "99.00 %", "lowest 90.00 % in last 1 h"),
+        ("Active sessions, latest", "—", ""),
     ]
+    # No active_sessions samples: the chart's place says why.
+    assert ("No active sessions yet: the active_sessions group has never been collected for "
+            "this target. Is `kasho-ops collect` running?") in [shown(i.value) for i in at.info]
+    assert any(shown(c.value).startswith("1 Kasho Ops session hidden") for c in at.caption)
     assert freshness_statuses(at) == {"database_size": "ok", "connections": "stale",
                                       "connection_limits": "ok", "database_stats": "failing"}
     failing = next(row for row in at.dataframe[0].value.to_dict("records")
@@ -164,10 +179,30 @@ def test_overview_shows_charts_metrics_and_freshness_from_the_store(
     badges = next(m.value for m in at.markdown if m.value.startswith("Data freshness:"))
     assert ":red-badge[connections stale]" in badges
     assert ":red-badge[database\\_stats failing]" in badges
-    connections = json.loads(at.get("plotly_chart")[1].proto.spec)
-    assert [(t["name"], values(t["y"])) for t in connections["data"]] == [
-        ("active", [5.0]), ("idle", [18.0]), ("idle in transaction", [2.0]),
-        ("max_connections", [100.0, 100.0])]
+    connections = json.loads(at.get("plotly_chart")[0].proto.spec)
+    by_name = {t["name"]: t for t in connections["data"]}
+    assert list(by_name)[:4] == ["active", "idle", "idle in transaction",
+                                 "usable (max_connections − reserved)"]
+    # The latest sample: the application's 18 idle sessions, ours left out; after it the
+    # collection stopped, which is a gap, not a zero.
+    idle = values(by_name["idle"]["customdata"])
+    assert [v for v in idle if v == v][-1] == 18.0
+    assert idle[-1] != idle[-1]  # NaN
+    assert 97.0 in values(by_name["usable (max_connections − reserved)"]["y"])
+
+
+def test_the_switch_shows_kasho_ops_own_activity_and_stays_in_the_url(
+        seeded_store: str, app_for: Any) -> None:
+    at = app_for(seeded_store, own="1")
+    assert not at.exception
+    assert at.sidebar.toggle(key="sidebar_own").value is True
+    assert at.query_params["own"] == "1"
+    assert not any(shown(c.value).startswith("1 Kasho Ops session hidden") for c in at.caption)
+    connections = json.loads(at.get("plotly_chart")[0].proto.spec)
+    idle = next(t for t in connections["data"] if t["name"] == "idle")
+    assert [v for v in values(idle["customdata"]) if v == v][-1] == 19.0  # 18 + ours
+    at.sidebar.toggle(key="sidebar_own").set_value(False).run()
+    assert "own" not in at.query_params
 
 
 def test_target_and_range_follow_the_url_and_the_sidebar(seeded_store: str,
@@ -196,11 +231,11 @@ def test_target_and_range_follow_the_url_and_the_sidebar(seeded_store: str,
 
 
 def test_unknown_url_values_fall_back_with_a_warning(seeded_store: str, app_for: Any) -> None:
-    at = app_for(seeded_store, page=None, target="nope", range="2w")  # the landing page
-    assert at.query_params == {"target": SEEDED, "range": "6h"}
+    at = app_for(seeded_store, page=None, target="nope", range="2w")
+    assert at.query_params == {"target": SEEDED, "range": "1h"}
     assert [shown(w.value) for w in at.warning] == [
         f"No target named “nope” in the config; showing {SEEDED}.",
-        "Unknown time range “2w”; use one of 15m, 1h, 6h, 24h, 7d, 30d. Showing last 6 hours.",
+        "Unknown time range “2w”; use one of 15m, 1h, 6h, 24h, 7d, 30d. Showing last hour.",
     ]
     at.switch_page(OVERVIEW).run()
     assert len(at.get("plotly_chart")) == 4
@@ -257,14 +292,16 @@ def test_reads_average_samples_into_buckets(fresh_store: str) -> None:
     insert_stats(fresh_store, [(first, SEEDED, 30.0, 300, 3, 90, 10),
                                (second, SEEDED, 30.0, 600, 0, 100, 0)])
     window = (hour - timedelta(hours=1), hour + timedelta(hours=1))
-    frame = data.connections_by_state(Secret(fresh_store), SEEDED, *window, 3600)
-    # Two samples in the hour: active (6 + 2) / 2, idle 6 / 2 (absent from the second).
-    assert [(r.collected_at, r.state, r.connections) for r in frame.itertuples()] == [
-        (hour, "active", 4.0), (hour, "idle", 3.0)]
-    stats = data.database_stats(Secret(fresh_store), SEEDED, *window, 3600)
+    own = OwnActivity(frozenset({"dba"}))
+    frame = data.connections_by_state(Secret(fresh_store), SEEDED, *window, 3600, own)
+    # Two samples in the hour: active (4 + 2) / 2 and the dba's (ours here) 2 / 2 apart,
+    # idle 6 / 2 (absent from the second).
+    assert [(r.collected_at, r.state, r.own, r.connections) for r in frame.itertuples()] == [
+        (hour, "active", False, 3.0), (hour, "active", True, 1.0), (hour, "idle", False, 3.0)]
+    stats = data.database_stats(Secret(fresh_store), SEEDED, *window, 3600, own, True)
     assert stats.to_dict("records") == [{
         "collected_at": hour, "interval_seconds": 60.0, "xact_commit": 900.0,
         "xact_rollback": 3.0, "blks_hit": 190.0, "blks_read": 10.0}]
     outside = data.connections_by_state(Secret(fresh_store), SEEDED, window[1],
-                                        window[1] + timedelta(hours=1), 3600)
+                                        window[1] + timedelta(hours=1), 3600, own)
     assert outside.empty

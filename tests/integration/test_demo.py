@@ -45,8 +45,9 @@ def test_demo_serves_live_data_and_stops_everything_on_interrupt(server: str) ->
     # Not pytest's tmp_path: another pytest run resets /tmp/pytest-of-root to 0700, which
     # locks the postgres user (the server, pgBackRest) out of everything under it.
     home = Path(tempfile.mkdtemp(prefix="kasho-ops-demo-test-"))
-    pg_port, web_port = free_port(), free_port()
+    pg_port, store_port, web_port = free_port(), free_port(), free_port()
     env = {**os.environ, "KASHO_OPS_HOME": str(home), "KASHO_OPS_DEMO_PG_PORT": str(pg_port),
+           "KASHO_OPS_DEMO_STORE_PORT": str(store_port),
            "KASHO_OPS_DEMO_FIRST_DRILL_SECONDS": "1"}
     env.pop("KASHO_OPS_PG_BIN", None)
     if server == "wheel":  # a machine without Debian's PostgreSQL: only Python and the wheel
@@ -66,7 +67,12 @@ def test_demo_serves_live_data_and_stops_everything_on_interrupt(server: str) ->
         _wait_for_line(demo, "starting the live workload", 180, seen)
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/_stcore/health") as response:
             assert response.status == 200
-        store = f"host=127.0.0.1 port={pg_port} dbname=kasho_ops user=postgres"
+        # The store is a cluster of its own: the monitored server holds no kasho_ops database.
+        store = f"host=127.0.0.1 port={store_port} dbname=kasho_ops user=postgres"
+        with psycopg.connect(f"host=127.0.0.1 port={pg_port} dbname=postgres user=postgres"
+                             ) as monitored:
+            assert monitored.execute("SELECT count(*) FROM pg_database "
+                                     "WHERE datname = 'kasho_ops'").fetchone() == (0,)
         backups = server == "system"  # pgBackRest 2.45 cannot back up PostgreSQL 18
         assert_backups_and_replica_shown(store, started, backups)
         assert backups or any("the demo runs without backups" in line for line in seen)
@@ -74,6 +80,9 @@ def test_demo_serves_live_data_and_stops_everything_on_interrupt(server: str) ->
             groups = {row[0] for row in conn.execute(
                 "SELECT metric_group FROM kasho_ops.collector_runs WHERE error IS NULL")}
             assert {"database_size", "connections", "connection_limits"} <= groups
+            stored_databases = {row[0] for row in conn.execute(
+                "SELECT DISTINCT datname FROM kasho_ops.database_size")}
+            assert "kasho_ops" not in stored_databases
             # The workload runs through PgBouncer, which the collector watches too.
             deadline = time.monotonic() + 60
             while "pgbouncer_pools" not in groups and time.monotonic() < deadline:
@@ -109,8 +118,9 @@ def test_demo_serves_live_data_and_stops_everything_on_interrupt(server: str) ->
         assert "Traceback" not in "".join(seen) + rest
         # Nothing it started is left: the cluster is stopped and both ports are closed.
         assert not (home / "demo" / "postgres" / "data" / "postmaster.pid").exists()
+        assert not (home / "demo" / "store" / "data" / "postmaster.pid").exists()
         assert_standby_stopped(home)
-        for port in (pg_port, web_port):
+        for port in (pg_port, store_port, web_port):
             with socket.socket() as probe:
                 assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
     finally:  # the demo has exited: its cluster, standby and repository go, pass or fail

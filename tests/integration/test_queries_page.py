@@ -4,6 +4,7 @@ by URL, the regressions list from a week of history, and the missing-extension m
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from tests.integration.collector_setup import (
     write_config_file,
 )
 from tests.integration.test_query_stats import LEDGER_QUERY, run_times, statement_id
-from tests.query_history import REGRESSED, REGRESSION_AGO, seed_query_history
+from tests.query_history import REGRESSION_AGO, seed_query_history
 from tests.shown import shown
 
 pytestmark = pytest.mark.single_major  # the page reads the store
@@ -89,6 +90,16 @@ def test_top_statements_show_the_collected_workload(
         [dbname, "postgres", 11, 11]]
     assert len(ledger["trend"].iloc[0]) > 1  # the sparkline has one value per bucket
     assert at.get("plotly_chart"), "the load-shape chart is drawn"
+    # The collector's own statements (the monitoring role) are hidden, and counted.
+    assert not table["role"].eq("kasho_ops_monitor").any()
+    hidden = [shown(c.value) for c in at.caption if "Kasho Ops statement" in shown(c.value)]
+    assert len(hidden) == 1 and re.match(r"\d+ Kasho Ops statements? hidden", hidden[0])
+    # Regressions cannot be judged on a few minutes of history: say so, not "none got slower".
+    assert not at.success
+    assert any(shown(i.value).startswith("Not enough history yet (statement statistics since ")
+               for i in at.info)
+    with_own = queries_page(config, monkeypatch, range="1h", own="1")
+    assert dataframe(with_own, "top_statements")["role"].eq("kasho_ops_monitor").any()
     at.segmented_control(key="queries_rank").set_value("calls").run()
     assert at.query_params["rank"] == ["calls"] or at.query_params["rank"] == "calls"
     assert at.subheader[-1].value == "Top statements by calls"
@@ -161,7 +172,10 @@ def test_regressions_list_the_statement_that_got_slower(
                                {"kasho-primary": "host=127.0.0.1 dbname=kasho user=mon"})
     at = queries_page(config, monkeypatch, range="7d")
     regressions = dataframe(at, "regressions")
-    assert regressions["statement"].tolist() == [REGRESSED.query[:89] + "…"]
+    # The statement's first words, cut at a word, never mid-word.
+    assert regressions["statement"].tolist() == [
+        "SELECT * FROM transactions WHERE account_id = $1 AND status = $2 ORDER BY created_at "
+        "DESC…"]
     since = regressions["since"].iloc[0].to_pydatetime().replace(tzinfo=UTC)
     assert now - REGRESSION_AGO - timedelta(minutes=1) <= since <= now - REGRESSION_AGO
     assert 2.5 < regressions["slower"].iloc[0] < 3.5

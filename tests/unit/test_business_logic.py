@@ -163,7 +163,7 @@ def test_statement_labels_lead_with_the_sqlc_name() -> None:
     assert logic.statement_label("SELECT  balance\nFROM accounts") == \
         "SELECT balance FROM accounts"
     assert logic.statement_label("SELECT balance FROM accounts WHERE id = $1 AND x") == \
-        "SELECT balance FROM accounts WH…"
+        "SELECT balance FROM accounts…"  # cut at a word (sqltext.cut_at_word)
     statements = pd.DataFrame({
         "bucket": [T0, T0, T0, T0 + MINUTE], "queryid": [1, 2, 2, 1], "dbid": [5, 5, 5, 5],
         "userid": [7, 7, 7, 7],

@@ -169,7 +169,7 @@ def test_long_windows_are_whole_hours_and_short_ones_per_interval() -> None:
     assert (week.long, week.hours_from, week.hours_to, week.bucket) == (
         True, datetime(2026, 3, 2, 10, tzinfo=UTC), datetime(2026, 3, 9, 11, tzinfo=UTC), 3600)
     six_hours = plan_window(end - timedelta(hours=6), end)
-    assert not six_hours.long and six_hours.bucket == 60
+    assert not six_hours.long and six_hours.bucket == 120  # at most 240 points a chart
 
 
 def hours(day: int, hour: int) -> datetime:

@@ -1,5 +1,6 @@
 """Activity page tables (pure): the session list, one session's details, headline counts and
-the who-blocks-whom tree, from a live ActivitySnapshot."""
+the who-blocks-whom tree, from a live ActivitySnapshot. Kasho Ops' own sessions (the rule of
+dashboard/core/own.py) are left out of the list unless shown, and counted."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import pandas as pd
 
 from collectors.core.sqltext import statement_title
 from collectors.live.activity import ActivitySnapshot, BlockingNode, Session
+from dashboard.core.own import OwnActivity
 from dashboard.core.units import format_seconds
+from dashboard.core.utilization import Utilization
 
 SESSION_COLUMNS = ["pid", "database", "role", "application", "client", "state", "wait",
                    "query age (s)", "xact age (s)", "state age (s)", "blocked by", "statement",
@@ -37,16 +40,30 @@ def statement_label(query: str) -> str:
     return statement_title(query).short(STATEMENT_LABEL_CHARS) if query else ""
 
 
-def sessions_table(snapshot: ActivitySnapshot, show_idle: bool = False) -> pd.DataFrame:
+def is_own(session: Session, own: OwnActivity) -> bool:
+    return own.is_own_session(session.application_name, session.usename, session.datname)
+
+
+def sessions_table(snapshot: ActivitySnapshot, show_idle: bool = False,
+                   own: OwnActivity | None = None,
+                   show_own: bool = True) -> tuple[pd.DataFrame, int]:
     """One row per session, like pg_activity: the oldest transactions first; idle sessions
-    only when asked for. Ages are numbers so the table sorts them right."""
+    only when asked for; Kasho Ops' own only when shown (and how many were left out). Ages
+    are numbers (None where there is none: no query running, no transaction open), so the
+    table sorts them right."""
+    listed = [s for s in snapshot.sessions if show_idle or s.state != "idle"]
+    hidden = 0
+    if own is not None and not show_own:
+        mine = [s for s in listed if is_own(s, own)]
+        hidden = len(mine)
+        listed = [s for s in listed if not is_own(s, own)]
     rows = [[s.pid, s.datname, s.usename, _application(s), s.client_addr, s.state,
              _wait_label(s), s.query_seconds, s.transaction_seconds, s.state_seconds,
              ", ".join(map(str, s.blocking_pids)), statement_label(s.query), s.query]
-            for s in snapshot.sessions if show_idle or s.state != "idle"]
+            for s in listed]
     table = pd.DataFrame(rows, columns=SESSION_COLUMNS)
-    return table.sort_values(["xact age (s)", "pid"], ascending=[False, True],
-                             na_position="last").reset_index(drop=True)
+    return (table.sort_values(["xact age (s)", "pid"], ascending=[False, True],
+                              na_position="last").reset_index(drop=True), hidden)
 
 
 def session_details(session: Session) -> pd.DataFrame:
@@ -91,24 +108,31 @@ def action_block_reason(session: Session, own_pids: frozenset[int]) -> str | Non
 
 @dataclass(frozen=True)
 class ActivityCounts:
-    sessions: int
+    utilization: Utilization  # every client backend, ours included, against usable slots
     active: int
     idle_in_transaction: int
     waiting_on_lock: int
-    kasho_ops: int
-    max_connections: int
+    kasho_ops: int  # our client backends, including the one that read this
 
 
-def activity_counts(snapshot: ActivitySnapshot) -> ActivityCounts:
+def activity_counts(snapshot: ActivitySnapshot, own: OwnActivity | None = None,
+                    show_own: bool = True) -> ActivityCounts:
+    """The tiles' counts: connection use counts every client backend (they all take slots);
+    active, idle in transaction and waiting count the application's sessions unless ours
+    are shown."""
     sessions = snapshot.sessions
     clients = [s for s in sessions if s.backend_type == "client backend"]
+    mine = ([s for s in clients if is_own(s, own)] if own is not None
+            else [s for s in clients if s.is_kasho_ops])
+    counted = sessions if show_own or own is None else [
+        s for s in sessions if not is_own(s, own)]
     return ActivityCounts(
-        sessions=len(clients) + 1,  # + the session that read this
-        active=sum(s.state == "active" for s in sessions),
-        idle_in_transaction=sum(s.state.startswith("idle in transaction") for s in sessions),
-        waiting_on_lock=sum(s.waiting_for_lock for s in sessions),
-        kasho_ops=sum(s.is_kasho_ops for s in clients) + 1,  # + the session that read this
-        max_connections=snapshot.max_connections)
+        utilization=Utilization(snapshot.taken_at, len(clients) + 1,  # + the reader
+                                snapshot.max_connections, snapshot.reserved_connections),
+        active=sum(s.state == "active" for s in counted),
+        idle_in_transaction=sum(s.state.startswith("idle in transaction") for s in counted),
+        waiting_on_lock=sum(s.waiting_for_lock for s in counted),
+        kasho_ops=len(mine) + 1)
 
 
 TREE_COLUMNS = ["session", "state", "waiting for", "for (s)", "blocks", "role",

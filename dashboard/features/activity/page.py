@@ -1,12 +1,14 @@
 """Activity page (/activity): what the server is doing right now, like pg_activity — every
-session, who blocks whom, and (when enabled) cancel or terminate with a confirmation step.
+session, who blocks whom, and (when enabled) cancel or terminate with a confirmation step —
+beside average active sessions over the chosen range (1 s samples from the store), which see
+the millisecond statements a snapshot every few seconds misses.
 
 It reads the monitored server live, every REFRESH_SECONDS unless paused, through one
 read-only monitoring session (collectors/live/activity.py); query text has its literals
-masked. The session to act on is picked by selecting its row in the sessions table; actions
-go through collectors/actions/signal.py, which acts only on client sessions, never on this
-process's own, and audits every attempt. Layout only: data.py reads, logic.py builds the
-tables.
+masked. Kasho Ops' own sessions are left out unless the sidebar switch shows them. The
+session to act on is picked by selecting its row in the sessions table; actions go through
+collectors/actions/signal.py, which acts only on client sessions, never on this process's
+own, and audits every attempt. Layout only: data.py reads, logic.py builds the tables.
 """
 
 from __future__ import annotations
@@ -14,14 +16,23 @@ from __future__ import annotations
 from datetime import datetime
 
 import streamlit as st
+from streamlit.elements.lib.column_types import ColumnConfig
 
 from collectors.actions.signal import ActionRequest, ActionResult, perform
 from collectors.core.connections import own_backend_pids
 from collectors.core.errors import StoreUnavailable, TargetBusy, TargetUnavailable
 from collectors.live.activity import ActivitySnapshot, Session, blocking_forest
-from dashboard.core import auth
+from dashboard.core import auth, store
 from dashboard.core.context import current
+from dashboard.core.loading import cached_figure, read_together
+from dashboard.core.panels import chart_panel, hidden_caption
 from dashboard.core.plain import md
+from dashboard.core.timeseries import empty_reason
+from dashboard.features import active_sessions
+from dashboard.features.active_sessions import charts as ash_charts
+from dashboard.features.active_sessions import data as ash_data
+from dashboard.features.active_sessions import logic as ash
+from dashboard.features.active_sessions.layout import statements_panel
 from dashboard.features.activity import data as activity_data
 from dashboard.features.activity import logic as tables
 
@@ -31,6 +42,7 @@ PENDING_KEY = "activity_pending_action"  # (action, pid, backend_start) while co
 VERBS = {"cancel": "Cancel the query of", "terminate": "Terminate"}
 
 ctx = current()
+x_range = (ctx.start, ctx.end)
 st.title("Activity now")
 st.caption(f"**{md(ctx.target)}** · read live from the server, not the store · literals in "
            "query text are masked")
@@ -41,11 +53,25 @@ paused = controls[0].toggle("Pause", key="activity_paused",
 show_idle = controls[1].toggle("Idle sessions", key="activity_show_idle",
                                help="Also list sessions in state idle")
 
-SECONDS = st.column_config.NumberColumn(format="%.1f s")
+def seconds_column(label: str) -> ColumnConfig:
+    return st.column_config.NumberColumn(label, format="%.1f s", width=90)
+
+
+# Every column wide enough for its usual values; the query takes the rest and the table
+# scrolls sideways (pid pinned) when the page is narrow.
 SESSION_CONFIG = {
-    "pid": st.column_config.NumberColumn(format="%d", width="small"),
-    "query age (s)": SECONDS, "xact age (s)": SECONDS, "state age (s)": SECONDS,
-    "query": st.column_config.TextColumn(width="large"),
+    "pid": st.column_config.NumberColumn(format="%d", width=70, pinned=True),
+    "database": st.column_config.TextColumn(width=110),
+    "role": st.column_config.TextColumn(width=130),
+    "application": st.column_config.TextColumn(width=170),
+    "client": st.column_config.TextColumn(width=110),
+    "state": st.column_config.TextColumn(width=140),
+    "wait": st.column_config.TextColumn(width=170),
+    "query age (s)": seconds_column("query age"), "xact age (s)": seconds_column("xact age"),
+    "state age (s)": seconds_column("state age"),
+    "blocked by": st.column_config.TextColumn(width=90),
+    "statement": st.column_config.TextColumn(width=200),
+    "query": st.column_config.TextColumn(width=480),
 }
 
 
@@ -56,15 +82,21 @@ def live_view() -> None:
     except (TargetUnavailable, TargetBusy) as exc:
         st.error(md(exc), icon=":material/link_off:")
         return
-    counts = tables.activity_counts(snapshot)
-    tiles = st.columns(4)
-    tiles[0].metric("Client sessions", f"{counts.sessions:d} / {counts.max_connections:d}",
-                    border=True, help="Client backends now against max_connections, "
-                                      f"{counts.kasho_ops:d} of them Kasho Ops' own (including "
-                                      "the one that read this, not listed below)")
-    tiles[1].metric("Active", int(counts.active), border=True)
-    tiles[2].metric("Idle in transaction", int(counts.idle_in_transaction), border=True)
-    tiles[3].metric("Waiting on a lock", int(counts.waiting_on_lock), border=True)
+    counts = tables.activity_counts(snapshot, ctx.own, ctx.show_own)
+    use = counts.utilization
+    tiles = st.columns(5)
+    tiles[0].metric("Connections, now", md(use.tile_value), md(use.tile_delta), use.color,
+                    border=True, delta_arrow="off",
+                    help=md(use.tile_help(counts.kasho_ops)) + " (the session that read this "
+                    "is one, not listed below)")
+    tiles[1].metric("Active, now", int(counts.active), border=True,
+                    help="Sessions running a statement at this instant: short statements "
+                    "rarely show here; the average beside it counts every second")
+    tiles[2].metric("Active, average", md(average_active), border=True,
+                    help="Average active sessions in the latest stored interval, from one "
+                    "pg_stat_activity sample per second")
+    tiles[3].metric("Idle in transaction, now", int(counts.idle_in_transaction), border=True)
+    tiles[4].metric("Waiting on a lock, now", int(counts.waiting_on_lock), border=True)
     refresh = "paused" if paused else f"refreshing every {REFRESH_SECONDS} s"
     st.caption(f"As of {snapshot.taken_at:%H:%M:%S} UTC · {refresh}")
 
@@ -72,30 +104,80 @@ def live_view() -> None:
     forest = blocking_forest(snapshot.sessions)
     if forest:
         st.dataframe(tables.blocking_tree_table(forest), hide_index=True, width="stretch",
-                     column_config={"for (s)": SECONDS,
-                                    "query": st.column_config.TextColumn(width="large")})
+                     placeholder="—", column_config={
+                         "session": st.column_config.TextColumn(width=220),
+                         "for (s)": seconds_column("for"),
+                         "application": st.column_config.TextColumn(width=170),
+                         "query": st.column_config.TextColumn(width=480)})
         st.caption("Roots are the sessions everyone waits behind; end the root's "
                    "transaction (or the root itself) to release the chain.")
     else:
         st.success("No session is waiting for a lock.", icon=":material/check_circle:")
 
     st.subheader("Sessions")
-    table = tables.sessions_table(snapshot, show_idle)
+    table, hidden = tables.sessions_table(snapshot, show_idle, ctx.own, ctx.show_own)
     actions_on = ctx.config.dashboard.actions_enabled and auth.allowed("cancel")
     height = min(38 + 35 * max(len(table), 1), 600)
     if actions_on:
         event = st.dataframe(table, hide_index=True, width="stretch",
-                             column_config=SESSION_CONFIG, height=height,
+                             column_config=SESSION_CONFIG, height=height, placeholder="—",
                              key=tables.selection_key(table), on_select="rerun",
                              selection_mode="single-row")
     else:
         st.dataframe(table, hide_index=True, width="stretch", column_config=SESSION_CONFIG,
-                     height=height)
-    st.caption("Click a column header to sort. Oldest transactions first."
+                     height=height, placeholder="—")
+    st.caption("Click a column header to sort. Oldest transactions first; “—”: no query "
+               "running, or no transaction open."
                + (" Select a row to cancel or terminate that session (pause first: a refresh "
                   "that reorders the list clears the selection)." if actions_on else ""))
+    hidden_caption(hidden, "session")
     if actions_on:
         session_actions(tables.selected_session(snapshot, table, event.selection.rows))
+
+
+def history_view() -> None:
+    """Average active sessions over the sidebar's range, and who they were running."""
+    st.subheader(f"Average active sessions {md(ctx.range_words)}")
+    dsn = ctx.config.store.dsn
+    try:
+        loaded = read_together({
+            "collection": lambda: store.collection_for(ctx, active_sessions.GROUP),
+            "frame": lambda: ash_data.session_seconds(
+                dsn, ctx.target, ctx.start, ctx.end, ctx.bucket_for(active_sessions.GROUP),
+                "wait event type", ctx.own),
+            "top": lambda: ash_data.top_statements(dsn, ctx.target, ctx.start, ctx.end,
+                                                   ctx.own),
+        })
+        collection, frame, top = loaded["collection"], loaded["frame"], loaded["top"]
+    except StoreUnavailable as exc:
+        st.error(md(exc), icon=":material/cloud_off:")
+        return
+    active = ash.average_active_sessions(frame, collection, ctx.show_own)
+    left, right = st.columns([3, 2])
+    with left:
+        chart_panel(cached_figure(ash_charts.active_sessions_figure, active.wide,
+                                  collection.chart_gaps(), "By wait event type", x_range),
+            empty_reason(collection, "active sessions", ctx.range_words,
+                         active.hidden_session_seconds > 0))
+    with right, st.container(border=True):
+        table, hidden = ash.statements_table(top, ctx.own, ctx.show_own,
+                                             collection.window_seconds, limit=8)
+        statements_panel(table, hidden,
+                         empty_reason(collection, "active statements", ctx.range_words),
+                         statement_width=170)
+
+
+def latest_average_active() -> str:
+    """The latest stored interval's average active sessions, for the tile beside "now"."""
+    try:
+        collection = store.collection_for(ctx, active_sessions.GROUP)
+        if collection.last_at is None or collection.last_at <= ctx.start:
+            return "—"
+        frame = ash_data.interval_average(ctx.config.store.dsn, ctx.target,
+                                          collection.last_at, ctx.own)
+    except StoreUnavailable:
+        return "—"
+    return f"{ash.latest_average(frame, ctx.show_own):.2f}"
 
 
 def session_actions(session: Session | None) -> None:
@@ -189,5 +271,7 @@ def actions_panel() -> None:
         st.dataframe(audit, hide_index=True, width="stretch")
 
 
+average_active = latest_average_active()
 live_view()
+history_view()
 actions_panel()

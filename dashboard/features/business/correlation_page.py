@@ -30,9 +30,9 @@ if ctx.config.target(ctx.target).business_dsn is None:
 try:
     found = data.business(ctx)
     args = (ctx.config.store.dsn, ctx.target, ctx.start, ctx.end, found.bucket)
-    commits = transaction_rates(overview_data.database_stats(*args))
+    commits = transaction_rates(overview_data.database_stats(*args, ctx.own, ctx.show_own))
     statements = data.payment_statements(*args)
-    locks = lock_data.lock_history(*args)
+    locks = lock_data.lock_history(*args, ctx.own, ctx.show_own)
 except StoreUnavailable as exc:
     st.error(md(exc), icon=":material/cloud_off:")
     st.stop()

@@ -1,89 +1,43 @@
-"""Connections page logic (pure): the utilization rule (in use against max_connections minus
-reserved slots) and the breakdown and idle-in-transaction tables."""
+"""Connections page logic (pure): the headline tiles, the breakdown and idle-in-transaction
+tables, and the frames the charts draw, with Kasho Ops' own sessions left out unless shown.
+Connection use against the usable slots is the shared rule of dashboard/core/utilization.py.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 import pandas as pd
 
-# Share of the connections ordinary roles may use (max_connections minus the reserved
-# slots) at which the pages warn, and at which they call the pool nearly exhausted.
-WARN_PERCENT = 75.0
-CRITICAL_PERCENT = 90.0
+from dashboard.core.figures import DeltaColor
+from dashboard.core.timeseries import Collection, complete_wide
+from dashboard.core.units import format_seconds
+from dashboard.core.utilization import Utilization
 
-
-# -- connections ----------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Utilization:
-    """Connection use at one sample, against the slots ordinary roles may take."""
-
-    collected_at: datetime
-    client_connections: int
-    max_connections: int
-    reserved_connections: int
-
-    @property
-    def usable(self) -> int:
-        return max(self.max_connections - self.reserved_connections, 1)
-
-    @property
-    def percent(self) -> float:
-        return 100.0 * self.client_connections / self.usable
-
-    @property
-    def level(self) -> str:
-        if self.percent >= CRITICAL_PERCENT:
-            return "critical"
-        return "warning" if self.percent >= WARN_PERCENT else "ok"
-
-    def message(self) -> str:
-        free = self.usable - self.client_connections
-        text = (f"{self.client_connections} of {self.usable} connections in use "
-                f"({self.percent:.0f} %); {max(free, 0)} left before new sessions are "
-                f"refused (max_connections {self.max_connections} minus "
-                f"{self.reserved_connections} reserved)")
-        if self.level == "critical":
-            return ("Connection pool nearly exhausted: " + text + ". Look for idle-in-"
-                    "transaction sessions and the application holding the most connections.")
-        if self.level == "warning":
-            return "Connections running high: " + text + "."
-        return text + "."
-
-
-def latest_utilization(limits: pd.DataFrame) -> Utilization | None:
-    """From connection_limits rows (collected_at, max_connections, reserved_connections,
-    client_connections): the latest sample."""
-    if limits.empty:
-        return None
-    row = limits.sort_values("collected_at").iloc[-1]
-    return Utilization(pd.Timestamp(row["collected_at"]).to_pydatetime(),
-                       round(float(row["client_connections"])),
-                       round(float(row["max_connections"])),
-                       round(float(row["reserved_connections"])))
+BREAKDOWN_COLUMNS = ["connections", "share %", "waiting"]
 
 
 def breakdown_table(latest: pd.DataFrame, column: str) -> pd.DataFrame:
-    """The latest sample's connections per value of `column`, largest first, with shares."""
+    """The latest sample's connections per value of `column`, largest first, with shares
+    and how many wait for a lock."""
     if latest.empty:
-        return pd.DataFrame(columns=[column, "connections", "share %", "waiting on lock"])
+        return pd.DataFrame(columns=[column, *BREAKDOWN_COLUMNS])
     table = latest.groupby(column, as_index=False).agg(
         connections=("connections", "sum"), waiting=("waiting_on_lock", "sum"))
     table["share %"] = 100.0 * table["connections"] / table["connections"].sum()
-    table = table.rename(columns={"waiting": "waiting on lock"})
     return table.sort_values(["connections", column], ascending=[False, True]).reset_index(
-        drop=True)[[column, "connections", "share %", "waiting on lock"]]
+        drop=True)[[column, *BREAKDOWN_COLUMNS]]
+
+
+IDLE_COLUMNS = ["database", "role", "application", "client", "aborted", "sessions",
+                "longest idle (s)"]
 
 
 def idle_in_transaction_table(latest: pd.DataFrame) -> pd.DataFrame:
     """Sessions idle in a transaction at the latest sample, by who holds them, the
     longest-held first."""
-    columns = ["database", "role", "application", "client", "aborted", "sessions",
-               "longest idle (s)"]
     if latest.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=IDLE_COLUMNS)
     idle = latest[latest["state"].str.startswith("idle in transaction")]
     table = pd.DataFrame({
         "database": idle["datname"], "role": idle["usename"],
@@ -93,9 +47,73 @@ def idle_in_transaction_table(latest: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values("longest idle (s)", ascending=False).reset_index(drop=True)
 
 
-# -- locks history --------------------------------------------------------------------------
+def visible_sessions(latest: pd.DataFrame, show_own: bool) -> pd.DataFrame:
+    """The latest sample's rows to show (store.connection_use adds the `own` column)."""
+    if latest.empty or show_own:
+        return latest
+    return latest[~latest["own"].astype(bool)]
 
 
-# -- activity now ---------------------------------------------------------------------------
+def breakdown_on_grid(frame: pd.DataFrame, collection: Collection,
+                      show_own: bool) -> pd.DataFrame:
+    """Mean connections per bucket and series (data.connections_by), ours left out unless
+    shown, on the window's grid."""
+    if not frame.empty and not show_own:
+        frame = frame[~frame["own"].astype(bool)]
+    wide = (frame.pivot_table(index="collected_at", columns="series", values="connections",
+                              aggfunc="sum") if not frame.empty else pd.DataFrame())
+    return complete_wide(wide, collection)
 
 
+def use_on_grid(limits: pd.DataFrame, collection: Collection) -> pd.DataFrame:
+    """client_connections and usable per bucket (data.connection_limits), gaps NaN."""
+    if limits.empty:
+        return complete_wide(pd.DataFrame(columns=["client_connections", "usable"]),
+                             collection, found_nothing_is_zero=False)
+    wide = pd.DataFrame({
+        "client_connections": limits["client_connections"].to_numpy(),
+        "usable": (limits["max_connections"] - limits["reserved_connections"]).to_numpy()},
+        index=pd.DatetimeIndex(pd.to_datetime(limits["collected_at"], utc=True)))
+    return complete_wide(wide, collection, found_nothing_is_zero=False)
+
+
+def ages_on_grid(ages: pd.DataFrame, collection: Collection) -> pd.DataFrame:
+    """The oldest ages per bucket (data.session_ages), gaps NaN; a run that found no
+    session is an age of 0."""
+    columns = ["longest_transaction_seconds", "longest_query_seconds",
+               "longest_idle_in_transaction_seconds"]
+    wide = (ages.set_index(pd.DatetimeIndex(pd.to_datetime(ages["collected_at"], utc=True)))
+            [columns] if not ages.empty else pd.DataFrame(columns=columns))
+    return complete_wide(wide, collection)
+
+
+@dataclass(frozen=True)
+class Tile:
+    label: str
+    value: str
+    delta: str | None = None
+    delta_color: DeltaColor = "off"
+    help: str | None = None
+
+
+def tiles(utilization: Utilization, own_sessions: int, idle: pd.DataFrame,
+          latest: pd.DataFrame, ages: pd.DataFrame) -> list[Tile]:
+    """The four headline tiles, at the latest sample."""
+    latest_ages = ages.sort_values("collected_at").iloc[-1] if not ages.empty else None
+    return [
+        Tile("In use, latest", utilization.tile_value, utilization.tile_delta,
+             utilization.color, utilization.tile_help(own_sessions)),
+        Tile("Idle in transaction, latest", f"{int(idle['sessions'].sum())}",
+             f"longest {format_seconds(idle['longest idle (s)'].max())}" if not idle.empty
+             else None, "off",
+             "Sessions holding a transaction open without running a query, at the latest "
+             "sample: they keep locks and hold back vacuum"),
+        Tile("Waiting on a lock, latest",
+             f"{int(latest['waiting_on_lock'].sum())}" if not latest.empty else "—", None,
+             "off", "Client backends waiting for a heavyweight lock at the latest sample; see "
+             "the Locks and Activity pages"),
+        Tile("Oldest transaction, latest",
+             format_seconds(latest_ages["longest_transaction_seconds"])
+             if latest_ages is not None else "—", None, "off",
+             "Age of the oldest open transaction at the latest sample in the range"),
+    ]

@@ -1,29 +1,32 @@
-"""Connections page (/connections): use against the limit over time, the breakdown by
+"""Connections page (/connections): use against the usable limit over time, the breakdown by
 state, application, role, database or client, sessions idle in a transaction and the oldest
-ages; beside them the pools of every PgBouncer in front of the server (pooling.py). A
-pgbouncer target shows its pools only. Layout only: data.py reads, logic.py and charts.py
-turn the frames into tables and charts."""
+ages, with Kasho Ops' own sessions left out unless the sidebar switch shows them; beside them
+the pools of every PgBouncer in front of the server (pooling.py). A pgbouncer target shows its
+pools only. Layout only: data.py reads, logic.py and charts.py turn the frames into tables
+and charts."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from collectors.core.errors import StoreUnavailable
+from dashboard.core import store
 from dashboard.core.context import current
-from dashboard.core.figures import DeltaColor
-from dashboard.core.plain import chart, md
-from dashboard.core.units import format_interval, format_seconds
-from dashboard.features.connections import charts, data
-from dashboard.features.connections import logic as tables
+from dashboard.core.loading import cached_figure, read_together
+from dashboard.core.panels import chart_panel, hidden_caption
+from dashboard.core.plain import md
+from dashboard.core.timeseries import empty_reason
+from dashboard.core.units import format_interval
+from dashboard.features.connections import charts, data, logic
 from dashboard.features.connections.pooling import poolers_for, render_pooler
 from dashboard.features.overview import data as overview_data
 
 BREAKDOWN_PARAM = "by"
-LEVEL_COLORS: dict[str, DeltaColor] = {"critical": "red", "warning": "orange"}
 
 ctx = current()
 x_range = (ctx.start, ctx.end)
 args = (ctx.config.store.dsn, ctx.target, ctx.start, ctx.end)
+bucket = ctx.bucket_for("connections")
 st.title("Connections")
 st.caption(f"**{md(ctx.target)}** · {ctx.range_label} · "
            f"{ctx.start:%Y-%m-%d %H:%M} → {ctx.end:%Y-%m-%d %H:%M} UTC")
@@ -36,19 +39,26 @@ if any(p.name == ctx.target for p in poolers):  # a pgbouncer target: its pools 
         st.error(md(exc), icon=":material/cloud_off:")
     st.stop()
 
+hidden_databases = () if ctx.show_own else tuple(sorted(ctx.own.databases))
 try:
-    limits = overview_data.connection_limits(*args, ctx.bucket_seconds)
-    latest_limits = data.latest_limits(*args)
-    latest = data.latest_connections(*args)
-    ages = data.session_ages(*args, ctx.bucket_seconds)
+    loaded = read_together({
+        "use": lambda: store.connection_use(ctx),
+        "collection": lambda: store.collection_for(ctx, "connections"),
+        "limits collection": lambda: store.collection_for(ctx, "connection_limits", bucket),
+        "ages collection": lambda: store.collection_for(ctx, "session_ages", bucket),
+        "limits": lambda: overview_data.connection_limits(*args, bucket),
+        "ages": lambda: data.session_ages(*args, bucket, hidden_databases),
+    })
+    utilization, latest, own_sessions = loaded["use"]
+    collection, limits_collection = loaded["collection"], loaded["limits collection"]
+    ages_collection, limits, ages = loaded["ages collection"], loaded["limits"], loaded["ages"]
 except StoreUnavailable as exc:
     st.error(md(exc), icon=":material/cloud_off:")
     st.stop()
 
-utilization = tables.latest_utilization(latest_limits)
 if utilization is None:
-    st.info(f"No connection samples for {md(ctx.target)} in the {ctx.range_label.lower()} — is "
-            "`kasho-ops collect` running?", icon=":material/hourglass_empty:")
+    st.info(md(empty_reason(limits_collection, "connection samples", ctx.range_words)),
+            icon=":material/hourglass_empty:")
     st.stop()
 
 if utilization.level == "critical":
@@ -56,35 +66,23 @@ if utilization.level == "critical":
 elif utilization.level == "warning":
     st.warning(md(utilization.message()), icon=":material/warning:")
 
-idle = tables.idle_in_transaction_table(latest)
-latest_ages = ages.sort_values("collected_at").iloc[-1] if not ages.empty else None
-tiles = st.columns(4)
-tiles[0].metric("In use", f"{utilization.client_connections:d} / {utilization.usable:d}",
-                f"{utilization.percent:.0f} % of the limit", delta_arrow="off", border=True,
-                delta_color=LEVEL_COLORS.get(utilization.level, "green"),
-                help="Client backends at the latest sample against max_connections minus "
-                     "the reserved slots, which ordinary roles cannot use")
-tiles[1].metric("Idle in transaction", f"{int(idle['sessions'].sum())}",
-                (f"longest {format_seconds(idle['longest idle (s)'].max())}"
-                 if not idle.empty else None), delta_arrow="off", delta_color="off",
-                border=True, help="Sessions holding a transaction open without running a "
-                                  "query, at the latest sample: they keep locks and hold "
-                                  "back vacuum")
-tiles[2].metric("Waiting on a lock", f"{int(latest['waiting_on_lock'].sum())}" if not
-                latest.empty else "—", border=True,
-                help="Client backends waiting for a heavyweight lock at the latest sample; "
-                     "see the Locks and Activity pages")
-tiles[3].metric("Oldest transaction",
-                format_seconds(latest_ages["longest_transaction_seconds"])
-                if latest_ages is not None else "—", border=True,
-                help="Age of the oldest open transaction at the latest sample in range")
-st.caption(f"Latest sample {utilization.collected_at:%Y-%m-%d %H:%M:%S} UTC · limit "
+shown = logic.visible_sessions(latest, ctx.show_own)
+idle = logic.idle_in_transaction_table(shown)
+for place, tile in zip(st.columns(4), logic.tiles(utilization, own_sessions, idle, shown, ages),
+                       strict=True):
+    place.metric(md(tile.label), md(tile.value), md(tile.delta) if tile.delta else None,
+                 tile.delta_color, help=md(tile.help) if tile.help else None,
+                 border=True, delta_arrow="off")
+st.caption(f"Latest sample {utilization.collected_at:%Y-%m-%d %H:%M:%S} UTC · usable "
            f"{utilization.usable:d} = max_connections {utilization.max_connections:d} − "
            f"{utilization.reserved_connections:d} reserved · charts in "
-           f"{format_interval(ctx.bucket_seconds)} buckets")
+           f"{format_interval(bucket)} buckets")
+if not ctx.show_own:
+    hidden_caption(own_sessions, "session")
 
-with st.container(border=True):
-    chart(charts.utilization_figure(limits, x_range))
+chart_panel(cached_figure(charts.utilization_figure, logic.use_on_grid(limits, limits_collection),
+                          limits_collection.chart_gaps(), x_range),
+            empty_reason(limits_collection, "connection samples", ctx.range_words))
 
 st.subheader("Breakdown")
 breakdowns = list(data.BREAKDOWNS)
@@ -94,20 +92,29 @@ breakdown = st.segmented_control(
     key="connections_breakdown") or "state"
 if st.query_params.get(BREAKDOWN_PARAM) != breakdown:
     st.query_params[BREAKDOWN_PARAM] = breakdown
-over_time = data.connections_by(*args, ctx.bucket_seconds, breakdown)
-column = data.BREAKDOWNS[breakdown]
+try:
+    over_time = data.connections_by(*args, bucket, breakdown, ctx.own)
+except StoreUnavailable as exc:
+    st.error(md(exc), icon=":material/cloud_off:")
+    st.stop()
+by_column = data.BREAKDOWNS[breakdown]
 left, right = st.columns([3, 2])
-with left.container(border=True):
-    figure = charts.breakdown_figure(over_time, f"Connections by {breakdown}", x_range)
-    if figure is None:
-        st.info("No connections samples in range.", icon=":material/bar_chart:")
-    else:
-        chart(figure)
+with left:
+    wide = logic.breakdown_on_grid(over_time, collection, ctx.show_own)
+    chart_panel(cached_figure(charts.breakdown_figure, wide, collection.chart_gaps(),
+                              f"Connections by {breakdown}", x_range),
+                empty_reason(collection, "connections", ctx.range_words,
+                             all_hidden=own_sessions > 0 and shown.empty))
 with right:
     st.caption(f"At the latest sample, by {md(breakdown)}")
-    st.dataframe(tables.breakdown_table(latest, column), hide_index=True, width="stretch",
-                 column_config={column: st.column_config.TextColumn(breakdown),
-                                "share %": st.column_config.NumberColumn(format="%.0f %%")})
+    st.dataframe(logic.breakdown_table(shown, by_column), hide_index=True, width="stretch",
+                 placeholder="—", column_config={
+                     by_column: st.column_config.TextColumn(breakdown, width="medium"),
+                     "connections": st.column_config.NumberColumn(width="small"),
+                     "share %": st.column_config.NumberColumn(format="%.0f %%",
+                                                              width="small"),
+                     "waiting": st.column_config.NumberColumn(
+                         width="small", help="Of them, waiting for a lock")})
 
 st.subheader("Idle in transaction and oldest ages")
 left, right = st.columns(2)
@@ -117,14 +124,13 @@ with left:
                    icon=":material/check_circle:")
     else:
         st.caption("Sessions idle in a transaction at the latest sample, longest first")
-        st.dataframe(idle, hide_index=True, width="stretch", column_config={
-            "longest idle (s)": st.column_config.NumberColumn(format="%.0f s")})
-with right.container(border=True):
-    figure = charts.session_ages_figure(ages, x_range)
-    if figure is None:
-        st.info("No session_ages samples in range.", icon=":material/bar_chart:")
-    else:
-        chart(figure)
+        st.dataframe(idle, hide_index=True, width="stretch", placeholder="—", column_config={
+            "longest idle (s)": st.column_config.NumberColumn("longest idle", format="%.0f s")})
+with right:
+    chart_panel(cached_figure(charts.session_ages_figure,
+                              logic.ages_on_grid(ages, ages_collection),
+                              ages_collection.chart_gaps(), x_range),
+                empty_reason(ages_collection, "session ages", ctx.range_words))
 
 for pooler in poolers:
     try:

@@ -1,74 +1,82 @@
 """Locks page (/locks): lock waits over time and every stored wait, so a past incident can
-be reconstructed (who waited for what, behind which root blocker); wait events; deadlocks,
-conflicts, rollbacks and temp files per database; prepared transactions. Layout only:
-data.py reads, logic.py and charts.py shape it."""
+be reconstructed (who waited for what, behind which root blocker); average active sessions
+by wait event type; deadlocks, conflicts, rollbacks and temp files per database; prepared
+transactions. Kasho Ops' own waits and store database are left out unless the sidebar switch
+shows them. Layout only: data.py reads, logic.py and charts.py shape it."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from collectors.core.errors import StoreUnavailable
+from dashboard.core import store
 from dashboard.core.context import current
+from dashboard.core.loading import cached_figure, read_together
+from dashboard.core.panels import chart_panel, hidden_caption
 from dashboard.core.plain import chart, md
-from dashboard.core.units import format_bytes, format_interval, format_seconds
-from dashboard.features.locks import charts, data
-from dashboard.features.locks import logic as tables
+from dashboard.core.timeseries import empty_reason
+from dashboard.core.units import format_bytes, format_interval
+from dashboard.features import active_sessions
+from dashboard.features.active_sessions import charts as ash_charts
+from dashboard.features.active_sessions import data as ash_data
+from dashboard.features.active_sessions import logic as ash
+from dashboard.features.locks import charts, data, logic
 
 ctx = current()
 x_range = (ctx.start, ctx.end)
 args = (ctx.config.store.dsn, ctx.target, ctx.start, ctx.end)
+bucket = ctx.bucket_for("lock_waits")
 st.title("Locks")
 st.caption(f"**{md(ctx.target)}** · {ctx.range_label} · "
            f"{ctx.start:%Y-%m-%d %H:%M} → {ctx.end:%Y-%m-%d %H:%M} UTC · "
-           f"{format_interval(ctx.bucket_seconds)} buckets")
+           f"{format_interval(bucket)} buckets")
 
 try:
-    history = data.lock_history(*args, ctx.bucket_seconds)
-    waits = data.lock_waits(*args)
-    waits_by_event = data.wait_events(*args, ctx.bucket_seconds)
-    events = data.database_events(*args, ctx.bucket_seconds)
-    prepared = data.prepared_transactions(*args)
+    loaded = read_together({
+        "locks": lambda: store.collection_for(ctx, "lock_waits"),
+        "stats": lambda: store.collection_for(ctx, "database_stats"),
+        "ash": lambda: store.collection_for(ctx, active_sessions.GROUP),
+        "history": lambda: data.lock_history(*args, bucket, ctx.own, ctx.show_own),
+        "waits": lambda: data.lock_waits(*args, ctx.own),
+        "ash frame": lambda: ash_data.session_seconds(
+            *args, ctx.bucket_for(active_sessions.GROUP), "wait event type", ctx.own),
+        "events": lambda: data.database_events(*args, ctx.bucket_for("database_stats")),
+        "prepared": lambda: data.prepared_transactions(*args),
+    })
+    lock_collection, stats_collection = loaded["locks"], loaded["stats"]
+    ash_collection, history, waits = loaded["ash"], loaded["history"], loaded["waits"]
+    ash_frame, events, prepared = loaded["ash frame"], loaded["events"], loaded["prepared"]
 except StoreUnavailable as exc:
     st.error(md(exc), icon=":material/cloud_off:")
     st.stop()
 
-if history.empty and waits_by_event.empty and events.empty:
-    st.info(f"No lock or wait samples for {md(ctx.target)} in the {ctx.range_label.lower()} — is "
-            "`kasho-ops collect` running?", icon=":material/hourglass_empty:")
+if lock_collection.never_collected and stats_collection.never_collected:
+    st.info(f"No lock or wait samples for {md(ctx.target)} yet — is `kasho-ops collect` running?",
+            icon=":material/hourglass_empty:")
     st.stop()
 
-totals = tables.database_event_totals(events)
-tiles = st.columns(4)
-tiles[0].metric("Most sessions waiting", f"{history['blocked_sessions'].max():.0f}"
-                if not history.empty else "—", border=True,
-                help="The most sessions waiting for a lock at one sample in the range")
-tiles[1].metric("Longest lock wait", format_seconds(history["longest_wait_seconds"].max())
-                if not history.empty else "—", border=True,
-                help="The longest wait seen at a sample in the range")
-tiles[2].metric("Deadlocks", f"{totals['deadlocks'].sum():.0f}" if not totals.empty else "—",
-                border=True, help="Deadlocks the server detected in the range, all databases")
-if prepared.empty:
-    tiles[3].metric("Prepared transactions", "—", border=True)
-else:
-    latest = prepared.iloc[0]
-    tiles[3].metric("Prepared transactions", f"{latest['prepared']:.0f}",
-                    f"oldest {format_seconds(latest['oldest_seconds'])}"
-                    if latest["prepared"] else None,
-                    delta_color="orange" if latest["prepared"] else "off", delta_arrow="off",
-                    border=True, help="Two-phase transactions waiting for COMMIT/ROLLBACK "
-                    "PREPARED at the latest sample: they hold locks and the xmin horizon, "
-                    f"and survive restarts (max_prepared_transactions "
-                    f"{latest['max_prepared_transactions']:.0f})")
+events, hidden_databases = logic.visible_events(events, ctx.own.databases, ctx.show_own)
+waits, hidden_waits = logic.visible_waits(waits, ctx.show_own)
+totals = logic.database_event_totals(events)
+for column, tile in zip(st.columns(4), logic.tiles(history, totals, prepared,
+                                                   ctx.range_phrase), strict=True):
+    column.metric(md(tile.label), md(tile.value), md(tile.delta) if tile.delta else None,
+                  tile.delta_color, help=md(tile.help) if tile.help else None,
+                  border=True, delta_arrow="off")
 
+active = ash.average_active_sessions(ash_frame, ash_collection, ctx.show_own)
 left, right = st.columns(2)
-for column, figure, what in ((left, charts.lock_history_figure(history, x_range), "lock_waits"),
-                             (right, charts.wait_events_figure(waits_by_event, x_range),
-                              "wait_events")):
-    with column.container(border=True):
-        if figure is None:
-            st.info(f"No {what} samples in range.", icon=":material/bar_chart:")
-        else:
-            chart(figure)
+with left:
+    chart_panel(cached_figure(charts.lock_history_figure,
+                              logic.history_on_grid(history, lock_collection),
+                              lock_collection.chart_gaps(), x_range),
+                empty_reason(lock_collection, "lock wait samples", ctx.range_words))
+with right:
+    chart_panel(cached_figure(
+        ash_charts.active_sessions_figure, active.wide, ash_collection.chart_gaps(),
+        "Average active sessions by wait event type", x_range),
+        empty_reason(ash_collection, "active sessions", ctx.range_words,
+                     active.hidden_session_seconds > 0))
 
 st.subheader("Lock waits in the range")
 if waits.empty:
@@ -77,14 +85,21 @@ if waits.empty:
 else:
     st.caption("Every stored wait, newest sample first (up to 1000). Depth 1 waits directly "
                "on the root blocker; no query text is stored.")
-    st.dataframe(tables.lock_waits_table(waits), hide_index=True, width="stretch",
-                 column_config={"wait (s)": st.column_config.NumberColumn(format="%.1f s"),
-                                "pid": st.column_config.NumberColumn(format="%d")})
+    st.dataframe(logic.lock_waits_table(waits), hide_index=True, width="stretch",
+                 placeholder="—", column_config={
+                     "wait (s)": st.column_config.NumberColumn("wait", format="%.1f s"),
+                     "pid": st.column_config.NumberColumn(format="%d", width="small"),
+                     "depth": st.column_config.NumberColumn(width="small"),
+                     "root blocker": st.column_config.TextColumn(width="medium"),
+                     "waits for": st.column_config.TextColumn(width="medium")})
+hidden_caption(hidden_waits, "lock wait")
 
 st.subheader("Deadlocks, conflicts, rollbacks and temp files")
 left, right = st.columns(2)
 with left.container(border=True):
-    figure = charts.database_events_figure(events, x_range)
+    figure = cached_figure(charts.database_events_figure,
+                           logic.events_on_grid(events, stats_collection),
+                           stats_collection.chart_gaps(), x_range)
     if figure is None:
         st.success("No deadlocks or recovery conflicts in the range.",
                    icon=":material/check_circle:")
@@ -93,4 +108,6 @@ with left.container(border=True):
 with right:
     st.caption("Per database over the range")
     shown = totals.assign(**{"temp bytes": totals["temp bytes"].map(format_bytes)})
-    st.dataframe(shown, hide_index=True, width="stretch")
+    st.dataframe(shown, hide_index=True, width="stretch", placeholder="—")
+    hidden_caption(hidden_databases, "database (the metrics store)",
+                   "databases (the metrics store)")

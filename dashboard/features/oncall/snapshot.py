@@ -1,7 +1,8 @@
 """The incident snapshot: one self-contained HTML file about a target around a moment, to
 attach to an incident ticket: the alerts, what changed, activity history (connections,
-transactions, session ages, lock waits, wait events), the locks waited for, the top
-statements and Kasho's business numbers, with the charts the dashboard draws (plotly's
+transactions, session ages, lock waits, average active sessions by wait event type), the
+locks waited for, the top statements and Kasho's business numbers (Kasho Ops' own sessions
+and statements left out, as the pages do by default), with the charts the dashboard draws (plotly's
 JavaScript inlined once, so the file opens offline).
 
 `build_snapshot` reads the store through the features' own readers and chart builders; every
@@ -26,16 +27,24 @@ from collectors.alerts.rules import load_rules
 from collectors.core.config import Config
 from collectors.core.redact import Secret
 from collectors.core.sqltext import mask_literals, statement_title
+from dashboard.core.own import OwnActivity, own_activity
 from dashboard.core.plain import plain_figure
-from dashboard.core.store import read_frame
+from dashboard.core.store import collection_in, read_frame
 from dashboard.core.units import format_seconds
+from dashboard.features import active_sessions
+from dashboard.features.active_sessions import charts as ash_charts
+from dashboard.features.active_sessions import data as ash_data
+from dashboard.features.active_sessions import logic as ash
 from dashboard.features.connections import charts as connection_charts
 from dashboard.features.connections import data as connection_data
+from dashboard.features.connections import logic as connection_logic
 from dashboard.features.locks import charts as lock_charts
 from dashboard.features.locks import data as lock_data
+from dashboard.features.locks import logic as lock_logic
 from dashboard.features.oncall import charts, data, logic
 from dashboard.features.overview import charts as overview_charts
 from dashboard.features.overview import data as overview_data
+from dashboard.features.overview import logic as overview_logic
 from dashboard.features.queries import data as query_data
 
 TOP_STATEMENTS = 15
@@ -148,11 +157,13 @@ def _alerts_table(views: Sequence[Any]) -> pd.DataFrame:
                  "resolved", "triggering value", "threshold", "detail", "acknowledged by"])
 
 
-def _top_statements(config: Config, window: SnapshotWindow) -> pd.DataFrame:
+def _top_statements(config: Config, window: SnapshotWindow, own: OwnActivity) -> pd.DataFrame:
     dsn = config.store.dsn
     totals = query_data.statement_totals(dsn, window.target,
-                                         query_data.plan_window(window.start, window.end))
+                                         query_data.plan_window(window.start, window.end), own)
     columns = ["name", "database", "role", "calls", "total time", "mean", "rows", "statement"]
+    if not totals.empty and "own" in totals:
+        totals = totals[~totals["own"].astype(bool)]
     if totals.empty:
         return pd.DataFrame(columns=columns)
     top = totals.sort_values("total_exec_time_ms", ascending=False).head(TOP_STATEMENTS)
@@ -254,13 +265,31 @@ def build_snapshot(config: Config, target: str, at: datetime, minutes: int = 30,
     rules = load_rules(config.alerts.rules, config.alerts.global_params)
     views = logic.alert_views(_alerts_frame(dsn, window), rules, [], window.end)
     chart = _Charts()
-    connections = overview_data.connections_by_state(*args, window.bucket)
-    limits = overview_data.connection_limits(*args, window.bucket)
-    stats = overview_data.database_stats(*args, max(60, window.bucket))
-    ages = connection_data.session_ages(*args, window.bucket)
-    history = lock_data.lock_history(*args, window.bucket)
-    waits_by_event = lock_data.wait_events(*args, window.bucket)
-    waits = lock_data.lock_waits(*args)
+    own = own_activity(config, config.target(target))
+
+    def collection(group: str) -> Any:
+        return collection_in(config, target, group, window.start, window.end)
+
+    runs = {group: collection(group) for group in (
+        "connections", "database_stats", "session_ages", "lock_waits", active_sessions.GROUP)}
+    connections = overview_data.connections_by_state(*args, runs["connections"].bucket_seconds,
+                                                     own)
+    limits = overview_data.connection_limits(*args, runs["connections"].bucket_seconds)
+    states, _ = overview_logic.states_on_grid(connections, runs["connections"], False)
+    stats = overview_data.database_stats(*args, runs["database_stats"].bucket_seconds, own,
+                                         False)
+    rates = overview_logic.rates_on_grid(stats, runs["database_stats"])
+    ages = connection_logic.ages_on_grid(
+        connection_data.session_ages(*args, runs["session_ages"].bucket_seconds,
+                                     tuple(sorted(own.databases))), runs["session_ages"])
+    history = lock_logic.history_on_grid(
+        lock_data.lock_history(*args, runs["lock_waits"].bucket_seconds, own, False),
+        runs["lock_waits"])
+    ash_runs = runs[active_sessions.GROUP]
+    active = ash.average_active_sessions(
+        ash_data.session_seconds(*args, ash_runs.bucket_seconds, "wait event type", own),
+        ash_runs, False)
+    waits, _ = lock_logic.visible_waits(lock_data.lock_waits(*args, own), False)
     events = _timeline(config, window, views)
     flows, backlog = _business(config, window)
     sections = [
@@ -274,17 +303,23 @@ def build_snapshot(config: Config, target: str, at: datetime, minutes: int = 30,
               "failover, statistics reset, schema migration or collector gap in the window."),
         table(events),
         "<h2>Activity</h2>", '<div class="charts">',
-        chart(overview_charts.connections_figure(connections, limits, x_range),
+        chart(overview_charts.connections_figure(states, overview_logic.usable_series(limits),
+                                                 runs["connections"].chart_gaps(), x_range),
               "No connection samples."),
-        chart(overview_charts.transactions_figure(stats, x_range), "No transaction samples."),
-        chart(connection_charts.session_ages_figure(ages, x_range), "No session-age samples."),
-        chart(lock_charts.wait_events_figure(waits_by_event, x_range), "No wait-event samples."),
+        chart(overview_charts.transactions_figure(rates, runs["database_stats"].chart_gaps(),
+                                                  x_range), "No transaction samples."),
+        chart(connection_charts.session_ages_figure(ages, runs["session_ages"].chart_gaps(),
+                                                    x_range), "No session-age samples."),
+        chart(ash_charts.active_sessions_figure(
+            active.wide, ash_runs.chart_gaps(), "Average active sessions by wait event type",
+            x_range), "No active-session samples."),
         "</div>",
         "<h2>Locks</h2>",
-        chart(lock_charts.lock_history_figure(history, x_range), "No lock_waits samples."),
+        chart(lock_charts.lock_history_figure(history, runs["lock_waits"].chart_gaps(),
+                                              x_range), "No lock_waits samples."),
         table(_lock_table(waits)),
         f"<h2>Top statements (by execution time, {TOP_STATEMENTS} at most)</h2>",
-        table(_top_statements(config, window), numeric=("calls", "total time", "mean", "rows"),
+        table(_top_statements(config, window, own), numeric=("calls", "total time", "mean", "rows"),
               pre=("statement",)),
         "<h2>Business</h2>",
         "<h3>Transactions in the window</h3>", table(flows, numeric=("transactions", "amount")),

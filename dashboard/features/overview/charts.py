@@ -1,7 +1,11 @@
-"""Overview charts (pure): database size, connections against the limit, transactions per
-second and the cache hit ratio, each None when its frame has no data."""
+"""Overview charts (pure): database growth, connections by state against the usable limit,
+transactions per second and the cache hit ratio, each None when its frame has no data.
+Frames arrive on the window's full bucket grid (NaN = a collection gap); gaps are drawn as
+bands named on hover."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -11,120 +15,100 @@ from dashboard.core.figures import (
     SERIES_COLORS,
     STATE_COLORS,
     TimeRange,
+    add_gaps,
+    add_stacked_areas,
     finish_figure,
-    translucent,
     utc_naive,
+    whole_number_ticks,
 )
+from dashboard.core.timeseries import Gap
 from dashboard.core.units import byte_unit
-from dashboard.features.overview.logic import transaction_rates
 
 TOP_DATABASES = 8
 
 
-def database_size_figure(sizes: pd.DataFrame, x_range: TimeRange = None,
-                         top: int = TOP_DATABASES) -> go.Figure | None:
-    """Size over time, one line per database; beyond the `top` largest, the rest are summed.
+def database_growth_figure(growth: pd.DataFrame, title: str, x_range: TimeRange = None,
+                           top: int = TOP_DATABASES) -> go.Figure | None:
+    """Each database's growth since its first sample in the range (so a few MB on a
+    database of many GB is visible), absolute size on hover; the `top` largest.
 
-    Columns: collected_at, datname, size_bytes.
+    Columns: collected_at, datname, size_bytes, growth_bytes (logic.growth_frame).
     """
-    if sizes.empty:
+    if growth.empty:
         return None
-    wide = sizes.pivot_table(index="collected_at", columns="datname", values="size_bytes",
-                             aggfunc="mean")
-    latest = wide.ffill().iloc[-1].sort_values(ascending=False)
-    keep = list(latest.index[:top])
-    rest = [name for name in latest.index if name not in keep]
-    if rest:
-        wide[f"other ({len(rest)} databases)"] = wide[rest].sum(axis=1, min_count=1)
-        wide = wide[[*keep, f"other ({len(rest)} databases)"]]
-    else:
-        wide = wide[keep]
-    unit, divisor = byte_unit(float(wide.max().max()))
+    latest = growth.sort_values("collected_at").groupby("datname")["size_bytes"].last()
+    keep = list(latest.sort_values(ascending=False).index[:top])
+    shown = growth[growth["datname"].isin(keep)]
+    largest = float(shown["growth_bytes"].abs().max())
+    unit, divisor = byte_unit(largest if largest > 0 else 1024.0)
+    size_unit, size_divisor = byte_unit(float(shown["size_bytes"].max()))
     fig = go.Figure()
-    times = utc_naive(wide.index)
-    for i, name in enumerate(wide.columns):
+    for i, name in enumerate(keep):
+        part = shown[shown["datname"] == name].sort_values("collected_at")
         fig.add_trace(go.Scatter(
-            x=times, y=wide[name] / divisor, name=str(name), mode="lines",
-            line={"width": 2, "color": SERIES_COLORS[i % len(SERIES_COLORS)]},
-            connectgaps=False,
-            hovertemplate=f"%{{y:,.2f}} {unit}<extra>%{{fullData.name}}</extra>"))
-    return finish_figure(fig, "Database size", f"size ({unit})", x_range)
-
-
-def connections_figure(connections: pd.DataFrame, limits: pd.DataFrame,
-                       x_range: TimeRange = None) -> go.Figure | None:
-    """Client backends by state, stacked, with max_connections as a dashed line.
-
-    connections columns: collected_at, state, connections;
-    limits columns: collected_at, max_connections (others ignored).
-    """
-    if connections.empty and limits.empty:
-        return None
-    fig = go.Figure()
-    if not connections.empty:
-        wide = connections.pivot_table(index="collected_at", columns="state",
-                                       values="connections", aggfunc="sum", fill_value=0)
-        known = [s for s in STATE_COLORS if s in wide.columns]
-        states = known + sorted(s for s in wide.columns if s not in STATE_COLORS)
-        times = utc_naive(wide.index)
-        for state in states:
-            color = STATE_COLORS.get(state, "#afb8c1")
-            fig.add_trace(go.Scatter(
-                x=times, y=wide[state], name=state, mode="lines", stackgroup="states",
-                line={"width": 0.8, "color": color}, fillcolor=translucent(color, 0.55),
-                hovertemplate="%{y:,.0f}<extra>%{fullData.name}</extra>"))
-    if not limits.empty:
-        ordered = limits.sort_values("collected_at")
-        fig.add_trace(go.Scatter(
-            x=utc_naive(ordered["collected_at"]), y=ordered["max_connections"],
-            name="max_connections", mode="lines",
-            line={"width": 1.5, "color": LIMIT_COLOR, "dash": "dash"},
-            hovertemplate="%{y:,.0f}<extra>max_connections</extra>"))
-    fig = finish_figure(fig, "Connections by state", "connections", x_range)
-    fig.update_yaxes(rangemode="tozero")
+            x=utc_naive(part["collected_at"]), y=part["growth_bytes"] / divisor, name=str(name),
+            mode="lines", line={"width": 2, "color": SERIES_COLORS[i % len(SERIES_COLORS)]},
+            customdata=part["size_bytes"] / size_divisor,
+            hovertemplate=(f"%{{y:+,.2f}} {unit} (%{{customdata:,.2f}} {size_unit})"
+                           "<extra>%{fullData.name}</extra>")))
+    fig = finish_figure(fig, title, f"growth ({unit})", x_range)
+    fig.update_yaxes(zeroline=True, zerolinecolor="#d0d7de")
     return fig
 
 
-def transactions_figure(stats: pd.DataFrame, x_range: TimeRange = None) -> go.Figure | None:
-    """Commits and rollbacks per second over all databases.
+def connections_figure(states: pd.DataFrame, usable: pd.Series | None, gaps: Sequence[Gap],
+                       x_range: TimeRange = None) -> go.Figure | None:
+    """Client backends by state, stacked, against the usable connections (max_connections
+    minus reserved, dashed). states: bucket x state (mean backends); usable: per bucket."""
+    if states.empty or states.notna().sum().sum() == 0:
+        return None
+    known = [s for s in STATE_COLORS if s in states.columns]
+    ordered = known + sorted(str(s) for s in states.columns if s not in STATE_COLORS)
+    fig = add_stacked_areas(go.Figure(), states[ordered],
+                            [STATE_COLORS.get(state, "#afb8c1") for state in ordered])
+    largest = float(states.sum(axis=1).max())
+    if usable is not None and not usable.dropna().empty:
+        fig.add_trace(go.Scatter(
+            x=utc_naive(usable.index), y=usable, name="usable (max_connections − reserved)",
+            mode="lines", line={"width": 1.5, "color": LIMIT_COLOR, "dash": "dash"},
+            connectgaps=False, hovertemplate="%{y:,.0f}<extra>usable</extra>"))
+        largest = max(largest, float(usable.max()))
+    fig = finish_figure(fig, "Connections by state", "connections", x_range)
+    whole_number_ticks(fig, largest)
+    return add_gaps(fig, gaps)
 
-    Columns: collected_at, interval_seconds, xact_commit, xact_rollback (per-interval deltas).
-    """
-    rates = transaction_rates(stats)
-    if rates.empty:
+
+def transactions_figure(rates: pd.DataFrame, gaps: Sequence[Gap],
+                        x_range: TimeRange = None) -> go.Figure | None:
+    """Commits and rollbacks per second (bucket x commits_per_second, rollbacks_per_second)."""
+    if rates.empty or rates.notna().sum().sum() == 0:
         return None
     fig = go.Figure()
-    times = utc_naive(rates["collected_at"])
+    times = utc_naive(rates.index)
     fig.add_trace(go.Scatter(x=times, y=rates["commits_per_second"], name="commits/s",
                              mode="lines", line={"width": 2, "color": "#0969da"},
+                             connectgaps=False,
                              hovertemplate="%{y:,.1f}/s<extra>commits</extra>"))
     fig.add_trace(go.Scatter(x=times, y=rates["rollbacks_per_second"], name="rollbacks/s",
                              mode="lines", line={"width": 2, "color": "#cf222e"},
+                             connectgaps=False,
                              hovertemplate="%{y:,.2f}/s<extra>rollbacks</extra>"))
     fig = finish_figure(fig, "Transactions per second", "transactions/s", x_range)
     fig.update_yaxes(rangemode="tozero")
-    return fig
+    return add_gaps(fig, gaps)
 
 
-def cache_hit_figure(stats: pd.DataFrame, x_range: TimeRange = None) -> go.Figure | None:
-    """Shared-buffer hit ratio, blks_hit / (blks_hit + blks_read), over all databases.
-
-    Columns: collected_at, blks_hit, blks_read. Intervals without block access are gaps.
-    """
-    if stats.empty:
-        return None
-    per_time = stats.groupby("collected_at", as_index=False)[["blks_hit", "blks_read"]].sum()
-    total = per_time["blks_hit"] + per_time["blks_read"]
-    per_time["hit_percent"] = (100.0 * per_time["blks_hit"] / total.where(total > 0))
-    if per_time["hit_percent"].isna().all():
+def cache_hit_figure(hits: pd.DataFrame, gaps: Sequence[Gap],
+                     x_range: TimeRange = None) -> go.Figure | None:
+    """Shared-buffer hit ratio per bucket (bucket x hit_percent); buckets without block
+    access and collection gaps are gaps."""
+    if hits.empty or hits["hit_percent"].notna().sum() == 0:
         return None
     fig = go.Figure(go.Scatter(
-        x=utc_naive(per_time["collected_at"]), y=per_time["hit_percent"], name="hit ratio",
+        x=utc_naive(hits.index), y=hits["hit_percent"], name="hit ratio",
         mode="lines", line={"width": 2, "color": "#1a7f37"}, connectgaps=False,
         hovertemplate="%{y:.2f} %<extra>cache hit</extra>"))
     fig = finish_figure(fig, "Cache hit ratio", "hit ratio (%)", x_range, legend=False)
-    low = float(per_time["hit_percent"].min())
+    low = float(hits["hit_percent"].min())
     fig.update_yaxes(range=[max(0.0, min(low - 1.0, 90.0)), 100.5], ticksuffix=" %")
-    return fig
-
-
+    return add_gaps(fig, gaps)

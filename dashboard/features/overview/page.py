@@ -1,8 +1,12 @@
-"""Overview page: headline metrics, size / connections / transactions / cache charts, and
-data freshness for the chosen target. Layout only: data.py reads, logic.py and charts.py
-shape it."""
+"""Overview page: headline tiles (latest values, changes over the range), average active
+sessions, connections, transactions, cache hit ratio, database growth, the statements
+active the most, and data freshness for the chosen target. Kasho Ops' own sessions and
+store database are left out unless the sidebar switch shows them. Layout only: data.py
+reads, logic.py and charts.py shape it."""
 
 from __future__ import annotations
+
+from functools import partial
 
 import streamlit as st
 
@@ -10,10 +14,20 @@ from collectors.core.errors import StoreUnavailable
 from collectors.core.metric_groups import load_catalog
 from dashboard.core import freshness, store
 from dashboard.core.context import current
-from dashboard.core.plain import chart, md
+from dashboard.core.loading import cached_figure, read_together
+from dashboard.core.panels import chart_panel, hidden_caption
+from dashboard.core.plain import md
+from dashboard.core.timeseries import empty_reason
+from dashboard.features import active_sessions
+from dashboard.features.active_sessions import charts as ash_charts
+from dashboard.features.active_sessions import data as ash_data
+from dashboard.features.active_sessions import logic as ash
+from dashboard.features.active_sessions.layout import statements_panel
 from dashboard.features.business import tiles as business
-from dashboard.features.overview import charts, data
-from dashboard.features.overview.logic import headline, headline_tiles
+from dashboard.features.overview import charts, data, logic
+
+# The groups whose collections the charts complete their buckets with.
+GROUPS = ("database_size", "connections", "database_stats", active_sessions.GROUP)
 
 ctx = current()
 x_range = (ctx.start, ctx.end)
@@ -24,9 +38,38 @@ st.caption(f"**{md(ctx.target)}** · {ctx.range_label} · "
 intervals = freshness.effective_intervals(
     {name: group.interval_seconds for name, group in load_catalog().items()},
     ctx.config.collector.intervals)
+dsn, target, start, end = ctx.config.store.dsn, ctx.target, ctx.start, ctx.end
 try:
-    overview = data.overview(ctx)
-    snapshot = store.freshness_for(ctx, list(intervals))
+    loaded = read_together({
+        "snapshot": lambda: store.freshness_for(ctx, list(intervals)),
+        **{f"collection {group}": partial(store.collection_for, ctx, group)
+           for group in GROUPS},
+        "use": lambda: store.connection_use(ctx),
+        "sizes": lambda: data.database_sizes(dsn, target, start, end,
+                                             ctx.bucket_for("database_size")),
+        "change": lambda: data.size_change(dsn, target, start, end),
+        "connections": lambda: data.connections_by_state(
+            dsn, target, start, end, ctx.bucket_for("connections"), ctx.own),
+        "limits": lambda: data.connection_limits(dsn, target, start, end,
+                                                 ctx.bucket_for("connections")),
+        "stats": lambda: data.database_stats(dsn, target, start, end,
+                                             ctx.bucket_for("database_stats"), ctx.own,
+                                             ctx.show_own),
+        "summary": lambda: data.stats_summary(dsn, target, start, end, ctx.own, ctx.show_own),
+        "ash": lambda: ash_data.session_seconds(dsn, target, start, end,
+                                                ctx.bucket_for(active_sessions.GROUP),
+                                                "wait event type", ctx.own),
+        "ash_top": lambda: ash_data.top_statements(dsn, target, start, end, ctx.own),
+    })
+    snapshot = loaded["snapshot"]
+    collections = {group: loaded[f"collection {group}"] for group in GROUPS}
+    utilization, _, own_sessions = loaded["use"]
+    sizes, change, connections = loaded["sizes"], loaded["change"], loaded["connections"]
+    limits, stats, summary = loaded["limits"], loaded["stats"], loaded["summary"]
+    ash_frame, ash_top = loaded["ash"], loaded["ash_top"]
+    ash_collection = collections[active_sessions.GROUP]
+    ash_latest = (ash_data.interval_average(dsn, target, ash_collection.last_at, ctx.own)
+                  if ash_collection.last_at and ash_collection.last_at > ctx.start else None)
 except StoreUnavailable as exc:
     st.error(md(exc), icon=":material/cloud_off:")
     st.stop()
@@ -34,37 +77,71 @@ groups = freshness.assess(snapshot.rows, intervals, snapshot.store_now,
                           ctx.config.dashboard.stale_after_intervals)
 
 st.markdown(f"Data freshness: {freshness.badges_markdown(groups)}")
-if overview.empty:
+if all(c.never_collected for c in collections.values()):
     st.info(f"No data yet for target {md(ctx.target)} — is `kasho-ops collect` running?",
             icon=":material/hourglass_empty:")
+    business.headline_row(ctx)  # the business groups read another role: they may be there
 else:
-    for column, tile in zip(st.columns(4), headline_tiles(
-            headline(overview.sizes, overview.limits, overview.stats)), strict=True):
+    sizes, change, hidden_databases = logic.visible_sizes(sizes, change, ctx.own.databases,
+                                                          ctx.show_own)
+    active = ash.average_active_sessions(ash_frame, ash_collection, ctx.show_own)
+    headline = logic.Headline(
+        size=logic.size_change(change, collections["database_size"].first_at, ctx.start),
+        utilization=utilization, own_sessions=own_sessions,
+        stats=logic.stats_summary(summary),
+        active_latest=(ash.latest_average(ash_latest, ctx.show_own)
+                       if ash_latest is not None else None),
+        active_peak=ash.peak_average(active))
+    for column, tile in zip(st.columns(5), logic.headline_tiles(headline, ctx.range_phrase),
+                            strict=True):
         column.metric(md(tile.label), md(tile.value), md(tile.delta) if tile.delta else None,
                       tile.delta_color, help=md(tile.help) if tile.help else None,
                       border=True, delta_arrow="off")
+    hidden_caption(hidden_databases, "database (the metrics store)",
+                   "databases (the metrics store)")
+    states, _ = logic.states_on_grid(connections, collections["connections"], ctx.show_own)
+    stats_gaps = collections["database_stats"].chart_gaps()
+    hidden_caption(0 if ctx.show_own else own_sessions, "session")
+    usable = logic.usable_series(limits)
+    rates = logic.rates_on_grid(stats, collections["database_stats"])
+    hits = logic.hit_ratio_on_grid(stats, collections["database_stats"])
 
     business.headline_row(ctx)
 
-    figures = [
-        ("database size", charts.database_size_figure(overview.sizes, x_range)),
-        ("connections", charts.connections_figure(overview.connections, overview.limits,
-                                                  x_range)),
-        ("transactions", charts.transactions_figure(overview.stats, x_range)),
-        ("cache hit", charts.cache_hit_figure(overview.stats, x_range)),
-    ]
-    for row in (figures[:2], figures[2:]):
-        for column, (what, figure) in zip(st.columns(2), row, strict=True):
-            with column.container(border=True):
-                if figure is None:
-                    st.info(f"No {md(what)} samples for {md(ctx.target)} in the "
-                            f"{ctx.range_label.lower()}.", icon=":material/bar_chart:")
-                else:
-                    chart(figure)
+    def reason(group: str, what: str, all_hidden: bool = False) -> str:
+        return empty_reason(collections[group], what, ctx.range_words, all_hidden)
+
+    left, right = st.columns(2)
+    with left:
+        chart_panel(cached_figure(ash_charts.active_sessions_figure, active.wide,
+                                  ash_collection.chart_gaps(),
+                                  "Average active sessions by wait event type", x_range),
+                    reason(active_sessions.GROUP, "active sessions",
+                           active.hidden_session_seconds > 0))
+    with right:
+        chart_panel(cached_figure(charts.connections_figure, states, usable,
+                                  collections["connections"].chart_gaps(), x_range),
+                    reason("connections", "connections", states.empty and own_sessions > 0))
+    left, right = st.columns(2)
+    with left:
+        chart_panel(cached_figure(charts.transactions_figure, rates, stats_gaps, x_range),
+                    reason("database_stats", "transaction counts"))
+    with right:
+        chart_panel(cached_figure(charts.cache_hit_figure, hits, stats_gaps, x_range),
+                    reason("database_stats", "block reads or hits"))
+    left, right = st.columns(2)
+    with left:
+        chart_panel(cached_figure(charts.database_growth_figure, logic.growth_frame(sizes),
+                                  f"Database growth {ctx.range_words}", x_range),
+                    reason("database_size", "database size samples"))
+    with right, st.container(border=True):
+        table, hidden = ash.statements_table(ash_top, ctx.own, ctx.show_own,
+                                             ash_collection.window_seconds, limit=6)
+        statements_panel(table, hidden, reason(active_sessions.GROUP, "active statements"))
 
 st.subheader("Data freshness")
 st.caption(f"Last successful collection per metric group. Stale (red) when older than "
            f"{ctx.config.dashboard.stale_after_intervals:g} × the group's interval; failing "
            "when its latest run failed.")
 st.dataframe(freshness.styled_table(freshness.freshness_table(groups)), hide_index=True,
-             width="stretch")
+             width="stretch", height=38 + 35 * len(groups))

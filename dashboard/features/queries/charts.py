@@ -34,12 +34,13 @@ def load_shape_figure(shape: pd.DataFrame, x_range: TimeRange = None) -> go.Figu
             hovertemplate="%{y:,.2f} s<extra>%{fullData.name}</extra>"))
     fig = finish_figure(fig, "Statement time per interval, by statement", "execution time (s)",
                   x_range)
-    # Statement labels are long: the legend goes under the chart, one statement per row.
+    # Statement labels are long: the legend goes under the chart, one statement per row,
+    # anchored to the figure's bottom (never over the axis), and the figure grows with it.
     fig.update_layout(barmode="stack", bargap=0.05, hovermode="closest",
-                      height=300 + 20 * len(labels), clickmode="event+select",
-                      margin={"l": 8, "r": 8, "t": 40, "b": 8},
-                      legend={"orientation": "v", "x": 0, "xanchor": "left", "y": -0.12,
-                              "yanchor": "top", "traceorder": "normal"})
+                      height=320 + 20 * len(labels), clickmode="event+select",
+                      legend={"orientation": "v", "x": 0, "xanchor": "left", "y": 0,
+                              "yref": "container", "yanchor": "bottom",
+                              "traceorder": "normal"})
     fig.update_yaxes(rangemode="tozero")
     return fig
 

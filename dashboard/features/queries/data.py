@@ -20,13 +20,14 @@ import pandas as pd
 from psycopg import sql
 
 from collectors.core.redact import Secret
+from dashboard.core.context import POINTS_PER_CHART
+from dashboard.core.own import OwnActivity
 from dashboard.core.store import WINDOW, cached_read, read_frame, time_bucket
 from dashboard.features.queries.logic import COUNTERS, STATEMENT_KEY
 
 HOUR = 3600
 DAY = timedelta(days=1)
 LONG_RANGE = timedelta(hours=24)
-POINTS_PER_CHART = 360
 PREVIEW_CHARS = 300
 # What the ranking and the table need; the detail charts read every counter.
 TOTAL_COLUMNS = ("calls", "total_exec_time_ms", "rows",
@@ -175,20 +176,27 @@ def _sums(columns: tuple[str, ...]) -> sql.Composable:
                               for c in columns)
 
 
-# Names and each text's first 300 characters (where a sqlc name sits, for the search); full
-# texts are fetched for the few statements shown (statement_previews).
-_WITH_NAMES = """
+# Names, whether the statement is Kasho Ops' own, and each text's first 300 characters (where
+# a sqlc name sits, for the search); full texts are fetched for the few statements shown
+# (statement_previews).
+_WITH_NAMES = sql.SQL("""
         SELECT s.*, coalesce(t.datname, s.dbid::text) AS datname,
-               coalesce(t.rolname, s.userid::text) AS rolname,
+               coalesce(t.rolname, s.userid::text) AS rolname, {own} AS own,
                left(t.query, 300) AS heading
         FROM sums s
         LEFT JOIN kasho_ops.query_texts t
           ON t.target = %(target)s AND t.queryid = s.queryid AND t.dbid = s.dbid
-         AND t.userid = s.userid"""
+         AND t.userid = s.userid""").format(own=OwnActivity.statement_sql(table="t"))
+_OWN_KEYS = sql.SQL("""
+        SELECT queryid, dbid, userid FROM kasho_ops.query_texts t
+        WHERE t.target = %(target)s AND {own}""").format(
+    own=OwnActivity.statement_sql(table="t"))
 
 
-def statement_totals(dsn: Secret, target: str, window: Window) -> pd.DataFrame:
-    """Per statement over the window: TOTAL_COLUMNS summed, database and role names."""
+def statement_totals(dsn: Secret, target: str, window: Window,
+                     own: OwnActivity) -> pd.DataFrame:
+    """Per statement over the window: TOTAL_COLUMNS summed, database and role names, and
+    `own` (Kasho Ops' own statement)."""
     if window.long:
         source, params = _segments_sql(rollup_segments(window.hours_from, window.hours_to),
                                        TOTAL_COLUMNS)
@@ -200,8 +208,8 @@ def statement_totals(dsn: Secret, target: str, window: Window) -> pd.DataFrame:
             FROM ({source}) src
             GROUP BY queryid, dbid, userid, toplevel
             HAVING sum(calls) > 0.5
-        )""").format(sums=_sums(TOTAL_COLUMNS), source=source) + sql.SQL(_WITH_NAMES)
-    return read_frame(dsn, query, {"target": target, **params})
+        )""").format(sums=_sums(TOTAL_COLUMNS), source=source) + _WITH_NAMES
+    return read_frame(dsn, query, {"target": target, **params, **own.params()})
 
 
 SPARKLINE_COLUMNS = ("calls", "total_exec_time_ms", "rows", "shared_blks_read",
@@ -230,6 +238,28 @@ def statement_series(dsn: Secret, target: str, window: Window, keys: tuple[KeyTu
                               **params, **_key_params(keys)})
 
 
+def own_load(dsn: Secret, target: str, window: Window, own: OwnActivity) -> pd.DataFrame:
+    """bucket, total_exec_time_ms of Kasho Ops' own top-level statements per bucket (the
+    part of load_totals a page hides)."""
+    if window.long:
+        return read_frame(dsn, sql.SQL("""
+            WITH own AS ({own_keys})
+            SELECT {bucket} AS bucket, sum(total_exec_time_ms) AS total_exec_time_ms
+            FROM kasho_ops.query_stats_hourly JOIN own USING (queryid, dbid, userid)
+            WHERE target = %(target)s AND hour >= %(hours_from)s AND hour < %(hours_to)s
+              AND toplevel
+            GROUP BY 1 ORDER BY 1""").format(own_keys=_OWN_KEYS, bucket=time_bucket("hour")),
+            {"target": target, **window.params(), **own.params()})
+    return read_frame(dsn, sql.SQL("""
+        WITH own AS ({own_keys})
+        SELECT {bucket} AS bucket, sum(total_exec_time_ms) AS total_exec_time_ms
+        FROM kasho_ops.query_stats JOIN own USING (queryid, dbid, userid)
+        WHERE {window} AND toplevel
+        GROUP BY 1 ORDER BY 1""").format(own_keys=_OWN_KEYS,
+                                         bucket=time_bucket("collected_at"), window=WINDOW),
+        {"target": target, **window.params(), **own.params()})
+
+
 def load_totals(dsn: Secret, target: str, window: Window) -> pd.DataFrame:
     """bucket, total_exec_time_ms of every top-level statement per bucket."""
     if window.long:
@@ -254,6 +284,11 @@ def evictions(dsn: Secret, target: str, start: datetime, end: datetime) -> int:
         WHERE target = %(target)s AND collected_at > %(start)s AND collected_at <= %(end)s""",
         {"target": target, "start": start, "end": end})
     return int(frame["dealloc"].iloc[0])
+
+
+def baseline_start(recent_from: datetime, baseline_days: int) -> datetime:
+    """The first day of the regression baseline (regression_hours reads from it)."""
+    return floor_day(recent_from) - timedelta(days=baseline_days)
 
 
 def recent_hours(end: datetime, recent: timedelta) -> datetime:
@@ -348,19 +383,23 @@ class OverviewReads:
 
     totals: pd.DataFrame
     load: pd.DataFrame
+    own_load: pd.DataFrame
     regression_hours: pd.DataFrame
     evictions: int
 
 
 @cached_read
 def overview_reads(dsn: Secret, target: str, window: Window, recent_from: datetime,
-                   baseline_days: int, factor: float, min_calls: int) -> OverviewReads:
+                   baseline_days: int, factor: float, min_calls: int,
+                   own: OwnActivity) -> OverviewReads:
     """The overview's independent reads, run at once on their own sessions: the page waits
     for the slowest, not for their sum."""
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="kasho-ops-queries") as pool:
-        totals = pool.submit(statement_totals, dsn, target, window)
+    with ThreadPoolExecutor(max_workers=5, thread_name_prefix="kasho-ops-queries") as pool:
+        totals = pool.submit(statement_totals, dsn, target, window, own)
         load = pool.submit(load_totals, dsn, target, window)
+        mine = pool.submit(own_load, dsn, target, window, own)
         hours = pool.submit(regression_hours, dsn, target, recent_from, window.end,
                             baseline_days, factor, min_calls)
         evicted = pool.submit(evictions, dsn, target, window.start, window.end)
-        return OverviewReads(totals.result(), load.result(), hours.result(), evicted.result())
+        return OverviewReads(totals.result(), load.result(), mine.result(), hours.result(),
+                             evicted.result())

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from collectors.core.sqltext import Token, statement_title, tokenize
+from collectors.core.sqltext import Token, cut_at_word, statement_title, tokenize
 from collectors.core.sqltext import one_line as sqltext_one_line
 
 STATEMENT_KEY = ["queryid", "dbid", "userid", "toplevel"]
@@ -167,16 +167,31 @@ def sparkline_values(series: pd.DataFrame, buckets: list[pd.Timestamp], column: 
     return out
 
 
+def visible_statements(totals: pd.DataFrame, show_own: bool) -> tuple[pd.DataFrame, int]:
+    """The statements to rank (data.statement_totals, column `own`): ours left out unless
+    shown; and how many were left out."""
+    if totals.empty or show_own or "own" not in totals.columns:
+        return totals, 0
+    own = totals["own"].astype(bool)
+    return totals[~own].reset_index(drop=True), int(own.sum())
+
+
 def load_shape(by_statement: pd.DataFrame, totals: pd.DataFrame,
-               labels: dict[tuple[Any, ...], str]) -> pd.DataFrame:
+               labels: dict[tuple[Any, ...], str],
+               hidden: pd.DataFrame | None = None) -> pd.DataFrame:
     """Total statement time per bucket, split into the given statements and "other".
 
     by_statement: bucket, the key columns, total_exec_time_ms (only the statements to show);
-    totals: bucket, total_exec_time_ms (every top-level statement). Out: bucket, label, key
-    (None for other), total_exec_time_ms; "other" never goes below zero.
+    totals: bucket, total_exec_time_ms (every top-level statement); hidden: bucket,
+    total_exec_time_ms of statements left out (Kasho Ops' own), not counted in "other". Out:
+    bucket, label, key (None for other), total_exec_time_ms; "other" never goes below zero.
     """
     if totals.empty:
         return pd.DataFrame(columns=["bucket", "label", "key", "total_exec_time_ms"])
+    if hidden is not None and not hidden.empty:
+        left_out = hidden.groupby("bucket")["total_exec_time_ms"].sum()
+        totals = totals.assign(total_exec_time_ms=totals["total_exec_time_ms"].to_numpy()
+                               - left_out.reindex(totals["bucket"]).fillna(0.0).to_numpy())
     frames = []
     shown = pd.Series(0.0, index=pd.Index(totals["bucket"]))
     for key, label in labels.items():
@@ -357,9 +372,19 @@ def _clause_at(tokens: list[Token], index: int,
 
 
 def one_line(text: str, limit: int = 140) -> str:
-    """The statement on one line, cut at `limit` characters with an ellipsis."""
-    flat = sqltext_one_line(text)
-    return flat if len(flat) <= limit else flat[:limit - 1].rstrip() + "…"
+    """The statement on one line, cut at `limit` characters with an ellipsis, at a word."""
+    return cut_at_word(sqltext_one_line(text), limit)
+
+
+def baseline_note(first_at: datetime | None, baseline_from: datetime,
+                  baseline_days: int) -> str | None:
+    """Why regressions cannot be judged yet, or None when the history covers the baseline."""
+    if first_at is not None and first_at <= baseline_from:
+        return None
+    since = (f"statement statistics since {first_at:%Y-%m-%d %H:%M} UTC"
+             if first_at is not None else "no statement statistics yet")
+    return (f"Not enough history yet ({since}): regressions compare the recent window with "
+            f"the {baseline_days} whole days before it, from {baseline_from:%Y-%m-%d} on.")
 
 
 def truncate_lines(text: str, max_lines: int) -> tuple[str, bool]:
@@ -382,7 +407,7 @@ def statement_summary(query: str | None, queryid: int, limit: int = 110) -> str:
     if not query:
         return f"queryid {queryid}"
     title = statement_title(query, limit)
-    return f"{title.name} · {title.words}"[:limit] if title.name else title.words
+    return cut_at_word(f"{title.name} · {title.words}", limit) if title.name else title.words
 
 
 def filter_statements(statements: pd.DataFrame, search: str,
@@ -404,10 +429,10 @@ def statement_names(statements: pd.DataFrame) -> list[str]:
     return sorted(n for n in names if n)
 
 
-def format_ms(value: float) -> str:
+def format_ms(value: float | None) -> str:
     """Milliseconds as a person reads them: 0.042 ms, 12.3 ms, 4.2 s, 3.1 min, 2.5 h."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
+        return "—"
     if value < 1:
         return f"{value:.3f} ms"
     if value < 1000:
@@ -417,3 +442,48 @@ def format_ms(value: float) -> str:
     if value < 3_600_000:
         return f"{value / 60_000:.1f} min"
     return f"{value / 3_600_000:.1f} h"
+
+
+# -- tables ---------------------------------------------------------------------------------
+
+TOP_COLUMNS = ["statement", "database", "role", "trend", "share", "total", "mean", "calls",
+               "rows", "hit %", "I/O blocks", "temp blocks"]
+
+
+def top_statements_table(top: pd.DataFrame, sparks: list[list[float]]) -> pd.DataFrame:
+    """The top-statements table: who ran it right after the statement, so it stays in view;
+    absent figures (no block access: no hit ratio) are None, shown as "—"."""
+    if top.empty:
+        return pd.DataFrame(columns=TOP_COLUMNS)
+    return pd.DataFrame({
+        "statement": [statement_summary(q if isinstance(q, str) else None, int(i), 110)
+                      for q, i in zip(top["query"], top["queryid"], strict=True)],
+        "database": top["datname"], "role": top["rolname"],
+        "trend": sparks,
+        "share": top["time_share"] * 100,
+        "total": [format_ms(v) for v in top["total_exec_time_ms"]],
+        "mean": [format_ms(v) for v in top["mean_exec_time_ms"]],
+        "calls": top["calls"], "rows": top["rows"],
+        "hit %": top["hit_ratio"] * 100,
+        "I/O blocks": top["io_blocks"], "temp blocks": top["temp_blocks"],
+    })[TOP_COLUMNS]
+
+
+REGRESSION_COLUMNS = ["since", "statement", "database", "baseline mean", "recent mean",
+                      "slower", "recent calls"]
+
+
+def regressions_table(flagged: pd.DataFrame) -> pd.DataFrame:
+    """Flagged regressions (regression_onsets with previews) for people, newest first."""
+    if flagged.empty:
+        return pd.DataFrame(columns=REGRESSION_COLUMNS)
+    return pd.DataFrame({
+        "since": flagged["since"].dt.tz_convert(None),
+        "statement": [statement_summary(q if isinstance(q, str) else None, int(i), 90)
+                      for q, i in zip(flagged["query"], flagged["queryid"], strict=True)],
+        "database": flagged["datname"],
+        "baseline mean": [format_ms(v) for v in flagged["baseline_mean_ms"]],
+        "recent mean": [format_ms(v) for v in flagged["recent_mean_ms"]],
+        "slower": flagged["slowdown"],
+        "recent calls": flagged["recent_calls"],
+    })[REGRESSION_COLUMNS]

@@ -15,7 +15,10 @@ from collectors.core.errors import StoreUnavailable
 from collectors.core.sqltext import statement_title, table_references
 from dashboard.core import auth, store
 from dashboard.core.context import current
+from dashboard.core.loading import cached_figure
+from dashboard.core.panels import hidden_caption
 from dashboard.core.plain import chart, md
+from dashboard.core.timeseries import empty_reason
 from dashboard.features.queries import charts as query_charts
 from dashboard.features.queries import data as query_data
 from dashboard.features.queries import logic as qa
@@ -115,7 +118,7 @@ def statement_view(queryid: int) -> None:
                  ("mean time", qa.format_ms(mean)),
                  ("rows per call", f"{totals['rows'] / calls:,.1f}"),
                  ("cache hit ratio", f"{100 * totals['shared_blks_hit'] / hits:.2f}%"
-                  if hits else "–")]
+                  if hits else "—")]
         for column, (label, value) in zip(st.columns(len(tiles)), tiles, strict=True):
             column.metric(md(label), md(value), border=True)
         figure = query_charts.statement_detail_figure(
@@ -186,32 +189,35 @@ def overview_view() -> None:
     recent_key, rule = regression_rule()
     recent_start = query_data.recent_hours(ctx.end, RECENT_WINDOWS[recent_key])
     reads = query_data.overview_reads(dsn, ctx.target, window, recent_start, BASELINE_DAYS,
-                                      rule.factor, rule.min_calls)
+                                      rule.factor, rule.min_calls, ctx.own)
     evicted = reads.evictions
     if evicted:
         st.warning(f"pg_stat_statements evicted its least-used entries {evicted:,} times in "
                    "this range (more distinct statements than pg_stat_statements.max): rarely "
                    "run statements are missing or undercounted. Raise pg_stat_statements.max "
                    "in postgresql.conf (restart).", icon=":material/warning:")
-    totals = qa.statement_figures(reads.totals)
+    shown, hidden = qa.visible_statements(reads.totals, ctx.show_own)
+    totals = qa.statement_figures(shown)
     if totals.empty:
-        st.info(f"No statements recorded for {md(ctx.target)} in the {ctx.range_label.lower()}.",
-                icon=":material/query_stats:")
+        collection = store.collection_for(ctx, "query_stats")
+        st.info(md(empty_reason(collection, "statements", ctx.range_words,
+                                all_hidden=hidden > 0)), icon=":material/query_stats:")
         return
 
-    filters = st.columns([4.2, 2.2, 2.2, 1.2], vertical_alignment="bottom")
     rank_options = list(qa.RANK_METRICS)
     url_rank = st.query_params.get(RANK_PARAM)
-    rank = filters[0].segmented_control(
+    # The ranking gets a row of its own: six options never fit beside the filters.
+    rank = st.segmented_control(
         "Rank by", rank_options, default=url_rank if url_rank in rank_options else qa.DEFAULT_RANK,
         format_func=lambda k: qa.RANK_METRICS[k].label, key="queries_rank", required=True)
     if st.query_params.get(RANK_PARAM) != rank:
         st.query_params[RANK_PARAM] = rank
-    databases = filters[1].multiselect("Databases", sorted(totals["datname"].unique()),
+    filters = st.columns([3, 3, 1.2], vertical_alignment="bottom")
+    databases = filters[0].multiselect("Databases", sorted(totals["datname"].unique()),
                                        placeholder="all databases")
-    roles = filters[2].multiselect("Roles", sorted(totals["rolname"].unique()),
+    roles = filters[1].multiselect("Roles", sorted(totals["rolname"].unique()),
                                    placeholder="all roles")
-    limit = filters[3].number_input("Show", min_value=5, max_value=200, value=25, step=5)
+    limit = filters[2].number_input("Show", min_value=5, max_value=200, value=25, step=5)
     nested = st.toggle("Include statements run inside functions", value=False,
                        help="pg_stat_statements.track = all records them too; their time is "
                             "already part of the calling statement's.")
@@ -232,9 +238,11 @@ def overview_view() -> None:
     previews = query_data.statement_previews(dsn, ctx.target, tuple(k[:3] for k in keys))
     top, by_time = qa.with_previews(top, previews), qa.with_previews(by_time, previews)
 
-    load_shape_section(by_time, series, reads.load)
+    load_shape_section(by_time, series, reads.load,
+                       None if ctx.show_own else reads.own_load)
     regressions_section(reads.regression_hours, recent_key, recent_start, rule)
     top_statements_section(top, series, window, rank)
+    hidden_caption(hidden, "statement")
 
 
 def regression_rule() -> tuple[str, qa.RegressionRule]:
@@ -250,14 +258,16 @@ def regression_rule() -> tuple[str, qa.RegressionRule]:
 
 
 def load_shape_section(by_time: pd.DataFrame, series: pd.DataFrame,
-                       load: pd.DataFrame) -> None:
-    labels = {key_of(r): f"{i + 1}. {qa.statement_label(r['query'], int(r['queryid']))}"
+                       load: pd.DataFrame, hidden_load: pd.DataFrame | None) -> None:
+    labels = {key_of(r): f"{i + 1}. {qa.statement_label(r['query'], int(r['queryid']), 60)}"
               for i, (_, r) in enumerate(by_time.iterrows())}
-    shape = qa.load_shape(series, load, labels)
-    figure = query_charts.load_shape_figure(shape, x_range)
+    shape = qa.load_shape(series, load, labels, hidden_load)
+    figure = cached_figure(query_charts.load_shape_figure, shape, x_range)
     with st.container(border=True):
         if figure is None:
-            st.info("No statement time in this range.", icon=":material/bar_chart:")
+            st.info(md(empty_reason(store.collection_for(ctx, "query_stats"),
+                                    "statement time", ctx.range_words)),
+                    icon=":material/bar_chart:")
             return
         chart(figure, on_select=functools.partial(open_clicked_statement, list(labels)),
               selection_mode="points", key="load_shape")
@@ -294,9 +304,18 @@ def regressions_section(hours: pd.DataFrame, recent_key: str, recent_start: date
                f"{rule.factor:g}× or more with at least {rule.min_calls:d} calls in each. "
                "Newest first; select a row for its detail.")
     flagged = qa.find_regressions(windows, rule)
+    span = store.sample_spans(dsn, ctx.target, ("query_stats",)).get("query_stats")
+    not_enough = qa.baseline_note(span.first_at if span else None,
+                                  query_data.baseline_start(recent_start, BASELINE_DAYS),
+                                  BASELINE_DAYS)
     if flagged.empty:
-        st.success("No statement got slower by that rule.", icon=":material/check_circle:")
+        if not_enough:
+            st.info(md(not_enough), icon=":material/hourglass_top:")
+        else:
+            st.success("No statement got slower by that rule.", icon=":material/check_circle:")
         return
+    if not_enough:
+        st.caption(md(not_enough) + " Regressions below are judged on a shorter baseline.")
     recent_window = query_data.plan_window(recent_start, ctx.end, interval)
     recent_keys = tuple(key_of(r) for _, r in flagged.iterrows())
     recent = query_data.statement_series(dsn, ctx.target, recent_window, recent_keys,
@@ -304,18 +323,9 @@ def regressions_section(hours: pd.DataFrame, recent_key: str, recent_start: date
     flagged = qa.with_previews(qa.regression_onsets(recent, flagged, rule),
                                query_data.statement_previews(
                                    dsn, ctx.target, tuple(k[:3] for k in recent_keys)))
-    table = pd.DataFrame({
-        "since": flagged["since"].dt.tz_convert(None),
-        "statement": [qa.statement_summary(q, int(i), 90)
-                      for q, i in zip(flagged["query"], flagged["queryid"], strict=True)],
-        "database": flagged["datname"],
-        "baseline mean": [qa.format_ms(v) for v in flagged["baseline_mean_ms"]],
-        "recent mean": [qa.format_ms(v) for v in flagged["recent_mean_ms"]],
-        "slower": flagged["slowdown"],
-        "recent calls": flagged["recent_calls"],
-    })
     event = st.dataframe(
-        table, hide_index=True, width="stretch", on_select="rerun",
+        qa.regressions_table(flagged), hide_index=True, width="stretch", on_select="rerun",
+        placeholder="—",
         selection_mode="single-row", key="regressions",
         column_config={"since": st.column_config.DatetimeColumn("since (UTC)",
                                                                 format="YYYY-MM-DD HH:mm"),
@@ -340,32 +350,28 @@ def top_statements_section(top: pd.DataFrame, series: pd.DataFrame, window: quer
         freq=f"{window.bucket}s", tz="UTC"))
     keys = [key_of(r) for _, r in top.iterrows()]
     sparks = qa.sparkline_values(series, buckets, metric.column, keys)
-    table = pd.DataFrame({
-        "statement": [qa.statement_summary(q, int(i), 110)
-                      for q, i in zip(top["query"], top["queryid"], strict=True)],
-        "trend": [sparks[k] for k in keys],
-        "share": top["time_share"] * 100,
-        "total": [qa.format_ms(v) for v in top["total_exec_time_ms"]],
-        "mean": [qa.format_ms(v) for v in top["mean_exec_time_ms"]],
-        "calls": top["calls"], "rows": top["rows"],
-        "hit %": top["hit_ratio"] * 100,
-        "I/O blocks": top["io_blocks"], "temp blocks": top["temp_blocks"],
-        "database": top["datname"], "role": top["rolname"],
-    })
+    table = qa.top_statements_table(top, [sparks[k] for k in keys])
     event = st.dataframe(
         table, hide_index=True, width="stretch", on_select="rerun",
         selection_mode="single-row", key="top_statements", height=38 + 35 * len(table),
+        placeholder="—",
+        # Widths that fit the main column of a 1600 px window (1140 px, with the row picker):
+        # the statement, then who ran it, then the numbers.
         column_config={
-            "statement": st.column_config.TextColumn(width="large"),
+            "statement": st.column_config.TextColumn(width=245),
+            "database": st.column_config.TextColumn(width=80),
+            "role": st.column_config.TextColumn(width=100),
             "share": st.column_config.ProgressColumn("share of time", format="%.1f%%",
-                                                     min_value=0, max_value=100),
-            "calls": st.column_config.NumberColumn(format="localized"),
-            "rows": st.column_config.NumberColumn(format="localized"),
-            "hit %": st.column_config.NumberColumn(format="%.1f"),
-            "I/O blocks": st.column_config.NumberColumn(format="localized"),
-            "temp blocks": st.column_config.NumberColumn(format="localized"),
+                                                     min_value=0, max_value=100, width=100),
+            "total": st.column_config.TextColumn(width=70),
+            "mean": st.column_config.TextColumn(width=70),
+            "calls": st.column_config.NumberColumn(format="localized", width=75),
+            "rows": st.column_config.NumberColumn(format="localized", width=80),
+            "hit %": st.column_config.NumberColumn(format="%.1f", width=55),
+            "I/O blocks": st.column_config.NumberColumn(format="localized", width=75),
+            "temp blocks": st.column_config.NumberColumn(format="localized", width=75),
             "trend": st.column_config.LineChartColumn(
-                "trend", y_min=0, width="small",
+                "trend", y_min=0, width=80,
                 help=f"{metric.label} per {window.bucket // 60:d} min over the range"),
         })
     if event.selection.rows:

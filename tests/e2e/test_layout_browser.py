@@ -1,0 +1,133 @@
+"""Every page is readable in Chromium at 1600 x 1000: no legend over a title, an axis or the
+plot, no legend entry cut, no clipped control, tables that fit their column, whole-number
+ticks on counts. Screenshots of every page land in test-artifacts/layout-<page>.png."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.active_sessions_history import seed_active_sessions
+from tests.e2e.activity_history import seed_activity_history
+from tests.e2e.conftest import ARTIFACTS, SEEDED_TARGET
+from tests.query_history import KASHO_STATEMENTS, seed_query_history, tail_statements
+
+pytestmark = pytest.mark.e2e
+LOAD_TIMEOUT_MS = 90_000
+
+# Legends, titles and axes of every plotly chart on the page, as rectangles; controls and
+# tables that scroll sideways. Returns one line per problem found.
+LAYOUT_PROBLEMS = """
+(allowScroll) => {
+  const problems = [];
+  const box = e => e.getBoundingClientRect();
+  const overlap = (a, b) => a.left < b.right - 1 && b.left < a.right - 1
+                            && a.top < b.bottom - 1 && b.top < a.bottom - 1;
+  document.querySelectorAll('.js-plotly-plot').forEach(plot => {
+    const name = (plot.querySelector('.gtitle') || {}).textContent || '(untitled chart)';
+    const legend = plot.querySelector('.legend');
+    if (!legend) return;
+    const area = box(legend.querySelector('.bg') || legend);
+    const title = plot.querySelector('.gtitle');
+    if (title && overlap(box(title), area)) problems.push(`${name}: legend over the title`);
+    plot.querySelectorAll('.xtick text, .g-xtitle text, .nsewdrag').forEach(e => {
+      if (overlap(box(e), area)) problems.push(`${name}: legend over the plot or its axis`);
+    });
+    if (legend.querySelector('.scrollbar') && box(legend.querySelector('.scrollbar')).height > 0)
+      problems.push(`${name}: legend scrolls`);
+    legend.querySelectorAll('.legendtext').forEach(t => {
+      if (box(t).right > area.right + 1)
+        problems.push(`${name}: legend entry cut: ${t.textContent}`);
+    });
+  });
+  document.querySelectorAll('[data-testid=stButtonGroup]').forEach(group => {
+    const outer = box(group.parentElement);
+    group.querySelectorAll('button').forEach(b => {
+      if (box(b).right > outer.right + 1 || group.scrollWidth > group.clientWidth + 1)
+        problems.push(`control clipped: ${b.textContent}`);
+    });
+  });
+  document.querySelectorAll('[data-testid=stDataFrame]').forEach((table, i) => {
+    const scroller = table.querySelector('.dvn-scroller');
+    if (!scroller || allowScroll) return;
+    if (scroller.scrollWidth > scroller.clientWidth + 2)
+      problems.push(`table ${i} scrolls sideways (${scroller.scrollWidth} > `
+                    + `${scroller.clientWidth})`);
+  });
+  return problems;
+}
+"""
+
+
+@pytest.fixture
+def full_store(seeded_store: str) -> str:
+    now = datetime.now(UTC)
+    seed_activity_history(seeded_store, SEEDED_TARGET, now)
+    seed_query_history(seeded_store, SEEDED_TARGET, now, timedelta(hours=7),
+                       [*KASHO_STATEMENTS, *tail_statements(30)])
+    seed_active_sessions(seeded_store, SEEDED_TARGET, now, timedelta(hours=7))
+    return seeded_store
+
+
+def load(page: Any, url: str, charts: int) -> None:
+    page.goto(url)
+    page.wait_for_selector("[data-testid=stApp]")
+    page.wait_for_function(
+        f"() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= {charts}"
+        " && !document.querySelector('[data-testid=stStatusWidget]')",
+        timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_timeout(1500)  # plotly's legend and text layout settle after the draw
+
+
+def screenshot(page: Any, name: str) -> None:
+    height = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
+    page.set_viewport_size({"width": 1600, "height": min(height + 40, 8000)})
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name))
+    page.set_viewport_size({"width": 1600, "height": 1000})
+
+
+@pytest.mark.parametrize(("path", "charts", "allow_scroll"), [
+    ("overview", 5, False),
+    ("queries", 1, False),
+    ("connections", 3, False),
+    ("locks", 2, False),
+])
+def test_pages_have_no_overlap_no_cut_legend_no_clipped_control(
+        full_store: str, dashboard_url: str, chromium_page: Any, path: str, charts: int,
+        allow_scroll: bool) -> None:
+    page = chromium_page
+    for range_key in ("6h", "15m"):
+        load(page, f"{dashboard_url}/{path}?target={SEEDED_TARGET}&range={range_key}&own=1",
+             charts)
+        assert page.evaluate(LAYOUT_PROBLEMS, allow_scroll) == [], f"{path} on {range_key}"
+        if range_key == "6h":
+            screenshot(page, f"layout-{path}.png")
+
+
+def test_count_axes_tick_on_whole_numbers(full_store: str, dashboard_url: str,
+                                          chromium_page: Any) -> None:
+    page = chromium_page
+    load(page, f"{dashboard_url}/connections?target={SEEDED_TARGET}&range=6h", 3)
+    ticks = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
+        .filter(p => /^Connections/.test((p.querySelector('.gtitle') || {}).textContent))
+        .map(p => [...p.querySelectorAll('.ytick text')].map(t => t.textContent))""")
+    assert ticks and all(ticks)
+    for labels in ticks:
+        assert all(label.replace(",", "").isdigit() for label in labels), labels
+
+
+def test_the_own_activity_switch_is_one_click_and_stays_in_the_url(
+        full_store: str, dashboard_url: str, chromium_page: Any) -> None:
+    page = chromium_page
+    load(page, f"{dashboard_url}/overview?target={SEEDED_TARGET}&range=6h", 5)
+    assert "own=1" not in page.url
+    page.get_by_text("Show Kasho Ops' own activity", exact=True).click()
+    page.wait_for_function("() => location.search.includes('own=1')", timeout=LOAD_TIMEOUT_MS)
+    page.get_by_role("link", name="Queries").click()
+    page.wait_for_function("() => location.pathname.endsWith('/queries')",
+                           timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_timeout(2000)
+    assert page.get_by_role("switch", name="Show Kasho Ops' own activity").is_checked()
