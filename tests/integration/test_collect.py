@@ -59,7 +59,7 @@ def test_collect_once_cli_writes_rows_for_every_group(
     idle_server_writes_none = {"lock_waits", "wait_events", "maintenance_progress",
                                "xmin_horizon", "table_stats", "index_stats", "schema_size",
                                "bloat_estimate", "replication_standbys", "replication_slots",
-                               "basebackup_progress", "transaction_ages"}
+                               "basebackup_progress", "transaction_ages", "active_sessions"}
     if pg_cluster.major < 16:
         idle_server_writes_none.add("io_stats")  # pg_stat_io is new in 16
     for group in groups:
@@ -93,6 +93,8 @@ def test_every_definition_runs_as_monitor_role_and_matches_its_store_table(
                                                config.collector))
                 columns = [c.name for c in cursor.description or ()]
             extra = ["interval_seconds"] if group.is_counter else []
+            if group.is_sampled:  # averages over the window's samples (core/sampling.py)
+                extra = ["samples", "interval_seconds"]
             table_columns = [r[0] for r in store_rows(
                 store_dsn, "SELECT column_name FROM information_schema.columns WHERE "
                 "table_schema = 'kasho_ops' AND table_name = %s ORDER BY ordinal_position",
