@@ -181,12 +181,13 @@ def test_a_failing_page_shows_its_details_to_admins_only(
     (Streamlit's own display of errors outside pages is off: client.showErrorDetails)."""
     from streamlit.testing.v1 import AppTest
 
-    from dashboard.features.overview import data as overview_data
+    from dashboard.core import freshness
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("boom: host=db.internal password=hunter2")
 
-    monkeypatch.setattr(overview_data, "overview", broken)
+    # The Overview's first call, before any store read (the store here is unreachable).
+    monkeypatch.setattr(freshness, "effective_intervals", broken)
     unreachable = f"host=127.0.0.1 port={free_port()} dbname=x user=y connect_timeout=2"
     config = write_config_file(tmp_path / "kasho-ops.toml", unreachable,
                                {"kasho-primary": unreachable},
