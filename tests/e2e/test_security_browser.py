@@ -43,10 +43,11 @@ def test_security_page_shows_every_area_with_fixes(chromium_page: Any, pg_cluste
         page.locator("[data-testid=stDataFrame]").nth(3).wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "security-page.png"), full_page=True)
         assert page.locator("[data-testid=stDataFrame]").count() == 4
-        cells = page.locator("[data-testid=stDataFrame] [role=gridcell]").all_inner_texts()
-        joined = " ".join(cells)
-        # Only the rows scrolled into view are in the grid's accessible twin.
-        assert "password_encryption = scram-sha-256" in joined
-        assert "GRANT SELECT ON pg_hba_file_rules TO kasho_ops_monitor" in joined
+        # Only the rows scrolled into view are in the grid's accessible twin, which the grid
+        # fills after it draws: wait for each cell rather than read them once.
+        cells = page.locator("[data-testid=stDataFrame] [role=gridcell]")
+        for text in ("password_encryption = scram-sha-256",
+                     "GRANT SELECT ON pg_hba_file_rules TO kasho_ops_monitor"):
+            cells.filter(has_text=text).first.wait_for(timeout=30_000)
         page.get_by_text("No sign-in (auth mode none)").first.wait_for(timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "security-page.png"), full_page=True)

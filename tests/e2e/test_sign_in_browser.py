@@ -103,7 +103,7 @@ def test_each_role_signs_in_and_sees_what_it_may(chromium_page: Any, oidc_dashbo
         (email, role, "oidc", "signed_in")]
 
     page.goto(f"{oidc_dashboard}/activity")
-    page.get_by_role("heading", name="Sessions").wait_for(timeout=60_000)
+    page.get_by_role("heading", name="Sessions", exact=True).wait_for(timeout=60_000)
     page.locator("[data-testid=stCheckbox]", has_text="Pause").click()
     if role == "viewer":
         page.get_by_text("Click a column header to sort. Oldest transactions first.",

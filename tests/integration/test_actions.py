@@ -279,7 +279,7 @@ def test_roles_are_checked_inside_the_action(pg_cluster: LocalCluster, fresh_sto
         cancel = perform(ActionRequest("cancel", "local", victim.pid, viewer), config)
         assert (terminate.outcome, cancel.outcome) == ("denied", "denied")
         assert terminate.message == ("terminate needs the admin role; otto@kasho.example is "
-                                     "a operator")
+                                     "an operator")
         assert victim.conn.execute("SELECT 1").fetchone() == (1,)
     finally:
         victim.close()
