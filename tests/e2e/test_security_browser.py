@@ -48,6 +48,6 @@ def test_security_page_shows_every_area_with_fixes(chromium_page: Any, pg_cluste
         cells = page.locator("[data-testid=stDataFrame] [role=gridcell]")
         for text in ("password_encryption = scram-sha-256",
                      "GRANT SELECT ON pg_hba_file_rules TO kasho_ops_monitor"):
-            cells.filter(has_text=text).first.wait_for(timeout=30_000)
+            cells.filter(has_text=text).first.wait_for(state="attached", timeout=30_000)
         page.get_by_text("No sign-in (auth mode none)").first.wait_for(timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "security-page.png"), full_page=True)
