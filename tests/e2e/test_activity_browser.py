@@ -101,9 +101,15 @@ def select_row(page: Any, pid: int) -> None:
     row is found in its accessible twin, the click lands on the canvas)."""
     grid = page.get_by_test_id("stDataFrame").nth(1)  # after the who-blocks-whom tree
     grid.scroll_into_view_if_needed()
-    pids = grid.locator("[role=row]").evaluate_all(
-        "rows => rows.slice(1).map(r => r.querySelector('[role=gridcell]')?.textContent)")
-    row = [int(p) for p in pids if p and p.strip().isdigit()].index(pid)
+    shown: list[int] = []
+    for _ in range(60):  # the grid's accessible twin fills in after the grid draws
+        pids = grid.locator("[role=row]").evaluate_all(
+            "rows => rows.slice(1).map(r => r.querySelector('[role=gridcell]')?.textContent)")
+        shown = [int(p) for p in pids if p and p.strip().isdigit()]
+        if pid in shown:
+            break
+        page.wait_for_timeout(500)
+    row = shown.index(pid)
     box = grid.bounding_box()
     assert box is not None
     page.mouse.click(box["x"] + 14, box["y"] + 35 + 35 * row + 17)

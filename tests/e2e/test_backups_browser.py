@@ -6,6 +6,7 @@ Leaves test-artifacts/backups.png, replication.png and replication-standby.png.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from tests.e2e.backups_history import PRIMARY, STANDBY, seed_backups_store
@@ -45,7 +47,16 @@ def screenshot(page: Any, name: str, charts: int) -> None:
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
-def chart_titles(page: Any) -> list[str]:
+def chart_titles(page: Any, expected: list[str] | None = None) -> list[str]:
+    """The charts' titles in page order; with `expected`, once they are those (a page draws
+    its charts one after the other)."""
+    if expected is not None:
+        # On a timeout the caller's assert shows what was drawn instead.
+        with contextlib.suppress(PlaywrightTimeout):
+            page.wait_for_function(
+                "expected => JSON.stringify([...document.querySelectorAll("
+                "'.js-plotly-plot .gtitle')].map(t => t.textContent)) === "
+                "JSON.stringify(expected)", arg=expected, timeout=LOAD_TIMEOUT_MS)
     return page.locator(".js-plotly-plot .gtitle").evaluate_all(
         "titles => titles.map(t => t.textContent)")
 
@@ -55,8 +66,9 @@ def test_backups_page_shows_backups_window_archiving_retention_and_drills(
     page = chromium_page
     page.goto(f"{backups_dashboard}/backups?target={PRIMARY}&range=6h")
     wait_for_charts(page, 3)
-    assert chart_titles(page) == ["Backups and the restorable window (green)",
-                                  "WAL files archived and failed attempts", "Archive backlog"]
+    titles = ["Backups and the restorable window (green)",
+              "WAL files archived and failed attempts", "Archive backlog"]
+    assert chart_titles(page, titles) == titles
     expect(page.get_by_text("Backups, archiving and restore drills: every check passes."
                             )).to_be_visible()
     metrics = page.get_by_test_id("stMetric")
@@ -77,8 +89,9 @@ def test_replication_page_on_the_primary_and_on_its_standby(
     page = chromium_page
     page.goto(f"{backups_dashboard}/replication?target={PRIMARY}&range=6h")
     wait_for_charts(page, 3)
-    assert chart_titles(page) == ["Replay lag per standby", "Replay lag per standby (time)",
-                                  "WAL retained per replication slot (dotted: inactive)"]
+    titles = ["Replay lag per standby", "Replay lag per standby (time)",
+              "WAL retained per replication slot (dotted: inactive)"]
+    assert chart_titles(page, titles) == titles
     expect(page.get_by_text(re.compile(r"^Inactive slot old_analytics keeps 6\.\d GB of WAL"))
            ).to_be_visible()
     expect(page.get_by_text("Slot WAL retention: inactive slot old_analytics keeps",
@@ -93,5 +106,5 @@ def test_replication_page_on_the_primary_and_on_its_standby(
                             "127.0.2.10:5432 through slot replica1_slot", exact=False)
            ).to_be_visible(timeout=LOAD_TIMEOUT_MS)
     wait_for_charts(page, 1)
-    assert chart_titles(page) == ["Replay on this standby"]
+    assert chart_titles(page, ["Replay on this standby"]) == ["Replay on this standby"]
     screenshot(page, "replication-standby.png", 1)

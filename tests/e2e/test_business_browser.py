@@ -102,7 +102,7 @@ def test_business_page_and_correlation_view_with_a_click_through_to_the_locks(
         ".points path")
     count = points.count()
     assert count >= 1
-    for attempt in range(3):
+    for attempt in range(6):
         points.nth(count - 1 - attempt % count).click(force=True)
         try:
             page.wait_for_url("**/locks?**", timeout=LOAD_TIMEOUT_MS // 2)

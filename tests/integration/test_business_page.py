@@ -123,7 +123,8 @@ def test_business_numbers_equal_sql_on_the_seeded_data(
             FROM created c LEFT JOIN outcomes o USING (currency)
             GROUP BY c.currency, c.created, c.amount
             ORDER BY c.created DESC, c.currency""", {"start": start, "end": end}).fetchall()
-    assert len(expected) == 7 and sum(row[1] for row in expected) > 100
+    # Enough to compare (the seed's daily shape makes some 6-hour windows quieter).
+    assert len(expected) == 7 and sum(row[1] for row in expected) > 20
     assert sorted(on_page) == sorted(expected)
     assert [row[0] for row in on_page] == [row[0] for row in expected]  # busiest first
     # The backlog was sampled now, after the pinned window: the page does not pretend.
