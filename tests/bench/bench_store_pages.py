@@ -47,7 +47,7 @@ GROUPS = 12
 FILL = {
     "connections": """
         INSERT INTO kasho_ops.connections
-        SELECT ts, 't' || t, 'kasho', 'app', 'api', '10.0.0.' || s, st,
+        SELECT ts, 't' || t, 'kasho', 'app', 'api', '127.0.2.' || s, st,
                (5 + (t + s) %% 7)::int, 0, 1.5
         FROM generate_series(%(start)s::timestamptz, %(end)s, %(step)s) ts,
              generate_series(1, %(targets)s) t, generate_series(1, 2) s,

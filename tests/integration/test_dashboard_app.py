@@ -82,9 +82,9 @@ def seeded_store(fresh_store: str) -> str:
                "client_addr", "state", "connections", "waiting_on_lock",
                "longest_in_state_seconds")
     insert(fresh_store, "connections", columns, [
-        (latest, SEEDED, "kasho", "app", "kasho-api", "10.0.0.5", "active", 5, 0, 1.0),
-        (latest, SEEDED, "kasho", "app", "kasho-api", "10.0.0.5", "idle", 18, 0, 30.0),
-        (latest, SEEDED, "kasho", "app", "worker", "10.0.0.6", "idle in transaction", 2, 0,
+        (latest, SEEDED, "kasho", "app", "kasho-api", "127.0.2.5", "active", 5, 0, 1.0),
+        (latest, SEEDED, "kasho", "app", "kasho-api", "127.0.2.5", "idle", 18, 0, 30.0),
+        (latest, SEEDED, "kasho", "app", "worker", "127.0.2.6", "idle in transaction", 2, 0,
          400.0),
         # Kasho Ops' own session: the target's monitoring role.
         (latest, SEEDED, "kasho", "kasho_ops_monitor", "kasho-ops", "127.0.0.1", "idle", 1,
@@ -283,11 +283,11 @@ def test_reads_average_samples_into_buckets(fresh_store: str) -> None:
                "client_addr", "state", "connections", "waiting_on_lock",
                "longest_in_state_seconds")
     insert(fresh_store, "connections", columns, [
-        (first, SEEDED, "kasho", "app", "api", "10.0.0.5", "active", 4, 0, 0.0),
-        (first, SEEDED, "kasho", "app", "api", "10.0.0.5", "idle", 6, 0, 0.0),
+        (first, SEEDED, "kasho", "app", "api", "127.0.2.5", "active", 4, 0, 0.0),
+        (first, SEEDED, "kasho", "app", "api", "127.0.2.5", "idle", 6, 0, 0.0),
         (first, SEEDED, "postgres", "dba", "psql", "local", "active", 2, 0, 0.0),
-        (second, SEEDED, "kasho", "app", "api", "10.0.0.5", "active", 2, 0, 0.0),
-        (second, "other-target", "kasho", "app", "api", "10.0.0.5", "active", 99, 0, 0.0),
+        (second, SEEDED, "kasho", "app", "api", "127.0.2.5", "active", 2, 0, 0.0),
+        (second, "other-target", "kasho", "app", "api", "127.0.2.5", "active", 99, 0, 0.0),
     ])
     insert_stats(fresh_store, [(first, SEEDED, 30.0, 300, 3, 90, 10),
                                (second, SEEDED, 30.0, 600, 0, 100, 0)])

@@ -92,7 +92,7 @@ def test_breakdown_keeps_the_largest_series_sums_the_rest_and_hides_ours() -> No
 
 LATEST = pd.DataFrame({
     "datname": ["kasho"] * 4, "usename": ["app", "app", "app", "etl"],
-    "application_name": ["api", "api", "worker", "etl"], "client_addr": ["10.0.0.5"] * 4,
+    "application_name": ["api", "api", "worker", "etl"], "client_addr": ["127.0.2.5"] * 4,
     "state": ["active", "idle", "idle in transaction", "idle in transaction (aborted)"],
     "connections": [5, 18, 2, 1], "waiting_on_lock": [1, 0, 0, 0],
     "longest_in_state_seconds": [1.0, 30.0, 400.0, 900.0]})
@@ -105,8 +105,8 @@ def test_breakdown_table_and_idle_in_transaction_table() -> None:
                                      ["worker", 2, pytest.approx(100 * 2 / 26), 0],
                                      ["etl", 1, pytest.approx(100 * 1 / 26), 0]]
     idle = connections_logic.idle_in_transaction_table(LATEST)
-    assert idle.values.tolist() == [["kasho", "etl", "etl", "10.0.0.5", True, 1, 900.0],
-                                    ["kasho", "app", "worker", "10.0.0.5", False, 2, 400.0]]
+    assert idle.values.tolist() == [["kasho", "etl", "etl", "127.0.2.5", True, 1, 900.0],
+                                    ["kasho", "app", "worker", "127.0.2.5", False, 2, 400.0]]
 
 
 def test_ages_use_a_readable_unit() -> None:
@@ -157,7 +157,7 @@ def test_lock_waits_table_names_roots_including_prepared_and_cycles() -> None:
     waits = pd.DataFrame({
         "collected_at": pd.to_datetime([at(0)] * 3), "pid": [11, 12, 13],
         "datname": ["kasho"] * 3, "usename": ["app"] * 3, "application_name": ["api"] * 3,
-        "client_addr": ["10.0.0.5"] * 3, "locktype": ["relation", "transactionid", "tuple"],
+        "client_addr": ["127.0.2.5"] * 3, "locktype": ["relation", "transactionid", "tuple"],
         "mode": ["ShareLock", "ShareLock", "ExclusiveLock"],
         "relation": ["accounts", "", "ledger"], "blocking_pids": [[10], [0], [14]],
         "root_blocker_pid": [10, 0, None], "chain_depth": [1, 1, None],
@@ -177,7 +177,7 @@ def test_lock_waits_table_names_roots_including_prepared_and_cycles() -> None:
 def session(pid: int, state: str = "active", *blocking: int, app: str = "api",
             xact: float | None = 1.0, backend_type: str = "client backend") -> Session:
     return Session(pid=pid, datname="kasho", usename="app", application_name=app,
-                   client_addr="10.0.0.5", backend_type=backend_type, state=state,
+                   client_addr="127.0.2.5", backend_type=backend_type, state=state,
                    wait_event_type="Lock" if blocking else "",
                    wait_event="relation" if blocking else "", backend_start=None,
                    query_seconds=1.0 if state == "active" else None, transaction_seconds=xact,

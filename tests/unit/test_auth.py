@@ -23,13 +23,13 @@ from dashboard.core.auth import (
 
 MEMBERS = {"viewer": ("vera@kasho.example",), "operator": ("group:kasho-oncall",),
            "admin": ("group:kasho-dba",)}
-PROXY = ProxySettings(trusted_addresses=("10.0.0.5", "192.168.7.0/24", "::1"))
+PROXY = ProxySettings(trusted_addresses=("127.0.2.5", "127.0.17.0/24", "::1"))
 
 
 @pytest.mark.parametrize(("peer", "trusted"), [
-    ("10.0.0.5", True), ("192.168.7.200", True), ("::1", True),
-    ("10.0.0.6", False), ("192.168.8.1", False), ("127.0.0.1", False),
-    ("", False), (None, False), ("not-an-address", False), ("10.0.0.5, 1.2.3.4", False),
+    ("127.0.2.5", True), ("127.0.17.200", True), ("::1", True),
+    ("127.0.2.6", False), ("127.0.18.1", False), ("127.0.0.1", False),
+    ("", False), (None, False), ("not-an-address", False), ("127.0.2.5, 127.0.9.4", False),
 ])
 def test_only_the_configured_proxy_addresses_are_trusted(peer: str | None,
                                                          trusted: bool) -> None:
@@ -46,15 +46,15 @@ def test_groups_from_a_claim_list_or_a_comma_separated_header() -> None:
 def test_a_trusted_proxy_vouches_for_the_user_and_groups_headers() -> None:
     result = proxy_identity({"x-forwarded-email": "ada@kasho.example",
                              "X-Forwarded-Groups": "staff,kasho-dba",
-                             "X-Forwarded-For": "203.0.113.9, 10.0.0.5"},
-                            "10.0.0.5", PROXY, MEMBERS)
+                             "X-Forwarded-For": "127.0.113.9, 127.0.2.5"},
+                            "127.0.2.5", PROXY, MEMBERS)
     assert result.actor == Actor("ada@kasho.example", "admin")
-    assert result.client == "203.0.113.9"  # what the trusted proxy says, for the sign-in key
+    assert result.client == "127.0.113.9"  # what the trusted proxy says, for the sign-in key
 
 
 def test_headers_from_anyone_else_prove_nothing() -> None:
     headers = {"X-Forwarded-Email": "ada@kasho.example", "X-Forwarded-Groups": "kasho-dba",
-               "X-Forwarded-For": "10.0.0.5"}
+               "X-Forwarded-For": "127.0.2.5"}
     result = proxy_identity(headers, "127.0.0.1", PROXY, MEMBERS)
     assert result.actor is None
     assert result.claimed == "ada@kasho.example"  # recorded as a denied sign-in
@@ -64,21 +64,21 @@ def test_headers_from_anyone_else_prove_nothing() -> None:
 
 
 def test_a_trusted_proxy_without_a_user_or_with_a_stranger() -> None:
-    empty = proxy_identity({"X-Forwarded-Email": "  "}, "10.0.0.5", PROXY, MEMBERS)
+    empty = proxy_identity({"X-Forwarded-Email": "  "}, "127.0.2.5", PROXY, MEMBERS)
     assert empty.actor is None and empty.claimed is None
     assert empty.reason == "the proxy sent no X-Forwarded-Email header; check its configuration"
-    stranger = proxy_identity({"X-Forwarded-Email": "mallory@elsewhere.example"}, "10.0.0.5",
+    stranger = proxy_identity({"X-Forwarded-Email": "mallory@elsewhere.example"}, "127.0.2.5",
                               PROXY, MEMBERS)
     assert stranger.actor is None and stranger.claimed == "mallory@elsewhere.example"
     assert "has no role here" in str(stranger.reason)
 
 
 def test_custom_header_names() -> None:
-    proxy = ProxySettings(("10.0.0.5",), user_header="X-Auth-Request-Email",
+    proxy = ProxySettings(("127.0.2.5",), user_header="X-Auth-Request-Email",
                           groups_header="X-Auth-Request-Groups")
     result = proxy_identity({"x-auth-request-email": "otto@kasho.example",
                              "x-auth-request-groups": "kasho-oncall",
-                             "X-Forwarded-Email": "ada@kasho.example"}, "10.0.0.5", proxy,
+                             "X-Forwarded-Email": "ada@kasho.example"}, "127.0.2.5", proxy,
                             MEMBERS)
     assert result.actor == Actor("otto@kasho.example", "operator")
 
@@ -128,13 +128,13 @@ def test_the_browser_token_survives_remasking() -> None:
 
 def test_one_key_per_browser_sign_in() -> None:
     actor = Actor("ada@kasho.example", "admin")
-    base = SignInResult(actor, actor.name, login="idp|ada|1700000000", client="203.0.113.9")
+    base = SignInResult(actor, actor.name, login="idp|ada|1700000000", client="127.0.113.9")
     key = sign_in_key("oidc", base, "admin", "token-a")
     assert key is not None and len(key) == 64 and "ada" not in key
     assert sign_in_key("oidc", base, "admin", "token-a") == key  # a reload
     others = [
         sign_in_key("oidc", SignInResult(actor, actor.name, login="idp|ada|1700000999",
-                                         client="203.0.113.9"), "admin", "token-a"),  # login
+                                         client="127.0.113.9"), "admin", "token-a"),  # login
         sign_in_key("oidc", base, "admin", "token-b"),  # another browser
         sign_in_key("oidc", SignInResult(actor, actor.name, login=base.login,
                                          client="198.51.100.1"), "admin", "token-a"),

@@ -16,7 +16,7 @@ ROLES = {"admin": ["group:kasho-dba"], "viewer": ["vera@kasho.example"]}
 OIDC = {"server_metadata_url": "https://idp.example/.well-known/openid-configuration",
         "client_id": "kasho-ops", "client_secret_env": "OIDC_SECRET",
         "redirect_uri": "https://ops.example/oauth2callback"}
-PROXY = {"trusted_addresses": ["10.0.0.5", "192.168.7.0/24"]}
+PROXY = {"trusted_addresses": ["127.0.2.5", "127.0.17.0/24"]}
 
 
 def config(auth: dict[str, Any] | None = None, env: dict[str, str] | None = None,
@@ -57,7 +57,7 @@ def test_mode_none_only_on_loopback() -> None:
     ({"roles": {"admin": [""]}}, r"auth\.roles\.admin must be a list"),
     ({"mode": "oidc", "roles": ROLES}, r'needs an \[auth\.oidc\] table'),
     ({"mode": "proxy", "roles": ROLES}, r"needs \[auth\.proxy\] trusted_addresses"),
-    ({"mode": "proxy", "roles": ROLES, "proxy": {"trusted_addresses": "10.0.0.5"}},
+    ({"mode": "proxy", "roles": ROLES, "proxy": {"trusted_addresses": "127.0.2.5"}},
      r"trusted_addresses must be a list"),
     ({"mode": "proxy", "roles": ROLES, "proxy": {"trusted_addresses": ["proxy.internal"]}},
      r"'proxy\.internal' is not an IP address or network"),
@@ -74,7 +74,7 @@ def test_proxy_settings() -> None:
     proxy = config({"mode": "proxy", "roles": ROLES, "proxy": {
         **PROXY, "user_header": "X-Auth-Request-Email"}}).auth.proxy
     assert proxy is not None
-    assert proxy.trusted_addresses == ("10.0.0.5", "192.168.7.0/24")
+    assert proxy.trusted_addresses == ("127.0.2.5", "127.0.17.0/24")
     assert (proxy.user_header, proxy.groups_header) == ("X-Auth-Request-Email",
                                                         "X-Forwarded-Groups")
 

@@ -54,7 +54,7 @@ def test_counter_groups_export_raw_cumulative_values_and_gauges_their_rows() -> 
     conns = catalog["connections"]
     rows = [{"datname": "kasho", "usename": "app", "application_name": "api",
              "client_addr": addr, "state": "idle", "connections": n, "waiting_on_lock": 0,
-             "longest_in_state_seconds": 1.0} for addr, n in (("10.0.0.1", 2), ("10.0.0.2", 3))]
+             "longest_in_state_seconds": 1.0} for addr, n in (("127.0.2.1", 2), ("127.0.2.2", 3))]
     latest.observe(conns, TARGET, GroupRows(rows, 15), record("connections"))
     samples = parsed(latest.render())
     assert samples["pg_stat_database_xact_commit_total"] == [

@@ -82,7 +82,7 @@ def test_own_activity_from_the_config(store: str, target: str, roles: set[str],
 
 
 def test_the_actions_role_is_ours_too() -> None:
-    cfg = config("host=10.0.0.9 dbname=kasho_ops user=s",
+    cfg = config("host=127.0.2.9 dbname=kasho_ops user=s",
                  "host=127.0.0.1 dbname=kasho user=kasho_ops_monitor",
                  "host=127.0.0.1 dbname=kasho user=kasho_ops_actions")
     assert own_activity(cfg, cfg.targets[0]).roles == {"kasho_ops_monitor",
