@@ -14,7 +14,7 @@ from collectors.alerts.service import OnCall
 from collectors.core.config import Config, parse_config
 from collectors.core.metric_groups import load_catalog
 from collectors.core.scheduler import Collector
-from collectors.core.store import MetricStore
+from tests.integration.collector_setup import confirming_store
 from tests.webhook_receiver import WebhookReceiver
 
 # The receiver's paths carry a token, as Slack's and PagerDuty's URLs do.
@@ -55,8 +55,7 @@ def oncall_config(store_dsn: str, targets: dict[str, str], alerts: dict[str, Any
 def alerting_collector(config: Config, group_names: list[str]) -> Iterator[
         tuple[Collector, OnCall]]:
     catalog = load_catalog()
-    store = MetricStore(config.store.dsn, confirm_writes=True)  # a test reads what it wrote
-    store.open()
+    store = confirming_store(config)  # a test reads what it wrote
     collector = Collector(config, [catalog[n] for n in group_names], store)
     oncall = OnCall.attach(collector)
     # Evaluations run on the evaluator's thread; a test reads their outcome once they ran.

@@ -13,8 +13,8 @@ from collectors.core.config import Config
 from collectors.core.engine import Engine
 from collectors.core.incremental import IncrementalSpec
 from collectors.core.metric_groups import MetricGroup, load_catalog
-from collectors.core.store import MetricStore, RunRecord
-from tests.integration.collector_setup import make_config
+from collectors.core.store import RunRecord
+from tests.integration.collector_setup import confirming_store, make_config
 
 BUSINESS_GROUPS = tuple(name for name, group in load_catalog().items()
                         if group.connection == "business")
@@ -38,9 +38,8 @@ def business_config(store_dsn: str, monitoring_dsn: str, business_dsn: str) -> C
 @contextmanager
 def business_engine(config: Config) -> Iterator[Engine]:
     """An engine writing to the config's store: a collector process, from start to exit.
-    Each run returns once its write was tried (`confirm_writes`), so a test reads it."""
-    store = MetricStore(config.store.dsn, confirm_writes=True)
-    store.open()
+    Each run returns once its write was tried (`confirming_store`), so a test reads it."""
+    store = confirming_store(config)
     engine = Engine(config.collector, store)
     try:
         yield engine
@@ -98,8 +97,7 @@ def collect_business_and_health(store_dsn: str, monitoring_dsn: str, business_ds
 
     config = business_config(store_dsn, monitoring_dsn, business_dsn)
     catalog = load_catalog()
-    store = MetricStore(config.store.dsn, confirm_writes=True)
-    store.open()
+    store = confirming_store(config)
     collector = Collector(config, [catalog[g] for g in (*BUSINESS_GROUPS, *HEALTH_GROUPS)],
                           store)
     try:

@@ -27,14 +27,20 @@ def monitor_dsn(cluster: LocalCluster, dbname: str = "postgres") -> str:
     return cluster.dsn(dbname, MONITOR_ROLE)
 
 
-def open_collector(config: Config, group_names: list[str] | None = None) -> Collector:
-    """A collector whose runs return once the store's writer thread has tried their rows
-    (`confirm_writes`), so a test can read them, and each RunRecord says what happened."""
-    catalog = load_catalog()
-    groups = [catalog[n] for n in group_names] if group_names else list(catalog.values())
+def confirming_store(config: Config) -> MetricStore:
+    """The config's metrics store, open, with `confirm_writes`: a run returns once the store's
+    writer thread has tried its rows, so a test reads what it wrote. The caller closes it."""
     store = MetricStore(config.store.dsn, confirm_writes=True)
     store.open()
-    return Collector(config, groups, store)
+    return store
+
+
+def open_collector(config: Config, group_names: list[str] | None = None) -> Collector:
+    """A collector on a `confirming_store`, so a test can read what its runs wrote, and each
+    RunRecord says what happened."""
+    catalog = load_catalog()
+    groups = [catalog[n] for n in group_names] if group_names else list(catalog.values())
+    return Collector(config, groups, confirming_store(config))
 
 
 def write_config_file(path: Path, store_dsn: str, targets: dict[str, str],

@@ -20,9 +20,10 @@ from collectors.core.config import Config, parse_config
 from collectors.core.metric_groups import load_catalog
 from collectors.core.query_marker import is_own_statement
 from collectors.core.scheduler import Collector
-from collectors.core.store import MetricStore, RunRecord
+from collectors.core.store import RunRecord
 from demo.cluster import LocalCluster, PgInstall, _as_postgres_user, _chown_to_postgres
 from tests.conftest import MONITOR_ROLE
+from tests.integration.collector_setup import confirming_store
 from tests.pg import HeldSession, free_port
 
 STORAGE_GROUPS = ("disk_usage", "disk_capacity", "database_size", "schema_size", "table_stats",
@@ -42,8 +43,7 @@ def storage_config(store_dsn: str, target: str, target_dsn: str, **target_keys: 
 @contextmanager
 def storage_collector(config: Config) -> Iterator[Collector]:
     catalog = load_catalog()
-    store = MetricStore(config.store.dsn, confirm_writes=True)  # rows stored when run returns
-    store.open()
+    store = confirming_store(config)  # rows stored when a run returns
     collector = Collector(config, [catalog[g] for g in STORAGE_GROUPS], store)
     try:
         yield collector
