@@ -21,7 +21,9 @@ import psycopg
 import pytest
 from playwright.sync_api import expect
 
+from demo.cluster import LocalCluster
 from tests.ci import missing_tool
+from tests.conftest import store_copy
 from tests.integration.collector_setup import write_config_file
 from tests.pg import copy_into_store, free_port
 
@@ -132,6 +134,21 @@ def seed_realistic_store(store_dsn: str, target: str, now: datetime,
                                                  "duration_ms", "rows_written", "error"), runs)
 
 
+# A chart counts as drawn once plotly drew a trace in it (cartesian charts in .cartesianlayer,
+# gauges in .indicatorlayer). plotly adds a chart's .main-svg layers, two or more per chart,
+# before it draws, so counting those returned before the charts were there.
+CHARTS_DRAWN = """wanted => [...document.querySelectorAll('.js-plotly-plot')]
+    .filter(plot => plot.querySelector('.cartesianlayer .trace, .indicatorlayer .trace'))
+    .length >= wanted"""
+# A wait returns as soon as it holds: a long limit costs nothing on a quiet machine.
+CHARTS_TIMEOUT_MS = 120_000
+
+
+def wait_for_charts(page: Any, count: int) -> None:
+    """Return once `count` plotly charts on the page (or the file it shows) have drawn."""
+    page.wait_for_function(CHARTS_DRAWN, arg=count, timeout=CHARTS_TIMEOUT_MS)
+
+
 def wait_for_health(base_url: str, process: subprocess.Popen[bytes], log: Path,
                     timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
@@ -152,6 +169,14 @@ def wait_for_health(base_url: str, process: subprocess.Popen[bytes], log: Path,
 def seeded_store(fresh_store: str) -> str:
     seed_realistic_store(fresh_store, SEEDED_TARGET, datetime.now(UTC))
     return fresh_store
+
+
+@pytest.fixture(scope="module")
+def module_seeded_store(pg_cluster: LocalCluster, store_template: str) -> Iterator[str]:
+    """`seeded_store` seeded once for a module whose tests only read the store."""
+    with store_copy(pg_cluster, store_template) as dsn:
+        seed_realistic_store(dsn, SEEDED_TARGET, datetime.now(UTC))
+        yield dsn
 
 
 @contextmanager
@@ -179,21 +204,29 @@ def running_dashboard(config: Path, log: Path,
             process.wait()
 
 
-@pytest.fixture
-def dashboard_url(seeded_store: str, tmp_path: Path) -> Iterator[str]:
-    """The dashboard serving the seeded store."""
+@contextmanager
+def seeded_dashboard(store_dsn: str, directory: Path) -> Iterator[str]:
+    """A dashboard on `store_dsn` with SEEDED_TARGET and EMPTY_TARGET configured (their
+    servers are never read: the pages show the store); its config and log in `directory`."""
     config = write_config_file(
-        tmp_path / "kasho-ops.toml", seeded_store,
+        directory / "kasho-ops.toml", store_dsn,
         {SEEDED_TARGET: "host=127.0.0.1 dbname=kasho user=kasho_ops_monitor",
          EMPTY_TARGET: "host=127.0.0.1 dbname=kasho user=kasho_ops_monitor"})
-    with running_dashboard(config, tmp_path / "dashboard.log") as base_url:
+    with running_dashboard(config, directory / "dashboard.log") as base_url:
         yield base_url
 
 
 @pytest.fixture
-def chromium_page() -> Iterator[Any]:
-    """A page in headless Chromium (request it before dashboard_url, so a missing browser
-    skips the test before a server starts; in CI it fails it)."""
+def dashboard_url(seeded_store: str, tmp_path: Path) -> Iterator[str]:
+    """The dashboard serving the seeded store."""
+    with seeded_dashboard(seeded_store, tmp_path) as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="package")
+def chromium() -> Iterator[Any]:
+    """One headless Chromium for the browser tests (a launch costs seconds on a loaded
+    machine); each test gets a context of its own in it (`chromium_page`)."""
     if not CHROMIUM.exists():
         missing_tool(f"{CHROMIUM} not found: install Debian's chromium package "
                     "(apt-get install chromium) to run the browser tests")
@@ -202,10 +235,21 @@ def chromium_page() -> Iterator[Any]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            yield page
+            yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def chromium_page(chromium: Any) -> Iterator[Any]:
+    """A page in a fresh browser context (no cookies or storage from another test). Request
+    it before the dashboard fixtures, so a missing browser skips the test before a server
+    starts (in CI it fails it)."""
+    context = chromium.new_context(viewport={"width": 1600, "height": 1000})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 # A browser test drives a real Streamlit server, a real browser and plotly's asynchronous

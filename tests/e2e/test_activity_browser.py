@@ -17,7 +17,12 @@ from playwright.sync_api import expect
 
 from demo.cluster import LocalCluster
 from tests.e2e.activity_history import seed_activity_history
-from tests.e2e.conftest import ARTIFACTS, running_dashboard, seed_realistic_store
+from tests.e2e.conftest import (
+    ARTIFACTS,
+    running_dashboard,
+    seed_realistic_store,
+    wait_for_charts,
+)
 from tests.integration.activity_setup import lock_chain, wait_for_session
 from tests.integration.collector_setup import make_config, monitor_dsn, open_collector
 from tests.pg import HeldSession
@@ -83,12 +88,6 @@ def screenshot(page: Any, name: str, charts: int = 0) -> None:
         wait_for_charts(page, charts)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
-
-
-def wait_for_charts(page: Any, count: int) -> None:
-    # A plotly chart has several .main-svg layers but one title: count the titles.
-    page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .gtitle').length "
-                           f">= {count}", timeout=LOAD_TIMEOUT_MS)
 
 
 def chart_titles(page: Any) -> list[str]:

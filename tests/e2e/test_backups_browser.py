@@ -18,8 +18,8 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from tests.e2e.backups_history import PRIMARY, STANDBY, seed_backups_store
-from tests.e2e.conftest import ARTIFACTS, running_dashboard
-from tests.e2e.test_overview_browser import LOAD_TIMEOUT_MS, wait_for_charts
+from tests.e2e.conftest import ARTIFACTS, running_dashboard, wait_for_charts
+from tests.e2e.test_overview_browser import LOAD_TIMEOUT_MS
 from tests.integration.collector_setup import write_config_file
 
 pytestmark = pytest.mark.e2e

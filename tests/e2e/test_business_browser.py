@@ -15,13 +15,11 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
-from collectors.migrate import MigrationRunner
 from demo.cluster import LocalCluster
 from tests.conftest import KashoDatabase
-from tests.e2e.conftest import ARTIFACTS, running_dashboard
+from tests.e2e.conftest import ARTIFACTS, running_dashboard, wait_for_charts
 from tests.integration.business_setup import collect_business_and_health
 from tests.integration.collector_setup import monitor_dsn, write_config_file
-from tests.pg import create_database, drop_database
 
 pytestmark = [pytest.mark.e2e, pytest.mark.single_major]  # the browser reads the store
 LOAD_TIMEOUT_MS = 120_000  # the machine is shared: wait, then assert
@@ -30,25 +28,14 @@ TARGET = "kasho"
 
 @pytest.fixture
 def business_dashboard(pg_cluster: LocalCluster, kasho_database: KashoDatabase,
-                       tmp_path: Path) -> Iterator[str]:
-    name = create_database(pg_cluster.dsn(), "store")
-    store_dsn = pg_cluster.dsn(name)
-    try:
-        MigrationRunner(store_dsn, "monitoring").up()
-        collect_business_and_health(store_dsn, monitor_dsn(pg_cluster),
-                                    kasho_database.business_dsn, kasho_database.admin_dsn)
-        config = write_config_file(tmp_path / "kasho-ops.toml", store_dsn,
-                                   {TARGET: monitor_dsn(pg_cluster)},
-                                   business={TARGET: kasho_database.business_dsn})
-        with running_dashboard(config, tmp_path / "dashboard.log") as base_url:
-            yield base_url
-    finally:
-        drop_database(pg_cluster.dsn(), name)
-
-
-def wait_for_charts(page: Any, count: int) -> None:
-    page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .main-svg').length "
-                           f">= {count}", timeout=LOAD_TIMEOUT_MS)
+                       fresh_store: str, tmp_path: Path) -> Iterator[str]:
+    collect_business_and_health(fresh_store, monitor_dsn(pg_cluster),
+                                kasho_database.business_dsn, kasho_database.admin_dsn)
+    config = write_config_file(tmp_path / "kasho-ops.toml", fresh_store,
+                               {TARGET: monitor_dsn(pg_cluster)},
+                               business={TARGET: kasho_database.business_dsn})
+    with running_dashboard(config, tmp_path / "dashboard.log") as base_url:
+        yield base_url
 
 
 def screenshot(page: Any, name: str, charts: int) -> None:

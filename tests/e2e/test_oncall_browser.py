@@ -23,6 +23,7 @@ from tests.e2e.conftest import (
     SEEDED_TARGET,
     running_dashboard,
     seed_realistic_store,
+    wait_for_charts,
 )
 from tests.e2e.oncall_seed import HOSTILE_APPLICATION, seed_incident
 from tests.integration.collector_setup import write_config_file
@@ -67,8 +68,7 @@ def test_home_shows_the_firing_alert_targets_and_what_changed_and_writes_a_snaps
         timeout=LOAD_TIMEOUT_MS)
     expect(page.get_by_role("heading", name="Incident snapshot")).to_be_visible(
         timeout=LOAD_TIMEOUT_MS)
-    page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 1",
-                           timeout=LOAD_TIMEOUT_MS)
+    wait_for_charts(page, 1)
     # Firing first, then the targets, then what changed.
     headings = page.locator("h3").all_inner_texts()
     assert headings[:3] == ["Firing", "Targets", "What changed"], headings
@@ -109,8 +109,7 @@ def test_home_shows_the_firing_alert_targets_and_what_changed_and_writes_a_snaps
 
     viewer = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
     viewer.goto(snapshot.as_uri())
-    viewer.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length "
-                             ">= 4", timeout=LOAD_TIMEOUT_MS)
+    wait_for_charts(viewer, 2)
     expect(viewer.get_by_role("heading", name=f"Incident snapshot: {SEEDED_TARGET}")) \
         .to_be_visible()
     assert viewer.locator("img[src=x]").count() == 0

@@ -6,12 +6,19 @@ Leaves a full-page screenshot in test-artifacts/overview.png.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ARTIFACTS, EMPTY_TARGET, SEEDED_TARGET
+from tests.e2e.conftest import (
+    ARTIFACTS,
+    EMPTY_TARGET,
+    SEEDED_TARGET,
+    seeded_dashboard,
+    wait_for_charts,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.single_major]  # the browser reads the store
 LOAD_TIMEOUT_MS = 60_000
@@ -20,9 +27,12 @@ CHART_TITLES = ["Connections by state", "Transactions per second", "Cache hit ra
                 "Database growth in the last 6 hours"]
 
 
-def wait_for_charts(page: Any, count: int) -> None:
-    page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .main-svg').length "
-                           f">= {count}", timeout=LOAD_TIMEOUT_MS)
+@pytest.fixture(scope="module")
+def dashboard_url(module_seeded_store: str, tmp_path_factory: pytest.TempPathFactory
+                  ) -> Iterator[str]:
+    """One dashboard for the module's tests: they only read the store."""
+    with seeded_dashboard(module_seeded_store, tmp_path_factory.mktemp("overview")) as url:
+        yield url
 
 
 def full_page_screenshot(page: Any, name: str) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ARTIFACTS, SEEDED_TARGET
+from tests.e2e.conftest import ARTIFACTS, SEEDED_TARGET, wait_for_charts
 from tests.query_history import KASHO_STATEMENTS, seed_query_history, tail_statements
 
 pytestmark = [pytest.mark.e2e, pytest.mark.single_major]  # the browser reads the store
@@ -81,5 +81,5 @@ def test_a_bar_segment_opens_its_statement_and_back(query_history: str, dashboar
     page.goto(detail_url)  # as pasted into an incident channel
     expect(page.get_by_role("heading", name=REPORT_NAME)).to_be_visible(
         timeout=LOAD_TIMEOUT_MS)
-    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=LOAD_TIMEOUT_MS)
+    wait_for_charts(page, 1)
     screenshot(page, "queries-detail.png")

@@ -14,14 +14,9 @@ import psycopg
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import running_dashboard
+from tests.e2e.conftest import running_dashboard, wait_for_charts
 from tests.e2e.storage_scenario import TARGET, StorageScenario, storage_scenario
-from tests.e2e.test_activity_browser import (
-    LOAD_TIMEOUT_MS,
-    chart_titles,
-    screenshot,
-    wait_for_charts,
-)
+from tests.e2e.test_activity_browser import LOAD_TIMEOUT_MS, chart_titles, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.single_major]  # the browser reads the store
 

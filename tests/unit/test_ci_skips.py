@@ -43,6 +43,6 @@ def test_a_missing_chromium_fails_the_browser_tests_in_ci(
 
     monkeypatch.setenv("CI", "true")
     monkeypatch.setattr(e2e, "CHROMIUM", Path("/nonexistent/chromium"))
-    fixture = e2e.chromium_page.__wrapped__  # type: ignore[attr-defined]
+    fixture = e2e.chromium.__wrapped__  # type: ignore[attr-defined]
     with pytest.raises(pytest.fail.Exception, match="/nonexistent/chromium not found"):
         next(fixture())
