@@ -47,6 +47,7 @@ def test_snapshot_shows_the_chain_as_one_tree_with_masked_text(
     assert len(forest) == 1
 
 
+@pytest.mark.single_major  # no server answers: nothing of a major to read
 def test_a_down_target_is_one_line_without_the_password(store_dsn: str) -> None:
     dead = f"host=127.0.0.1 port={free_port()} dbname=x user=y password=hunter2"
     config = make_config(store_dsn, {"dead": dead})

@@ -21,6 +21,10 @@ from collectors.migrate import (
 )
 from demo.cluster import LocalCluster
 
+# The runner and the files of our two sets: the store's schema and Kasho's (which runs on
+# PostgreSQL 15); the wheel demo (test_demo) applies every store migration on 18.
+pytestmark = pytest.mark.single_major
+
 
 def schema_dump(cluster: LocalCluster, dbname: str) -> str:
     result = subprocess.run(

@@ -11,6 +11,8 @@ from psycopg import sql
 
 from dashboard.core.own import OwnActivity
 
+pytestmark = pytest.mark.single_major  # the pages' SQL runs on the store, never on a target
+
 ROLES = ["kasho_ops_monitor", "kasho_app", None]
 DATABASES = ["kasho", "kasho_ops", None]
 APPLICATIONS = ["kasho-ops", "kasho-ops-dashboard", "kasho-api", "", None]

@@ -105,6 +105,7 @@ def seed_disk(store_dsn: str, target: str, hours: float, used: float, growth_per
     return now
 
 
+@pytest.mark.single_major  # the store's forecast view over seeded rows
 def test_disk_forecast_from_steady_growth_says_when_and_how_sure(store_dsn: str) -> None:
     target = "disk-steady"
     gib = 2**30
@@ -126,6 +127,7 @@ def test_disk_forecast_from_steady_growth_says_when_and_how_sure(store_dsn: str)
     assert host == [(0,)]  # never measured: no series, no forecast
 
 
+@pytest.mark.single_major  # the store's forecast view over seeded rows
 def test_disk_forecast_refuses_too_little_history(store_dsn: str) -> None:
     target = "disk-short"
     seed_disk(store_dsn, target, hours=6, used=10 * 2**30, growth_per_day=2**30,
