@@ -71,11 +71,14 @@ def test_every_variant_claimed_here_runs_and_matches_its_store_table(
     assert ran == expected
 
 
-def wait_for_checkpoint_stats(conn: psycopg.Connection, major: int) -> None:
-    """The checkpointer reports its counters just after CHECKPOINT returns: wait for them."""
+def checkpoint(conn: psycopg.Connection, major: int) -> None:
+    """CHECKPOINT, and wait until the checkpointer's counters show it (it may report them
+    just after the command returns). The count is read before the command: read after it,
+    it may already hold this checkpoint, and the wait would run to its deadline."""
     view = ("SELECT num_requested FROM pg_stat_checkpointer" if major >= 17
             else "SELECT checkpoints_req FROM pg_stat_bgwriter")
     (before,) = conn.execute(view).fetchone()  # type: ignore[misc]
+    conn.execute("CHECKPOINT")
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         conn.execute("SELECT pg_stat_clear_snapshot()")
@@ -94,15 +97,13 @@ def test_a_checkpoint_and_its_writes_arrive_as_deltas_and_on_the_page(
     target = config.targets[0]
     try:
         with psycopg.connect(app, autocommit=True) as conn:
-            conn.execute("CHECKPOINT")  # nothing dirty left over from earlier tests
-            wait_for_checkpoint_stats(conn, pg_cluster.major)
+            checkpoint(conn, pg_cluster.major)  # nothing dirty left over from earlier tests
         for group in collector.groups:
             assert collector.collect(group, target).error is None  # the baseline
         with psycopg.connect(app, autocommit=True) as conn:
             conn.execute("CREATE TABLE filler AS SELECT g, repeat('x', 200) AS pad "
                          "FROM generate_series(1, 20000) g")  # about 600 dirty buffers
-            conn.execute("CHECKPOINT")
-            wait_for_checkpoint_stats(conn, pg_cluster.major)
+            checkpoint(conn, pg_cluster.major)
         for group in collector.groups:
             record = collector.collect(group, target)
             assert record.error is None, record.error
