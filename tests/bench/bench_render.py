@@ -69,6 +69,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TARGET = "kasho"
 DAYS = 7
 PAGES = tuple(spec.url_path for spec in PAGE_SPECS)
+# Every page, Audit included: the benchmark's anonymous user is an admin.
+AS_ADMIN = '\n[auth]\nmode = "none"\nnone_role = "admin"\n'
 HOME = "overview"  # where each user's tab starts before clicking to a page
 RANGE = "7d"
 WARM_LOADS = 3
@@ -295,7 +297,8 @@ def test_render_time_of_every_page_with_seven_days_of_history(
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not found")
     config = write_config_file(tmp_path / "k.toml", history_store.dsn(),
-                               {TARGET: history_store.dsn("postgres", MONITOR_ROLE)})
+                               {TARGET: history_store.dsn("postgres", MONITOR_ROLE)},
+                               extra=AS_ADMIN)
     env = {k: v for k, v in os.environ.items() if k != "KASHO_OPS_CONFIG"}
     floor_app = tmp_path / "floor.py"
     floor_app.write_text(FLOOR_APP)
@@ -346,7 +349,8 @@ def test_server_side_script_time_of_every_page(history_store: LocalCluster, tmp_
     from streamlit.testing.v1 import AppTest
 
     config = write_config_file(tmp_path / "k.toml", history_store.dsn(),
-                               {TARGET: history_store.dsn("postgres", MONITOR_ROLE)})
+                               {TARGET: history_store.dsn("postgres", MONITOR_ROLE)},
+                               extra=AS_ADMIN)
     monkeypatch.setenv("KASHO_OPS_CONFIG", str(config))
     results = []
     for spec in PAGE_SPECS:
