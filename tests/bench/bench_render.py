@@ -280,11 +280,11 @@ async def measure(base_url: str, pid: int) -> list[PageResult]:
     return results
 
 
-def serve(argv: list[str], env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes],
-                                                                   str]:
+def serve(argv: list[str], env: dict[str, str], log: Path, port_option: str = "--port"
+          ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     with log.open("wb") as output:
-        process = subprocess.Popen([*argv, "--port", str(port)], cwd=ROOT, env=env,
+        process = subprocess.Popen([*argv, port_option, str(port)], cwd=ROOT, env=env,
                                    stdout=output, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
     wait_for_health(base_url, process, log)
@@ -306,7 +306,7 @@ def test_render_time_of_every_page_with_seven_days_of_history(
     floor, floor_url = serve([sys.executable, "-m", "streamlit", "run", str(floor_app),
                               "--server.headless", "true", "--server.address", "127.0.0.1",
                               "--browser.gatherUsageStats", "false", *tuning],
-                             env, tmp_path / "floor.log")
+                             env, tmp_path / "floor.log", "--server.port")
     try:
         floor_warm, floor_10x = asyncio.run(measure_floor(floor_url))
     finally:
