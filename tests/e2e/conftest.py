@@ -172,11 +172,18 @@ def seeded_store(fresh_store: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def module_seeded_store(pg_cluster: LocalCluster, store_template: str) -> Iterator[str]:
-    """`seeded_store` seeded once for a module whose tests only read the store."""
+def module_store(pg_cluster: LocalCluster, store_template: str) -> Iterator[str]:
+    """A metrics store for a module whose tests only read it: seeded once, served by one
+    dashboard."""
     with store_copy(pg_cluster, store_template) as dsn:
-        seed_realistic_store(dsn, SEEDED_TARGET, datetime.now(UTC))
         yield dsn
+
+
+@pytest.fixture(scope="module")
+def module_seeded_store(module_store: str) -> str:
+    """`seeded_store` for a module whose tests only read it."""
+    seed_realistic_store(module_store, SEEDED_TARGET, datetime.now(UTC))
+    return module_store
 
 
 @contextmanager

@@ -10,7 +10,6 @@ import contextlib
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,11 +24,14 @@ from tests.integration.collector_setup import write_config_file
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def backups_dashboard(fresh_store: str, tmp_path: Path) -> Iterator[str]:
-    seed_backups_store(fresh_store, datetime.now(UTC))
+@pytest.fixture(scope="module")
+def backups_dashboard(module_store: str, tmp_path_factory: pytest.TempPathFactory
+                      ) -> Iterator[str]:
+    """One dashboard for the module's tests: they only read the store."""
+    tmp_path = tmp_path_factory.mktemp("backups")
+    seed_backups_store(module_store, datetime.now(UTC))
     config = write_config_file(
-        tmp_path / "kasho-ops.toml", fresh_store,
+        tmp_path / "kasho-ops.toml", module_store,
         {PRIMARY: "host=127.0.0.1 dbname=kasho user=kasho_ops_monitor",
          STANDBY: "host=127.0.0.1 dbname=kasho user=kasho_ops_monitor"})
     # The primary has a pgBackRest stanza; the standby none (its page says so).
