@@ -182,12 +182,16 @@ def test_a_failing_page_shows_its_details_to_admins_only(
     from streamlit.testing.v1 import AppTest
 
     from dashboard.core import freshness
+    from dashboard.core import store as dashboard_store
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("boom: host=db.internal password=hunter2")
 
     # The Overview's first call, before any store read (the store here is unreachable).
     monkeypatch.setattr(freshness, "effective_intervals", broken)
+    # The On call page at the root reads the unreachable store first: a shorter wait for a
+    # pooled session gives its error line sooner.
+    monkeypatch.setattr(dashboard_store, "CONNECT_TIMEOUT_SECONDS", 1)
     unreachable = f"host=127.0.0.1 port={free_port()} dbname=x user=y connect_timeout=2"
     config = write_config_file(tmp_path / "kasho-ops.toml", unreachable,
                                {"kasho-primary": unreachable},
