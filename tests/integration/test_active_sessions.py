@@ -79,6 +79,7 @@ def test_a_window_without_active_sessions_is_a_successful_run_of_no_rows(
     assert rows == (0,)
 
 
+@pytest.mark.single_major  # no server answers: nothing of a major to read
 def test_failed_samples_are_reported_by_the_window_run(fresh_store: str) -> None:
     config = make_config(fresh_store, {"gone": "host=127.0.0.1 port=1 dbname=x user=y "
                                                "connect_timeout=2"})

@@ -262,6 +262,7 @@ def test_the_business_role_reads_only_the_columns_it_aggregates(
                             "WHERE rolname = current_user").fetchone() == (False,)
 
 
+@pytest.mark.single_major  # nothing is read from the server
 def test_targets_without_business_dsn_skip_the_business_groups_and_say_so_once(
         pg_cluster: LocalCluster, fresh_store: str, caplog: pytest.LogCaptureFixture) -> None:
     config = make_config(fresh_store, {"plain": monitor_dsn(pg_cluster)})
