@@ -60,3 +60,31 @@ def test_stacked_areas_break_at_a_gap_and_hover_each_own_value() -> None:
     assert list(io.y[[0, 2]]) == [1.5, 2.0] and np.isnan(io.y[1])  # stacked on CPU
     assert list(io.customdata[[0, 2]]) == [0.5, 0.0]  # its own value on hover
     assert (cpu.fill, io.fill) == ("tozeroy", "tonexty")
+
+
+def test_relayout_gives_the_layout_plotlys_update_methods_give() -> None:
+    def built() -> go.Figure:
+        fig = go.Figure([go.Scatter(x=[1, 2], y=[3, 4]),
+                         go.Scatter(x=[1, 2], y=[5, 6], yaxis="y2")])
+        fig.update_layout(yaxis2={"overlaying": "y", "side": "right"},
+                          title={"text": "kept", "font": {"size": 15}}, barmode="group")
+        return fig
+
+    by_plotly = built()
+    by_plotly.update_layout(title={"x": 0}, barmode=None, hovermode="closest",
+                            yaxis2={"showgrid": False})
+    by_plotly.update_yaxes(rangemode="tozero", title={"text": "n"})
+    ours = figures.relayout(built(), {"title": {"x": 0}, "barmode": None, "hovermode": "closest",
+                              "yaxis2": {"showgrid": False}},
+                    axes={"y": {"rangemode": "tozero", "title": {"text": "n"}}})
+    assert ours.layout.to_plotly_json() == by_plotly.layout.to_plotly_json()
+    assert ours.layout.title.font.size == 15  # nested settings merge, not replace
+    assert ours.layout.barmode is None  # None removes, as in plotly
+
+
+def test_relayout_leaves_the_gap_bands_axis_alone() -> None:
+    fig = figures.add_gaps(go.Figure(go.Scatter(x=[0, 1], y=[0, 9])),
+                           [Gap(T0, T0 + timedelta(hours=1))])
+    figures.relayout(fig, axes={"y": {"rangemode": "tozero", "range": [0, 10]}})
+    assert list(fig.layout.yaxis9.range) == [0, 1]
+    assert list(fig.layout.yaxis.range) == [0, 10]

@@ -15,6 +15,7 @@ from dashboard.core.figures import (
     add_gaps,
     add_stacked_areas,
     finish_figure,
+    relayout,
 )
 from dashboard.core.timeseries import Gap
 
@@ -28,5 +29,5 @@ def active_sessions_figure(wide: pd.DataFrame, gaps: Sequence[Gap], title: str,
               for i, name in enumerate(wide.columns)]
     fig = add_stacked_areas(go.Figure(), wide, colors, hover_format=",.2f", alpha=0.6)
     fig = finish_figure(fig, title, "average active sessions", x_range)
-    fig.update_yaxes(rangemode="tozero")
+    relayout(fig, axes={"y": {"rangemode": "tozero"}})
     return add_gaps(fig, gaps)

@@ -13,6 +13,7 @@ from dashboard.core.figures import (
     SERIES_COLORS,
     TimeRange,
     finish_figure,
+    relayout,
     translucent,
     utc_naive,
 )
@@ -64,10 +65,11 @@ def backup_timeline_figure(backups: pd.DataFrame, drills: pd.DataFrame,
     span = now - oldest
     fig = finish_figure(fig, "Backups and the restorable window (green)", "",
                         (oldest - span * 0.02, now + span * 0.02))
-    fig.update_layout(barmode="overlay", hovermode="closest", bargap=0.35)
-    fig.update_xaxes(type="date")  # bars are a date base plus a duration in milliseconds
-    fig.update_yaxes(categoryorder="array", categoryarray=[
-        "restore drills", "incremental", "differential", "full"], showgrid=False)
+    # x: bars are a date base plus a duration in milliseconds
+    relayout(fig, {"barmode": "overlay", "hovermode": "closest", "bargap": 0.35},
+             axes={"x": {"type": "date"},
+                   "y": {"categoryorder": "array", "showgrid": False, "categoryarray": [
+                       "restore drills", "incremental", "differential", "full"]}})
     return fig
 
 
@@ -84,8 +86,8 @@ def archiving_figure(history: pd.DataFrame, x_range: TimeRange = None) -> go.Fig
                          marker={"color": LIMIT_COLOR},
                          hovertemplate="%{y:,.0f}<extra>failed</extra>"))
     fig = finish_figure(fig, "WAL files archived and failed attempts", "WAL files", x_range)
-    fig.update_layout(barmode="group", bargap=0.15)
-    fig.update_yaxes(rangemode="tozero")
+    relayout(fig, {"barmode": "group", "bargap": 0.15})
+    relayout(fig, axes={"y": {"rangemode": "tozero"}})
     return fig
 
 
@@ -107,11 +109,10 @@ def backlog_figure(history: pd.DataFrame, x_range: TimeRange = None) -> go.Figur
             line={"width": 2, "color": LIMIT_COLOR, "shape": "hv"},
             hovertemplate="%{y:,.0f}<extra>.ready files</extra>"))
     fig = finish_figure(fig, "Archive backlog", unit, x_range)
-    fig.update_layout(
-        yaxis={"rangemode": "tozero"},
-        yaxis2={"title": {"text": ".ready files", "font": {"size": 11}}, "overlaying": "y",
+    relayout(fig, {"yaxis": {"rangemode": "tozero"}, "yaxis2": {
+                "title": {"text": ".ready files", "font": {"size": 11}}, "overlaying": "y",
                 "side": "right", "rangemode": "tozero", "showgrid": False, "zeroline": False,
                 "tickformat": ",d",
                 # whole files: never a tick between two counts
-                "dtick": 1 if float(history["ready_count"].max() or 0) < 6 else None})
+                "dtick": 1 if float(history["ready_count"].max() or 0) < 6 else None}})
     return fig

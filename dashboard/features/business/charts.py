@@ -20,6 +20,7 @@ from dashboard.core.figures import (
     TIME_TICK_FORMATS,
     TimeRange,
     finish_figure,
+    relayout,
     translucent,
     utc_naive,
 )
@@ -40,7 +41,7 @@ SIDE_LEGEND = {"orientation": "v", "x": 1.01, "xanchor": "left", "y": 1.0, "yanc
 
 def _side_legend(fig: go.Figure) -> go.Figure:
     """A legend beside the plot, for charts with more series than fit above it."""
-    fig.update_layout(legend=SIDE_LEGEND, margin={"r": 150})
+    relayout(fig, {"legend": SIDE_LEGEND, "margin": {"r": 150}})
     return fig
 
 
@@ -71,7 +72,7 @@ def throughput_figure(rates: pd.DataFrame, x_range: TimeRange = None) -> go.Figu
             line={"width": 0.8, "color": color}, fillcolor=translucent(color, 0.6),
             hovertemplate="%{y:,.1f}/min<extra>%{fullData.name}</extra>"))
     fig = finish_figure(fig, "Transactions per minute, by type", "transactions/min", x_range)
-    fig.update_yaxes(rangemode="tozero")
+    relayout(fig, axes={"y": {"rangemode": "tozero"}})
     return _side_legend(fig)
 
 
@@ -90,7 +91,7 @@ def status_changes_figure(changes: pd.DataFrame,
             hovertemplate="%{y:,.2f}/min<extra>%{fullData.name}</extra>"))
     fig = finish_figure(fig, "Status changes per minute (settlements, chargebacks)",
                         "changes/min", x_range)
-    fig.update_yaxes(rangemode="tozero")
+    relayout(fig, axes={"y": {"rangemode": "tozero"}})
     return _side_legend(fig)
 
 
@@ -108,7 +109,7 @@ def volume_figure(amounts: pd.DataFrame, currency: str,
             hovertemplate=f"%{{y:,.2f}} {_text(currency)}<extra>%{{fullData.name}}</extra>"))
     fig = finish_figure(fig, f"Amount per interval in {_text(currency)}, by type",
                         _text(currency), x_range)
-    fig.update_layout(barmode="stack", bargap=0.1)
+    relayout(fig, {"barmode": "stack", "bargap": 0.1})
     return _side_legend(fig)
 
 
@@ -130,7 +131,7 @@ def outcomes_figure(outcomes: pd.DataFrame, x_range: TimeRange = None) -> go.Fig
                              hovertemplate="%{y:.1f} %<extra>failure rate</extra>"),
                   secondary_y=False)
     fig = finish_figure(fig, "Failure rate and failures", "failure rate (%)", x_range)
-    fig.update_layout(barmode="stack", legend_font=LEGEND_FONT)
+    relayout(fig, {"barmode": "stack", "legend": {"font": LEGEND_FONT}})
     fig.update_yaxes(rangemode="tozero", ticksuffix=" %", secondary_y=False)
     fig.update_yaxes(title_text="transactions", rangemode="tozero", showgrid=False,
                      secondary_y=True)
@@ -155,7 +156,7 @@ def pending_figure(backlog: pd.DataFrame, x_range: TimeRange = None) -> go.Figur
                              hovertemplate=f"%{{y:,.1f}} {unit}<extra>oldest pending</extra>"),
                   secondary_y=True)
     fig = finish_figure(fig, "Pending backlog", "pending transactions", x_range)
-    fig.update_layout(legend_font=LEGEND_FONT)
+    relayout(fig, {"legend": {"font": LEGEND_FONT}})
     fig.update_yaxes(rangemode="tozero", secondary_y=False)
     fig.update_yaxes(title_text=f"oldest ({unit})", rangemode="tozero", showgrid=False,
                      secondary_y=True)
@@ -174,7 +175,7 @@ def signups_figure(signups: pd.DataFrame, x_range: TimeRange = None) -> go.Figur
                              marker={"color": SERIES_COLORS[i % len(SERIES_COLORS)]},
                              hovertemplate="%{y:,.0f}<extra>%{fullData.name}</extra>"))
     fig = finish_figure(fig, "New users and accounts", "created", x_range)
-    fig.update_layout(barmode="stack")
+    relayout(fig, {"barmode": "stack"})
     return _side_legend(fig)
 
 
@@ -206,15 +207,16 @@ def correlation_figure(panels: list[Panel], x_range: TimeRange = None) -> go.Fig
         legends[legend] = {"orientation": "h", "x": 1.0, "xanchor": "right", "y": top,
                            "yanchor": "bottom", "font": LEGEND_FONT,
                            "bgcolor": "rgba(0,0,0,0)"}
-    fig.update_layout(
-        template=TEMPLATE, height=max(CHART_HEIGHT, CORRELATION_ROW_HEIGHT * len(panels) + 90),
-        font={"family": FONT_FAMILY, "size": 12}, margin={"l": 8, "r": 40, "t": 40, "b": 8},
-        hovermode="x", showlegend=True, **legends,
-    )
+    relayout(fig, {
+        "template": TEMPLATE,
+        "height": max(CHART_HEIGHT, CORRELATION_ROW_HEIGHT * len(panels) + 90),
+        "font": {"family": FONT_FAMILY, "size": 12}, "margin": {"l": 8, "r": 40, "t": 40, "b": 8},
+        "hovermode": "x", "showlegend": True, **legends})
     fig.update_annotations(font={"size": 13}, x=0, xanchor="left")
-    fig.update_xaxes(tickformatstops=TIME_TICK_FORMATS, showspikes=True, spikemode="across",
-                     spikethickness=1, spikecolor="#8c959f")
+    relayout(fig, axes={"x": {"tickformatstops": TIME_TICK_FORMATS, "showspikes": True,
+                              "spikemode": "across", "spikethickness": 1,
+                              "spikecolor": "#8c959f"}})
     if x_range is not None:
-        fig.update_xaxes(range=utc_naive(list(x_range)))
+        relayout(fig, axes={"x": {"range": utc_naive(list(x_range))}})
     fig.update_xaxes(title_text="time (UTC)", row=len(panels), col=1)
     return fig

@@ -17,6 +17,7 @@ from dashboard.core.figures import (
     add_gaps,
     add_stacked_areas,
     finish_figure,
+    relayout,
     translucent,
     utc_naive,
     whole_number_ticks,
@@ -102,5 +103,5 @@ def session_ages_figure(ages: pd.DataFrame, gaps: Sequence[Gap],
             hovertemplate=f"%{{y:,.1f}} {unit}<extra>%{{fullData.name}}</extra>"))
     fig = finish_figure(fig, "Oldest query, transaction and idle transaction", f"age ({unit})",
                         x_range)
-    fig.update_yaxes(rangemode="tozero")
+    relayout(fig, axes={"y": {"rangemode": "tozero"}})
     return add_gaps(fig, gaps)

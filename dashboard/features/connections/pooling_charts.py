@@ -6,7 +6,14 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.core.figures import LIMIT_COLOR, SERIES_COLORS, TimeRange, finish_figure, utc_naive
+from dashboard.core.figures import (
+    LIMIT_COLOR,
+    SERIES_COLORS,
+    TimeRange,
+    finish_figure,
+    relayout,
+    utc_naive,
+)
 
 
 def waiting_figure(history: pd.DataFrame, x_range: TimeRange = None) -> go.Figure | None:
@@ -25,10 +32,10 @@ def waiting_figure(history: pd.DataFrame, x_range: TimeRange = None) -> go.Figur
                              yaxis="y2", mode="lines", line={"width": 2, "color": "#0a3069"},
                              hovertemplate="%{y:,.2f} s<extra>longest wait</extra>"))
     fig = finish_figure(fig, "Clients waiting for a server connection", "clients", x_range)
-    fig.update_layout(yaxis={"rangemode": "tozero"},
-                      yaxis2={"title": {"text": "longest wait (s)", "font": {"size": 11}},
+    relayout(fig, {"yaxis": {"rangemode": "tozero"},
+                   "yaxis2": {"title": {"text": "longest wait (s)", "font": {"size": 11}},
                               "overlaying": "y", "side": "right", "rangemode": "tozero",
-                              "showgrid": False, "tickformat": ".3~f"})
+                              "showgrid": False, "tickformat": ".3~f"}})
     return fig
 
 
@@ -48,7 +55,7 @@ def servers_figure(history: pd.DataFrame, x_range: TimeRange = None) -> go.Figur
                                                      "dash": "dot"},
                                  hovertemplate="%{y:,.1f}<extra>%{fullData.name}</extra>"))
     fig = finish_figure(fig, "Server connections per pool", "server connections", x_range)
-    fig.update_yaxes(rangemode="tozero")
+    relayout(fig, axes={"y": {"rangemode": "tozero"}})
     return fig
 
 
@@ -65,5 +72,5 @@ def timings_figure(averages: pd.DataFrame, x_range: TimeRange = None) -> go.Figu
                                  hovertemplate="%{y:,.2f} ms<extra>%{fullData.name}</extra>"))
     fig = finish_figure(fig, "Average query and transaction time through PgBouncer", "ms",
                         x_range)
-    fig.update_yaxes(rangemode="tozero")
+    relayout(fig, axes={"y": {"rangemode": "tozero"}})
     return fig

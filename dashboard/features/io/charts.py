@@ -6,7 +6,14 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.core.figures import LIMIT_COLOR, SERIES_COLORS, TimeRange, finish_figure, utc_naive
+from dashboard.core.figures import (
+    LIMIT_COLOR,
+    SERIES_COLORS,
+    TimeRange,
+    finish_figure,
+    relayout,
+    utc_naive,
+)
 from dashboard.core.units import byte_unit
 
 WRITER_COLORS = {"checkpointer": "#0969da", "background writer": "#1a7f37",
@@ -27,8 +34,8 @@ def checkpoints_figure(history: pd.DataFrame, x_range: TimeRange = None) -> go.F
                          marker={"color": LIMIT_COLOR},
                          hovertemplate="%{y:,.0f}<extra>requested</extra>"))
     fig = finish_figure(fig, "Checkpoints: timed vs requested", "checkpoints", x_range)
-    fig.update_layout(barmode="stack")
-    fig.update_yaxes(rangemode="tozero")
+    relayout(fig, {"barmode": "stack"})
+    relayout(fig, axes={"y": {"rangemode": "tozero"}})
     return fig
 
 
@@ -46,7 +53,7 @@ def checkpoint_time_figure(history: pd.DataFrame,
             line={"width": 2, "color": color}, marker={"size": 4},
             hovertemplate=f"%{{y:,.2f}} s<extra>{name}</extra>"))
     fig = finish_figure(fig, "Checkpoint write and sync time", "seconds", x_range)
-    fig.update_yaxes(rangemode="tozero")
+    relayout(fig, axes={"y": {"rangemode": "tozero"}})
     return fig
 
 
@@ -62,7 +69,7 @@ def buffers_figure(buffers: pd.DataFrame, x_range: TimeRange = None) -> go.Figur
             mode="lines", line={"width": 2, "color": color},
             hovertemplate="%{y:,.0f}<extra>%{fullData.name}</extra>"))
     fig = finish_figure(fig, "Buffers written, by who", "buffers (8 kB)", x_range)
-    fig.update_yaxes(rangemode="tozero")
+    relayout(fig, axes={"y": {"rangemode": "tozero"}})
     return fig
 
 
@@ -83,5 +90,5 @@ def io_bytes_figure(io: pd.DataFrame, column: str, title: str,
             marker={"color": SERIES_COLORS[i % len(SERIES_COLORS)]},
             hovertemplate=f"%{{y:,.1f}} {unit}<extra>%{{fullData.name}}</extra>"))
     fig = finish_figure(fig, title, unit, x_range)
-    fig.update_layout(barmode="stack")
+    relayout(fig, {"barmode": "stack"})
     return fig

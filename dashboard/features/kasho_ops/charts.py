@@ -6,7 +6,14 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.core.figures import LIMIT_COLOR, SERIES_COLORS, TimeRange, finish_figure, utc_naive
+from dashboard.core.figures import (
+    LIMIT_COLOR,
+    SERIES_COLORS,
+    TimeRange,
+    finish_figure,
+    relayout,
+    utc_naive,
+)
 from dashboard.core.units import byte_unit
 
 SHOWN = 8  # series per chart; the rest are folded into "other" or left to the table
@@ -28,7 +35,7 @@ def per_group_figure(history: pd.DataFrame, column: str, title: str,
             hovertemplate="%{y:,.1f} ms<extra>%{fullData.name}</extra>"))
     shown = f" ({SHOWN} highest groups)" if len(worst) > SHOWN else ""
     fig = finish_figure(fig, title + shown, "ms", x_range)
-    fig.update_yaxes(rangemode="tozero")
+    relayout(fig, axes={"y": {"rangemode": "tozero"}})
     return fig
 
 
@@ -50,8 +57,7 @@ def store_size_figure(sizes: pd.DataFrame) -> go.Figure | None:
                                  SERIES_COLORS)]},
                              hovertemplate=f"%{{y:,.1f}} {unit}<extra>%{{fullData.name}}</extra>"))
     fig = finish_figure(fig, "Store size per day, by table", unit, None)
-    fig.update_layout(barmode="stack")
-    fig.update_xaxes(title={"text": "day (UTC)"})
+    relayout(fig, {"barmode": "stack"}, axes={"x": {"title": {"text": "day (UTC)"}}})
     return fig
 
 
@@ -70,6 +76,6 @@ def forecast_figure(forecast: pd.DataFrame, steady_bytes: float) -> go.Figure | 
                                                   "width": 1.5},
                   annotation_text="steady state", annotation_position="top left")
     fig = finish_figure(fig, "Store growth forecast", unit, None)
-    fig.update_xaxes(title={"text": "day (UTC)"})
-    fig.update_yaxes(rangemode="tozero")
+    relayout(fig, axes={"x": {"title": {"text": "day (UTC)"}}})
+    relayout(fig, axes={"y": {"rangemode": "tozero"}})
     return fig

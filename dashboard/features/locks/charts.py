@@ -14,6 +14,7 @@ from dashboard.core.figures import (
     TimeRange,
     add_gaps,
     finish_figure,
+    relayout,
     translucent,
     utc_naive,
     whole_number_ticks,
@@ -41,10 +42,9 @@ def lock_history_figure(history: pd.DataFrame, gaps: Sequence[Gap],
         mode="lines", yaxis="y2", line={"width": 2, "color": "#0a3069"}, connectgaps=False,
         hovertemplate=f"%{{y:,.1f}} {unit}<extra>longest wait</extra>"))
     fig = finish_figure(fig, "Lock waits", "sessions waiting", x_range)
-    fig.update_layout(
-        yaxis2={"title": {"text": f"longest wait ({unit})", "font": {"size": 11}},
+    relayout(fig, {"yaxis2": {"title": {"text": f"longest wait ({unit})", "font": {"size": 11}},
                 "overlaying": "y", "side": "right", "rangemode": "tozero", "showgrid": False,
-                "tickmode": "auto", "nticks": 6, "zeroline": False})
+                "tickmode": "auto", "nticks": 6, "zeroline": False}})
     whole_number_ticks(fig, float(history["blocked_sessions"].max()))
     return add_gaps(fig, gaps)
 
@@ -64,6 +64,6 @@ def database_events_figure(events: pd.DataFrame, gaps: Sequence[Gap],
                          marker={"color": "#8250df"},
                          hovertemplate="%{y:,.0f}<extra>conflicts</extra>"))
     fig = finish_figure(fig, "Deadlocks and recovery conflicts", "events", x_range)
-    fig.update_layout(barmode="stack", bargap=0.1)
+    relayout(fig, {"barmode": "stack", "bargap": 0.1})
     whole_number_ticks(fig, float(events[["deadlocks", "conflicts"]].sum(axis=1).max()))
     return add_gaps(fig, gaps)

@@ -13,6 +13,7 @@ from dashboard.core.figures import (
     TimeRange,
     finish_figure,
     plotly_text,
+    relayout,
     utc_naive,
 )
 from dashboard.features.maintenance.logic import XID_STOP_AGE, WraparoundText
@@ -48,8 +49,8 @@ def wraparound_gauge(text: WraparoundText, freeze_max_age: int,
                "steps": steps,
                "threshold": {"line": {"color": LIMIT_COLOR, "width": 3},
                              "thickness": 0.9, "value": stop}}))
-    fig.update_layout(height=210, margin={"l": 30, "r": 30, "t": 50, "b": 10},
-                      font={"family": FONT_FAMILY}, template="plotly_white")
+    relayout(fig, {"height": 210, "margin": {"l": 30, "r": 30, "t": 50, "b": 10},
+                   "font": {"family": FONT_FAMILY}, "template": "plotly_white"})
     return fig
 
 
@@ -76,5 +77,5 @@ def xid_age_figure(history: pd.DataFrame, freeze_max_age: int | None,
                       annotation_text="autovacuum_freeze_max_age",
                       annotation_position="top left", annotation_font_size=10)
     fig = finish_figure(fig, "Transaction ID age per database", "age (million XIDs)", x_range)
-    fig.update_yaxes(rangemode="tozero")
+    relayout(fig, axes={"y": {"rangemode": "tozero"}})
     return fig

@@ -18,6 +18,7 @@ from dashboard.core.figures import (
     add_gaps,
     add_stacked_areas,
     finish_figure,
+    relayout,
     utc_naive,
     whole_number_ticks,
 )
@@ -52,7 +53,7 @@ def database_growth_figure(growth: pd.DataFrame, title: str, x_range: TimeRange 
             hovertemplate=(f"%{{y:+,.2f}} {unit} (%{{customdata:,.2f}} {size_unit})"
                            "<extra>%{fullData.name}</extra>")))
     fig = finish_figure(fig, title, f"growth ({unit})", x_range)
-    fig.update_yaxes(zeroline=True, zerolinecolor="#d0d7de")
+    relayout(fig, axes={"y": {"zeroline": True, "zerolinecolor": "#d0d7de"}})
     return fig
 
 
@@ -94,7 +95,7 @@ def transactions_figure(rates: pd.DataFrame, gaps: Sequence[Gap],
                              connectgaps=False,
                              hovertemplate="%{y:,.2f}/s<extra>rollbacks</extra>"))
     fig = finish_figure(fig, "Transactions per second", "transactions/s", x_range)
-    fig.update_yaxes(rangemode="tozero")
+    relayout(fig, axes={"y": {"rangemode": "tozero"}})
     return add_gaps(fig, gaps)
 
 
@@ -110,5 +111,6 @@ def cache_hit_figure(hits: pd.DataFrame, gaps: Sequence[Gap],
         hovertemplate="%{y:.2f} %<extra>cache hit</extra>"))
     fig = finish_figure(fig, "Cache hit ratio", "hit ratio (%)", x_range, legend=False)
     low = float(hits["hit_percent"].min())
-    fig.update_yaxes(range=[max(0.0, min(low - 1.0, 90.0)), 100.5], ticksuffix=" %")
+    relayout(fig, axes={"y": {"range": [max(0.0, min(low - 1.0, 90.0)), 100.5],
+                              "ticksuffix": " %"}})
     return add_gaps(fig, gaps)

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboard.core.figures import SERIES_COLORS, TimeRange, finish_figure, utc_naive
+from dashboard.core.figures import SERIES_COLORS, TimeRange, finish_figure, relayout, utc_naive
 
 OTHER_COLOR = "#d0d7de"
 DETAIL_HEIGHT = 620
@@ -36,12 +36,12 @@ def load_shape_figure(shape: pd.DataFrame, x_range: TimeRange = None) -> go.Figu
                   x_range)
     # Statement labels are long: the legend goes under the chart, one statement per row,
     # anchored to the figure's bottom (never over the axis), and the figure grows with it.
-    fig.update_layout(barmode="stack", bargap=0.05, hovermode="closest",
-                      height=320 + 20 * len(labels), clickmode="event+select",
-                      legend={"orientation": "v", "x": 0, "xanchor": "left", "y": 0,
+    relayout(fig, {"barmode": "stack", "bargap": 0.05, "hovermode": "closest",
+                   "height": 320 + 20 * len(labels), "clickmode": "event+select",
+                   "legend": {"orientation": "v", "x": 0, "xanchor": "left", "y": 0,
                               "yref": "container", "yanchor": "bottom",
-                              "traceorder": "normal"})
-    fig.update_yaxes(rangemode="tozero")
+                              "traceorder": "normal"}},
+             axes={"y": {"rangemode": "tozero"}})
     return fig
 
 
@@ -86,11 +86,11 @@ def statement_detail_figure(figures: pd.DataFrame, x_range: TimeRange = None) ->
                              hovertemplate="%{y:.2f}%<extra>hit ratio</extra>"),
                   row=4, col=1)
     fig = finish_figure(fig, "", "", x_range, legend=False)
-    fig.update_layout(height=DETAIL_HEIGHT, margin={"l": 8, "r": 8, "t": 28, "b": 8})
+    relayout(fig, {"height": DETAIL_HEIGHT, "margin": {"l": 8, "r": 8, "t": 28, "b": 8}})
     fig.update_annotations(font={"size": 12}, x=0, xanchor="left")
-    fig.update_xaxes(title=None)
+    relayout(fig, axes={"x": {"title": None}})
     fig.update_xaxes(title={"text": "time (UTC)", "font": {"size": 11}}, row=4, col=1)
-    fig.update_yaxes(title=None, rangemode="tozero")
+    relayout(fig, axes={"y": {"title": None, "rangemode": "tozero"}})
     fig.update_yaxes(range=[max(0.0, float(figures["hit_ratio"].min() * 100) - 1) if
                             figures["hit_ratio"].notna().any() else 0, 100.5], row=4, col=1)
     return fig

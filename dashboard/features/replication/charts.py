@@ -11,6 +11,7 @@ from dashboard.core.figures import (
     SERIES_COLORS,
     TimeRange,
     finish_figure,
+    relayout,
     translucent,
     utc_naive,
 )
@@ -30,7 +31,7 @@ def _per_series(frame: pd.DataFrame, series: str, value: str, title: str, y_unit
                                 "dash": "dot" if dashed and name in dashed else "solid"},
             hovertemplate=f"%{{y:,.2f}} {y_unit}<extra>%{{fullData.name}}</extra>"))
     fig = finish_figure(fig, title, y_unit, x_range)
-    fig.update_yaxes(rangemode="tozero")
+    relayout(fig, axes={"y": {"rangemode": "tozero"}})
     return fig
 
 
@@ -85,8 +86,7 @@ def standby_delay_figure(history: pd.DataFrame, x_range: TimeRange = None) -> go
         line={"width": 2, "color": SERIES_COLORS[0]},
         hovertemplate=f"%{{y:,.1f}} {byte_name}<extra>not replayed</extra>"))
     fig = finish_figure(fig, "Replay on this standby", f"delay ({unit})", x_range)
-    fig.update_layout(
-        yaxis={"rangemode": "tozero"},
-        yaxis2={"title": {"text": byte_name, "font": {"size": 11}}, "overlaying": "y",
-                "side": "right", "rangemode": "tozero", "showgrid": False, "zeroline": False})
+    relayout(fig, {"yaxis": {"rangemode": "tozero"}, "yaxis2": {
+                "title": {"text": byte_name, "font": {"size": 11}}, "overlaying": "y",
+                "side": "right", "rangemode": "tozero", "showgrid": False, "zeroline": False}})
     return fig

@@ -15,6 +15,7 @@ from dashboard.core.figures import (
     TimeRange,
     finish_figure,
     plotly_text,
+    relayout,
     translucent,
     utc_naive,
 )
@@ -66,7 +67,7 @@ def disk_usage_figure(history: pd.DataFrame, forecast: pd.Series | None = None,
             hovertemplate=f"%{{y:,.2f}} {unit}<extra>capacity</extra>"))
     shown: TimeRange = (x_range[0], end) if x_range else None
     fig = finish_figure(fig, "Disk usage", f"bytes ({unit})", shown)
-    fig.update_yaxes(rangemode="tozero")
+    relayout(fig, axes={"y": {"rangemode": "tozero"}})
     return fig
 
 
@@ -122,10 +123,10 @@ def buffer_cache_figure(table: pd.DataFrame, limit: int = 12) -> go.Figure | Non
         customdata=top["share of cache"] * 100,
         hovertemplate=f"%{{x:,.1f}} {unit} · %{{customdata:.1f}} % of shared buffers"
                       "<extra></extra>"))
-    fig.update_layout(template="plotly_white", height=max(CHART_HEIGHT, 28 * len(top) + 90),
-                      title={"text": "Shared buffers by relation", "x": 0, "font": {"size": 15}},
-                      margin={"l": 8, "r": 8, "t": 48, "b": 8}, showlegend=False)
-    fig.update_xaxes(title={"text": f"in shared buffers ({unit})", "font": {"size": 11}},
-                     gridcolor="#eaeef2")
-    fig.update_yaxes(automargin=True)
+    relayout(fig, {"template": "plotly_white", "height": max(CHART_HEIGHT, 28 * len(top) + 90),
+                   "title": {"text": "Shared buffers by relation", "x": 0, "font": {"size": 15}},
+                   "margin": {"l": 8, "r": 8, "t": 48, "b": 8}, "showlegend": False},
+             axes={"x": {"title": {"text": f"in shared buffers ({unit})", "font": {"size": 11}},
+                         "gridcolor": "#eaeef2"},
+                   "y": {"automargin": True}})
     return fig
