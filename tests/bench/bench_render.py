@@ -35,6 +35,7 @@ ten concurrent sessions under 5 s.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import statistics
 import subprocess
@@ -75,6 +76,7 @@ HOME = "overview"  # where each user's tab starts before clicking to a page
 RANGE = "7d"
 WARM_LOADS = 3
 SESSIONS = 10
+TAB_10X_PAGES = ("overview", "queries")
 LOAD_TIMEOUT_MS = 600_000
 WINDOW_STEP_SECONDS = 30
 STABLE_SECONDS = 6
@@ -269,8 +271,11 @@ async def measure(base_url: str, pid: int) -> list[PageResult]:
                 await asyncio.gather(*(away(tab, name) for tab in tabs))
                 wait_for_window_step()
                 nav_10x = await asyncio.gather(*(navigate(tab, name, wanted) for tab in tabs))
-                tab_10x = await asyncio.gather(*(new_tab(user, url, name, wanted)
-                                                 for user in users))
+                # Ten new tabs at once is mostly ten browsers starting Streamlit and plotly:
+                # measured where the issue measured it.
+                tab_10x = (await asyncio.gather(*(new_tab(user, url, name, wanted)
+                                                  for user in users))
+                           if name in TAB_10X_PAGES else [math.nan])
                 results.append(PageResult(name, wanted, cold, statistics.median(warm),
                                           statistics.median(nav), cpu_tab, cpu_nav,
                                           list(nav_10x), list(tab_10x)))
@@ -309,6 +314,8 @@ def test_render_time_of_every_page_with_seven_days_of_history(
                              env, tmp_path / "floor.log", "--server.port")
     try:
         floor_warm, floor_10x = asyncio.run(measure_floor(floor_url))
+        print(f"floor: new tab {floor_warm:.2f} s, ten new tabs at once {floor_10x:.2f} s",
+              flush=True)
     finally:
         floor.terminate()
         floor.wait(10)
