@@ -81,6 +81,7 @@ LOAD_TIMEOUT_MS = 600_000
 WINDOW_STEP_SECONDS = 30
 STABLE_SECONDS = 6
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+SCREENSHOTS = ROOT / "test-artifacts" / "pages"
 # The storage groups collected for real, then grown back DAYS (database_size has its own
 # seed in seed_realistic_store).
 STORAGE_GROUPS = tuple(group for group in SHAPES if group != "database_size")
@@ -201,7 +202,7 @@ async def away(page: Any, path: str) -> None:
 
 async def count_charts(browser: Any, url: str, path: str) -> int:
     """How many charts the page draws: the count once it has held still for STABLE_SECONDS
-    with the script finished."""
+    with the script finished. The page, drawn, is saved to SCREENSHOTS."""
     page = await browser.new_page()
     try:
         await page.goto(url)
@@ -214,6 +215,8 @@ async def count_charts(browser: Any, url: str, path: str) -> int:
             if now != count or running:
                 count, since = now, time.monotonic()
             await page.wait_for_timeout(250)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(SCREENSHOTS / f"{path}.png"), full_page=True)
         return count
     finally:
         await page.close()
