@@ -123,9 +123,10 @@ def test_monitoring_sessions_are_read_only_bounded_and_named(
                 "current_setting('statement_timeout'), current_setting('lock_timeout'), "
                 "current_setting('application_name'), "
                 "current_setting('idle_in_transaction_session_timeout'), "
+                "current_setting('jit'), "
                 "pg_has_role(current_user, 'pg_monitor', 'member'), "
                 "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)").fetchone()
-            assert settings == ("on", "5s", "500ms", "kasho-ops", "30s", True, False)
+            assert settings == ("on", "5s", "500ms", "kasho-ops", "30s", "off", True, False)
             with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
                 conn.execute("CREATE TEMP TABLE t (id int)")
     finally:

@@ -130,6 +130,9 @@ def test_duplicate_redundant_unused_and_invalid_indexes(
         conn.execute("CREATE INDEX transfers_account_created_idx "
                      "ON transfers (account_id, created_at)")
         conn.execute("CREATE UNIQUE INDEX transfers_id_key ON transfers (id)")  # dup of pkey
+        # an exclusion constraint's index is never scanned here, and never "unused" either
+        conn.execute("CREATE TABLE holds (during tstzrange, "
+                     "CONSTRAINT holds_no_overlap EXCLUDE USING gist (during WITH &&))")
         conn.execute("SET enable_seqscan = off")
         conn.execute("SELECT count(*) FROM transfers WHERE account_id = 7 "
                      "AND created_at < now()")  # scans the two-column index
@@ -150,8 +153,11 @@ def test_duplicate_redundant_unused_and_invalid_indexes(
     assert rows.loc["transfers_account_idx", "redundant_with"] == "transfers_account_created_idx"
     assert not bool(rows.loc["transfers_currency_key", "is_valid"])
     assert not bool(rows.loc["transfers_currency_key", "build_in_progress"])
-    # primary keys and unique indexes are never "unused", however idle
+    # primary keys, unique and exclusion indexes are never "unused", however idle
     assert "unused" not in rows.loc["transfers_pkey", "findings"]
+    assert rows.loc["holds_no_overlap", "constraint_name"] == "holds_no_overlap"
+    assert rows.loc["transfers_pkey", "constraint_name"] == "transfers_pkey"
+    assert pd.isna(rows.loc["transfers_id_key", "constraint_name"])  # a unique index alone
     (summary,) = latest(store_dsn, "relation_summary", target).to_dict("records")
     assert (summary["invalid_indexes"], summary["unused_indexes"]) == (1, 2)
 

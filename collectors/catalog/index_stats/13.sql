@@ -28,21 +28,20 @@ WITH locked AS MATERIALIZED (
     WHERE locktype = 'relation' AND mode = 'AccessExclusiveLock'
       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
 ),
-user_tables AS MATERIALIZED (
-    SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind IN ('r', 'm')
-      AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-      AND n.nspname !~ '^pg_toast'
-),
--- One narrow row per index of a user table (it is scanned once per ranking below).
+-- One narrow row per index of a user table (it is scanned once per ranking below), from
+-- pg_index and the index's own pg_class row in one pass: an index lives in its table's
+-- schema, and outside pg_catalog and pg_toast an index of relkind 'i' belongs to a table or
+-- materialized view (a partitioned table's are 'I'), so the table's row is not needed here.
+-- enforces: primary key, unique or exclusion, the only indexes that back a constraint
+-- (contype p, u, x); the constraint's name is looked up for the few rows that need it.
 indexes AS MATERIALIZED (
     SELECT x.indexrelid, x.indrelid, ic.relpages::bigint AS estimated_pages,
            ic.relam = (SELECT oid FROM pg_am WHERE amname = 'btree')         AS is_btree,
            x.indisunique, x.indisprimary, x.indisvalid, x.indnkeyatts,
+           x.indisunique OR x.indisprimary OR x.indisexclusion               AS enforces,
            x.indnatts > x.indnkeyatts                                        AS has_include,
            x.indexprs IS NOT NULL                                            AS has_expressions,
            x.indkey[0]                                                       AS first_key,
-           k.conname::text                                                   AS constraint_name,
            x.indexrelid IN (SELECT relation FROM locked)
                OR x.indrelid IN (SELECT relation FROM locked)                AS locked,
            pg_stat_get_numscans(x.indexrelid)                                AS idx_scan,
@@ -50,15 +49,19 @@ indexes AS MATERIALIZED (
                - pg_stat_get_blocks_hit(x.indexrelid)                        AS idx_blks_read
     FROM pg_index x
     JOIN pg_class ic ON ic.oid = x.indexrelid
-    LEFT JOIN pg_constraint k ON k.conindid = x.indexrelid AND k.conrelid = x.indrelid
-                             AND k.contype IN ('p', 'u', 'x')
-    WHERE x.indrelid IN (SELECT oid FROM user_tables)
+    JOIN pg_namespace n ON n.oid = ic.relnamespace
+    WHERE ic.relkind = 'i'
+      AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+      AND n.nspname !~ '^pg_toast'
 ),
 -- Only indexes sharing their table and first key column with another can be duplicates
 -- or redundant: the costly comparisons below look at those alone.
 candidates AS MATERIALIZED (
     SELECT i.*, x.indkey, x.indclass, x.indoption, x.indcollation, x.indexprs, x.indpred,
-           am.amname
+           am.amname,
+           (SELECT k.conname FROM pg_constraint k
+            WHERE i.enforces AND k.conindid = i.indexrelid AND k.conrelid = i.indrelid
+              AND k.contype IN ('p', 'u', 'x'))                              AS constraint_name
     FROM indexes i
     JOIN pg_index x USING (indexrelid)
     JOIN pg_class ic ON ic.oid = i.indexrelid
@@ -115,18 +118,12 @@ redundant AS MATERIALIZED (
 building AS MATERIALIZED (
     SELECT index_relid FROM pg_stat_progress_create_index
 ),
-unused AS (
-    SELECT indexrelid FROM indexes
-    WHERE indisvalid AND idx_scan = 0 AND NOT indisunique AND NOT indisprimary
-      AND constraint_name IS NULL
-),
 picks AS (
     (SELECT indexrelid, 'invalid' AS why FROM indexes WHERE NOT indisvalid
      ORDER BY estimated_pages DESC, indexrelid LIMIT %(top_tables)s)
     UNION ALL
     (SELECT i.indexrelid, 'unused' FROM indexes i
-     WHERE i.indisvalid AND i.idx_scan = 0 AND NOT i.indisunique AND NOT i.indisprimary
-       AND i.constraint_name IS NULL
+     WHERE i.indisvalid AND i.idx_scan = 0 AND NOT i.enforces
      ORDER BY i.estimated_pages DESC, i.indexrelid LIMIT %(top_tables)s)
     UNION ALL
     (SELECT d.indexrelid, 'duplicate' FROM duplicates d JOIN indexes i USING (indexrelid)
@@ -141,13 +138,16 @@ picks AS (
     (SELECT indexrelid, 'reads' FROM indexes WHERE idx_blks_read > 0
      ORDER BY idx_blks_read DESC, indexrelid LIMIT %(top_tables)s)
 ),
+-- At most six rankings of %(top_tables)s each: the LIMIT cuts nothing; it tells the planner
+-- how few rows follow. Blind to what a CTE holds, it would cost the lookups below for every
+-- index, which on a big catalog is enough to JIT-compile the query (100-300 ms of CPU).
 chosen AS MATERIALIZED (
     SELECT i.*,
            d.keeper                                                    AS duplicate_of_oid,
            r.covering                                                  AS redundant_with_oid,
            array_remove(p.why, NULL)                                   AS tracked_because,
            array_remove(ARRAY[CASE WHEN NOT i.indisvalid THEN 'invalid' END,
-                              CASE WHEN i.indexrelid IN (SELECT indexrelid FROM unused)
+                              CASE WHEN i.indisvalid AND i.idx_scan = 0 AND NOT i.enforces
                                    THEN 'unused' END,
                               CASE WHEN d.keeper IS NOT NULL THEN 'duplicate' END,
                               CASE WHEN r.covering IS NOT NULL THEN 'redundant' END],
@@ -158,16 +158,22 @@ chosen AS MATERIALIZED (
     JOIN indexes i USING (indexrelid)
     LEFT JOIN duplicates d USING (indexrelid)
     LEFT JOIN redundant r USING (indexrelid)
+    LIMIT 6 * %(top_tables)s
 )
+-- The few chosen rows get their names, definitions and exact sizes by index lookups (OFFSET
+-- 0 keeps each LATERAL a per-row probe of pg_class's oid index: pulled up, the planner may
+-- hash all of pg_class instead).
 SELECT ch.indexrelid::bigint                                         AS indexrelid,
        ch.indrelid::bigint                                           AS relid,
-       n.nspname::text                                               AS schemaname,
-       tc.relname::text                                              AS relname,
-       ic.relname::text                                              AS indexrelname,
-       am.amname::text                                               AS amname,
+       t.nspname::text                                               AS schemaname,
+       t.relname::text                                               AS relname,
+       ix.relname::text                                              AS indexrelname,
+       ix.amname::text                                               AS amname,
        CASE WHEN NOT ch.size_skipped_locked
             THEN pg_get_indexdef(ch.indexrelid) END                   AS definition,
-       ch.constraint_name::text                                      AS constraint_name,
+       (SELECT k.conname FROM pg_constraint k
+        WHERE ch.enforces AND k.conindid = ch.indexrelid AND k.conrelid = ch.indrelid
+          AND k.contype IN ('p', 'u', 'x'))::text                    AS constraint_name,
        ch.tracked_because,
        ch.findings,
        ch.size_skipped_locked,
@@ -183,15 +189,17 @@ SELECT ch.indexrelid::bigint                                         AS indexrel
        ch.indisprimary                                               AS is_primary,
        ch.indisvalid                                                 AS is_valid,
        ch.indexrelid IN (SELECT index_relid FROM building)            AS build_in_progress,
-       dup.relname::text                                             AS duplicate_of,
-       cov.relname::text                                             AS redundant_with,
+       (SELECT relname FROM pg_class WHERE oid = ch.duplicate_of_oid)::text
+                                                                     AS duplicate_of,
+       (SELECT relname FROM pg_class WHERE oid = ch.redundant_with_oid)::text
+                                                                     AS redundant_with,
        pg_stat_get_tuples_inserted(ch.indrelid)
            + pg_stat_get_tuples_updated(ch.indrelid)
            - pg_stat_get_tuples_hot_updated(ch.indrelid)             AS table_index_writes
 FROM chosen ch
-JOIN pg_class ic ON ic.oid = ch.indexrelid
-JOIN pg_class tc ON tc.oid = ch.indrelid
-JOIN pg_namespace n ON n.oid = tc.relnamespace
-JOIN pg_am am ON am.oid = ic.relam
-LEFT JOIN pg_class dup ON dup.oid = ch.duplicate_of_oid
-LEFT JOIN pg_class cov ON cov.oid = ch.redundant_with_oid
+CROSS JOIN LATERAL (SELECT ic.relname, am.amname FROM pg_class ic
+                    JOIN pg_am am ON am.oid = ic.relam
+                    WHERE ic.oid = ch.indexrelid OFFSET 0) ix
+CROSS JOIN LATERAL (SELECT tc.relname, n.nspname FROM pg_class tc
+                    JOIN pg_namespace n ON n.oid = tc.relnamespace
+                    WHERE tc.oid = ch.indrelid OFFSET 0) t

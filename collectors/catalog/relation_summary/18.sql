@@ -12,35 +12,7 @@ WITH settings AS MATERIALIZED (
            current_setting('autovacuum_freeze_max_age')::bigint              AS freeze_max_age,
            current_setting('autovacuum_multixact_freeze_max_age')::bigint    AS mxid_freeze_max_age
 ),
-options AS MATERIALIZED (
-    SELECT c.oid AS relid,
-           bool_or(o.option_value::boolean)
-               FILTER (WHERE o.option_name = 'autovacuum_enabled')                    AS enabled,
-           max(o.option_value::float8)
-               FILTER (WHERE o.option_name = 'autovacuum_vacuum_threshold')           AS vac_base,
-           max(o.option_value::float8)
-               FILTER (WHERE o.option_name = 'autovacuum_vacuum_scale_factor')        AS vac_scale,
-           max(o.option_value::float8)
-               FILTER (WHERE o.option_name = 'autovacuum_vacuum_max_threshold')       AS vac_max,
-           max(o.option_value::float8)
-               FILTER (WHERE o.option_name = 'autovacuum_vacuum_insert_threshold')    AS ins_base,
-           max(o.option_value::float8)
-               FILTER (WHERE o.option_name = 'autovacuum_vacuum_insert_scale_factor') AS ins_scale,
-           max(o.option_value::float8)
-               FILTER (WHERE o.option_name = 'autovacuum_analyze_threshold')          AS anl_base,
-           max(o.option_value::float8)
-               FILTER (WHERE o.option_name = 'autovacuum_analyze_scale_factor')       AS anl_scale,
-           max(o.option_value::bigint)
-               FILTER (WHERE o.option_name = 'autovacuum_freeze_max_age')             AS freeze_max_age,
-           max(o.option_value::bigint)
-               FILTER (WHERE o.option_name = 'autovacuum_multixact_freeze_max_age')
-                                                                                AS mxid_freeze_max_age
-    FROM pg_class c
-    CROSS JOIN LATERAL pg_options_to_table(c.reloptions) o
-    WHERE c.reloptions IS NOT NULL AND c.relkind IN ('r', 'm', 'p')
-    GROUP BY c.oid
-),
-tables AS MATERIALIZED (
+tables AS (
     SELECT c.oid AS relid, c.relkind,
            greatest(c.reltuples, 0)::float8                                    AS reltuples,
            CASE WHEN c.relkind IN ('r', 'm')
@@ -76,22 +48,51 @@ tables AS MATERIALIZED (
     FROM pg_class c
     JOIN pg_namespace n ON n.oid = c.relnamespace
     CROSS JOIN settings st
-    LEFT JOIN pg_class toast ON toast.oid = c.reltoastrelid
-    LEFT JOIN options o ON o.relid = c.oid
+    LEFT JOIN pg_class toast ON toast.oid = c.reltoastrelid AND toast.relkind = 't'
+    LEFT JOIN LATERAL (
+        -- a table's own autovacuum settings (reloptions), read only where it has any
+        SELECT
+               bool_or(o.option_value::boolean)
+                   FILTER (WHERE o.option_name = 'autovacuum_enabled')                    AS enabled,
+               max(o.option_value::float8)
+                   FILTER (WHERE o.option_name = 'autovacuum_vacuum_threshold')           AS vac_base,
+               max(o.option_value::float8)
+                   FILTER (WHERE o.option_name = 'autovacuum_vacuum_scale_factor')        AS vac_scale,
+               max(o.option_value::float8)
+                   FILTER (WHERE o.option_name = 'autovacuum_vacuum_max_threshold')       AS vac_max,
+               max(o.option_value::float8)
+                   FILTER (WHERE o.option_name = 'autovacuum_vacuum_insert_threshold')    AS ins_base,
+               max(o.option_value::float8)
+                   FILTER (WHERE o.option_name = 'autovacuum_vacuum_insert_scale_factor') AS ins_scale,
+               max(o.option_value::float8)
+                   FILTER (WHERE o.option_name = 'autovacuum_analyze_threshold')          AS anl_base,
+               max(o.option_value::float8)
+                   FILTER (WHERE o.option_name = 'autovacuum_analyze_scale_factor')       AS anl_scale,
+               max(o.option_value::bigint)
+                   FILTER (WHERE o.option_name = 'autovacuum_freeze_max_age')             AS freeze_max_age,
+               max(o.option_value::bigint)
+                   FILTER (WHERE o.option_name = 'autovacuum_multixact_freeze_max_age')
+                                                                                    AS mxid_freeze_max_age
+        FROM pg_options_to_table(c.reloptions) o
+        WHERE c.reloptions IS NOT NULL) o ON true
     WHERE c.relkind IN ('r', 'm', 'p')
       AND n.nspname NOT IN ('pg_catalog', 'information_schema')
       AND n.nspname !~ '^pg_toast'
 ),
-indexes AS MATERIALIZED (
+-- Indexes (relkind 'i') of the tables above, found as index_stats finds them: outside
+-- pg_catalog and pg_toast an index of relkind 'i' is a table's or a materialized view's, in
+-- its schema. Only primary key, unique and exclusion indexes back a constraint (p, u, x).
+indexes AS (
     SELECT x.indisvalid,
            x.indisvalid AND pg_stat_get_numscans(x.indexrelid) = 0 AND NOT x.indisunique
-               AND NOT x.indisprimary AND k.conname IS NULL                AS unused,
+               AND NOT x.indisprimary AND NOT x.indisexclusion             AS unused,
            ic.relpages::bigint * current_setting('block_size')::bigint     AS estimated_bytes
     FROM pg_index x
     JOIN pg_class ic ON ic.oid = x.indexrelid
-    LEFT JOIN pg_constraint k ON k.conindid = x.indexrelid AND k.conrelid = x.indrelid
-                             AND k.contype IN ('p', 'u', 'x')
-    WHERE x.indrelid IN (SELECT relid FROM tables) AND ic.relkind = 'i'
+    JOIN pg_namespace n ON n.oid = ic.relnamespace
+    WHERE ic.relkind = 'i'
+      AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+      AND n.nspname !~ '^pg_toast'
 )
 SELECT current_database()::text                                        AS datname,
        (SELECT stats_reset FROM pg_stat_database
