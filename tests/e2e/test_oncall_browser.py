@@ -109,7 +109,7 @@ def test_home_shows_the_firing_alert_targets_and_what_changed_and_writes_a_snaps
 
     viewer = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
     viewer.goto(snapshot.as_uri())
-    wait_for_charts(viewer, 2)
+    wait_for_charts(viewer, 4)  # the snapshot's four charts
     expect(viewer.get_by_role("heading", name=f"Incident snapshot: {SEEDED_TARGET}")) \
         .to_be_visible()
     assert viewer.locator("img[src=x]").count() == 0
