@@ -350,7 +350,15 @@ def collection_in(config: Config, target: str, group: str, start: datetime, end:
     chart buckets (by default the group's, for that span)."""
     interval = interval_of(config, group)
     bucket = bucket or chart_bucket_seconds((end - start).total_seconds(), interval)
-    dsn = config.store.dsn
+    return _collection(config.store.dsn, target, group, start, end, bucket, interval)
+
+
+# Shaping the runs into a Collection costs more than reading them: done once per inputs and
+# shared (read-only), no longer than the spans it reads are cached.
+@st.cache_resource(ttl=FRESHNESS_TTL_SECONDS, max_entries=512, show_spinner=False,
+                   hash_funcs={Secret: store_fingerprint})
+def _collection(dsn: Secret, target: str, group: str, start: datetime, end: datetime,
+                bucket: int, interval: int) -> Collection:
     runs = collection_runs(dsn, target, group, start, end, bucket, interval)
     span = sample_spans(dsn, target, (group,)).get(group)
     now = min(end, datetime.now(UTC))
