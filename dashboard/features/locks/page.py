@@ -6,7 +6,6 @@ shows them. Layout only: data.py reads, logic.py and charts.py shape it."""
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from collectors.core.errors import StoreUnavailable
@@ -18,9 +17,8 @@ from dashboard.core.plain import chart, md
 from dashboard.core.timeseries import empty_reason
 from dashboard.core.units import format_bytes, format_interval
 from dashboard.features import active_sessions
-from dashboard.features.active_sessions import charts as ash_charts
 from dashboard.features.active_sessions import data as ash_data
-from dashboard.features.active_sessions import logic as ash
+from dashboard.features.active_sessions.layout import active_sessions_chart
 from dashboard.features.locks import charts, data, logic
 
 ctx = current()
@@ -67,14 +65,6 @@ for column, tile in zip(st.columns(4), logic.tiles(history, totals, prepared,
 
 
 
-def active_sessions_chart() -> tuple[go.Figure | None, bool]:
-    active = ash.average_active_sessions(ash_frame, ash_collection, ctx.show_own)
-    return (ash_charts.active_sessions_figure(active.wide, ash_collection.chart_gaps(),
-                                              "Average active sessions by wait event type",
-                                              x_range),
-            active.hidden_session_seconds > 0)
-
-
 left, right = st.columns(2)
 with left:
     chart_panel(once_per_window(ctx, "locks.history", lambda: charts.lock_history_figure(
@@ -82,7 +72,8 @@ with left:
                     lock_collection.chart_gaps(), x_range)),
                 empty_reason(lock_collection, "lock wait samples", ctx.range_words))
 with right:
-    ash_figure, all_hidden = once_per_window(ctx, "locks.active", active_sessions_chart)
+    ash_figure, all_hidden = active_sessions_chart(
+        ctx, ash_frame, ash_collection, "Average active sessions by wait event type")
     chart_panel(ash_figure, empty_reason(ash_collection, "active sessions", ctx.range_words,
                                          all_hidden))
 
