@@ -47,13 +47,13 @@ SESSION_OPTIONS = (f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout
                    "-c default_transaction_read_only=on -c timezone=UTC")
 
 
-def _secret_fingerprint(secret: Secret) -> str:
-    # The cache key must tell stores apart without holding the DSN itself.
+def store_fingerprint(secret: Secret) -> str:
+    """What tells stores apart in a cache key, without holding the DSN itself."""
     return hashlib.sha256(secret.reveal().encode()).hexdigest()
 
 
 cached_read = st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False,
-                        hash_funcs={Secret: _secret_fingerprint})
+                        hash_funcs={Secret: store_fingerprint})
 
 
 def connect(dsn: Secret) -> psycopg.Connection[Any]:
@@ -71,7 +71,7 @@ _POOLS_LOCK = threading.Lock()
 
 def _pool(dsn: Secret) -> ConnectionPool:
     """The process's pool for this store (opened on first use, never more than POOL_SIZE)."""
-    key = _secret_fingerprint(dsn)
+    key = store_fingerprint(dsn)
     with _POOLS_LOCK:
         pool = _POOLS.get(key)
         if pool is None:
@@ -225,7 +225,7 @@ class FreshnessSnapshot:
 
 
 @st.cache_data(ttl=FRESHNESS_TTL_SECONDS, show_spinner=False,
-               hash_funcs={Secret: _secret_fingerprint})
+               hash_funcs={Secret: store_fingerprint})
 def collection_freshness(dsn: Secret, target: str, groups: Sequence[str]) -> FreshnessSnapshot:
     """Latest run and latest success of each group (two index probes per group on
     collector_runs (target, metric_group, started_at DESC), not a scan of the history)."""
@@ -267,7 +267,7 @@ class SampleSpan:
 
 
 @st.cache_data(ttl=FRESHNESS_TTL_SECONDS, show_spinner=False,
-               hash_funcs={Secret: _secret_fingerprint})
+               hash_funcs={Secret: store_fingerprint})
 def sample_spans(dsn: Secret, target: str, groups: tuple[str, ...]) -> dict[str, SampleSpan]:
     """Each group's first and latest successful run (index probes per group, one at each end
     of collector_runs (target, metric_group, started_at DESC))."""
@@ -350,7 +350,15 @@ def collection_in(config: Config, target: str, group: str, start: datetime, end:
     chart buckets (by default the group's, for that span)."""
     interval = interval_of(config, group)
     bucket = bucket or chart_bucket_seconds((end - start).total_seconds(), interval)
-    dsn = config.store.dsn
+    return _collection(config.store.dsn, target, group, start, end, bucket, interval)
+
+
+# Shaping the runs into a Collection costs more than reading them: done once per inputs and
+# shared (read-only), no longer than the spans it reads are cached.
+@st.cache_resource(ttl=FRESHNESS_TTL_SECONDS, max_entries=512, show_spinner=False,
+                   hash_funcs={Secret: store_fingerprint})
+def _collection(dsn: Secret, target: str, group: str, start: datetime, end: datetime,
+                bucket: int, interval: int) -> Collection:
     runs = collection_runs(dsn, target, group, start, end, bucket, interval)
     span = sample_spans(dsn, target, (group,)).get(group)
     now = min(end, datetime.now(UTC))

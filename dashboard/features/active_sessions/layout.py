@@ -1,15 +1,21 @@
-"""The statements-active-the-most table as the Overview and Activity pages place it (layout
-only: logic.statements_table builds it)."""
+"""What the Overview, Activity and Locks pages show of active sessions the same way: the
+average-active-sessions chart (shaped once per page window) and the statements-active-the-
+most table (layout only: logic builds both)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
+from dashboard.core.context import PageContext
+from dashboard.core.loading import once_per_window
 from dashboard.core.panels import hidden_caption
 from dashboard.core.plain import md
+from dashboard.core.timeseries import Collection
+from dashboard.features.active_sessions import charts, logic
 
 # Sized to fit half a page (and, narrower, two fifths) without a horizontal scroll.
 STATEMENT_COLUMNS: dict[str, Any] = {
@@ -21,6 +27,19 @@ STATEMENT_COLUMNS: dict[str, Any] = {
     "database": st.column_config.TextColumn(width=110),
     "role": st.column_config.TextColumn(width=110),
 }
+
+
+def active_sessions_chart(ctx: PageContext, frame: pd.DataFrame, collection: Collection,
+                          title: str) -> tuple[go.Figure | None, bool]:
+    """The chart of average active sessions by wait event type over the page's range, and
+    whether every active session in it was ours and hidden (the chart is then empty)."""
+    def shaped() -> tuple[go.Figure | None, bool]:
+        active = logic.average_active_sessions(frame, collection, ctx.show_own)
+        return (charts.active_sessions_figure(active.wide, collection.chart_gaps(), title,
+                                              (ctx.start, ctx.end)),
+                active.hidden_session_seconds > 0)
+
+    return once_per_window(ctx, f"active_sessions.chart {title}", shaped)
 
 
 def statements_panel(table: pd.DataFrame, hidden: int, empty_reason: str,

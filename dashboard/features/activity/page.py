@@ -24,15 +24,14 @@ from collectors.core.errors import StoreUnavailable, TargetBusy, TargetUnavailab
 from collectors.live.activity import ActivitySnapshot, Session, blocking_forest
 from dashboard.core import auth, store
 from dashboard.core.context import current
-from dashboard.core.loading import cached_figure, read_together
+from dashboard.core.loading import read_together
 from dashboard.core.panels import chart_panel, hidden_caption
 from dashboard.core.plain import md
 from dashboard.core.timeseries import empty_reason
 from dashboard.features import active_sessions
-from dashboard.features.active_sessions import charts as ash_charts
 from dashboard.features.active_sessions import data as ash_data
 from dashboard.features.active_sessions import logic as ash
-from dashboard.features.active_sessions.layout import statements_panel
+from dashboard.features.active_sessions.layout import active_sessions_chart, statements_panel
 from dashboard.features.activity import data as activity_data
 from dashboard.features.activity import logic as tables
 
@@ -152,13 +151,11 @@ def history_view() -> None:
     except StoreUnavailable as exc:
         st.error(md(exc), icon=":material/cloud_off:")
         return
-    active = ash.average_active_sessions(frame, collection, ctx.show_own)
+    figure, all_hidden = active_sessions_chart(ctx, frame, collection, "By wait event type")
     left, right = st.columns([3, 2])
     with left:
-        chart_panel(cached_figure(ash_charts.active_sessions_figure, active.wide,
-                                  collection.chart_gaps(), "By wait event type", x_range),
-            empty_reason(collection, "active sessions", ctx.range_words,
-                         active.hidden_session_seconds > 0))
+        chart_panel(figure, empty_reason(collection, "active sessions", ctx.range_words,
+                                         all_hidden))
     with right, st.container(border=True):
         table, hidden = ash.statements_table(top, ctx.own, ctx.show_own,
                                              collection.window_seconds, limit=8)

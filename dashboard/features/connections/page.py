@@ -12,7 +12,7 @@ import streamlit as st
 from collectors.core.errors import StoreUnavailable
 from dashboard.core import store
 from dashboard.core.context import current
-from dashboard.core.loading import cached_figure, read_together
+from dashboard.core.loading import once_per_window, read_together
 from dashboard.core.panels import chart_panel, hidden_caption
 from dashboard.core.plain import md
 from dashboard.core.timeseries import empty_reason
@@ -80,8 +80,9 @@ st.caption(f"Latest sample {utilization.collected_at:%Y-%m-%d %H:%M:%S} UTC · u
 if not ctx.show_own:
     hidden_caption(own_sessions, "session")
 
-chart_panel(cached_figure(charts.utilization_figure, logic.use_on_grid(limits, limits_collection),
-                          limits_collection.chart_gaps(), x_range),
+chart_panel(once_per_window(ctx, "connections.use", lambda: charts.utilization_figure(
+                logic.use_on_grid(limits, limits_collection), limits_collection.chart_gaps(),
+                x_range)),
             empty_reason(limits_collection, "connection samples", ctx.range_words))
 
 st.subheader("Breakdown")
@@ -100,9 +101,9 @@ except StoreUnavailable as exc:
 by_column = data.BREAKDOWNS[breakdown]
 left, right = st.columns([3, 2])
 with left:
-    wide = logic.breakdown_on_grid(over_time, collection, ctx.show_own)
-    chart_panel(cached_figure(charts.breakdown_figure, wide, collection.chart_gaps(),
-                              f"Connections by {breakdown}", x_range),
+    chart_panel(once_per_window(ctx, "connections.breakdown", lambda: charts.breakdown_figure(
+                logic.breakdown_on_grid(over_time, collection, ctx.show_own),
+                collection.chart_gaps(), f"Connections by {breakdown}", x_range), breakdown),
                 empty_reason(collection, "connections", ctx.range_words,
                              all_hidden=own_sessions > 0 and shown.empty))
 with right:
@@ -127,9 +128,9 @@ with left:
         st.dataframe(idle, hide_index=True, width="stretch", placeholder="—", column_config={
             "longest idle (s)": st.column_config.NumberColumn("longest idle", format="%.0f s")})
 with right:
-    chart_panel(cached_figure(charts.session_ages_figure,
-                              logic.ages_on_grid(ages, ages_collection),
-                              ages_collection.chart_gaps(), x_range),
+    chart_panel(once_per_window(ctx, "connections.ages", lambda: charts.session_ages_figure(
+                logic.ages_on_grid(ages, ages_collection), ages_collection.chart_gaps(),
+                x_range)),
                 empty_reason(ages_collection, "session ages", ctx.range_words))
 
 for pooler in poolers:

@@ -10,6 +10,7 @@ import streamlit as st
 
 from collectors.core.errors import StoreUnavailable
 from dashboard.core.context import current
+from dashboard.core.loading import once_per_window
 from dashboard.core.plain import chart, md
 from dashboard.core.units import format_bytes, format_interval
 from dashboard.features.kasho_ops import charts, data, logic
@@ -39,7 +40,8 @@ except StoreUnavailable as exc:
     st.stop()
 
 retention_for = ctx.config.store.retention_for
-sizes_by_table = logic.size_table(sizes, retention_for, today)
+sizes_by_table = once_per_window(ctx, "kasho_ops.sizes",
+                                 lambda: logic.size_table(sizes, retention_for, today), today)
 fixed = float(whole["bytes"].sum()) if not whole.empty else 0.0
 steady = float(sizes_by_table["steady_bytes"].sum()) + fixed
 total_now = float(sizes["bytes"].sum()) + fixed if not sizes.empty else fixed
@@ -73,12 +75,13 @@ if stats.empty:
 else:
     st.dataframe(logic.runs_table(stats), hide_index=True, width="stretch")
     left, right = st.columns(2)
-    for column, figure, what in (
-            (left, charts.per_group_figure(history, "duration_p95_ms",
-                                           "Run duration, 95th percentile", x_range), "runs"),
-            (right, charts.per_group_figure(history, "lateness_p95_ms",
-                                            "Start lateness against the schedule, 95th "
-                                            "percentile", x_range), "scheduled runs")):
+    durations = once_per_window(ctx, "kasho_ops.durations", lambda: charts.per_group_figure(
+        history, "duration_p95_ms", "Run duration, 95th percentile", x_range))
+    lateness = once_per_window(ctx, "kasho_ops.lateness", lambda: charts.per_group_figure(
+        history, "lateness_p95_ms", "Start lateness against the schedule, 95th percentile",
+        x_range))
+    for column, figure, what in ((left, durations, "runs"),
+                                 (right, lateness, "scheduled runs")):
         with column.container(border=True):
             if figure is None:
                 st.info(f"No {what} in range.", icon=":material/bar_chart:")
@@ -91,7 +94,7 @@ if not errors.empty:
 st.subheader("Store size and retention")
 left, right = st.columns([3, 2])
 with left.container(border=True):
-    figure = charts.store_size_figure(sizes)
+    figure = once_per_window(ctx, "kasho_ops.store", lambda: charts.store_size_figure(sizes))
     if figure is None:
         st.info("No partitions in the store yet.", icon=":material/bar_chart:")
     else:
@@ -107,8 +110,8 @@ with right:
                      .drop(columns=["bytes"]), hide_index=True, width="stretch")
 
 with st.container(border=True):
-    figure = charts.forecast_figure(logic.growth_forecast(sizes, fixed, retention_for, today),
-                                    steady)
+    figure = once_per_window(ctx, "kasho_ops.forecast", lambda: charts.forecast_figure(
+        logic.growth_forecast(sizes, fixed, retention_for, today), steady), today)
     if figure is None:
         st.info("No growth to forecast yet.", icon=":material/bar_chart:")
     else:

@@ -11,15 +11,14 @@ import streamlit as st
 from collectors.core.errors import StoreUnavailable
 from dashboard.core import store
 from dashboard.core.context import current
-from dashboard.core.loading import cached_figure, read_together
+from dashboard.core.loading import once_per_window, read_together
 from dashboard.core.panels import chart_panel, hidden_caption
 from dashboard.core.plain import chart, md
 from dashboard.core.timeseries import empty_reason
 from dashboard.core.units import format_bytes, format_interval
 from dashboard.features import active_sessions
-from dashboard.features.active_sessions import charts as ash_charts
 from dashboard.features.active_sessions import data as ash_data
-from dashboard.features.active_sessions import logic as ash
+from dashboard.features.active_sessions.layout import active_sessions_chart
 from dashboard.features.locks import charts, data, logic
 
 ctx = current()
@@ -64,19 +63,19 @@ for column, tile in zip(st.columns(4), logic.tiles(history, totals, prepared,
                   tile.delta_color, help=md(tile.help) if tile.help else None,
                   border=True, delta_arrow="off")
 
-active = ash.average_active_sessions(ash_frame, ash_collection, ctx.show_own)
+
+
 left, right = st.columns(2)
 with left:
-    chart_panel(cached_figure(charts.lock_history_figure,
-                              logic.history_on_grid(history, lock_collection),
-                              lock_collection.chart_gaps(), x_range),
+    chart_panel(once_per_window(ctx, "locks.history", lambda: charts.lock_history_figure(
+                    logic.history_on_grid(history, lock_collection),
+                    lock_collection.chart_gaps(), x_range)),
                 empty_reason(lock_collection, "lock wait samples", ctx.range_words))
 with right:
-    chart_panel(cached_figure(
-        ash_charts.active_sessions_figure, active.wide, ash_collection.chart_gaps(),
-        "Average active sessions by wait event type", x_range),
-        empty_reason(ash_collection, "active sessions", ctx.range_words,
-                     active.hidden_session_seconds > 0))
+    ash_figure, all_hidden = active_sessions_chart(
+        ctx, ash_frame, ash_collection, "Average active sessions by wait event type")
+    chart_panel(ash_figure, empty_reason(ash_collection, "active sessions", ctx.range_words,
+                                         all_hidden))
 
 st.subheader("Lock waits in the range")
 if waits.empty:
@@ -85,7 +84,8 @@ if waits.empty:
 else:
     st.caption("Every stored wait, newest sample first (up to 1000). Depth 1 waits directly "
                "on the root blocker; no query text is stored.")
-    st.dataframe(logic.lock_waits_table(waits), hide_index=True, width="stretch",
+    st.dataframe(once_per_window(ctx, "locks.waits", lambda: logic.lock_waits_table(waits)),
+                 hide_index=True, width="stretch",
                  placeholder="—", column_config={
                      "wait (s)": st.column_config.NumberColumn("wait", format="%.1f s"),
                      "pid": st.column_config.NumberColumn(format="%d", width="small"),
@@ -97,9 +97,9 @@ hidden_caption(hidden_waits, "lock wait")
 st.subheader("Deadlocks, conflicts, rollbacks and temp files")
 left, right = st.columns(2)
 with left.container(border=True):
-    figure = cached_figure(charts.database_events_figure,
-                           logic.events_on_grid(events, stats_collection),
-                           stats_collection.chart_gaps(), x_range)
+    figure = once_per_window(ctx, "locks.events", lambda: charts.database_events_figure(
+        logic.events_on_grid(events, stats_collection), stats_collection.chart_gaps(),
+        x_range))
     if figure is None:
         st.success("No deadlocks or recovery conflicts in the range.",
                    icon=":material/check_circle:")

@@ -9,11 +9,12 @@ granularity as the latest value, so the latest is never below the "lowest".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 
 from dashboard.core.figures import DeltaColor
 from dashboard.core.timeseries import Collection, complete_wide
@@ -72,6 +73,20 @@ def stats_summary(frame: pd.DataFrame) -> StatsSummary | None:
                         number("latest_tps") or 0.0, number("average_tps"),
                         number("latest_hit_percent"), number("range_hit_percent"),
                         number("lowest_hit_percent"))
+
+
+@dataclass(frozen=True)
+class Shaped:
+    """What the page draws from one window's reads, shaped once per window and shared by
+    every session (read-only)."""
+
+    change: pd.DataFrame  # size change per visible database (visible_sizes)
+    hidden_databases: int
+    active_peak: float | None
+    active_hidden: bool  # every active session in the range was ours, and hidden
+    connections_empty: bool
+    statements: tuple[pd.DataFrame, int]  # the active statements table, and how many hidden
+    figures: dict[str, go.Figure | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from collectors.core.errors import StoreUnavailable
 from collectors.core.metric_groups import load_catalog
 from dashboard.core import freshness, store
 from dashboard.core.context import current
-from dashboard.core.loading import cached_figure, read_together
+from dashboard.core.loading import once_per_window, read_together
 from dashboard.core.panels import chart_panel, hidden_caption
 from dashboard.core.plain import md
 from dashboard.core.timeseries import empty_reason
@@ -82,29 +82,51 @@ if all(c.never_collected for c in collections.values()):
             icon=":material/hourglass_empty:")
     business.headline_row(ctx)  # the business groups read another role: they may be there
 else:
-    sizes, change, hidden_databases = logic.visible_sizes(sizes, change, ctx.own.databases,
-                                                          ctx.show_own)
-    active = ash.average_active_sessions(ash_frame, ash_collection, ctx.show_own)
+    def shaped() -> logic.Shaped:
+        """The tiles' inputs and the charts, from this window's reads (once per window)."""
+        visible, visible_change, hidden_databases = logic.visible_sizes(
+            sizes, change, ctx.own.databases, ctx.show_own)
+        active = ash.average_active_sessions(ash_frame, ash_collection, ctx.show_own)
+        states, _ = logic.states_on_grid(connections, collections["connections"],
+                                         ctx.show_own)
+        stats_gaps = collections["database_stats"].chart_gaps()
+        rates = logic.rates_on_grid(stats, collections["database_stats"])
+        hits = logic.hit_ratio_on_grid(stats, collections["database_stats"])
+        return logic.Shaped(
+            change=visible_change, hidden_databases=hidden_databases,
+            active_peak=ash.peak_average(active),
+            active_hidden=active.hidden_session_seconds > 0, connections_empty=states.empty,
+            statements=ash.statements_table(ash_top, ctx.own, ctx.show_own,
+                                            ash_collection.window_seconds, limit=6),
+            figures={
+                "active": ash_charts.active_sessions_figure(
+                    active.wide, ash_collection.chart_gaps(),
+                    "Average active sessions by wait event type", x_range),
+                "connections": charts.connections_figure(
+                    states, logic.usable_series(limits),
+                    collections["connections"].chart_gaps(), x_range),
+                "transactions": charts.transactions_figure(rates, stats_gaps, x_range),
+                "cache": charts.cache_hit_figure(hits, stats_gaps, x_range),
+                "growth": charts.database_growth_figure(
+                    logic.growth_frame(visible), f"Database growth {ctx.range_words}", x_range),
+            })
+
+    view = once_per_window(ctx, "overview", shaped)
     headline = logic.Headline(
-        size=logic.size_change(change, collections["database_size"].first_at, ctx.start),
+        size=logic.size_change(view.change, collections["database_size"].first_at, ctx.start),
         utilization=utilization, own_sessions=own_sessions,
         stats=logic.stats_summary(summary),
         active_latest=(ash.latest_average(ash_latest, ctx.show_own)
                        if ash_latest is not None else None),
-        active_peak=ash.peak_average(active))
+        active_peak=view.active_peak)
     for column, tile in zip(st.columns(5), logic.headline_tiles(headline, ctx.range_phrase),
                             strict=True):
         column.metric(md(tile.label), md(tile.value), md(tile.delta) if tile.delta else None,
                       tile.delta_color, help=md(tile.help) if tile.help else None,
                       border=True, delta_arrow="off")
-    hidden_caption(hidden_databases, "database (the metrics store)",
+    hidden_caption(view.hidden_databases, "database (the metrics store)",
                    "databases (the metrics store)")
-    states, _ = logic.states_on_grid(connections, collections["connections"], ctx.show_own)
-    stats_gaps = collections["database_stats"].chart_gaps()
     hidden_caption(0 if ctx.show_own else own_sessions, "session")
-    usable = logic.usable_series(limits)
-    rates = logic.rates_on_grid(stats, collections["database_stats"])
-    hits = logic.hit_ratio_on_grid(stats, collections["database_stats"])
 
     business.headline_row(ctx)
 
@@ -113,35 +135,28 @@ else:
 
     left, right = st.columns(2)
     with left:
-        chart_panel(cached_figure(ash_charts.active_sessions_figure, active.wide,
-                                  ash_collection.chart_gaps(),
-                                  "Average active sessions by wait event type", x_range),
-                    reason(active_sessions.GROUP, "active sessions",
-                           active.hidden_session_seconds > 0))
+        chart_panel(view.figures["active"],
+                    reason(active_sessions.GROUP, "active sessions", view.active_hidden))
     with right:
-        chart_panel(cached_figure(charts.connections_figure, states, usable,
-                                  collections["connections"].chart_gaps(), x_range),
-                    reason("connections", "connections", states.empty and own_sessions > 0))
+        chart_panel(view.figures["connections"],
+                    reason("connections", "connections",
+                           view.connections_empty and own_sessions > 0))
     left, right = st.columns(2)
     with left:
-        chart_panel(cached_figure(charts.transactions_figure, rates, stats_gaps, x_range),
+        chart_panel(view.figures["transactions"],
                     reason("database_stats", "transaction counts"))
     with right:
-        chart_panel(cached_figure(charts.cache_hit_figure, hits, stats_gaps, x_range),
-                    reason("database_stats", "block reads or hits"))
+        chart_panel(view.figures["cache"], reason("database_stats", "block reads or hits"))
     left, right = st.columns(2)
     with left:
-        chart_panel(cached_figure(charts.database_growth_figure, logic.growth_frame(sizes),
-                                  f"Database growth {ctx.range_words}", x_range),
-                    reason("database_size", "database size samples"))
+        chart_panel(view.figures["growth"], reason("database_size", "database size samples"))
     with right, st.container(border=True):
-        table, hidden = ash.statements_table(ash_top, ctx.own, ctx.show_own,
-                                             ash_collection.window_seconds, limit=6)
+        table, hidden = view.statements
         statements_panel(table, hidden, reason(active_sessions.GROUP, "active statements"))
 
 st.subheader("Data freshness")
 st.caption(f"Last successful collection per metric group. Stale (red) when older than "
            f"{ctx.config.dashboard.stale_after_intervals:g} × the group's interval; failing "
            "when its latest run failed.")
-st.dataframe(freshness.styled_table(freshness.freshness_table(groups)), hide_index=True,
+st.dataframe(freshness.freshness_table(groups), hide_index=True,
              width="stretch", height=38 + 35 * len(groups))

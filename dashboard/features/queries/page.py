@@ -5,9 +5,11 @@ computes, charts.py draws, collectors/actions/explain.py plans on demand."""
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from collectors.actions.explain import ExplainRefused, audited_explain, parse_parameters
@@ -15,7 +17,7 @@ from collectors.core.errors import StoreUnavailable
 from collectors.core.sqltext import statement_title, table_references
 from dashboard.core import auth, store
 from dashboard.core.context import current
-from dashboard.core.loading import cached_figure
+from dashboard.core.loading import once_per_window
 from dashboard.core.panels import hidden_caption
 from dashboard.core.plain import chart, md
 from dashboard.core.timeseries import empty_reason
@@ -196,8 +198,8 @@ def overview_view() -> None:
                    "this range (more distinct statements than pg_stat_statements.max): rarely "
                    "run statements are missing or undercounted. Raise pg_stat_statements.max "
                    "in postgresql.conf (restart).", icon=":material/warning:")
-    shown, hidden = qa.visible_statements(reads.totals, ctx.show_own)
-    totals = qa.statement_figures(shown)
+    totals, hidden = once_per_window(
+        ctx, "queries.totals", lambda: shown_totals(reads.totals), recent_key, rule)
     if totals.empty:
         collection = store.collection_for(ctx, "query_stats")
         st.info(md(empty_reason(collection, "statements", ctx.range_words,
@@ -227,22 +229,75 @@ def overview_view() -> None:
     names = named.multiselect("Statement names", qa.statement_names(totals),
                               key="queries_names", placeholder="all names",
                               help="The sqlc names (-- name: …) the statement texts carry")
-    totals = qa.filter_statements(totals, search, names)
+    chosen = Choices(rank, int(limit), tuple(databases), tuple(roles), bool(nested),
+                     search, tuple(names))
+    view = once_per_window(ctx, "queries.statements",
+                           lambda: shaped_statements(totals, reads, window, chosen),
+                           recent_key, rule, chosen)
 
-    top = qa.rank_statements(totals, rank, int(limit), databases, roles, nested)
-    by_time = qa.rank_statements(totals, "total_time", LOAD_SHAPE_STATEMENTS, databases, roles)
+    load_shape_section(view.load_shape, view.load_shape_keys)
+    regressions_section(reads.regression_hours, recent_key, recent_start, rule)
+    top_statements_section(view.top_table, view.top_keys, window, rank)
+    hidden_caption(hidden, "statement")
+
+
+def shown_totals(totals: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The range's statements the page shows (with their figures), and how many it hid."""
+    shown, hidden = qa.visible_statements(totals, ctx.show_own)
+    return qa.statement_figures(shown), hidden
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the reader chose on the page: its ranking and filters."""
+
+    rank: str
+    limit: int
+    databases: tuple[str, ...]
+    roles: tuple[str, ...]
+    nested: bool
+    search: str
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Statements:
+    """The page's statements as drawn, shaped once per window and choices."""
+
+    load_shape: go.Figure | None
+    load_shape_keys: list[tuple[int, int, int, bool]]  # the chart's statements, in trace order
+    top_table: pd.DataFrame
+    top_keys: list[tuple[int, int, int, bool]]  # the table's statements, in row order
+
+
+def shaped_statements(totals: pd.DataFrame, reads: query_data.OverviewReads,
+                      window: query_data.Window, chosen: Choices) -> Statements:
+    totals = qa.filter_statements(totals, chosen.search, list(chosen.names))
+    top = qa.rank_statements(totals, chosen.rank, chosen.limit, list(chosen.databases),
+                             list(chosen.roles), chosen.nested)
+    by_time = qa.rank_statements(totals, "total_time", LOAD_SHAPE_STATEMENTS,
+                                 list(chosen.databases), list(chosen.roles))
     keys = tuple(dict.fromkeys([*(key_of(r) for _, r in top.iterrows()),
                                 *(key_of(r) for _, r in by_time.iterrows())]))
     series = query_data.statement_series(dsn, ctx.target, window, keys,
                                          query_data.SPARKLINE_COLUMNS)
     previews = query_data.statement_previews(dsn, ctx.target, tuple(k[:3] for k in keys))
     top, by_time = qa.with_previews(top, previews), qa.with_previews(by_time, previews)
-
-    load_shape_section(by_time, series, reads.load,
-                       None if ctx.show_own else reads.own_load)
-    regressions_section(reads.regression_hours, recent_key, recent_start, rule)
-    top_statements_section(top, series, window, rank)
-    hidden_caption(hidden, "statement")
+    labels = {key_of(r): f"{i + 1}. {qa.statement_label(r['query'], int(r['queryid']), 60)}"
+              for i, (_, r) in enumerate(by_time.iterrows())}
+    shape = qa.load_shape(series, reads.load, labels,
+                          None if ctx.show_own else reads.own_load)
+    top_keys = [key_of(r) for _, r in top.iterrows()]
+    table = pd.DataFrame()
+    if not top.empty:
+        buckets = list(pd.date_range(
+            pd.Timestamp(window.start).floor(f"{window.bucket}s"), pd.Timestamp(window.end),
+            freq=f"{window.bucket}s", tz="UTC"))
+        sparks = qa.sparkline_values(series, buckets, qa.RANK_METRICS[chosen.rank].column,
+                                     top_keys)
+        table = qa.top_statements_table(top, [sparks[k] for k in top_keys])
+    return Statements(query_charts.load_shape_figure(shape, x_range), list(labels), table,
+                      top_keys)
 
 
 def regression_rule() -> tuple[str, qa.RegressionRule]:
@@ -257,19 +312,15 @@ def regression_rule() -> tuple[str, qa.RegressionRule]:
     return str(st.session_state["regression_window"]), rule
 
 
-def load_shape_section(by_time: pd.DataFrame, series: pd.DataFrame,
-                       load: pd.DataFrame, hidden_load: pd.DataFrame | None) -> None:
-    labels = {key_of(r): f"{i + 1}. {qa.statement_label(r['query'], int(r['queryid']), 60)}"
-              for i, (_, r) in enumerate(by_time.iterrows())}
-    shape = qa.load_shape(series, load, labels, hidden_load)
-    figure = cached_figure(query_charts.load_shape_figure, shape, x_range)
+def load_shape_section(figure: go.Figure | None,
+                       statements: list[tuple[int, int, int, bool]]) -> None:
     with st.container(border=True):
         if figure is None:
             st.info(md(empty_reason(store.collection_for(ctx, "query_stats"),
                                     "statement time", ctx.range_words)),
                     icon=":material/bar_chart:")
             return
-        chart(figure, on_select=functools.partial(open_clicked_statement, list(labels)),
+        chart(figure, on_select=functools.partial(open_clicked_statement, statements),
               selection_mode="points", key="load_shape")
         st.caption("Click a bar segment to open that statement.")
 
@@ -336,21 +387,15 @@ def regressions_section(hours: pd.DataFrame, recent_key: str, recent_start: date
         st.rerun()
 
 
-def top_statements_section(top: pd.DataFrame, series: pd.DataFrame, window: query_data.Window,
-                           rank: str) -> None:
+def top_statements_section(table: pd.DataFrame, keys: list[tuple[int, int, int, bool]],
+                           window: query_data.Window, rank: str) -> None:
     metric = qa.RANK_METRICS[rank]
     st.subheader(f"Top statements by {metric.label.lower()}")
     st.caption(f"{metric.help[0].upper()}{metric.help[1:]}. Select a row for its detail. "
                "Share is of all top-level statement time in the range.")
-    if top.empty:
+    if table.empty:
         st.info("No statement matches the filters.", icon=":material/filter_alt_off:")
         return
-    buckets = list(pd.date_range(
-        pd.Timestamp(window.start).floor(f"{window.bucket}s"), pd.Timestamp(window.end),
-        freq=f"{window.bucket}s", tz="UTC"))
-    keys = [key_of(r) for _, r in top.iterrows()]
-    sparks = qa.sparkline_values(series, buckets, metric.column, keys)
-    table = qa.top_statements_table(top, [sparks[k] for k in keys])
     event = st.dataframe(
         table, hide_index=True, width="stretch", on_select="rerun",
         selection_mode="single-row", key="top_statements", height=38 + 35 * len(table),
