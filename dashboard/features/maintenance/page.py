@@ -8,6 +8,7 @@ markdown."""
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -23,6 +24,7 @@ from collectors.actions.bloat_measure import (
 from collectors.core.errors import StoreUnavailable
 from dashboard.core import auth, relations
 from dashboard.core.context import current
+from dashboard.core.loading import once_per_window
 from dashboard.core.plain import chart, md
 from dashboard.core.units import bytes_as_text
 from dashboard.features.maintenance import charts, data, logic
@@ -123,15 +125,18 @@ else:
     for column, text in zip(st.columns(len(shown)), shown, strict=True):
         with column.container(border=True):
             failsafe = limits.loc[text.datname, "failsafe_age"]
-            chart(charts.wraparound_gauge(
-                text, int(limits.loc[text.datname, "freeze_max_age"]),
-                None if pd.isna(failsafe) else int(failsafe)), config=CHART_CONFIG)
+            freeze_max_age = int(limits.loc[text.datname, "freeze_max_age"])
+            failsafe_age = None if pd.isna(failsafe) else int(failsafe)
+            chart(once_per_window(ctx, "maintenance.gauge", functools.partial(
+                charts.wraparound_gauge, text, freeze_max_age, failsafe_age), text,
+                freeze_max_age, failsafe_age), config=CHART_CONFIG)
             st.markdown(f"**{md(text.headline.capitalize())}**")
             st.text(text.detail)
             st.caption(f"How sure: {md(text.confidence)}")
     with st.container(border=True):
         freeze = int(forecast["freeze_max_age"].iloc[0])
-        figure = charts.xid_age_figure(xid_history, freeze, x_range)
+        figure = once_per_window(ctx, "maintenance.xid_age", lambda: charts.xid_age_figure(
+            xid_history, freeze, x_range), freeze)
         if figure is None:
             st.info("No database_wraparound samples in range.", icon=":material/bar_chart:")
         else:

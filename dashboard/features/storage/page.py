@@ -13,6 +13,7 @@ import streamlit as st
 from collectors.core.errors import StoreUnavailable
 from dashboard.core import relations
 from dashboard.core.context import current
+from dashboard.core.loading import once_per_window
 from dashboard.core.plain import chart, md
 from dashboard.core.units import format_bytes, format_bytes_column
 from dashboard.features.storage import charts, data, logic
@@ -70,7 +71,8 @@ for column, text in zip(st.columns(len(texts)), texts, strict=True):
         st.text(text.detail)  # may carry a path from the server: plain text
         st.caption(f"Confidence: {md(text.confidence)}")
 with st.container(border=True):
-    figure = charts.disk_usage_figure(history, growth, x_range)
+    figure = once_per_window(ctx, "storage.disk",
+                             lambda: charts.disk_usage_figure(history, growth, x_range))
     if figure is None:
         st.info("No disk_usage samples in range.", icon=":material/bar_chart:")
     else:
@@ -111,7 +113,8 @@ st.caption(md(logic.tracking_note(ctx.config.collector.top_tables, len(tables), 
 sizes = logic.table_sizes(tables)
 left, right = st.columns([3, 2])
 with left.container(border=True):
-    figure = charts.table_size_figure(reads.table_history, x_range)
+    figure = once_per_window(ctx, "storage.tables",
+                             lambda: charts.table_size_figure(reads.table_history, x_range))
     if figure is None:
         st.info("No table samples in range.", icon=":material/bar_chart:")
     else:
@@ -148,8 +151,8 @@ with right:
                 "(contrib; the monitoring role reads it through pg_monitor).",
                 icon=":material/extension_off:")
     else:
-        buffer_table = logic.buffer_cache_table(buffers)
-        figure = charts.buffer_cache_figure(buffer_table)
+        buffer_table, figure = once_per_window(ctx, "storage.buffers", lambda: (
+            (table := logic.buffer_cache_table(buffers)), charts.buffer_cache_figure(table)))
         if figure is None:
             st.info("No buffer_cache sample yet.", icon=":material/hourglass_empty:")
         else:
