@@ -14,7 +14,8 @@ their hourly and daily rollups, average active sessions every minute, the storag
 target is the store's own server, so the live Activity page has a server to read.
 
 Measured per page on the 7-day range, after one load that counts the page's charts (every
-measurement waits for that many drawn, and for the page's script to finish):
+measurement waits for that many drawn, and for the page's script to finish). A user alone
+first (tab and nav), then ten users with a tab open each (10x):
   tab cold  a new tab just after the window moved (the cache keys change every 30 s, so
             every read and figure misses the cache), in a browser that has loaded the
             dashboard before (its HTTP cache holds the scripts);
@@ -285,19 +286,18 @@ async def measure_floor(base_url: str) -> tuple[float, float]:
 
 
 async def measure(base_url: str, pid: int) -> list[PageResult]:
+    """One user first, alone (no other tab open: those refresh every 30 s and would be the
+    load), then the ten users with a tab open each."""
     from playwright.async_api import async_playwright
 
+    alone: dict[str, tuple[int, float, float, float, float, float, float, float]] = {}
     results = []
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM),
                                                     args=CHROMIUM_ARGS)
-        browser = await chromium.new_context(viewport={"width": 1600, "height": 1000})
-        # Ten users, each with a browser that has the dashboard open.
-        users = [await chromium.new_context(viewport={"width": 1600, "height": 1000})
-                 for _ in range(SESSIONS)]
-        tabs = [await open_home(user, base_url) for user in users]
-        mine = await open_home(browser, base_url)
         try:
+            browser = await chromium.new_context(viewport={"width": 1600, "height": 1000})
+            mine = await open_home(browser, base_url)
             for name in PAGES:
                 url = f"{base_url}/{name}?target={TARGET}&range={RANGE}"
                 wanted = await count_charts(browser, url, name)
@@ -314,6 +314,17 @@ async def measure(base_url: str, pid: int) -> list[PageResult]:
                     nav.append(await navigate(mine, name, wanted))
                     cpu_nav += (cpu_seconds(pid) - before) / WARM_LOADS
                     browser_nav += (browser_cpu_seconds(pid) - browser_before) / WARM_LOADS
+                alone[name] = (wanted, cold, statistics.median(warm), statistics.median(nav),
+                               cpu_tab, cpu_nav, browser_tab, browser_nav)
+                print(f"{name} alone: {alone[name]}", flush=True)
+            await mine.close()
+            # Ten users, each with a browser that has the dashboard open.
+            users = [await chromium.new_context(viewport={"width": 1600, "height": 1000})
+                     for _ in range(SESSIONS)]
+            tabs = [await open_home(user, base_url) for user in users]
+            for name in PAGES:
+                url = f"{base_url}/{name}?target={TARGET}&range={RANGE}"
+                wanted = alone[name][0]
                 await asyncio.gather(*(away(tab, name) for tab in tabs))
                 wait_for_window_step()
                 before, browser_before = cpu_seconds(pid), browser_cpu_seconds(pid)
@@ -325,9 +336,7 @@ async def measure(base_url: str, pid: int) -> list[PageResult]:
                 tab_10x = (await asyncio.gather(*(new_tab(user, url, name, wanted)
                                                   for user in users))
                            if name in TAB_10X_PAGES else [math.nan])
-                results.append(PageResult(name, wanted, cold, statistics.median(warm),
-                                          statistics.median(nav), cpu_tab, cpu_nav,
-                                          browser_tab, browser_nav, cpu_10x, browser_10x,
+                results.append(PageResult(name, *alone[name], cpu_10x, browser_10x,
                                           list(nav_10x), list(tab_10x)))
                 print(f"{results[-1]}", flush=True)
         finally:
