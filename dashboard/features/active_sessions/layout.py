@@ -1,6 +1,7 @@
-"""What the Overview, Activity and Locks pages show of active sessions the same way: the
-average-active-sessions chart (shaped once per page window) and the statements-active-the-
-most table (layout only: logic builds both)."""
+"""Active sessions as several pages show them: the average-active-sessions chart of Activity
+and Locks (shaped once per page window; the Overview shapes it with its other charts), and
+the statements-active-the-most table of Overview and Activity (layout only: logic builds
+both)."""
 
 from __future__ import annotations
 
