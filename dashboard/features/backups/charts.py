@@ -86,8 +86,7 @@ def archiving_figure(history: pd.DataFrame, x_range: TimeRange = None) -> go.Fig
                          marker={"color": LIMIT_COLOR},
                          hovertemplate="%{y:,.0f}<extra>failed</extra>"))
     fig = finish_figure(fig, "WAL files archived and failed attempts", "WAL files", x_range)
-    relayout(fig, {"barmode": "group", "bargap": 0.15})
-    relayout(fig, axes={"y": {"rangemode": "tozero"}})
+    relayout(fig, {"barmode": "group", "bargap": 0.15}, axes={"y": {"rangemode": "tozero"}})
     return fig
 
 

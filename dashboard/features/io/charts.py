@@ -34,8 +34,7 @@ def checkpoints_figure(history: pd.DataFrame, x_range: TimeRange = None) -> go.F
                          marker={"color": LIMIT_COLOR},
                          hovertemplate="%{y:,.0f}<extra>requested</extra>"))
     fig = finish_figure(fig, "Checkpoints: timed vs requested", "checkpoints", x_range)
-    relayout(fig, {"barmode": "stack"})
-    relayout(fig, axes={"y": {"rangemode": "tozero"}})
+    relayout(fig, {"barmode": "stack"}, axes={"y": {"rangemode": "tozero"}})
     return fig
 
 

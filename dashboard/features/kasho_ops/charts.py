@@ -76,6 +76,5 @@ def forecast_figure(forecast: pd.DataFrame, steady_bytes: float) -> go.Figure | 
                                                   "width": 1.5},
                   annotation_text="steady state", annotation_position="top left")
     fig = finish_figure(fig, "Store growth forecast", unit, None)
-    relayout(fig, axes={"x": {"title": {"text": "day (UTC)"}}})
-    relayout(fig, axes={"y": {"rangemode": "tozero"}})
+    relayout(fig, axes={"x": {"title": {"text": "day (UTC)"}}, "y": {"rangemode": "tozero"}})
     return fig
