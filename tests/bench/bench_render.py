@@ -27,9 +27,14 @@ first (tab and nav), then ten users with a tab open each (10x):
   10x nav   ten users, each with a dashboard tab open, clicking the page's link at once just
             after the window moved (every read misses once): median and slowest of the ten;
   10x tab   the same ten opening the page in a new tab at once: median.
-The floor row is a one-chart Streamlit app (one st.plotly_chart of three points, nothing
-read) served the same way in the same run: the share of a new tab that Streamlit's and
-plotly's own JavaScript take on this machine, which no page of ours can go below.
+  served    ten sessions asking for the page at once over Streamlit's own websocket protocol,
+            just after the window moved, with no browser: the time from the request to the
+            page's script finished (what the dashboard alone takes to serve ten users whose
+            browsers run on their own machines), and the dashboard's CPU per session.
+The floor row is a two-page Streamlit app (one st.plotly_chart of three points per page,
+nothing read) served the same way in the same run: a new tab, ten new tabs at once and ten
+users clicking to its other page at once. It is the share that Streamlit's and plotly's own
+JavaScript take on this machine, which no page of ours can go below.
 Goals (issue 14): under 1.5 s per page on a quiet machine, under 0.15 s CPU per page load,
 ten concurrent sessions under 5 s.
 """
@@ -44,7 +49,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -103,8 +108,14 @@ COUNT_CHARTS = """() => [...document.querySelectorAll('.js-plotly-plot')]
 FLOOR_APP = """import plotly.graph_objects as go
 import streamlit as st
 
-st.title("Floor")
-st.plotly_chart(go.Figure(go.Scatter(x=[1, 2, 3], y=[1, 3, 2])))
+
+def page() -> None:
+    st.title("Floor")
+    st.plotly_chart(go.Figure(go.Scatter(x=[1, 2, 3], y=[1, 3, 2])))
+
+
+st.navigation([st.Page(page, title="One", url_path="one", default=True),
+               st.Page(page, title="Two", url_path="two")]).run()
 """
 
 
@@ -123,6 +134,7 @@ class PageResult:
     browser_10x: float
     nav_10x: list[float]
     tab_10x: list[float]
+    served_10x: list[float] = field(default_factory=list)  # ten protocol sessions at once
 
 
 @pytest.fixture(scope="module")
@@ -264,8 +276,9 @@ async def count_charts(browser: Any, url: str, path: str) -> int:
         await page.close()
 
 
-async def measure_floor(base_url: str) -> tuple[float, float]:
-    """The floor app: median new-tab time, and the median of SESSIONS new tabs at once."""
+async def measure_floor(base_url: str) -> tuple[float, float, float]:
+    """The floor app: median new-tab time, the median of SESSIONS new tabs at once, and the
+    median of SESSIONS users with a tab open clicking to its other page at once."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
@@ -280,9 +293,78 @@ async def measure_floor(base_url: str) -> tuple[float, float]:
                     for _ in range(WARM_LOADS)]
             together = await asyncio.gather(*(new_tab(user, f"{base_url}/", "", 1)
                                               for user in users))
-            return statistics.median(warm), statistics.median(together)
+            tabs = []
+            for user in users:
+                tab = await user.new_page()
+                await tab.goto(f"{base_url}/")
+                await tab.wait_for_function(PAGE_DONE, arg=["", 1], timeout=LOAD_TIMEOUT_MS)
+                tabs.append(tab)
+            clicks = await asyncio.gather(*(navigate(tab, "two", 1) for tab in tabs))
+            return statistics.median(warm), statistics.median(together), statistics.median(clicks)
         finally:
             await chromium.close()
+
+
+class ProtocolSession:
+    """A dashboard session driven over Streamlit's websocket protocol, as the browser drives
+    it but with nothing drawn: what the dashboard alone takes to serve a page."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    @classmethod
+    async def open(cls, base_url: str) -> ProtocolSession:
+        import websockets
+        from websockets.typing import Origin, Subprotocol
+
+        connection = await websockets.connect(
+            base_url.replace("http://", "ws://") + "/_stcore/stream",
+            subprotocols=[Subprotocol("streamlit")], origin=Origin(base_url), max_size=None)
+        return cls(connection)
+
+    async def show(self, path: str) -> float:
+        """Seconds from asking for page `path` (as a sidebar click does) to its script
+        finished; fails on a script that raised."""
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        request = BackMsg()
+        request.rerun_script.query_string = f"target={TARGET}&range={RANGE}"
+        request.rerun_script.page_name = path
+        start = time.perf_counter()
+        await self.connection.send(request.SerializeToString())
+        while True:
+            message = ForwardMsg()
+            message.ParseFromString(await self.connection.recv())
+            kind = message.WhichOneof("type")
+            if kind == "delta" and message.delta.new_element.WhichOneof("type") == "exception":
+                raise AssertionError(f"{path}: {message.delta.new_element.exception.message}")
+            if kind == "script_finished":
+                return time.perf_counter() - start
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+
+async def measure_served(base_url: str, pid: int) -> dict[str, tuple[list[float], float]]:
+    """Per page: SESSIONS protocol sessions asking for it at once just after the window
+    moved (every read misses once), and the dashboard's CPU per session."""
+    sessions = [await ProtocolSession.open(base_url) for _ in range(SESSIONS)]
+    try:
+        for session in sessions:
+            await session.show(HOME)
+        served = {}
+        for name in PAGES:
+            other = HOME if name != HOME else "locks"
+            await asyncio.gather(*(session.show(other) for session in sessions))
+            wait_for_window_step()
+            before = cpu_seconds(pid)
+            times = await asyncio.gather(*(session.show(name) for session in sessions))
+            served[name] = (list(times), (cpu_seconds(pid) - before) / SESSIONS)
+        return served
+    finally:
+        for session in sessions:
+            await session.close()
 
 
 async def measure(base_url: str, pid: int) -> list[PageResult]:
@@ -372,9 +454,9 @@ def test_render_time_of_every_page_with_seven_days_of_history(
                               "--browser.gatherUsageStats", "false", *tuning],
                              env, tmp_path / "floor.log", "--server.port")
     try:
-        floor_warm, floor_10x = asyncio.run(measure_floor(floor_url))
-        print(f"floor: new tab {floor_warm:.2f} s, ten new tabs at once {floor_10x:.2f} s",
-              flush=True)
+        floor_warm, floor_10x, floor_nav_10x = asyncio.run(measure_floor(floor_url))
+        print(f"floor: new tab {floor_warm:.2f} s, ten new tabs at once {floor_10x:.2f} s, "
+              f"ten clicks at once {floor_nav_10x:.2f} s", flush=True)
     finally:
         floor.terminate()
         floor.wait(10)
@@ -382,24 +464,32 @@ def test_render_time_of_every_page_with_seven_days_of_history(
                                "--config", str(config)], env, tmp_path / "dashboard.log")
     try:
         results = asyncio.run(measure(base_url, process.pid))
+        served = asyncio.run(measure_served(base_url, process.pid))
     finally:
         process.terminate()
         process.wait(10)
     lines = [f"{DAYS} days of history, range {RANGE}, Chromium 1600x1000, {os.cpu_count()} "
              f"cores, load average {os.getloadavg()[0]:.1f} (1 min) at the end",
              "seconds; cpu = the dashboard's CPU per load, brw = the browser's (Chromium and its "
-             "renderers) per load; 10x = ten sessions at once, per session",
+             "renderers) per load; 10x = ten sessions at once, per session; served = ten "
+             "sessions at once over Streamlit's protocol, nothing drawn (the dashboard's "
+             "share), cpu per session",
              f"{'page':<12} {'charts':>6} {'tab cold':>8} {'tab warm':>8} {'nav':>5} "
              f"{'cpu tab':>7} {'brw tab':>7} {'cpu nav':>7} {'brw nav':>7} "
              f"{'10x nav med':>11} {'10x nav max':>11} {'10x cpu':>7} {'10x brw':>7} "
-             f"{'10x tab med':>11}",
+             f"{'10x tab med':>11} {'served med':>10} {'served max':>10} {'srv cpu':>7}",
              f"{'(floor)':<12} {1:>6} {'':>8} {floor_warm:>8.2f} {'':>5} {'':>7} {'':>7} "
-             f"{'':>7} {'':>7} {'':>11} {'':>11} {'':>7} {'':>7} {floor_10x:>11.2f}"]
-    lines += [f"{r.name:<12} {r.charts:>6} {r.tab_cold:>8.2f} {r.tab_warm:>8.2f} "
-              f"{r.nav:>5.2f} {r.cpu_tab:>7.3f} {r.browser_tab:>7.3f} {r.cpu_nav:>7.3f} "
-              f"{r.browser_nav:>7.3f} {statistics.median(r.nav_10x):>11.2f} "
-              f"{max(r.nav_10x):>11.2f} {r.cpu_10x:>7.3f} {r.browser_10x:>7.3f} "
-              f"{statistics.median(r.tab_10x):>11.2f}" for r in results]
+             f"{'':>7} {'':>7} {floor_nav_10x:>11.2f} {'':>11} {'':>7} {'':>7} "
+             f"{floor_10x:>11.2f}"]
+    for r in results:
+        r.served_10x, served_cpu = served[r.name]
+        lines.append(
+            f"{r.name:<12} {r.charts:>6} {r.tab_cold:>8.2f} {r.tab_warm:>8.2f} "
+            f"{r.nav:>5.2f} {r.cpu_tab:>7.3f} {r.browser_tab:>7.3f} {r.cpu_nav:>7.3f} "
+            f"{r.browser_nav:>7.3f} {statistics.median(r.nav_10x):>11.2f} "
+            f"{max(r.nav_10x):>11.2f} {r.cpu_10x:>7.3f} {r.browser_10x:>7.3f} "
+            f"{statistics.median(r.tab_10x):>11.2f} {statistics.median(r.served_10x):>10.2f} "
+            f"{max(r.served_10x):>10.2f} {served_cpu:>7.3f}")
     report = "\n".join(lines)
     print("\n" + report)
     artifacts = ROOT / "test-artifacts"
