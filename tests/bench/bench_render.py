@@ -23,7 +23,9 @@ first (tab and nav), then ten users with a tab open each (10x):
   nav       the median of WARM_LOADS clicks on the page's sidebar link in a tab already
             showing another page: how a user moves between pages (Streamlit swaps the page
             in place, its scripts and plotly already loaded);
-  cpu tab / cpu nav   the dashboard process's CPU seconds (user + system) per warm load;
+  cpu cold  the dashboard process's CPU seconds (user + system) for the cold tab: what one
+            load pays per page and window however many users there are;
+  cpu tab / cpu nav   the dashboard process's CPU seconds per warm load;
   10x nav   ten users, each with a dashboard tab open, clicking the page's link at once just
             after the window moved (every read misses once): median and slowest of the ten;
   10x tab   the same ten opening the page in a new tab at once: median.
@@ -126,6 +128,7 @@ class PageResult:
     tab_cold: float
     tab_warm: float
     nav: float
+    cpu_cold: float  # the dashboard's CPU for the cold tab: every read and figure made again
     cpu_tab: float
     cpu_nav: float
     browser_tab: float  # the browser's CPU seconds per load, beside the dashboard's
@@ -372,7 +375,7 @@ async def measure(base_url: str, pid: int) -> list[PageResult]:
     load), then the ten users with a tab open each."""
     from playwright.async_api import async_playwright
 
-    alone: dict[str, tuple[int, float, float, float, float, float, float, float]] = {}
+    alone: dict[str, tuple[int, float, float, float, float, float, float, float, float]] = {}
     results = []
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM),
@@ -384,21 +387,24 @@ async def measure(base_url: str, pid: int) -> list[PageResult]:
                 url = f"{base_url}/{name}?target={TARGET}&range={RANGE}"
                 wanted = await count_charts(browser, url, name)
                 wait_for_window_step()  # every read and figure misses the cache again
+                before = cpu_seconds(pid)
                 cold = await new_tab(browser, url, name, wanted)
+                cpu_cold = cpu_seconds(pid) - before
                 before, browser_before = cpu_seconds(pid), browser_cpu_seconds(pid)
                 warm = [await new_tab(browser, url, name, wanted) for _ in range(WARM_LOADS)]
                 cpu_tab = (cpu_seconds(pid) - before) / WARM_LOADS
                 browser_tab = (browser_cpu_seconds(pid) - browser_before) / WARM_LOADS
-                nav, cpu_nav, browser_nav = [], 0.0, 0.0
+                nav, cpu_navs, browser_nav = [], [], 0.0
                 for _ in range(WARM_LOADS):
                     await away(mine, name)
                     before, browser_before = cpu_seconds(pid), browser_cpu_seconds(pid)
                     nav.append(await navigate(mine, name, wanted))
-                    cpu_nav += (cpu_seconds(pid) - before) / WARM_LOADS
+                    cpu_navs.append(cpu_seconds(pid) - before)
                     browser_nav += (browser_cpu_seconds(pid) - browser_before) / WARM_LOADS
                 alone[name] = (wanted, cold, statistics.median(warm), statistics.median(nav),
-                               cpu_tab, cpu_nav, browser_tab, browser_nav)
-                print(f"{name} alone: {alone[name]}", flush=True)
+                               cpu_cold, cpu_tab, statistics.mean(cpu_navs), browser_tab,
+                               browser_nav)
+                print(f"{name} alone: {alone[name]}, cpu per click {cpu_navs}", flush=True)
             await mine.close()
             # Ten users, each with a browser that has the dashboard open.
             users = [await chromium.new_context(viewport={"width": 1600, "height": 1000})
@@ -475,17 +481,18 @@ def test_render_time_of_every_page_with_seven_days_of_history(
              "sessions at once over Streamlit's protocol, nothing drawn (the dashboard's "
              "share), cpu per session",
              f"{'page':<12} {'charts':>6} {'tab cold':>8} {'tab warm':>8} {'nav':>5} "
-             f"{'cpu tab':>7} {'brw tab':>7} {'cpu nav':>7} {'brw nav':>7} "
+             f"{'cpu cold':>8} {'cpu tab':>7} {'brw tab':>7} {'cpu nav':>7} {'brw nav':>7} "
              f"{'10x nav med':>11} {'10x nav max':>11} {'10x cpu':>7} {'10x brw':>7} "
              f"{'10x tab med':>11} {'served med':>10} {'served max':>10} {'srv cpu':>7}",
-             f"{'(floor)':<12} {1:>6} {'':>8} {floor_warm:>8.2f} {'':>5} {'':>7} {'':>7} "
+             f"{'(floor)':<12} {1:>6} {'':>8} {floor_warm:>8.2f} {'':>5} {'':>8} {'':>7} {'':>7} "
              f"{'':>7} {'':>7} {floor_nav_10x:>11.2f} {'':>11} {'':>7} {'':>7} "
              f"{floor_10x:>11.2f}"]
     for r in results:
         r.served_10x, served_cpu = served[r.name]
         lines.append(
             f"{r.name:<12} {r.charts:>6} {r.tab_cold:>8.2f} {r.tab_warm:>8.2f} "
-            f"{r.nav:>5.2f} {r.cpu_tab:>7.3f} {r.browser_tab:>7.3f} {r.cpu_nav:>7.3f} "
+            f"{r.nav:>5.2f} {r.cpu_cold:>8.3f} {r.cpu_tab:>7.3f} {r.browser_tab:>7.3f} "
+            f"{r.cpu_nav:>7.3f} "
             f"{r.browser_nav:>7.3f} {statistics.median(r.nav_10x):>11.2f} "
             f"{max(r.nav_10x):>11.2f} {r.cpu_10x:>7.3f} {r.browser_10x:>7.3f} "
             f"{statistics.median(r.tab_10x):>11.2f} {statistics.median(r.served_10x):>10.2f} "
