@@ -1,9 +1,9 @@
 """Kasho Ops' own activity on a monitored server: the one rule every page uses to tell our
 sessions, statements and store database from the application's.
 
-Something is ours when it runs as one of our roles (the target's monitoring role, its actions
-role and its EXPLAIN role) or in our store database, when the store lives on the same server
-(every store session, the collector's writes and the dashboard's reads, runs there; the store's
+Something is ours when it runs as one of our roles (the target's monitoring, actions, EXPLAIN
+and business roles) or in our store database, when the store lives on the same server (every
+store session, the collector's writes and the dashboard's reads, runs there; the store's
 role is not counted, since it may also be a role the application or a DBA uses). Those need our
 credentials. The `/* kasho-ops */` marker in every statement the collector sends
 (`QUERY_MARKER`, recognised by collectors/core/query_marker.py's one rule) and our `kasho-ops…`
@@ -139,11 +139,11 @@ def _server(params: dict[str, str]) -> tuple[str, str]:
 
 
 def own_activity(config: Config, target: Target) -> OwnActivity:
-    """Our roles and databases on `target`: its monitoring, actions and EXPLAIN roles, plus
-    the store's database when the store is on the same server."""
+    """Our roles and databases on `target`: its monitoring, actions, EXPLAIN and business
+    roles, plus the store's database when the store is on the same server."""
     target_params = _params(target.dsn.reveal())
     roles = {target_params["user"]} if target_params.get("user") else set()
-    for extra in (target.actions_dsn, getattr(target, "explain_dsn", None)):
+    for extra in (target.actions_dsn, target.explain_dsn, target.business_dsn):
         if extra is not None:
             user = _params(extra.reveal()).get("user")
             if user:

@@ -18,8 +18,8 @@ from tests.query_history import KASHO_STATEMENTS, seed_query_history, tail_state
 pytestmark = pytest.mark.e2e
 LOAD_TIMEOUT_MS = 90_000
 
-# Legends, titles and axes of every plotly chart on the page, as rectangles; controls and
-# tables that scroll sideways. Returns one line per problem found.
+# Legends, titles and axes of every plotly chart on the page, as rectangles; controls, tile
+# texts cut short, and tables that scroll sideways. Returns one line per problem found.
 LAYOUT_PROBLEMS = """
 (allowScroll) => {
   const problems = [];
@@ -49,6 +49,9 @@ LAYOUT_PROBLEMS = """
       if (box(b).right > outer.right + 1 || group.scrollWidth > group.clientWidth + 1)
         problems.push(`control clipped: ${b.textContent}`);
     });
+  });
+  document.querySelectorAll('[data-testid=stMetric] .stMarkdownEllipsis').forEach(t => {
+    if (t.scrollWidth > t.clientWidth + 1) problems.push(`tile text cut: ${t.textContent}`);
   });
   document.querySelectorAll('[data-testid=stDataFrame]').forEach((table, i) => {
     const scroller = table.querySelector('.dvn-scroller');

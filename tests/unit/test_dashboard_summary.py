@@ -46,7 +46,7 @@ def test_tiles_say_latest_and_name_the_range() -> None:
         ("Database size, latest", "1.1 GB", "+100 MB in last 6 h"),
         ("Connections, latest", "9 / 97", "9 % of usable"),
         ("Transactions/s, latest", "20.0/s", "avg 15.0/s in last 6 h"),
-        ("Cache hit ratio, latest", "96.70 %", "lowest 96.66 % in last 6 h"),
+        ("Cache hit ratio, latest", "96.70 %", "low 96.66 % in last 6 h"),
         ("Active sessions, latest", "1.25", "peak 3.50 in last 6 h"),
     ]
     assert tiles["Connections, latest"].delta_color == "green"
@@ -73,7 +73,7 @@ def test_growth_counts_from_the_first_sample_and_says_since_when_it_is_late() ->
 def test_the_lowest_hit_ratio_is_never_shown_above_the_latest() -> None:
     # Both with two decimals: 96.66 % lowest, 96.70 % latest (not "96.7 %" above "96.66 %").
     tiles = headline_tiles(headline(), "in last 7 days")
-    assert tiles[3].value == "96.70 %" and tiles[3].delta == "lowest 96.66 % in last 7 days"
+    assert tiles[3].value == "96.70 %" and tiles[3].delta == "low 96.66 % in last 7 days"
 
 
 def test_without_data_every_tile_shows_a_dash() -> None:

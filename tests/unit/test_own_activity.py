@@ -12,8 +12,9 @@ OURS = OwnActivity(frozenset({"kasho_ops_monitor"}), frozenset({"kasho_ops"}))
 UNKNOWN_ROLES = OwnActivity()
 
 
-def config(store: str, target: str, actions: str | None = None):  # type: ignore[no-untyped-def]
-    item = {"name": "kasho", "dsn": target}
+def config(store: str, target: str, actions: str | None = None,  # type: ignore[no-untyped-def]
+           **dsns: str):
+    item = {"name": "kasho", "dsn": target, **dsns}
     if actions:
         item["actions_dsn"] = actions
     return parse_config({"store": {"dsn": store}, "targets": [item]}, environ={})
@@ -87,6 +88,19 @@ def test_the_actions_role_is_ours_too() -> None:
                  "host=127.0.0.1 dbname=kasho user=kasho_ops_actions")
     assert own_activity(cfg, cfg.targets[0]).roles == {"kasho_ops_monitor",
                                                        "kasho_ops_actions"}
+
+
+def test_the_explain_and_business_roles_are_ours_too() -> None:
+    """The business groups' reads (business_dsn) ran as application statements on Queries
+    and as application sessions on Connections until this rule named their role."""
+    cfg = config("host=127.0.2.9 dbname=kasho_ops user=s",
+                 "host=127.0.0.1 dbname=kasho user=kasho_ops_monitor",
+                 explain_dsn="host=127.0.0.1 dbname=kasho user=kasho_ops_explain",
+                 business_dsn="host=127.0.0.1 dbname=kasho user=kasho_ops_business")
+    own = own_activity(cfg, cfg.targets[0])
+    assert own.roles == {"kasho_ops_monitor", "kasho_ops_explain", "kasho_ops_business"}
+    assert own.is_own_statement("SELECT /* kasho-ops */ count(*) FROM transactions",
+                                "kasho_ops_business", "kasho")
 
 
 def test_hidden_note_counts_what_was_hidden() -> None:

@@ -149,7 +149,7 @@ def headline_tiles(h: Headline, range_phrase: str) -> list[MetricTile]:
         lowest = s.lowest_hit_percent
         tiles.append(MetricTile(
             f"Cache hit ratio, {LATEST}", f"{s.latest_hit_percent:.2f} %",
-            f"lowest {lowest:.2f} % {range_phrase}" if lowest is not None else None,
+            f"low {lowest:.2f} % {range_phrase}" if lowest is not None else None,
             "green" if lowest is None or lowest >= HEALTHY_HIT_PERCENT else "orange",
             help="blks_hit / (blks_hit + blks_read) over the shown databases in the latest "
                  "interval, and the lowest interval in the range; below "
