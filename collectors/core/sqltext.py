@@ -462,6 +462,11 @@ def statement_title(text: str, words_chars: int = TITLE_WORDS_CHARS) -> Statemen
             break
     statements = split_statements(tokens)
     words = _first_words(statements[0], words_chars) if statements else ""
+    if (len(statements) == 1 and len(statements[0]) == 1
+            and any(token.kind == "comment" for token in tokens)):
+        # A keyword and then only comments: a text cut inside the long comment after its
+        # first keyword (Kasho Ops' own statements carry one). The comment says what it is.
+        words = cut_at_word(one_line(mask_literals(text)), words_chars)
     if len(statements) > 1 and not words.endswith("…"):
         words += "; …"  # more statements follow: say so, never show them as one
     return StatementTitle(name, hint, words)

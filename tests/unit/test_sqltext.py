@@ -142,6 +142,11 @@ def test_table_references(text: str, tables: list[str]) -> None:
      "SELECT count(*) FROM pg_stat_activity WHERE a = '?'"),
     # Only a comment before the first keyword names a statement.
     ("SELECT 1 -- name: NotAName :one", None, None, "SELECT 1"),
+    # A text cut inside the comment after its first keyword: the comment says what it is.
+    ("SELECT /* kasho-ops */ -- disk_capacity, PostgreSQL 13+: how big the data disk is\n"
+     "-- and how full", None, None,
+     "SELECT /* kasho-ops */ /* disk_capacity, PostgreSQL 13+:…"),
+    ("COMMIT", None, None, "COMMIT"),
     # The first statement only, and a sign that more follow.
     ("SELECT 1 AS a$$; COMMIT; --$$", None, None, "SELECT 1 AS a$$; …"),
 ])
