@@ -146,6 +146,25 @@ def test_sparklines_have_one_value_per_bucket_and_zero_when_idle() -> None:
     assert sparks == {(1, 1, 2, True): [0.0, 2.5, 0.0], (9, 1, 2, True): [0.0, 0.0, 0.0]}
 
 
+def test_sparklines_merge_buckets_to_what_the_column_can_show() -> None:
+    """240 buckets in 40 points: counters summed per merged bucket, means recomputed from
+    the summed counters (not averaged)."""
+    buckets = [pd.Timestamp(T0 + timedelta(minutes=i)) for i in range(240)]
+    series = pd.DataFrame([{**{c: 0.0 for c in qa.COUNTERS}, "bucket": buckets[i],
+                            "queryid": 1, "dbid": 1, "userid": 2, "toplevel": True,
+                            "calls": calls, "total_exec_time_ms": ms,
+                            "shared_blks_read": 3.0}
+                           for i, calls, ms in ((0, 1, 10.0), (5, 3, 2.0), (239, 2, 4.0))])
+    key = (1, 1, 2, True)
+    means = qa.sparkline_values(series, buckets, "mean_exec_time_ms", [key])[key]
+    assert len(means) == 40 and means[0] == 3.0 and means[-1] == 2.0 and sum(means[1:-1]) == 0
+    calls = qa.sparkline_values(series, buckets, "calls", [key])[key]
+    assert calls[0] == 4 and calls[-1] == 2
+    assert qa.sparkline_values(series, buckets, "io_blocks", [key])[key][0] == 6.0
+    assert qa.sparkline_values(series, buckets[:30], "calls", [key])[key][:6] == [
+        1, 0, 0, 0, 0, 3]
+
+
 def test_pretty_sql_puts_clauses_on_lines_and_keeps_literals() -> None:
     text = ("select a,  b from ledger l join accounts a on a.id = l.account_id "
             "where l.note = 'from  where' and a.kind = $1 order by 1 limit $2")

@@ -145,25 +145,42 @@ def interval_figures(series: pd.DataFrame, bucket_seconds: int,
     return out
 
 
+SPARKLINE_POINTS = 40  # the trend column is 80 px wide: more points draw nothing more
+
+
+def sparkline_step(buckets: int, points: int = SPARKLINE_POINTS) -> int:
+    """How many buckets one sparkline point merges."""
+    return max(1, -(-buckets // points))
+
+
 def sparkline_values(series: pd.DataFrame, buckets: list[pd.Timestamp], column: str,
-                     keys: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], list[float]]:
-    """One list per statement key of `column` per bucket (0 where it did not run).
+                     keys: list[tuple[Any, ...]], points: int = SPARKLINE_POINTS
+                     ) -> dict[tuple[Any, ...], list[float]]:
+    """One list per statement key of `column` over the buckets (0 where it did not run),
+    neighbouring buckets merged so that no list is longer than `points`. The browser
+    formats every value of every row, so each one the column cannot show costs a page load.
 
     `column` is a counter or a derived figure of `statement_figures` (mean_exec_time_ms,
-    io_blocks, temp_blocks), computed per bucket.
+    io_blocks, temp_blocks), computed per merged bucket.
     """
+    step = sparkline_step(len(buckets), points)
+    slots = len(range(0, len(buckets), step))
     if series.empty:
-        return {key: [0.0] * len(buckets) for key in keys}
-    series = series.assign(
-        mean_exec_time_ms=_ratio(series["total_exec_time_ms"], series["calls"]).fillna(0.0),
-        io_blocks=series["shared_blks_read"] + series["shared_blks_written"],
-        temp_blocks=series["temp_blks_read"] + series["temp_blks_written"])
-    wide = series.pivot_table(index=STATEMENT_KEY, columns="bucket", values=column,
-                              aggfunc="sum", fill_value=0.0)
-    wide = wide.reindex(columns=buckets, fill_value=0.0)
+        return {key: [0.0] * slots for key in keys}
+    slot_of = {bucket: i // step for i, bucket in enumerate(buckets)}
+    counters = ["total_exec_time_ms", "calls"] if column == "mean_exec_time_ms" else (
+        ["shared_blks_read", "shared_blks_written"] if column == "io_blocks" else
+        ["temp_blks_read", "temp_blks_written"] if column == "temp_blocks" else [column])
+    summed = series.assign(slot=series["bucket"].map(slot_of)).dropna(subset=["slot"]
+        ).groupby([*STATEMENT_KEY, "slot"])[counters].sum()
+    if column == "mean_exec_time_ms":
+        values = _ratio(summed["total_exec_time_ms"], summed["calls"]).fillna(0.0)
+    else:
+        values = summed[counters].sum(axis=1).astype(float)
+    wide = values.unstack("slot", fill_value=0.0).reindex(columns=range(slots), fill_value=0.0)
     out = {}
     for key in keys:
-        out[key] = [float(v) for v in wide.loc[key]] if key in wide.index else [0.0] * len(buckets)
+        out[key] = [float(v) for v in wide.loc[key]] if key in wide.index else [0.0] * slots
     return out
 
 

@@ -290,11 +290,8 @@ def shaped_statements(totals: pd.DataFrame, reads: query_data.OverviewReads,
     top_keys = [key_of(r) for _, r in top.iterrows()]
     table = pd.DataFrame()
     if not top.empty:
-        buckets = list(pd.date_range(
-            pd.Timestamp(window.start).floor(f"{window.bucket}s"), pd.Timestamp(window.end),
-            freq=f"{window.bucket}s", tz="UTC"))
-        sparks = qa.sparkline_values(series, buckets, qa.RANK_METRICS[chosen.rank].column,
-                                     top_keys)
+        sparks = qa.sparkline_values(series, window_buckets(window),
+                                     qa.RANK_METRICS[chosen.rank].column, top_keys)
         table = qa.top_statements_table(top, [sparks[k] for k in top_keys])
     return Statements(query_charts.load_shape_figure(shape, x_range), list(labels), table,
                       top_keys)
@@ -387,9 +384,15 @@ def regressions_section(hours: pd.DataFrame, recent_key: str, recent_start: date
         st.rerun()
 
 
+def window_buckets(window: query_data.Window) -> list[pd.Timestamp]:
+    return list(pd.date_range(pd.Timestamp(window.start).floor(f"{window.bucket}s"),
+                              pd.Timestamp(window.end), freq=f"{window.bucket}s", tz="UTC"))
+
+
 def top_statements_section(table: pd.DataFrame, keys: list[tuple[int, int, int, bool]],
                            window: query_data.Window, rank: str) -> None:
     metric = qa.RANK_METRICS[rank]
+    spark_minutes = window.bucket * qa.sparkline_step(len(window_buckets(window))) / 60
     st.subheader(f"Top statements by {metric.label.lower()}")
     st.caption(f"{metric.help[0].upper()}{metric.help[1:]}. Select a row for its detail. "
                "Share is of all top-level statement time in the range.")
@@ -417,7 +420,7 @@ def top_statements_section(table: pd.DataFrame, keys: list[tuple[int, int, int, 
             "temp blocks": st.column_config.NumberColumn(format="localized", width=75),
             "trend": st.column_config.LineChartColumn(
                 "trend", y_min=0, width=80,
-                help=f"{metric.label} per {window.bucket // 60:d} min over the range"),
+                help=f"{metric.label} per {spark_minutes:g} min over the range"),
         })
     if event.selection.rows:
         open_statement(keys[event.selection.rows[0]])
