@@ -168,16 +168,15 @@ def sparkline_values(series: pd.DataFrame, buckets: list[pd.Timestamp], column: 
     if series.empty:
         return {key: [0.0] * slots for key in keys}
     slot_of = {bucket: i // step for i, bucket in enumerate(buckets)}
-    counters = ["total_exec_time_ms", "calls"] if column == "mean_exec_time_ms" else (
-        ["shared_blks_read", "shared_blks_written"] if column == "io_blocks" else
-        ["temp_blks_read", "temp_blks_written"] if column == "temp_blocks" else [column])
-    summed = series.assign(slot=series["bucket"].map(slot_of)).dropna(subset=["slot"]
-        ).groupby([*STATEMENT_KEY, "slot"])[counters].sum()
-    if column == "mean_exec_time_ms":
-        values = _ratio(summed["total_exec_time_ms"], summed["calls"]).fillna(0.0)
-    else:
-        values = summed[counters].sum(axis=1).astype(float)
-    wide = values.unstack("slot", fill_value=0.0).reindex(columns=range(slots), fill_value=0.0)
+    counters = series.columns.difference([*STATEMENT_KEY, "bucket"])
+    summed = (series.assign(slot=series["bucket"].map(slot_of)).dropna(subset=["slot"])
+              .groupby([*STATEMENT_KEY, "slot"])[counters].sum())
+    summed = summed.assign(
+        mean_exec_time_ms=_ratio(summed["total_exec_time_ms"], summed["calls"]).fillna(0.0),
+        io_blocks=summed["shared_blks_read"] + summed["shared_blks_written"],
+        temp_blocks=summed["temp_blks_read"] + summed["temp_blks_written"])
+    wide = summed[column].astype(float).unstack("slot", fill_value=0.0).reindex(
+        columns=range(slots), fill_value=0.0)
     out = {}
     for key in keys:
         out[key] = [float(v) for v in wide.loc[key]] if key in wide.index else [0.0] * slots

@@ -237,7 +237,7 @@ def overview_view() -> None:
 
     load_shape_section(view.load_shape, view.load_shape_keys)
     regressions_section(reads.regression_hours, recent_key, recent_start, rule)
-    top_statements_section(view.top_table, view.top_keys, window, rank)
+    top_statements_section(view.top_table, view.top_keys, view.trend_minutes, rank)
     hidden_caption(hidden, "statement")
 
 
@@ -268,6 +268,7 @@ class Statements:
     load_shape_keys: list[tuple[int, int, int, bool]]  # the chart's statements, in trace order
     top_table: pd.DataFrame
     top_keys: list[tuple[int, int, int, bool]]  # the table's statements, in row order
+    trend_minutes: float  # what one point of the table's trend column spans
 
 
 def shaped_statements(totals: pd.DataFrame, reads: query_data.OverviewReads,
@@ -288,13 +289,16 @@ def shaped_statements(totals: pd.DataFrame, reads: query_data.OverviewReads,
     shape = qa.load_shape(series, reads.load, labels,
                           None if ctx.show_own else reads.own_load)
     top_keys = [key_of(r) for _, r in top.iterrows()]
+    buckets = list(pd.date_range(
+        pd.Timestamp(window.start).floor(f"{window.bucket}s"), pd.Timestamp(window.end),
+        freq=f"{window.bucket}s", tz="UTC"))
     table = pd.DataFrame()
     if not top.empty:
-        sparks = qa.sparkline_values(series, window_buckets(window),
-                                     qa.RANK_METRICS[chosen.rank].column, top_keys)
+        sparks = qa.sparkline_values(series, buckets, qa.RANK_METRICS[chosen.rank].column,
+                                     top_keys)
         table = qa.top_statements_table(top, [sparks[k] for k in top_keys])
     return Statements(query_charts.load_shape_figure(shape, x_range), list(labels), table,
-                      top_keys)
+                      top_keys, window.bucket * qa.sparkline_step(len(buckets)) / 60)
 
 
 def regression_rule() -> tuple[str, qa.RegressionRule]:
@@ -384,15 +388,9 @@ def regressions_section(hours: pd.DataFrame, recent_key: str, recent_start: date
         st.rerun()
 
 
-def window_buckets(window: query_data.Window) -> list[pd.Timestamp]:
-    return list(pd.date_range(pd.Timestamp(window.start).floor(f"{window.bucket}s"),
-                              pd.Timestamp(window.end), freq=f"{window.bucket}s", tz="UTC"))
-
-
 def top_statements_section(table: pd.DataFrame, keys: list[tuple[int, int, int, bool]],
-                           window: query_data.Window, rank: str) -> None:
+                           trend_minutes: float, rank: str) -> None:
     metric = qa.RANK_METRICS[rank]
-    spark_minutes = window.bucket * qa.sparkline_step(len(window_buckets(window))) / 60
     st.subheader(f"Top statements by {metric.label.lower()}")
     st.caption(f"{metric.help[0].upper()}{metric.help[1:]}. Select a row for its detail. "
                "Share is of all top-level statement time in the range.")
@@ -420,7 +418,7 @@ def top_statements_section(table: pd.DataFrame, keys: list[tuple[int, int, int, 
             "temp blocks": st.column_config.NumberColumn(format="localized", width=75),
             "trend": st.column_config.LineChartColumn(
                 "trend", y_min=0, width=80,
-                help=f"{metric.label} per {spark_minutes:g} min over the range"),
+                help=f"{metric.label} per {trend_minutes:g} min over the range"),
         })
     if event.selection.rows:
         open_statement(keys[event.selection.rows[0]])
