@@ -51,7 +51,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -137,7 +137,6 @@ class PageResult:
     browser_10x: float
     nav_10x: list[float]
     tab_10x: list[float]
-    served_10x: list[float] = field(default_factory=list)  # ten protocol sessions at once
 
 
 @pytest.fixture(scope="module")
@@ -229,11 +228,13 @@ async def new_tab(browser: Any, url: str, path: str, wanted: int) -> float:
         await page.close()
 
 
-async def open_home(browser: Any, base_url: str) -> Any:
-    """A tab showing the HOME page on the 7-day range, every sidebar link listed."""
+async def open_home(browser: Any, base_url: str, path: str = HOME,
+                    query: str = f"?target={TARGET}&range={RANGE}") -> Any:
+    """A tab left open on page `path` (the HOME page on the 7-day range), every sidebar link
+    listed."""
     page = await browser.new_page()
-    await page.goto(f"{base_url}/{HOME}?target={TARGET}&range={RANGE}")
-    await page.wait_for_function(PAGE_DONE, arg=[HOME, 1], timeout=LOAD_TIMEOUT_MS)
+    await page.goto(f"{base_url}/{path}{query}")
+    await page.wait_for_function(PAGE_DONE, arg=[path, 1], timeout=LOAD_TIMEOUT_MS)
     more = page.locator("[data-testid=stSidebarNavViewButton]")
     if await more.count() and (await more.inner_text()).startswith("View "):
         await more.click()
@@ -296,12 +297,7 @@ async def measure_floor(base_url: str) -> tuple[float, float, float]:
                     for _ in range(WARM_LOADS)]
             together = await asyncio.gather(*(new_tab(user, f"{base_url}/", "", 1)
                                               for user in users))
-            tabs = []
-            for user in users:
-                tab = await user.new_page()
-                await tab.goto(f"{base_url}/")
-                await tab.wait_for_function(PAGE_DONE, arg=["", 1], timeout=LOAD_TIMEOUT_MS)
-                tabs.append(tab)
+            tabs = [await open_home(user, base_url, "", "") for user in users]
             clicks = await asyncio.gather(*(navigate(tab, "two", 1) for tab in tabs))
             return statistics.median(warm), statistics.median(together), statistics.median(clicks)
         finally:
@@ -488,15 +484,15 @@ def test_render_time_of_every_page_with_seven_days_of_history(
              f"{'':>7} {'':>7} {floor_nav_10x:>11.2f} {'':>11} {'':>7} {'':>7} "
              f"{floor_10x:>11.2f}"]
     for r in results:
-        r.served_10x, served_cpu = served[r.name]
+        served_times, served_cpu = served[r.name]
         lines.append(
             f"{r.name:<12} {r.charts:>6} {r.tab_cold:>8.2f} {r.tab_warm:>8.2f} "
             f"{r.nav:>5.2f} {r.cpu_cold:>8.3f} {r.cpu_tab:>7.3f} {r.browser_tab:>7.3f} "
             f"{r.cpu_nav:>7.3f} "
             f"{r.browser_nav:>7.3f} {statistics.median(r.nav_10x):>11.2f} "
             f"{max(r.nav_10x):>11.2f} {r.cpu_10x:>7.3f} {r.browser_10x:>7.3f} "
-            f"{statistics.median(r.tab_10x):>11.2f} {statistics.median(r.served_10x):>10.2f} "
-            f"{max(r.served_10x):>10.2f} {served_cpu:>7.3f}")
+            f"{statistics.median(r.tab_10x):>11.2f} {statistics.median(served_times):>10.2f} "
+            f"{max(served_times):>10.2f} {served_cpu:>7.3f}")
     report = "\n".join(lines)
     print("\n" + report)
     artifacts = ROOT / "test-artifacts"
