@@ -132,9 +132,21 @@ def test_disk_forecast_refuses_too_little_history(store_dsn: str) -> None:
     target = "disk-short"
     seed_disk(store_dsn, target, hours=6, used=10 * 2**30, growth_per_day=2**30,
               capacity=20 * 2**30)
-    rows = store_rows(store_dsn, "SELECT status, days_to_full, full_at FROM "
+    rows = store_rows(store_dsn, "SELECT status, days_to_full, full_at, enough_history FROM "
                                  "kasho_ops.disk_forecast WHERE target = %s", [target])
-    assert rows == [("insufficient history", None, None)]
+    assert rows == [("insufficient history", None, None, False)]
+
+
+@pytest.mark.single_major  # the store's forecast view over seeded rows
+def test_disk_growth_is_fitted_without_a_configured_capacity(store_dsn: str) -> None:
+    target = "disk-no-capacity"
+    seed_disk(store_dsn, target, hours=48, used=10 * 2**30, growth_per_day=2**30,
+              capacity=None)
+    ((status, enough, growth, days),) = store_rows(store_dsn, """
+        SELECT status, enough_history, growth_bytes_per_day, days_to_full
+        FROM kasho_ops.disk_forecast WHERE target = %s""", [target])
+    assert (status, enough, days) == ("no capacity configured", True, None)
+    assert growth == pytest.approx(2**30, rel=0.001)
 
 
 def test_disk_capacity_reads_the_data_directory_filesystem_only_on_the_host(

@@ -25,9 +25,9 @@ def disk_history(hours: int = 24) -> pd.DataFrame:
 
 
 def test_disk_usage_has_used_wal_capacity_and_the_forecast_line() -> None:
-    forecast = pd.Series({"status": "forecast", "capacity_bytes": 100 * GIB,
-                          "used_bytes": 53 * GIB, "growth_bytes_per_day": 3 * GIB,
-                          "full_at": NOW + timedelta(days=15)})
+    forecast = pd.Series({"status": "forecast", "enough_history": True,
+                          "capacity_bytes": 100 * GIB, "used_bytes": 53 * GIB,
+                          "growth_bytes_per_day": 3 * GIB, "full_at": NOW + timedelta(days=15)})
     x_range = (NOW - timedelta(days=1), NOW)
     fig = charts.disk_usage_figure(disk_history(), forecast, x_range)
     assert fig is not None
@@ -45,6 +45,20 @@ def test_disk_usage_without_a_forecast_draws_no_line_and_empty_is_none() -> None
         "status": "insufficient history", "capacity_bytes": None}), None)
     assert fig is not None and [t.name for t in fig.data] == ["used (tablespaces + WAL)", "WAL"]
     assert charts.disk_usage_figure(pd.DataFrame(), None, None) is None
+
+
+def test_disk_usage_draws_the_fitted_growth_without_a_capacity_to_forecast_against() -> None:
+    fitted = {"status": "no capacity configured", "enough_history": True,
+              "capacity_bytes": None, "used_bytes": 53 * GIB, "growth_bytes_per_day": 3 * GIB,
+              "full_at": None}
+    fig = charts.disk_usage_figure(disk_history(), pd.Series(fitted), None)
+    assert fig is not None
+    assert [t.name for t in fig.data] == ["used (tablespaces + WAL)", "WAL", "forecast"]
+    shrinking = pd.Series({**fitted, "growth_bytes_per_day": -GIB})
+    short = pd.Series({**fitted, "enough_history": False})
+    for forecast in (shrinking, short):
+        fig = charts.disk_usage_figure(disk_history(), forecast, None)
+        assert fig is not None and "forecast" not in [t.name for t in fig.data]
 
 
 def test_table_sizes_chart_keeps_hostile_names_as_text() -> None:

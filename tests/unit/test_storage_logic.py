@@ -67,6 +67,16 @@ def test_the_latest_date_may_be_never_and_no_capacity_says_how_to_set_it() -> No
     assert "disk_capacity_bytes" in missing.detail
 
 
+def test_the_growth_tile_shows_the_fitted_rate_with_or_without_a_capacity() -> None:
+    assert logic.growth_text(pd.Series(forecast_row(enough_history=True))) == "+2.0 GB/day"
+    no_capacity = forecast_row(status="no capacity configured", capacity_bytes=None,
+                               enough_history=True)
+    assert logic.growth_text(pd.Series(no_capacity)) == "+2.0 GB/day"
+    short = forecast_row(status="insufficient history", enough_history=False)
+    assert logic.growth_text(pd.Series(short)) == "—"
+    assert logic.growth_text(None) == "—"
+
+
 def test_the_tile_shows_the_sooner_forecast() -> None:
     soon = logic.ForecastText("host filesystem", "Full around x", "", "", "critical", 3.0)
     later = logic.ForecastText("configured capacity", "Full around y", "", "", "warning", 20.0)

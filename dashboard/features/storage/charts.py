@@ -73,11 +73,15 @@ def disk_usage_figure(history: pd.DataFrame, forecast: pd.Series | None = None,
 
 def _projection(history: pd.DataFrame, forecast: pd.Series | None,
                 x_range: TimeRange) -> tuple[tuple[datetime, float], tuple[datetime, float]] | None:
-    """The forecast's line from the newest sample, a quarter of the range ahead (or to the
-    full date if sooner). None without a forecast."""
-    if forecast is None or str(forecast.get("status")) != "forecast":
+    """The fitted growth's line from the newest sample, a quarter of the range ahead (or to
+    the full date if sooner). None without enough history, when usage is not growing or is
+    already full."""
+    if (forecast is None or not bool(forecast.get("enough_history"))
+            or str(forecast.get("status")) in ("not growing", "full")):
         return None
     growth = float(forecast["growth_bytes_per_day"])
+    if not growth > 0:
+        return None
     last = history.iloc[-1]
     start = pd.Timestamp(last["collected_at"]).to_pydatetime()
     span = (x_range[1] - x_range[0]) if x_range else timedelta(days=1)

@@ -151,8 +151,9 @@ def forecast_row(forecast: pd.DataFrame, basis: str) -> pd.Series | None:
 
 
 def growth_text(row: pd.Series | None) -> str:
-    """The fitted growth per day for a tile, once there is enough history to fit."""
-    if row is None or str(row["status"]) in ("insufficient history", "no capacity configured"):
+    """The fitted growth per day for a tile, once there is enough history to fit, whether
+    or not a capacity is configured to forecast against."""
+    if row is None or not bool(row.get("enough_history")):
         return "—"
     growth = _number(row.get("growth_bytes_per_day"))
     return "—" if growth is None else _per_day(growth)
