@@ -13,56 +13,11 @@ import pytest
 from tests.active_sessions_history import seed_active_sessions
 from tests.e2e.activity_history import seed_activity_history
 from tests.e2e.conftest import ARTIFACTS, SEEDED_TARGET, seeded_dashboard, wait_for_charts
+from tests.e2e.layout import LAYOUT_PROBLEMS
 from tests.query_history import KASHO_STATEMENTS, seed_query_history, tail_statements
 
 pytestmark = pytest.mark.e2e
 LOAD_TIMEOUT_MS = 90_000
-
-# Legends, titles and axes of every plotly chart on the page, as rectangles; controls, tile
-# texts cut short, and tables that scroll sideways. Returns one line per problem found.
-LAYOUT_PROBLEMS = """
-(allowScroll) => {
-  const problems = [];
-  const box = e => e.getBoundingClientRect();
-  const overlap = (a, b) => a.left < b.right - 1 && b.left < a.right - 1
-                            && a.top < b.bottom - 1 && b.top < a.bottom - 1;
-  document.querySelectorAll('.js-plotly-plot').forEach(plot => {
-    const name = (plot.querySelector('.gtitle') || {}).textContent || '(untitled chart)';
-    const legend = plot.querySelector('.legend');
-    if (!legend) return;
-    const area = box(legend.querySelector('.bg') || legend);
-    const title = plot.querySelector('.gtitle');
-    if (title && overlap(box(title), area)) problems.push(`${name}: legend over the title`);
-    plot.querySelectorAll('.xtick text, .g-xtitle text, .nsewdrag').forEach(e => {
-      if (overlap(box(e), area)) problems.push(`${name}: legend over the plot or its axis`);
-    });
-    if (legend.querySelector('.scrollbar') && box(legend.querySelector('.scrollbar')).height > 0)
-      problems.push(`${name}: legend scrolls`);
-    legend.querySelectorAll('.legendtext').forEach(t => {
-      if (box(t).right > area.right + 1)
-        problems.push(`${name}: legend entry cut: ${t.textContent}`);
-    });
-  });
-  document.querySelectorAll('[data-testid=stButtonGroup]').forEach(group => {
-    const outer = box(group.parentElement);
-    group.querySelectorAll('button').forEach(b => {
-      if (box(b).right > outer.right + 1 || group.scrollWidth > group.clientWidth + 1)
-        problems.push(`control clipped: ${b.textContent}`);
-    });
-  });
-  document.querySelectorAll('[data-testid=stMetric] .stMarkdownEllipsis').forEach(t => {
-    if (t.scrollWidth > t.clientWidth + 1) problems.push(`tile text cut: ${t.textContent}`);
-  });
-  document.querySelectorAll('[data-testid=stDataFrame]').forEach((table, i) => {
-    const scroller = table.querySelector('.dvn-scroller');
-    if (!scroller || allowScroll) return;
-    if (scroller.scrollWidth > scroller.clientWidth + 2)
-      problems.push(`table ${i} scrolls sideways (${scroller.scrollWidth} > `
-                    + `${scroller.clientWidth})`);
-  });
-  return problems;
-}
-"""
 
 
 @pytest.fixture(scope="module")

@@ -30,6 +30,29 @@ def test_title_on_top_legend_at_the_bottom_figure_grows_with_legend_rows() -> No
     assert long.layout.height == figures.CHART_HEIGHT + figures.LEGEND_ROW_PX * (rows - 1)
 
 
+def test_legend_rows_as_plotly_wraps_them() -> None:
+    """One row while every entry fits, else columns as wide as the widest entry; the rows
+    Chromium drew for these legends on a half-page chart."""
+    assert figures.legend_rows(["commits/s", "rollbacks/s"]) == 1
+    assert figures.legend_rows(["usable (max_connections − reserved)", "idle in transaction",
+                                "idle", "active"]) == 2
+    groups = ["autovacuum_status", "database_size", "database_wraparound", "disk_capacity",
+              "disk_usage", "index_stats", "schema_size", "table_stats"]
+    assert figures.legend_rows(groups) == 3
+    assert figures.legend_rows(groups, figures.FULL_WIDTH_LEGEND_ROW_PX) == 1
+    assert figures.legend_rows([]) == 0
+
+
+def test_margins_hold_the_axis_labels_and_the_legend_before_plotly_measures_them() -> None:
+    """Plotly draws a chart twice when a margin must grow to fit what it measured."""
+    fig = figures.finish_figure(go.Figure([go.Scatter(x=[1], y=[1], name="a")]), "T", "y", None)
+    margin = fig.layout.margin
+    assert (margin.l, margin.b) == (figures.Y_LABELS_MARGIN_PX, figures.bottom_margin(1))
+    bare = figures.finish_figure(go.Figure([go.Scatter(x=[1], y=[1])]), "T", "y", None,
+                                 legend=False)
+    assert bare.layout.margin.b == figures.X_LABELS_MARGIN_PX
+
+
 def test_counts_tick_on_whole_numbers() -> None:
     assert [figures.nice_step(v) for v in (0, 3, 5, 7, 12, 37, 240, 1900)] == [
         1, 1, 1, 2, 5, 10, 50, 500]

@@ -121,6 +121,25 @@ def test_load_shape_splits_time_into_statements_and_other() -> None:
     assert load_shape_figure(qa.load_shape(by_statement, totals.iloc[0:0], {})) is None
 
 
+def test_load_shape_bars_merge_neighbouring_buckets_and_keep_every_second() -> None:
+    """240 buckets in 120 bars per statement, each at its first bucket, time summed."""
+    buckets = [pd.Timestamp(T0 + timedelta(minutes=6 * i)) for i in range(240)]
+    key = (1, 1, 2, True)
+    by_statement = pd.DataFrame([
+        {"bucket": buckets[i], "queryid": 1, "dbid": 1, "userid": 2, "toplevel": True,
+         "total_exec_time_ms": 10.0 * (i + 1)} for i in range(240)])
+    totals = pd.DataFrame({"bucket": buckets, "total_exec_time_ms": [100.0] * 240})
+    shape = qa.load_shape(by_statement, totals, {key: "first"})
+    bars = qa.merged_bars(shape, buckets)
+    first = bars[bars["label"] == "first"]
+    assert len(first) == 120 and list(first["bucket"][:2]) == [buckets[0], buckets[2]]
+    assert list(first["total_exec_time_ms"][:2]) == [30.0, 70.0]
+    assert set(first["key"]) == {key} and bars[bars["label"] != "first"]["key"].isna().all()
+    assert bars["total_exec_time_ms"].sum() == pytest.approx(shape["total_exec_time_ms"].sum())
+    assert qa.merged_bars(shape, buckets[:120]) is shape  # few enough: as they are
+    assert [qa.span_words(m) for m in (6, 12, 120, 90)] == ["6 min", "12 min", "2 h", "1.5 h"]
+
+
 def test_interval_figures_and_detail_chart() -> None:
     series = pd.DataFrame([{**{c: 0.0 for c in qa.COUNTERS}, "bucket": T0 + timedelta(
                                 minutes=m), "calls": 120, "total_exec_time_ms": 240.0,

@@ -19,6 +19,7 @@ from dashboard.core.figures import (
     TEMPLATE,
     TIME_TICK_FORMATS,
     TimeRange,
+    bottom_margin,
     finish_figure,
     relayout,
     translucent,
@@ -35,13 +36,17 @@ STATUS_COLORS = {"completed": "#1a7f37", "failed": "#cf222e", "reversed": "#9a67
 # Legends in a system font: plotly sizes a legend's clip box when it draws, and the page's
 # web font arriving later would make the text outgrow the box (cut mid-word).
 LEGEND_FONT = {"size": 11, "family": "Helvetica, Arial, sans-serif"}
-SIDE_LEGEND = {"orientation": "v", "x": 1.01, "xanchor": "left", "y": 1.0, "yanchor": "top",
-               "font": LEGEND_FONT, "bgcolor": "rgba(0,0,0,0)"}
+# Hung from the plot's top (paper), not the figure's: one reaching above the plot would push
+# the plot down under the title.
+SIDE_LEGEND = {"orientation": "v", "x": 1.01, "xanchor": "left", "y": 1.0, "yref": "paper",
+               "yanchor": "top", "font": LEGEND_FONT, "bgcolor": "rgba(0,0,0,0)"}
 
 
 def _side_legend(fig: go.Figure) -> go.Figure:
-    """A legend beside the plot, for charts with more series than fit above it."""
-    relayout(fig, {"legend": SIDE_LEGEND, "margin": {"r": 150}})
+    """A legend beside the plot, for charts with more series than fit under it: the chart
+    keeps its height and bottom margin, with no legend rows under the axis."""
+    relayout(fig, {"legend": SIDE_LEGEND, "height": CHART_HEIGHT,
+                   "margin": {"r": 150, "b": bottom_margin(0)}})
     return fig
 
 

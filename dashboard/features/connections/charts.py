@@ -55,7 +55,8 @@ def utilization_figure(use: pd.DataFrame, gaps: Sequence[Gap],
         x=times, y=use["usable"] * WARN_PERCENT / 100, name=f"{WARN_PERCENT:g} % of usable",
         mode="lines", line={"width": 1, "color": "#9a6700", "dash": "dot"}, connectgaps=False,
         hovertemplate="%{y:,.0f}<extra>warning</extra>"))
-    fig = finish_figure(fig, "Connections against the usable limit", "connections", x_range)
+    fig = finish_figure(fig, "Connections against the usable limit", "connections", x_range,
+                        full_width=True)
     whole_number_ticks(fig, float(use.max().max()))
     return add_gaps(fig, gaps)
 

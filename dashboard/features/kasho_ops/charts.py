@@ -75,6 +75,6 @@ def forecast_figure(forecast: pd.DataFrame, steady_bytes: float) -> go.Figure | 
     fig.add_hline(y=steady_bytes / divisor, line={"color": LIMIT_COLOR, "dash": "dash",
                                                   "width": 1.5},
                   annotation_text="steady state", annotation_position="top left")
-    fig = finish_figure(fig, "Store growth forecast", unit, None)
+    fig = finish_figure(fig, "Store growth forecast", unit, None, full_width=True)
     relayout(fig, axes={"x": {"title": {"text": "day (UTC)"}}, "y": {"rangemode": "tozero"}})
     return fig

@@ -76,6 +76,7 @@ def xid_age_figure(history: pd.DataFrame, freeze_max_age: int | None,
                                                     "width": 1.5},
                       annotation_text="autovacuum_freeze_max_age",
                       annotation_position="top left", annotation_font_size=10)
-    fig = finish_figure(fig, "Transaction ID age per database", "age (million XIDs)", x_range)
+    fig = finish_figure(fig, "Transaction ID age per database", "age (million XIDs)", x_range,
+                        full_width=True)
     relayout(fig, axes={"y": {"rangemode": "tozero"}})
     return fig

@@ -7,7 +7,14 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboard.core.figures import SERIES_COLORS, TimeRange, finish_figure, relayout, utc_naive
+from dashboard.core.figures import (
+    SERIES_COLORS,
+    TimeRange,
+    bottom_margin,
+    finish_figure,
+    relayout,
+    utc_naive,
+)
 
 OTHER_COLOR = "#d0d7de"
 DETAIL_HEIGHT = 620
@@ -38,6 +45,7 @@ def load_shape_figure(shape: pd.DataFrame, x_range: TimeRange = None) -> go.Figu
     # anchored to the figure's bottom (never over the axis), and the figure grows with it.
     relayout(fig, {"barmode": "stack", "bargap": 0.05, "hovermode": "closest",
                    "height": 320 + 20 * len(labels), "clickmode": "event+select",
+                   "margin": {"b": bottom_margin(len(labels))},
                    "legend": {"orientation": "v", "x": 0, "xanchor": "left", "y": 0,
                               "yref": "container", "yanchor": "bottom",
                               "traceorder": "normal"}},

@@ -146,6 +146,7 @@ def interval_figures(series: pd.DataFrame, bucket_seconds: int,
 
 
 SPARKLINE_POINTS = 40  # the trend column is 80 px wide: more points draw nothing more
+LOAD_SHAPE_BARS = 120  # bars per statement in the load-shape chart (about 1,050 px wide)
 
 
 def sparkline_step(buckets: int, points: int = SPARKLINE_POINTS) -> int:
@@ -224,6 +225,26 @@ def load_shape(by_statement: pd.DataFrame, totals: pd.DataFrame,
                                 "key": [None] * len(other),
                                 "total_exec_time_ms": other.to_numpy(dtype=float)}))
     return pd.concat(frames, ignore_index=True)
+
+
+def span_words(minutes: float) -> str:
+    """What one bar or point spans: '6 min', '2 h', '1.5 h'."""
+    return f"{minutes:g} min" if minutes < 60 else f"{minutes / 60:g} h"
+
+
+def merged_bars(shape: pd.DataFrame, buckets: list[pd.Timestamp],
+                bars: int = LOAD_SHAPE_BARS) -> pd.DataFrame:
+    """A load_shape with neighbouring buckets summed so that no statement has more than
+    `bars` bars, each at its first bucket's time. The browser draws every bar of every
+    statement: past about 8 px per bar at full width, more bars draw nothing more."""
+    step = sparkline_step(len(buckets), bars)
+    if step == 1 or shape.empty:
+        return shape
+    first_of = {bucket: buckets[i - i % step] for i, bucket in enumerate(buckets)}
+    merged = shape.assign(bucket=shape["bucket"].map(first_of).fillna(shape["bucket"]))
+    return (merged.groupby(["label", "bucket"], sort=False, as_index=False)
+            .agg(key=("key", "first"), total_exec_time_ms=("total_exec_time_ms", "sum"))
+            [["bucket", "label", "key", "total_exec_time_ms"]])
 
 
 # -- regressions ---------------------------------------------------------------------------

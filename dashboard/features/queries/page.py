@@ -235,7 +235,7 @@ def overview_view() -> None:
                            lambda: shaped_statements(totals, reads, window, chosen),
                            recent_key, rule, chosen)
 
-    load_shape_section(view.load_shape, view.load_shape_keys)
+    load_shape_section(view.load_shape, view.load_shape_keys, view.bar_minutes)
     regressions_section(reads.regression_hours, recent_key, recent_start, rule)
     top_statements_section(view.top_table, view.top_keys, view.trend_minutes, rank)
     hidden_caption(hidden, "statement")
@@ -266,6 +266,7 @@ class Statements:
 
     load_shape: go.Figure | None
     load_shape_keys: list[tuple[int, int, int, bool]]  # the chart's statements, in trace order
+    bar_minutes: float  # what one bar of the load shape spans
     top_table: pd.DataFrame
     top_keys: list[tuple[int, int, int, bool]]  # the table's statements, in row order
     trend_minutes: float  # what one point of the table's trend column spans
@@ -286,19 +287,20 @@ def shaped_statements(totals: pd.DataFrame, reads: query_data.OverviewReads,
     top, by_time = qa.with_previews(top, previews), qa.with_previews(by_time, previews)
     labels = {key_of(r): f"{i + 1}. {qa.statement_label(r['query'], int(r['queryid']), 60)}"
               for i, (_, r) in enumerate(by_time.iterrows())}
-    shape = qa.load_shape(series, reads.load, labels,
-                          None if ctx.show_own else reads.own_load)
-    top_keys = [key_of(r) for _, r in top.iterrows()]
     buckets = list(pd.date_range(
         pd.Timestamp(window.start).floor(f"{window.bucket}s"), pd.Timestamp(window.end),
         freq=f"{window.bucket}s", tz="UTC"))
+    shape = qa.merged_bars(qa.load_shape(series, reads.load, labels,
+                                         None if ctx.show_own else reads.own_load), buckets)
+    top_keys = [key_of(r) for _, r in top.iterrows()]
     table = pd.DataFrame()
     if not top.empty:
         sparks = qa.sparkline_values(series, buckets, qa.RANK_METRICS[chosen.rank].column,
                                      top_keys)
         table = qa.top_statements_table(top, [sparks[k] for k in top_keys])
-    return Statements(query_charts.load_shape_figure(shape, x_range), list(labels), table,
-                      top_keys, window.bucket * qa.sparkline_step(len(buckets)) / 60)
+    return Statements(query_charts.load_shape_figure(shape, x_range), list(labels),
+                      window.bucket * qa.sparkline_step(len(buckets), qa.LOAD_SHAPE_BARS) / 60,
+                      table, top_keys, window.bucket * qa.sparkline_step(len(buckets)) / 60)
 
 
 def regression_rule() -> tuple[str, qa.RegressionRule]:
@@ -314,7 +316,7 @@ def regression_rule() -> tuple[str, qa.RegressionRule]:
 
 
 def load_shape_section(figure: go.Figure | None,
-                       statements: list[tuple[int, int, int, bool]]) -> None:
+                       statements: list[tuple[int, int, int, bool]], bar_minutes: float) -> None:
     with st.container(border=True):
         if figure is None:
             st.info(md(empty_reason(store.collection_for(ctx, "query_stats"),
@@ -323,7 +325,8 @@ def load_shape_section(figure: go.Figure | None,
             return
         chart(figure, on_select=functools.partial(open_clicked_statement, statements),
               selection_mode="points", key="load_shape")
-        st.caption("Click a bar segment to open that statement.")
+        st.caption(f"Each bar is {md(qa.span_words(bar_minutes))} of statement time. Click a "
+                   "bar segment to open that statement.")
 
 
 def open_clicked_statement(statements: list[tuple[int, int, int, bool]]) -> None:
@@ -418,7 +421,7 @@ def top_statements_section(table: pd.DataFrame, keys: list[tuple[int, int, int, 
             "temp blocks": st.column_config.NumberColumn(format="localized", width=75),
             "trend": st.column_config.LineChartColumn(
                 "trend", y_min=0, width=80,
-                help=f"{metric.label} per {trend_minutes:g} min over the range"),
+                help=f"{metric.label} per {md(qa.span_words(trend_minutes))} over the range"),
         })
     if event.selection.rows:
         open_statement(keys[event.selection.rows[0]])

@@ -66,7 +66,7 @@ def disk_usage_figure(history: pd.DataFrame, forecast: pd.Series | None = None,
             mode="lines", line={"width": 1.5, "color": LIMIT_COLOR, "dash": "dash"},
             hovertemplate=f"%{{y:,.2f}} {unit}<extra>capacity</extra>"))
     shown: TimeRange = (x_range[0], end) if x_range else None
-    fig = finish_figure(fig, "Disk usage", f"bytes ({unit})", shown)
+    fig = finish_figure(fig, "Disk usage", f"bytes ({unit})", shown, full_width=True)
     relayout(fig, axes={"y": {"rangemode": "tozero"}})
     return fig
 
