@@ -49,8 +49,9 @@ WIDE_CHARS = frozenset("mwMW_%")
 # title, and the legend's rows. Plotly measures those after drawing a chart and, when a
 # margin must grow, draws the whole chart again: a third of the browser's time per chart.
 Y_LABELS_MARGIN_PX = 52
-X_LABELS_MARGIN_PX = 40
+X_LABELS_MARGIN_PX = 44
 LEGEND_PAD_PX = 10
+CATEGORY_PAD_PX = 20  # beside a y axis' category labels
 GAP_COLOR = "rgba(110, 119, 129, 0.16)"
 GAP_AXIS = "y9"
 GAP_AXIS_KEY = "yaxis9"  # its name in the layout
@@ -90,7 +91,12 @@ DeltaColor = Literal["normal", "inverse", "off", "red", "orange", "yellow", "gre
 
 def legend_entry_px(name: str) -> float:
     """The width plotly gives a legend entry named `name` (an estimate)."""
-    return LEGEND_ENTRY_PAD_PX + sum(LEGEND_CHAR_PX[_char_kind(c)] for c in name)
+    return LEGEND_ENTRY_PAD_PX + text_px(name)
+
+
+def text_px(text: str, size: float = 11) -> float:
+    """The width of `text` in the page font at `size` px (an estimate)."""
+    return sum(LEGEND_CHAR_PX[_char_kind(c)] for c in text) * size / 11
 
 
 def _char_kind(char: str) -> str:
@@ -111,6 +117,11 @@ def legend_rows(names: Sequence[str], row_width_px: float = LEGEND_ROW_WIDTH_PX)
         return 1
     columns = max(1, int((row_width_px + LEGEND_ENTRY_GAP_PX) // (max(widths) + 3)))
     return math.ceil(len(widths) / columns)
+
+
+def category_margin(labels: Sequence[str]) -> int:
+    """A left margin that holds the longest category label of a y axis (12 px)."""
+    return round(max((text_px(label, 12) for label in labels), default=0.0)) + CATEGORY_PAD_PX
 
 
 def bottom_margin(rows: int) -> int:

@@ -11,6 +11,7 @@ import pytest
 
 from collectors.core.config import parse_config
 from dashboard.core.context import TIME_RANGES, build_context, end_param, parse_end
+from dashboard.core.figures import CHART_HEIGHT
 from dashboard.features.business import charts, logic
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -215,6 +216,17 @@ def test_charts_draw_data_and_return_none_without() -> None:
     assert charts.pending_figure(logic.pending_series(pending_frame([]))) is None
     assert charts.signups_figure(logic.signups_series(pd.DataFrame(
         columns=["bucket", "entity", "account_type", "created"]), covered)) is None
+
+
+def test_side_legends_hang_from_the_plot_with_room_for_the_widest_entry() -> None:
+    covered = pd.DatetimeIndex([T0, T0 + MINUTE])
+    short = charts.throughput_figure(pd.DataFrame({"fee": [1.0, 2.0]}, index=covered))
+    long = charts.throughput_figure(pd.DataFrame(
+        {"a transaction type with a long name": [1.0, 2.0]}, index=covered))
+    assert short is not None and long is not None
+    assert (short.layout.legend.yref, short.layout.legend.y) == ("paper", 1.0)
+    assert short.layout.margin.r == charts.SIDE_LEGEND_MIN_PX < long.layout.margin.r
+    assert short.layout.height == CHART_HEIGHT
 
 
 def test_a_pinned_end_sets_the_window_and_round_trips_through_the_url() -> None:

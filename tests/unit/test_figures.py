@@ -53,6 +53,14 @@ def test_margins_hold_the_axis_labels_and_the_legend_before_plotly_measures_them
     assert bare.layout.margin.b == figures.X_LABELS_MARGIN_PX
 
 
+def test_category_axes_get_a_margin_as_wide_as_their_longest_label() -> None:
+    short, long = figures.category_margin(["full"]), figures.category_margin(
+        ["full", "kasho.public.transactions_account_id_created_at_idx"])
+    assert figures.CATEGORY_PAD_PX < short < long
+    assert long == round(figures.text_px("kasho.public.transactions_account_id_created_at_idx",
+                                         12)) + figures.CATEGORY_PAD_PX
+
+
 def test_counts_tick_on_whole_numbers() -> None:
     assert [figures.nice_step(v) for v in (0, 3, 5, 7, 12, 37, 240, 1900)] == [
         1, 1, 1, 2, 5, 10, 50, 500]

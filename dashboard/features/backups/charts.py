@@ -12,6 +12,7 @@ from dashboard.core.figures import (
     LIMIT_COLOR,
     SERIES_COLORS,
     TimeRange,
+    category_margin,
     finish_figure,
     relayout,
     translucent,
@@ -66,10 +67,11 @@ def backup_timeline_figure(backups: pd.DataFrame, drills: pd.DataFrame,
     fig = finish_figure(fig, "Backups and the restorable window (green)", "",
                         (oldest - span * 0.02, now + span * 0.02))
     # x: bars are a date base plus a duration in milliseconds
-    relayout(fig, {"barmode": "overlay", "hovermode": "closest", "bargap": 0.35},
+    rows = ["restore drills", "incremental", "differential", "full"]
+    relayout(fig, {"barmode": "overlay", "hovermode": "closest", "bargap": 0.35,
+                   "margin": {"l": category_margin(rows)}},
              axes={"x": {"type": "date"},
-                   "y": {"categoryorder": "array", "showgrid": False, "categoryarray": [
-                       "restore drills", "incremental", "differential", "full"]}})
+                   "y": {"categoryorder": "array", "showgrid": False, "categoryarray": rows}})
     return fig
 
 

@@ -15,12 +15,14 @@ from plotly.subplots import make_subplots
 from dashboard.core.figures import (
     CHART_HEIGHT,
     FONT_FAMILY,
+    LEGEND_ENTRY_PAD_PX,
     SERIES_COLORS,
     TEMPLATE,
     TIME_TICK_FORMATS,
     TimeRange,
     bottom_margin,
     finish_figure,
+    legend_entry_px,
     relayout,
     translucent,
     utc_naive,
@@ -42,11 +44,22 @@ SIDE_LEGEND = {"orientation": "v", "x": 1.01, "xanchor": "left", "y": 1.0, "yref
                "yanchor": "top", "font": LEGEND_FONT, "bgcolor": "rgba(0,0,0,0)"}
 
 
+SIDE_LEGEND_MIN_PX = 150
+# The legend's system font against the page font legend_entry_px was fitted to.
+SYSTEM_FONT_WIDER = 1.35
+# Room for a secondary axis' tick labels on the right.
+SECONDARY_AXIS_PX = 24
+
+
 def _side_legend(fig: go.Figure) -> go.Figure:
     """A legend beside the plot, for charts with more series than fit under it: the chart
-    keeps its height and bottom margin, with no legend rows under the axis."""
+    keeps its height and bottom margin, with no legend rows under the axis, and its right
+    margin holds the widest entry (so plotly need not widen it and draw again)."""
+    names = [str(t.name) for t in fig.data if t.name and t.showlegend is not False]
+    text = max((legend_entry_px(name) - LEGEND_ENTRY_PAD_PX for name in names), default=0.0)
+    right = max(SIDE_LEGEND_MIN_PX, round(LEGEND_ENTRY_PAD_PX + SYSTEM_FONT_WIDER * text + 6))
     relayout(fig, {"legend": SIDE_LEGEND, "height": CHART_HEIGHT,
-                   "margin": {"r": 150, "b": bottom_margin(0)}})
+                   "margin": {"r": right, "b": bottom_margin(0)}})
     return fig
 
 
@@ -136,7 +149,8 @@ def outcomes_figure(outcomes: pd.DataFrame, x_range: TimeRange = None) -> go.Fig
                              hovertemplate="%{y:.1f} %<extra>failure rate</extra>"),
                   secondary_y=False)
     fig = finish_figure(fig, "Failure rate and failures", "failure rate (%)", x_range)
-    relayout(fig, {"barmode": "stack", "legend": {"font": LEGEND_FONT}})
+    relayout(fig, {"barmode": "stack", "legend": {"font": LEGEND_FONT},
+                   "margin": {"r": SECONDARY_AXIS_PX}})
     fig.update_yaxes(rangemode="tozero", ticksuffix=" %", secondary_y=False)
     fig.update_yaxes(title_text="transactions", rangemode="tozero", showgrid=False,
                      secondary_y=True)
@@ -161,7 +175,7 @@ def pending_figure(backlog: pd.DataFrame, x_range: TimeRange = None) -> go.Figur
                              hovertemplate=f"%{{y:,.1f}} {unit}<extra>oldest pending</extra>"),
                   secondary_y=True)
     fig = finish_figure(fig, "Pending backlog", "pending transactions", x_range)
-    relayout(fig, {"legend": {"font": LEGEND_FONT}})
+    relayout(fig, {"legend": {"font": LEGEND_FONT}, "margin": {"r": SECONDARY_AXIS_PX}})
     fig.update_yaxes(rangemode="tozero", secondary_y=False)
     fig.update_yaxes(title_text=f"oldest ({unit})", rangemode="tozero", showgrid=False,
                      secondary_y=True)

@@ -8,7 +8,14 @@ import html
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.core.figures import SERIES_COLORS, TimeRange, finish_figure, relayout, utc_naive
+from dashboard.core.figures import (
+    SERIES_COLORS,
+    TimeRange,
+    category_margin,
+    finish_figure,
+    relayout,
+    utc_naive,
+)
 from dashboard.features.oncall.logic import EVENT_KINDS
 
 KIND_COLORS = dict(zip(EVENT_KINDS, ("#cf222e", "#8250df", "#0969da", "#9a6700", "#6e7781",
@@ -37,7 +44,8 @@ def timeline_figure(events: pd.DataFrame, x_range: TimeRange) -> go.Figure | Non
         pad = (x_range[1] - x_range[0]) * 0.02
         x_range = (x_range[0] - pad, x_range[1] + pad)
     finish_figure(fig, "What changed", "", x_range, legend=False)
-    relayout(fig, {"hovermode": "closest", "height": max(180, 70 + 34 * len(kinds))},
+    relayout(fig, {"hovermode": "closest", "height": max(180, 70 + 34 * len(kinds)),
+                   "margin": {"l": category_margin(kinds)}},
              axes={"y": {"categoryorder": "array", "categoryarray": list(reversed(kinds)),
                          "showgrid": False, "automargin": True}})
     return fig

@@ -10,9 +10,13 @@ import plotly.graph_objects as go
 
 from dashboard.core.figures import (
     CHART_HEIGHT,
+    FONT_FAMILY,
     LIMIT_COLOR,
     SERIES_COLORS,
+    TEXT_COLOR,
+    X_LABELS_MARGIN_PX,
     TimeRange,
+    category_margin,
     finish_figure,
     plotly_text,
     relayout,
@@ -129,7 +133,10 @@ def buffer_cache_figure(table: pd.DataFrame, limit: int = 12) -> go.Figure | Non
                       "<extra></extra>"))
     relayout(fig, {"template": "plotly_white", "height": max(CHART_HEIGHT, 28 * len(top) + 90),
                    "title": {"text": "Shared buffers by relation", "x": 0, "font": {"size": 15}},
-                   "margin": {"l": 8, "r": 8, "t": 48, "b": 8}, "showlegend": False},
+                   "font": {"family": FONT_FAMILY, "size": 12, "color": TEXT_COLOR},
+                   "margin": {"l": category_margin([str(n) for n in top["relation"]]),
+                              "r": 8, "t": 48, "b": X_LABELS_MARGIN_PX + 4},
+                   "showlegend": False},
              axes={"x": {"title": {"text": f"in shared buffers ({unit})", "font": {"size": 11}},
                          "gridcolor": "#eaeef2"},
                    "y": {"automargin": True}})
