@@ -1,9 +1,9 @@
 """What a readable page is, as one script to evaluate in Chromium (the layout tests' rule)."""
 
-# Legends, titles and axes of every plotly chart on the page, as rectangles; a plot pushed
-# down under its title (something drawn above it grew the top margin, which holds only the
-# title); controls, tile texts cut short, and tables that scroll sideways. Returns one line
-# per problem found.
+# Legends, titles and axes of every plotly chart on the page, as rectangles; axis labels cut
+# by the chart's edge; a plot pushed down under its title (something drawn above it grew the
+# top margin, which holds only the title); controls, tile texts cut short, and tables that
+# scroll sideways. Returns one line per problem found.
 LAYOUT_PROBLEMS = """
 (allowScroll) => {
   const problems = [];
@@ -16,6 +16,13 @@ LAYOUT_PROBLEMS = """
     if (layout && layout._size.t > layout.margin.t + 2)
       problems.push(`${name}: plot pushed down ${Math.round(layout._size.t - layout.margin.t)} `
                     + 'px under its title');
+    const drawn = box(plot.querySelector('.main-svg') || plot);
+    plot.querySelectorAll('.xtick text, .ytick text, .g-xtitle text, .g-ytitle text').forEach(t => {
+      const b = box(t);
+      if (b.width && (b.left < drawn.left - 1 || b.right > drawn.right + 1
+                      || b.top < drawn.top - 1 || b.bottom > drawn.bottom + 1))
+        problems.push(`${name}: axis label cut: ${t.textContent}`);
+    });
     const legend = plot.querySelector('.legend');
     if (!legend) return;
     const area = box(legend.querySelector('.bg') || legend);

@@ -19,6 +19,8 @@ from dashboard.core.figures import (
     SERIES_COLORS,
     TEMPLATE,
     TIME_TICK_FORMATS,
+    X_LABELS_MARGIN_PX,
+    Y_LABELS_MARGIN_PX,
     TimeRange,
     bottom_margin,
     finish_figure,
@@ -229,12 +231,15 @@ def correlation_figure(panels: list[Panel], x_range: TimeRange = None) -> go.Fig
     relayout(fig, {
         "template": TEMPLATE,
         "height": max(CHART_HEIGHT, CORRELATION_ROW_HEIGHT * len(panels) + 90),
-        "font": {"family": FONT_FAMILY, "size": 12}, "margin": {"l": 8, "r": 40, "t": 40, "b": 8},
+        "font": {"family": FONT_FAMILY, "size": 12},
+        "margin": {"l": Y_LABELS_MARGIN_PX, "r": 40, "t": 40, "b": X_LABELS_MARGIN_PX},
         "hovermode": "x", "showlegend": True, **legends})
     fig.update_annotations(font={"size": 13}, x=0, xanchor="left")
+    # No template: automargin is off unless set, and labels wider than the margin are cut.
     relayout(fig, axes={"x": {"tickformatstops": TIME_TICK_FORMATS, "showspikes": True,
                               "spikemode": "across", "spikethickness": 1,
-                              "spikecolor": "#8c959f"}})
+                              "spikecolor": "#8c959f", "automargin": True},
+                        "y": {"automargin": True}})
     if x_range is not None:
         relayout(fig, axes={"x": {"range": utc_naive(list(x_range))}})
     fig.update_xaxes(title_text="time (UTC)", row=len(panels), col=1)

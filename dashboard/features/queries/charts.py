@@ -9,6 +9,8 @@ from plotly.subplots import make_subplots
 
 from dashboard.core.figures import (
     SERIES_COLORS,
+    X_LABELS_MARGIN_PX,
+    Y_LABELS_MARGIN_PX,
     TimeRange,
     bottom_margin,
     finish_figure,
@@ -94,7 +96,8 @@ def statement_detail_figure(figures: pd.DataFrame, x_range: TimeRange = None) ->
                              hovertemplate="%{y:.2f}%<extra>hit ratio</extra>"),
                   row=4, col=1)
     fig = finish_figure(fig, "", "", x_range, legend=False)
-    relayout(fig, {"height": DETAIL_HEIGHT, "margin": {"l": 8, "r": 8, "t": 28, "b": 8}})
+    relayout(fig, {"height": DETAIL_HEIGHT, "margin": {"l": Y_LABELS_MARGIN_PX, "r": 8, "t": 28,
+                                                      "b": X_LABELS_MARGIN_PX}})
     fig.update_annotations(font={"size": 12}, x=0, xanchor="left")
     relayout(fig, axes={"x": {"title": None}})
     fig.update_xaxes(title={"text": "time (UTC)", "font": {"size": 11}}, row=4, col=1)
