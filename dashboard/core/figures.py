@@ -119,6 +119,12 @@ def legend_rows(names: Sequence[str], row_width_px: float = LEGEND_ROW_WIDTH_PX)
     return math.ceil(len(widths) / columns)
 
 
+def legend_names(fig: go.Figure) -> list[str]:
+    """The names the figure's legend shows (the gap bands stay out of it)."""
+    return [str(t.name) for t in fig.data
+            if t.name and t.showlegend is not False and getattr(t, "yaxis", None) != GAP_AXIS]
+
+
 def category_margin(labels: Sequence[str]) -> int:
     """A left margin that holds the longest category label of a y axis (12 px)."""
     return round(max((text_px(label, 12) for label in labels), default=0.0)) + CATEGORY_PAD_PX
@@ -134,8 +140,7 @@ def finish_figure(fig: go.Figure, title: str, y_title: str, x_range: TimeRange,
                   full_width: bool = False) -> go.Figure:
     """The shared look; `full_width` for a chart drawn across the page (its legend rows are
     counted on that width)."""
-    names = [str(t.name) for t in fig.data
-             if t.name and t.showlegend is not False and getattr(t, "yaxis", None) != GAP_AXIS]
+    names = legend_names(fig)
     rows = legend_rows(names, FULL_WIDTH_LEGEND_ROW_PX if full_width else LEGEND_ROW_WIDTH_PX
                        ) if legend else 0
     relayout(fig, {

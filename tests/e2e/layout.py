@@ -58,4 +58,3 @@ LAYOUT_PROBLEMS = """
   return problems;
 }
 """
-

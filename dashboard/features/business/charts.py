@@ -24,8 +24,9 @@ from dashboard.core.figures import (
     TimeRange,
     bottom_margin,
     finish_figure,
-    legend_entry_px,
+    legend_names,
     relayout,
+    text_px,
     translucent,
     utc_naive,
 )
@@ -47,7 +48,7 @@ SIDE_LEGEND = {"orientation": "v", "x": 1.01, "xanchor": "left", "y": 1.0, "yref
 
 
 SIDE_LEGEND_MIN_PX = 150
-# The legend's system font against the page font legend_entry_px was fitted to.
+# The legend's system font against the page font text_px was fitted to.
 SYSTEM_FONT_WIDER = 1.35
 # Room for a secondary axis' tick labels on the right.
 SECONDARY_AXIS_PX = 24
@@ -57,8 +58,7 @@ def _side_legend(fig: go.Figure) -> go.Figure:
     """A legend beside the plot, for charts with more series than fit under it: the chart
     keeps its height and bottom margin, with no legend rows under the axis, and its right
     margin holds the widest entry (so plotly need not widen it and draw again)."""
-    names = [str(t.name) for t in fig.data if t.name and t.showlegend is not False]
-    text = max((legend_entry_px(name) - LEGEND_ENTRY_PAD_PX for name in names), default=0.0)
+    text = max((text_px(name) for name in legend_names(fig)), default=0.0)
     right = max(SIDE_LEGEND_MIN_PX, round(LEGEND_ENTRY_PAD_PX + SYSTEM_FONT_WIDER * text + 6))
     relayout(fig, {"legend": SIDE_LEGEND, "height": CHART_HEIGHT,
                    "margin": {"r": right, "b": bottom_margin(0)}})

@@ -81,10 +81,10 @@ def _projection(history: pd.DataFrame, forecast: pd.Series | None,
     the full date if sooner). None without enough history, when usage is not growing or is
     already full."""
     if (forecast is None or not bool(forecast.get("enough_history"))
-            or str(forecast.get("status")) in ("not growing", "full")):
+            or str(forecast.get("status")) == "full"):
         return None
     growth = float(forecast["growth_bytes_per_day"])
-    if not growth > 0:
+    if not growth > 0:  # not growing, with or without a capacity
         return None
     last = history.iloc[-1]
     start = pd.Timestamp(last["collected_at"]).to_pydatetime()
