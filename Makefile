@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# pytest workers for `make test`; each test file stays on one worker.
+# TEST_WORKERS=0 runs the tests in one process (for -s or --pdb).
+TEST_WORKERS ?= 2
 
 .PHONY: demo test lint bench install install-dev clean
 
@@ -28,7 +31,7 @@ demo: install
 test: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -1,5 +1,5 @@
-"""Session-wide fixtures: one real PostgreSQL cluster per server major for the run, databases
-per test.
+"""Session-wide fixtures: one real PostgreSQL cluster per server major for the run (for each
+pytest-xdist worker: `make test` runs two), databases per test.
 
 Every test that uses `pg_cluster` (directly or through `store_dsn`, `fresh_database`,
 `fresh_store`) runs once per major in TEST_MAJORS: Debian's PostgreSQL 15 (what Kasho runs)
