@@ -71,6 +71,20 @@ def test_pages_have_no_overlap_no_cut_legend_no_clipped_control(
             screenshot(page, f"layout-{path}.png")
 
 
+# A 1440-px laptop window: Overview's statements table sits in half the page, Activity's in
+# two fifths of it.
+@pytest.mark.parametrize(("path", "charts"), [("overview", 5), ("activity", 1)])
+def test_statement_tables_fit_a_1440_px_window(dashboard_url: str, chromium_page: Any,
+                                                path: str, charts: int) -> None:
+    page = chromium_page
+    page.set_viewport_size({"width": 1440, "height": 1000})
+    try:
+        load(page, f"{dashboard_url}/{path}?target={SEEDED_TARGET}&range=6h", charts)
+        assert page.evaluate(LAYOUT_PROBLEMS, False) == [], path
+    finally:
+        page.set_viewport_size({"width": 1600, "height": 1000})
+
+
 def test_count_axes_tick_on_whole_numbers(dashboard_url: str, chromium_page: Any) -> None:
     page = chromium_page
     load(page, f"{dashboard_url}/connections?target={SEEDED_TARGET}&range=6h", 3)

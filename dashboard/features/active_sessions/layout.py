@@ -18,12 +18,13 @@ from dashboard.core.plain import md
 from dashboard.core.timeseries import Collection
 from dashboard.features.active_sessions import charts, logic
 
-# Sized to fit half a page (and, narrower, two fifths) without a horizontal scroll.
+# The smallest widths that fit half the page from a 1366-px window (Overview) and two fifths
+# of it from 1440 px (Activity) without a horizontal scroll; wider windows stretch them.
 STATEMENT_COLUMNS: dict[str, Any] = {
-    "statement": st.column_config.TextColumn(width=250),
+    "statement": st.column_config.TextColumn(width=190),
     "avg active": st.column_config.NumberColumn(
-        width=75, format="%.2f", help="Average active sessions running it over the range"),
-    "waits": st.column_config.TextColumn(width=180, help="Where its active time went"),
+        width=70, format="%.2f", help="Average active sessions running it over the range"),
+    "waits": st.column_config.TextColumn(width=140, help="Where its active time went"),
     "queryid": st.column_config.NumberColumn(format="%d", width=170),
     "database": st.column_config.TextColumn(width=110),
     "role": st.column_config.TextColumn(width=110),
@@ -45,7 +46,7 @@ def active_sessions_chart(ctx: PageContext, frame: pd.DataFrame, collection: Col
 
 def statements_panel(table: pd.DataFrame, hidden: int, empty_reason: str,
                      columns: tuple[str, ...] = ("statement", "avg active", "waits"),
-                     statement_width: int = 250) -> None:
+                     statement_width: int = 190) -> None:
     st.markdown("**Statements active the most**")
     if table.empty:
         st.info(md(empty_reason), icon=":material/bar_chart:")

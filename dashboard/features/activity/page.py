@@ -161,7 +161,7 @@ def history_view() -> None:
                                              collection.window_seconds, limit=8)
         statements_panel(table, hidden,
                          empty_reason(collection, "active statements", ctx.range_words),
-                         statement_width=170)
+                         statement_width=130)
 
 
 def latest_average_active() -> str:
