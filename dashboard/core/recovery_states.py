@@ -19,6 +19,7 @@ from collectors.core.config import Target
 from collectors.core.redact import Secret
 from dashboard.core.plain import md
 from dashboard.core.store import cached_read, latest_rows, read_frame
+from dashboard.core.tables import dataframe
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "unknown": 2, "ok": 3}
 STATE_LABELS: dict[str, str] = {
@@ -121,4 +122,4 @@ def render(states: pd.DataFrame, names: Sequence[str], all_ok_text: str) -> None
     if found.empty:
         st.success(md(all_ok_text), icon=":material/check_circle:")
     with st.expander("All checks, as the collector last evaluated them"):
-        st.dataframe(states_table(states, names), hide_index=True, width="stretch")
+        dataframe(states_table(states, names), hide_index=True, width="stretch")

@@ -1,11 +1,16 @@
 """What a readable page is, as one script to evaluate in Chromium (the layout tests' rule)."""
 
+from typing import Any
+
 # Legends, titles and axes of every plotly chart on the page, as rectangles; axis labels cut
 # by the chart's edge; a plot pushed down under its title (something drawn above it grew the
 # top margin, which holds only the title); controls, tile texts cut short, and tables that
-# scroll sideways. Returns one line per problem found.
+# scroll sideways: with TABLES_FIT any such table, with TABLES_PINNED one whose first column
+# does not stay in view. Returns one line per problem found.
+TABLES_FIT = "fit"
+TABLES_PINNED = "pinned"
 LAYOUT_PROBLEMS = """
-(allowScroll) => {
+async (tableRule) => {
   const problems = [];
   const box = e => e.getBoundingClientRect();
   const overlap = (a, b) => a.left < b.right - 1 && b.left < a.right - 1
@@ -48,13 +53,31 @@ LAYOUT_PROBLEMS = """
   document.querySelectorAll('[data-testid=stMetric] .stMarkdownEllipsis').forEach(t => {
     if (t.scrollWidth > t.clientWidth + 1) problems.push(`tile text cut: ${t.textContent}`);
   });
-  document.querySelectorAll('[data-testid=stDataFrame]').forEach((table, i) => {
+  const tables = [...document.querySelectorAll('[data-testid=stDataFrame]')];
+  for (const [i, table] of tables.entries()) {
     const scroller = table.querySelector('.dvn-scroller');
-    if (!scroller || allowScroll) return;
-    if (scroller.scrollWidth > scroller.clientWidth + 2)
-      problems.push(`table ${i} scrolls sideways (${scroller.scrollWidth} > `
-                    + `${scroller.clientWidth})`);
-  });
+    if (!scroller || scroller.scrollWidth <= scroller.clientWidth + 2) continue;
+    const wide = `table ${i} scrolls sideways (${scroller.scrollWidth} > ${scroller.clientWidth})`;
+    if (tableRule !== 'pinned') { problems.push(wide); continue; }
+    // Scrolled to its right edge, the grid's accessible twin lists the columns in view: the
+    // first one is among them only when it is pinned.
+    const before = scroller.scrollLeft;
+    scroller.scrollLeft = scroller.scrollWidth;
+    await new Promise(resolve => setTimeout(resolve, 500));
+    const named = table.querySelector('[role=columnheader][aria-colindex="1"]');
+    scroller.scrollLeft = before;
+    if (!named) problems.push(`${wide} without its first column pinned`);
+  }
   return problems;
 }
 """
+
+# Plotly lays out legends and text in the frames after it draws a chart.
+SETTLE_MS = 1500
+
+
+def layout_problems(page: Any, tables: str = TABLES_PINNED) -> list[str]:
+    """The layout rule's findings on the page as drawn, once its charts have settled."""
+    page.wait_for_timeout(SETTLE_MS)
+    problems: list[str] = page.evaluate(LAYOUT_PROBLEMS, tables)
+    return problems

@@ -18,6 +18,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.backups_history import PRIMARY, STANDBY, seed_backups_store
 from tests.e2e.conftest import ARTIFACTS, running_dashboard, wait_for_charts
+from tests.e2e.layout import layout_problems
 from tests.e2e.test_overview_browser import LOAD_TIMEOUT_MS
 from tests.integration.collector_setup import write_config_file
 
@@ -83,6 +84,7 @@ def test_backups_page_shows_backups_window_archiving_retention_and_drills(
     # All checks (in the expander), backups, archiving settings, retention, store retention,
     # drills.
     expect(page.get_by_test_id("stDataFrame")).to_have_count(6, timeout=LOAD_TIMEOUT_MS)
+    assert layout_problems(page) == [], "backups"
     screenshot(page, "backups.png", 3)
 
 
@@ -100,6 +102,7 @@ def test_replication_page_on_the_primary_and_on_its_standby(
                             exact=False)).to_be_visible()
     expect(page.get_by_test_id("stMetric").filter(has_text="Standbys streaming")
            ).to_contain_text("2")
+    assert layout_problems(page) == [], "replication on the primary"
     screenshot(page, "replication.png", 3)
 
     page.set_viewport_size({"width": 1600, "height": 1000})
@@ -109,4 +112,5 @@ def test_replication_page_on_the_primary_and_on_its_standby(
            ).to_be_visible(timeout=LOAD_TIMEOUT_MS)
     wait_for_charts(page, 1)
     assert chart_titles(page, ["Replay on this standby"]) == ["Replay on this standby"]
+    assert layout_problems(page) == [], "replication on the standby"
     screenshot(page, "replication-standby.png", 1)

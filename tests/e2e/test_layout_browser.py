@@ -13,7 +13,7 @@ import pytest
 from tests.active_sessions_history import seed_active_sessions
 from tests.e2e.activity_history import seed_activity_history
 from tests.e2e.conftest import ARTIFACTS, SEEDED_TARGET, seeded_dashboard, wait_for_charts
-from tests.e2e.layout import LAYOUT_PROBLEMS
+from tests.e2e.layout import LAYOUT_PROBLEMS, TABLES_FIT
 from tests.query_history import KASHO_STATEMENTS, seed_query_history, tail_statements
 
 pytestmark = pytest.mark.e2e
@@ -53,20 +53,19 @@ def screenshot(page: Any, name: str) -> None:
 
 # Charts drawn in the last 6 hours and the last 15 minutes: the database size stopped 40
 # minutes ago, the seeded deadlocks are older than 15 minutes.
-@pytest.mark.parametrize(("path", "charts", "allow_scroll"), [
-    ("overview", {"6h": 5, "15m": 4}, False),
-    ("queries", {"6h": 1, "15m": 1}, False),
-    ("connections", {"6h": 3, "15m": 3}, False),
-    ("locks", {"6h": 3, "15m": 2}, False),
+@pytest.mark.parametrize(("path", "charts"), [
+    ("overview", {"6h": 5, "15m": 4}),
+    ("queries", {"6h": 1, "15m": 1}),
+    ("connections", {"6h": 3, "15m": 3}),
+    ("locks", {"6h": 3, "15m": 2}),
 ])
 def test_pages_have_no_overlap_no_cut_legend_no_clipped_control(
-        dashboard_url: str, chromium_page: Any, path: str, charts: dict[str, int],
-        allow_scroll: bool) -> None:
+        dashboard_url: str, chromium_page: Any, path: str, charts: dict[str, int]) -> None:
     page = chromium_page
     for range_key in ("6h", "15m"):
         load(page, f"{dashboard_url}/{path}?target={SEEDED_TARGET}&range={range_key}&own=1",
              charts[range_key])
-        assert page.evaluate(LAYOUT_PROBLEMS, allow_scroll) == [], f"{path} on {range_key}"
+        assert page.evaluate(LAYOUT_PROBLEMS, TABLES_FIT) == [], f"{path} on {range_key}"
         if range_key == "6h":
             screenshot(page, f"layout-{path}.png")
 
@@ -80,7 +79,7 @@ def test_statement_tables_fit_a_1440_px_window(dashboard_url: str, chromium_page
     page.set_viewport_size({"width": 1440, "height": 1000})
     try:
         load(page, f"{dashboard_url}/{path}?target={SEEDED_TARGET}&range=6h", charts)
-        assert page.evaluate(LAYOUT_PROBLEMS, False) == [], path
+        assert page.evaluate(LAYOUT_PROBLEMS, TABLES_FIT) == [], path
     finally:
         page.set_viewport_size({"width": 1600, "height": 1000})
 

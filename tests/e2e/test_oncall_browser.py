@@ -25,6 +25,7 @@ from tests.e2e.conftest import (
     seed_realistic_store,
     wait_for_charts,
 )
+from tests.e2e.layout import layout_problems
 from tests.e2e.oncall_seed import HOSTILE_APPLICATION, seed_incident
 from tests.integration.collector_setup import write_config_file
 
@@ -72,6 +73,7 @@ def test_home_shows_the_firing_alert_targets_and_what_changed_and_writes_a_snaps
     # Firing first, then the targets, then what changed.
     headings = page.locator("h3").all_inner_texts()
     assert headings[:3] == ["Firing", "Targets", "What changed"], headings
+    assert layout_problems(page) == []
     height = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
     page.set_viewport_size({"width": 1600, "height": height + 40})
     ARTIFACTS.mkdir(exist_ok=True)

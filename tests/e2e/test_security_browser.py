@@ -10,6 +10,7 @@ import pytest
 
 from demo.cluster import LocalCluster
 from tests.e2e.conftest import ARTIFACTS, running_dashboard
+from tests.e2e.layout import layout_problems
 from tests.integration.collector_setup import (
     make_config,
     monitor_dsn,
@@ -50,4 +51,5 @@ def test_security_page_shows_every_area_with_fixes(chromium_page: Any, pg_cluste
                      "GRANT SELECT ON pg_hba_file_rules TO kasho_ops_monitor"):
             cells.filter(has_text=text).first.wait_for(state="attached", timeout=30_000)
         page.get_by_text("No sign-in (auth mode none)").first.wait_for(timeout=30_000)
+        assert layout_problems(page) == []
         page.screenshot(path=str(ARTIFACTS / "security-page.png"), full_page=True)

@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import running_dashboard, wait_for_charts
+from tests.e2e.layout import layout_problems
 from tests.e2e.storage_scenario import TARGET, StorageScenario, storage_scenario
 from tests.e2e.test_activity_browser import LOAD_TIMEOUT_MS, chart_titles, screenshot
 
@@ -56,6 +57,7 @@ def test_storage_maintenance_and_indexes_pages_with_a_problem_server(
     expect(page.get_by_text("Confidence: high").first).to_be_visible()  # 3.5 steady days
     expect(page.get_by_text("Per-table history is kept for")).to_be_visible()
     expect(page.get_by_text("Shared buffers by relation").first).to_be_visible()
+    assert layout_problems(page) == [], "storage"
     assert "public.transactions" in grid_text(page, "public.transactions")
     screenshot(page, "storage.png", charts=3)
 
@@ -67,6 +69,7 @@ def test_storage_maintenance_and_indexes_pages_with_a_problem_server(
     assert chart_titles(page) == ["Transaction ID age per database"]
     expect(page.locator(".js-plotly-plot")).to_have_count(
         4, timeout=LOAD_TIMEOUT_MS)  # a gauge per connectable database and the history
+    assert layout_problems(page) == [], "maintenance"
     expect(page.get_by_test_id("stMetric").filter(has_text="Oldest XID age")).to_contain_text(
         "157.3 M")
     cells = grid_text(page, "month-end-report")  # the horizon holder, named
@@ -110,6 +113,7 @@ def test_storage_maintenance_and_indexes_pages_with_a_problem_server(
     expect(page.get_by_text("An index would help.")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
     expect(page.get_by_text(
         "CREATE INDEX CONCURRENTLY ON public.transactions (amount);")).to_be_visible()
+    assert layout_problems(page) == [], "indexes"
     screenshot(page, "indexes.png")
     with psycopg.connect(scenario.store_dsn) as conn:
         assert conn.execute("SELECT outcome, suggested_index FROM "

@@ -49,6 +49,8 @@ def test_last_good_backup_skips_the_one_with_errors() -> None:
     assert "incr" not in last and last["any"].age_seconds == 86400
     assert backup_logic.last_backups_line(last) == (
         "Last good backup: full 6 d ago · differential 24 h ago · incremental none")
+    assert backup_logic.backup_tile_caption(last["any"]) == "diff · D1"
+    assert backup_logic.backup_tile_caption(last["full"]) == "full · F1"
     stanza = pd.Series({"archive_min": "A", "archive_max": "B", "wal_checked": True,
                         "wal_segments": 1200, "wal_gap_count": 0, "wal_gaps": None})
     assert backup_logic.wal_continuity_line(stanza) == (

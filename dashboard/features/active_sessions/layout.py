@@ -15,6 +15,7 @@ from dashboard.core.context import PageContext
 from dashboard.core.loading import once_per_window
 from dashboard.core.panels import hidden_caption
 from dashboard.core.plain import md
+from dashboard.core.tables import dataframe
 from dashboard.core.timeseries import Collection
 from dashboard.features.active_sessions import charts, logic
 
@@ -53,6 +54,6 @@ def statements_panel(table: pd.DataFrame, hidden: int, empty_reason: str,
     else:
         config = {c: STATEMENT_COLUMNS[c] for c in columns}
         config["statement"] = st.column_config.TextColumn(width=statement_width)
-        st.dataframe(table[list(columns)], hide_index=True, width="stretch",
-                     column_config=config, placeholder="—")
+        dataframe(table[list(columns)], hide_index=True, width="stretch",
+                  column_config=config, placeholder="—")
     hidden_caption(hidden, "statement")

@@ -27,6 +27,7 @@ from dashboard.core.context import current
 from dashboard.core.loading import read_together
 from dashboard.core.panels import chart_panel, hidden_caption
 from dashboard.core.plain import md
+from dashboard.core.tables import dataframe
 from dashboard.core.timeseries import empty_reason
 from dashboard.features import active_sessions
 from dashboard.features.active_sessions import data as ash_data
@@ -102,8 +103,8 @@ def live_view() -> None:
     st.subheader("Who blocks whom")
     forest = blocking_forest(snapshot.sessions)
     if forest:
-        st.dataframe(tables.blocking_tree_table(forest), hide_index=True, width="stretch",
-                     placeholder="—", column_config={
+        dataframe(tables.blocking_tree_table(forest), hide_index=True, width="stretch",
+                  placeholder="—", column_config={
                          "session": st.column_config.TextColumn(width=220),
                          "for (s)": seconds_column("for"),
                          "application": st.column_config.TextColumn(width=170),
@@ -118,13 +119,13 @@ def live_view() -> None:
     actions_on = ctx.config.dashboard.actions_enabled and auth.allowed("cancel")
     height = min(38 + 35 * max(len(table), 1), 600)
     if actions_on:
-        event = st.dataframe(table, hide_index=True, width="stretch",
-                             column_config=SESSION_CONFIG, height=height, placeholder="—",
-                             key=tables.selection_key(table), on_select="rerun",
-                             selection_mode="single-row")
+        event = dataframe(table, hide_index=True, width="stretch",
+                          column_config=SESSION_CONFIG, height=height, placeholder="—",
+                          key=tables.selection_key(table), on_select="rerun",
+                          selection_mode="single-row")
     else:
-        st.dataframe(table, hide_index=True, width="stretch", column_config=SESSION_CONFIG,
-                     height=height, placeholder="—")
+        dataframe(table, hide_index=True, width="stretch", column_config=SESSION_CONFIG,
+                  height=height, placeholder="—")
     st.caption("Click a column header to sort. Oldest transactions first; “—”: no query "
                "running, or no transaction open."
                + (" Select a row to cancel or terminate that session (pause first: a refresh "
@@ -219,7 +220,7 @@ def confirm(action: str, pid: int, seen_backend_start: datetime | None) -> None:
             st.rerun()
         return
     st.markdown(f"**{VERBS[action]} pid {pid:d}** on **{md(ctx.target)}**?")
-    st.dataframe(tables.session_details(session), hide_index=True, width="stretch")
+    dataframe(tables.session_details(session), hide_index=True, width="stretch")
     if action == "terminate":
         st.caption("Terminating closes the connection and rolls back its transaction.")
     yes, back = st.columns(2)
@@ -265,7 +266,7 @@ def actions_panel() -> None:
         st.error(md(exc), icon=":material/cloud_off:")
         return
     with st.expander(f"Recent actions on {md(ctx.target)} ({len(audit)})"):
-        st.dataframe(audit, hide_index=True, width="stretch")
+        dataframe(audit, hide_index=True, width="stretch")
 
 
 average_active = latest_average_active()

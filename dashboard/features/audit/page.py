@@ -10,6 +10,7 @@ from collectors.core.errors import StoreUnavailable
 from dashboard.core import auth
 from dashboard.core.context import current
 from dashboard.core.plain import md
+from dashboard.core.tables import dataframe
 from dashboard.features.audit import data as audit_data
 from dashboard.features.audit import logic
 
@@ -41,9 +42,9 @@ shown = logic.apply_filter(trail, logic.AuditFilter(kinds, outcomes, who,
 if shown.empty:
     st.info("No audit rows match in this range.", icon=":material/filter_alt_off:")
 else:
-    st.dataframe(logic.display_table(shown), hide_index=True, width="stretch",
-                 height=min(38 + 35 * len(shown), 700),
-                 column_config={"detail": st.column_config.TextColumn(width="large")})
+    dataframe(logic.display_table(shown), hide_index=True, width="stretch",
+              height=min(38 + 35 * len(shown), 700),
+              column_config={"detail": st.column_config.TextColumn(width="large")})
     if len(trail) >= audit_data.ROW_LIMIT:
         st.caption(f"The newest {audit_data.ROW_LIMIT:,} rows of the range; narrow it for "
                    "older ones, or use `kasho-ops audit`.")

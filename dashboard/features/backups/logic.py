@@ -69,6 +69,14 @@ def last_good_by_type(backups: pd.DataFrame, now: datetime) -> dict[str, LastBac
     return found
 
 
+def backup_tile_caption(backup: LastBackup) -> str:
+    """'full · 20261201-013000F', 'incr · 20261202-153000I': pgBackRest's type and a
+    differential's or an incremental's label without its full backup's part
+    ('20261201-013000F_20261202-153000I', shown whole in the backup list), so the caption
+    fits its tile."""
+    return f"{backup.backup_type} · {backup.label.rsplit('_', 1)[-1]}"
+
+
 def last_backups_line(last: dict[str, LastBackup]) -> str:
     """'Last good backup: full 22 h ago · differential 1 d ago · incremental 32 min ago'."""
     parts = [f"{TYPE_LABELS[kind]} {format_age(last[kind].age_seconds)}" if kind in last

@@ -19,6 +19,7 @@ from collectors.core.errors import StoreUnavailable
 from dashboard.core import auth, recovery_states
 from dashboard.core.context import current
 from dashboard.core.plain import chart, md
+from dashboard.core.tables import dataframe
 from dashboard.core.units import format_age, format_bytes, format_seconds
 from dashboard.features.backups import charts, data
 from dashboard.features.backups import logic as tables
@@ -82,8 +83,7 @@ for column, key, label in ((tiles[1], "full", "Last full backup"),
                            (tiles[2], "any", "Last backup")):
     found = last.get(key)
     column.metric(label, format_age(found.age_seconds) if found else "none",
-                  md(f"{tables.TYPE_LABELS.get(found.backup_type, found.backup_type)} · "
-                     f"{found.label}") if found else None,
+                  md(tables.backup_tile_caption(found)) if found else None,
                   delta_color="off", delta_arrow="off", border=True,
                   help="The newest backup without errors, by when it finished")
 if not latest_archiving.empty:
@@ -130,7 +130,7 @@ if stanza is not None:
     else:
         with st.container(border=True):
             chart(figure)
-        st.dataframe(tables.backups_table(backups), hide_index=True, width="stretch")
+        dataframe(tables.backups_table(backups), hide_index=True, width="stretch")
         st.caption(md(tables.last_backups_line(last)))
     st.caption(md(tables.wal_continuity_line(stanza)))
     encrypted = "none" if stanza["cipher"] == "none" else str(stanza["cipher"])
@@ -150,11 +150,11 @@ for column, figure, group in (
         else:
             chart(figure)
 if not latest_archiving.empty:
-    st.dataframe(tables.archiving_settings(latest_archiving.iloc[0]), hide_index=True,
-                 width="stretch")
+    dataframe(tables.archiving_settings(latest_archiving.iloc[0]), hide_index=True,
+              width="stretch")
 if not basebackups.empty:
     st.caption("Base backups streaming in the range (pg_stat_progress_basebackup)")
-    st.dataframe(basebackups, hide_index=True, width="stretch")
+    dataframe(basebackups, hide_index=True, width="stretch")
 
 st.subheader("Retention")
 if stanza is not None:
@@ -162,13 +162,13 @@ if stanza is not None:
         st.warning(f"The restorable window is shorter than the configured minimum of "
                    f"{settings.min_pitr_window_hours:g} h: raise repo1-retention-full (or "
                    "take backups more often).", icon=":material/warning:")
-    st.dataframe(tables.retention_table(stanza, backups, settings.min_pitr_window_hours),
-                 hide_index=True, width="stretch")
+    dataframe(tables.retention_table(stanza, backups, settings.min_pitr_window_hours),
+              hide_index=True, width="stretch")
 oldest = oldest_day["oldest_day"].iloc[0] if not oldest_day.empty else None
 st.caption("Kasho Ops' own store")
-st.dataframe(tables.store_retention_table(ctx.config.store.retention_days,
+dataframe(tables.store_retention_table(ctx.config.store.retention_days,
                                           None if pd.isna(oldest) else oldest),
-             hide_index=True, width="stretch")
+          hide_index=True, width="stretch")
 
 
 def close_drill_confirmation() -> None:
@@ -256,4 +256,4 @@ if drills.empty:
             "on a schedule.", icon=":material/science:")
     st.code(f"kasho-ops restore-drill --target {ctx.target}", language="bash")
 else:
-    st.dataframe(tables.drills_table(drills, now), hide_index=True, width="stretch")
+    dataframe(tables.drills_table(drills, now), hide_index=True, width="stretch")

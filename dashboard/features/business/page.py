@@ -11,6 +11,7 @@ from collectors.core.errors import StoreUnavailable
 from dashboard.core.context import current
 from dashboard.core.plain import chart as plain_chart
 from dashboard.core.plain import md
+from dashboard.core.tables import dataframe
 from dashboard.core.units import format_interval
 from dashboard.features.business import charts, data, logic
 
@@ -102,8 +103,8 @@ st.subheader("Per currency in the range")
 st.caption(f"From {first_read:%Y-%m-%d %H:%M} to {last_read:%Y-%m-%d %H:%M} UTC: transactions "
            "created and their exact amount; transactions that completed or failed (when "
            "created, or when settled later) and the amount that completed.")
-st.dataframe(logic.currency_table(totals), hide_index=True, width="stretch",
-             key="currency_totals", column_config={
+dataframe(logic.currency_table(totals), hide_index=True, width="stretch",
+          key="currency_totals", column_config={
                  "Amount": st.column_config.TextColumn(alignment="right"),
                  "Completed amount": st.column_config.TextColumn(alignment="right"),
                  "Failure rate": st.column_config.TextColumn(alignment="right")})
@@ -115,8 +116,8 @@ with left:
     if waiting.empty:
         st.caption("Nothing pending at the latest sample.")
     else:
-        st.dataframe(logic.pending_table(waiting), hide_index=True, width="stretch",
-                     key="pending_now", column_config={
+        dataframe(logic.pending_table(waiting), hide_index=True, width="stretch",
+                  key="pending_now", column_config={
                          "Amount": st.column_config.TextColumn(alignment="right"),
                          "Oldest": st.column_config.TextColumn(alignment="right")})
 with right:
@@ -126,7 +127,7 @@ with right:
     else:
         sampled = pd.Timestamp(found.balances["collected_at"].iloc[0])
         st.caption(f"Per currency and account type at {sampled:%Y-%m-%d %H:%M} UTC; exact.")
-        st.dataframe(logic.balances_table(found.balances), hide_index=True, width="stretch",
-                     key="balances", column_config={
+        dataframe(logic.balances_table(found.balances), hide_index=True, width="stretch",
+                  key="balances", column_config={
                          "Total": st.column_config.TextColumn(alignment="right"),
                          "Negative total": st.column_config.TextColumn(alignment="right")})

@@ -15,6 +15,7 @@ from dashboard.core.context import current
 from dashboard.core.loading import once_per_window, read_together
 from dashboard.core.panels import chart_panel, hidden_caption
 from dashboard.core.plain import md
+from dashboard.core.tables import dataframe
 from dashboard.core.timeseries import empty_reason
 from dashboard.core.units import format_interval
 from dashboard.features.connections import charts, data, logic
@@ -108,8 +109,8 @@ with left:
                              all_hidden=own_sessions > 0 and shown.empty))
 with right:
     st.caption(f"At the latest sample, by {md(breakdown)}")
-    st.dataframe(logic.breakdown_table(shown, by_column), hide_index=True, width="stretch",
-                 placeholder="—", column_config={
+    dataframe(logic.breakdown_table(shown, by_column), hide_index=True, width="stretch",
+              placeholder="—", column_config={
                      by_column: st.column_config.TextColumn(breakdown, width="medium"),
                      "connections": st.column_config.NumberColumn(width="small"),
                      "share %": st.column_config.NumberColumn(format="%.0f %%",
@@ -125,7 +126,7 @@ with left:
                    icon=":material/check_circle:")
     else:
         st.caption("Sessions idle in a transaction at the latest sample, longest first")
-        st.dataframe(idle, hide_index=True, width="stretch", placeholder="—", column_config={
+        dataframe(idle, hide_index=True, width="stretch", placeholder="—", column_config={
             "longest idle (s)": st.column_config.NumberColumn("longest idle", format="%.0f s")})
 with right:
     chart_panel(once_per_window(ctx, "connections.ages", lambda: charts.session_ages_figure(

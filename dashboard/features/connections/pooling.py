@@ -9,6 +9,7 @@ import streamlit as st
 from collectors.core.config import Target
 from dashboard.core.context import PageContext
 from dashboard.core.plain import chart, md
+from dashboard.core.tables import dataframe
 from dashboard.core.units import format_seconds
 from dashboard.features.connections import pooling_charts as charts
 from dashboard.features.connections import pooling_data as data
@@ -64,7 +65,7 @@ def render_pooler(ctx: PageContext, pooler: Target) -> None:
                                       "range (in transaction pooling, how long a server "
                                       "connection is held)")
     st.caption("Pools at the latest sample, busiest first")
-    st.dataframe(table, hide_index=True, width="stretch", column_config={
+    dataframe(table, hide_index=True, width="stretch", column_config={
         "saturation": st.column_config.ProgressColumn(min_value=0, max_value=1,
                                                       format="percent"),
         "longest wait (s)": st.column_config.NumberColumn(format="%.2f s")})

@@ -17,6 +17,7 @@ from collectors.core.errors import StoreUnavailable
 from dashboard.core import auth, relations
 from dashboard.core.context import current
 from dashboard.core.plain import md
+from dashboard.core.tables import dataframe
 from dashboard.core.units import bytes_as_text
 from dashboard.features.indexes import data, logic
 
@@ -74,7 +75,7 @@ else:
         "Show", kinds, default=kinds, selection_mode="multi", key="indexes_kinds",
         format_func=lambda k: f"{logic.KIND_LABELS[k]} ({counts[k]:d})")
     shown = frame[frame["finding"].isin([logic.KIND_LABELS[k] for k in chosen or kinds])]
-    selection = st.dataframe(
+    selection = dataframe(
         bytes_as_text(shown, ("size",)), hide_index=True, width="stretch", on_select="rerun",
         selection_mode="single-row", key="indexes_findings",
         column_config={"scans": COUNT, "index writes per day": COUNT,
@@ -121,7 +122,7 @@ def advice_section() -> None:
     if statements.empty:
         st.caption("No collected statement names this table; paste one below.")
     else:
-        picked = st.dataframe(
+        picked = dataframe(
             statements[["query", "calls", "total_exec_time_ms", "datname"]], hide_index=True,
             width="stretch", on_select="rerun", selection_mode="single-row",
             key="indexes_statements",
@@ -142,7 +143,7 @@ def advice_section() -> None:
     if result is not None:
         show_advice(result)
     with st.expander("Recent index advice"):
-        st.dataframe(data.advice_runs(dsn, ctx.target), hide_index=True, width="stretch")
+        dataframe(data.advice_runs(dsn, ctx.target), hide_index=True, width="stretch")
 
 
 def show_advice(result: AdviceResult) -> None:
@@ -159,7 +160,7 @@ def show_advice(result: AdviceResult) -> None:
     if advice.best is not None:
         st.code(advice.best.ddl, language="sql")
     if advice.candidates:
-        st.dataframe(pd.DataFrame({
+        dataframe(pd.DataFrame({
             "hypothetical index": [f"{c.schemaname}.{c.relname} ({', '.join(c.columns)})"
                                    for c in advice.candidates],
             "plan cost after": [c.cost for c in advice.candidates],
@@ -179,7 +180,7 @@ cache = logic.index_cache_table(indexes)
 if cache.empty:
     st.caption("No tracked index yet.")
 else:
-    st.dataframe(bytes_as_text(cache, ("read from disk", "size")), hide_index=True,
-                 width="stretch",
-                 column_config={"scans": COUNT,
+    dataframe(bytes_as_text(cache, ("read from disk", "size")), hide_index=True,
+              width="stretch",
+              column_config={"scans": COUNT,
                                 "hit ratio": st.column_config.NumberColumn(format="percent")})

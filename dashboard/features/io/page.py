@@ -10,6 +10,7 @@ import streamlit as st
 from collectors.core.errors import StoreUnavailable
 from dashboard.core.context import current
 from dashboard.core.plain import chart, md
+from dashboard.core.tables import dataframe
 from dashboard.core.units import format_interval, format_seconds
 from dashboard.features.io import charts, data, logic
 
@@ -86,8 +87,8 @@ else:
                                         x_range)
         if figure is not None:
             chart(figure)
-    st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={"hit ratio": st.column_config.NumberColumn(format="%.2f")})
+    dataframe(table, hide_index=True, width="stretch",
+              column_config={"hit ratio": st.column_config.NumberColumn(format="%.2f")})
 
 st.subheader("Statements by I/O time")
 if statements.empty:
@@ -97,4 +98,4 @@ else:
                "temp; needs track_io_timing), with their WAL volume, full-page images, WAL "
                "buffers full (18+) and parallel workers planned vs launched (18+). "
                "— means the server's version does not count it.")
-    st.dataframe(logic.statement_io_table(statements), hide_index=True, width="stretch")
+    dataframe(logic.statement_io_table(statements), hide_index=True, width="stretch")

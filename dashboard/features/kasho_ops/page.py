@@ -12,6 +12,7 @@ from collectors.core.errors import StoreUnavailable
 from dashboard.core.context import current
 from dashboard.core.loading import once_per_window
 from dashboard.core.plain import chart, md
+from dashboard.core.tables import dataframe
 from dashboard.core.units import format_bytes, format_interval
 from dashboard.features.kasho_ops import charts, data, logic
 
@@ -64,7 +65,7 @@ if collectors.empty:
     st.info("No collector has registered yet: `kasho-ops collect` writes a heartbeat here "
             "(`collect --once` does not).", icon=":material/info:")
 else:
-    st.dataframe(collectors, hide_index=True, width="stretch")
+    dataframe(collectors, hide_index=True, width="stretch")
 
 st.subheader("Collector runs per group")
 if runs_start > ctx.start:
@@ -73,7 +74,7 @@ if stats.empty:
     st.info(f"No collector runs since {runs_start:%Y-%m-%d %H:%M} UTC — is `kasho-ops "
             "collect` running?", icon=":material/hourglass_empty:")
 else:
-    st.dataframe(logic.runs_table(stats), hide_index=True, width="stretch")
+    dataframe(logic.runs_table(stats), hide_index=True, width="stretch")
     left, right = st.columns(2)
     durations = once_per_window(ctx, "kasho_ops.durations", lambda: charts.per_group_figure(
         history, "duration_p95_ms", "Run duration, 95th percentile", x_range))
@@ -89,7 +90,7 @@ else:
                 chart(figure)
 if not errors.empty:
     st.caption("Latest errors (newest first)")
-    st.dataframe(errors, hide_index=True, width="stretch")
+    dataframe(errors, hide_index=True, width="stretch")
 
 st.subheader("Store size and retention")
 left, right = st.columns([3, 2])
@@ -102,12 +103,12 @@ with left.container(border=True):
 with right:
     st.caption("Per table: size now, retention in force (days of daily partitions kept) and "
                "the size once its window is full")
-    st.dataframe(sizes_by_table.drop(columns=["size_bytes", "steady_bytes"]),
-                 hide_index=True, width="stretch")
+    dataframe(sizes_by_table.drop(columns=["size_bytes", "steady_bytes"]),
+              hide_index=True, width="stretch")
     if not whole.empty:
         st.caption("Kept whole (statement texts are pruned with their last rows)")
-        st.dataframe(whole.assign(size=whole["bytes"].map(format_bytes))
-                     .drop(columns=["bytes"]), hide_index=True, width="stretch")
+        dataframe(whole.assign(size=whole["bytes"].map(format_bytes))
+                  .drop(columns=["bytes"]), hide_index=True, width="stretch")
 
 with st.container(border=True):
     figure = once_per_window(ctx, "kasho_ops.forecast", lambda: charts.forecast_figure(

@@ -14,6 +14,7 @@ from dashboard.core.context import current
 from dashboard.core.loading import once_per_window, read_together
 from dashboard.core.panels import chart_panel, hidden_caption
 from dashboard.core.plain import chart, md
+from dashboard.core.tables import dataframe
 from dashboard.core.timeseries import empty_reason
 from dashboard.core.units import format_bytes, format_interval
 from dashboard.features import active_sessions
@@ -84,9 +85,9 @@ if waits.empty:
 else:
     st.caption("Every stored wait, newest sample first (up to 1000). Depth 1 waits directly "
                "on the root blocker; no query text is stored.")
-    st.dataframe(once_per_window(ctx, "locks.waits", lambda: logic.lock_waits_table(waits)),
-                 hide_index=True, width="stretch",
-                 placeholder="—", column_config={
+    dataframe(once_per_window(ctx, "locks.waits", lambda: logic.lock_waits_table(waits)),
+              hide_index=True, width="stretch",
+              placeholder="—", column_config={
                      "wait (s)": st.column_config.NumberColumn("wait", format="%.1f s"),
                      "pid": st.column_config.NumberColumn(format="%d", width="small"),
                      "depth": st.column_config.NumberColumn(width="small"),
@@ -108,6 +109,6 @@ with left.container(border=True):
 with right:
     st.caption("Per database over the range")
     shown = totals.assign(**{"temp bytes": totals["temp bytes"].map(format_bytes)})
-    st.dataframe(shown, hide_index=True, width="stretch", placeholder="—")
+    dataframe(shown, hide_index=True, width="stretch", placeholder="—")
     hidden_caption(hidden_databases, "database (the metrics store)",
                    "databases (the metrics store)")

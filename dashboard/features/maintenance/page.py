@@ -26,6 +26,7 @@ from dashboard.core import auth, relations
 from dashboard.core.context import current
 from dashboard.core.loading import once_per_window
 from dashboard.core.plain import chart, md
+from dashboard.core.tables import dataframe
 from dashboard.core.units import bytes_as_text
 from dashboard.features.maintenance import charts, data, logic
 
@@ -109,8 +110,8 @@ elif table.empty:
                f"{pd.Timestamp(run_at):%H:%M:%S} UTC.", icon=":material/check_circle:")
 else:
     st.caption(f"As of {pd.Timestamp(run_at):%H:%M:%S} UTC (every 15 s by default).")
-    st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={"pid": st.column_config.NumberColumn(format="%d"),
+    dataframe(table, hide_index=True, width="stretch",
+              column_config={"pid": st.column_config.NumberColumn(format="%d"),
                                 "progress": st.column_config.ProgressColumn(
                                     format="percent", min_value=0, max_value=1)})
 
@@ -153,8 +154,8 @@ elif horizon_rows.empty:
     st.success("Nothing held the xmin horizon at the latest sample: vacuum can remove every "
                "dead row.", icon=":material/check_circle:")
 else:
-    st.dataframe(horizon_rows, hide_index=True, width="stretch",
-                 column_config={"xmin age": st.column_config.NumberColumn(
+    dataframe(horizon_rows, hide_index=True, width="stretch",
+              column_config={"xmin age": st.column_config.NumberColumn(
                      format="localized", help="transactions since its xmin: dead rows newer "
                      "than that cannot be removed by vacuum")})
     st.caption("Dead rows younger than the oldest xmin cannot be removed by any vacuum, and "
@@ -169,8 +170,8 @@ vacuum = logic.vacuum_table(tables, state, now, logic.horizon_holder_label(holde
 if vacuum.empty:
     st.success("No tracked table has dead rows.", icon=":material/check_circle:")
 else:
-    st.dataframe(vacuum, hide_index=True, width="stretch",
-                 column_config={"dead rows": COUNT, "dead ratio": PERCENT, "trigger at": COUNT,
+    dataframe(vacuum, hide_index=True, width="stretch",
+              column_config={"dead rows": COUNT, "dead ratio": PERCENT, "trigger at": COUNT,
                                 "over by": COUNT, "last vacuum": WHEN,
                                 "why": st.column_config.TextColumn(width="large")})
 
@@ -179,8 +180,8 @@ analyze = logic.analyze_table(tables)
 if analyze.empty:
     st.success("Every tracked table's statistics are fresh.", icon=":material/check_circle:")
 else:
-    st.dataframe(analyze, hide_index=True, width="stretch",
-                 column_config={"changed since analyze": COUNT, "trigger at": COUNT,
+    dataframe(analyze, hide_index=True, width="stretch",
+              column_config={"changed since analyze": COUNT, "trigger at": COUNT,
                                 "over by": COUNT, "last analyze": WHEN,
                                 "why": st.column_config.TextColumn(width="large")})
 
@@ -198,8 +199,8 @@ def bloat_section() -> None:
         st.success("No table or index of 1 MB or more to estimate.",
                    icon=":material/check_circle:")
     else:
-        st.dataframe(bytes_as_text(rows, ("size", "estimated bloat")), hide_index=True,
-                     width="stretch", column_config={"bloat ratio": PERCENT})
+        dataframe(bytes_as_text(rows, ("size", "estimated bloat")), hide_index=True,
+                  width="stretch", column_config={"bloat ratio": PERCENT})
     exact_measure(rows)
 
 
@@ -268,8 +269,8 @@ def exact_measure(rows: pd.DataFrame) -> None:
             st.error(f"Not measured ({md(result.outcome)}).", icon=":material/block:")
         st.text(result.message)
     with st.expander(f"Recent exact measurements on {md(ctx.target)} ({len(measured):d})"):
-        st.dataframe(bytes_as_text(measured, ("relation_bytes",)), hide_index=True,
-                     width="stretch")
+        dataframe(bytes_as_text(measured, ("relation_bytes",)), hide_index=True,
+                  width="stretch")
 
 
 bloat_section()

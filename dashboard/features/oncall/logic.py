@@ -89,8 +89,10 @@ def alert_views(frame: pd.DataFrame, rules: Mapping[str, AlertRule],
     return views
 
 
-FIRING_COLUMNS = ["severity", "alert", "target", "instance", "since (UTC)", "for", "value",
-                  "threshold", "now", "explained on", "handled", "detail", "id"]
+# What fired, where to look and why first (the detail is the widest column): a table wider
+# than the page scrolls with severity and alert pinned.
+FIRING_COLUMNS = ["severity", "alert", "target", "explained on", "detail", "for", "value",
+                  "threshold", "now", "since (UTC)", "instance", "handled", "id"]
 
 
 def firing_table(views: Iterable[AlertView], now: datetime) -> pd.DataFrame:

@@ -21,6 +21,7 @@ from collectors.core.metric_groups import load_catalog
 from dashboard.core import auth, freshness
 from dashboard.core.context import current
 from dashboard.core.plain import chart, md
+from dashboard.core.tables import dataframe
 from dashboard.features.oncall import charts, data, logic
 from dashboard.features.oncall.snapshot import build_snapshot, snapshot_file_name
 
@@ -84,15 +85,16 @@ else:
     critical = int((firing["severity"] == logic.SEVERITY_MARKS["critical"]).sum())
     st.error(f"{len(firing)} alert(s) firing, {critical} critical.",
              icon=":material/notifications_active:")
-    st.dataframe(logic.styled_firing(firing.drop(columns=["id"])), hide_index=True,
-                 width="stretch",
-                 column_config={"explained on": st.column_config.LinkColumn(
-                     "explained on", display_text="open the page"),
-                                "detail": st.column_config.TextColumn(width="large")})
+    dataframe(logic.styled_firing(firing.drop(columns=["id"])), hide_index=True,
+              width="stretch",
+              column_config={"alert": st.column_config.TextColumn(pinned=True),
+                             "detail": st.column_config.TextColumn(width="large"),
+                             "explained on": st.column_config.LinkColumn(
+                                 "explained on", display_text="open the page")})
 pending = logic.pending_table(views, now, rules)
 if not pending.empty:
     st.caption("Pending: the condition holds but has not lasted the rule's `for` yet.")
-    st.dataframe(pending, hide_index=True, width="stretch")
+    dataframe(pending, hide_index=True, width="stretch")
 
 open_alerts = {v.id: v for v in views if v.state in ("firing", "pending")}
 if open_alerts and auth.allowed("acknowledge"):
@@ -131,7 +133,7 @@ if open_alerts and auth.allowed("acknowledge"):
 st.subheader("Targets")
 lines = logic.target_lines(targets, runs, latest_states, views, intervals,
                            config.dashboard.stale_after_intervals, rules)
-st.dataframe(logic.styled_target_lines(lines), hide_index=True, width="stretch")
+dataframe(logic.styled_target_lines(lines), hide_index=True, width="stretch")
 st.caption("One line per target: reachable or not, primary or standby, firing alerts, then "
            "each area of metric groups at its worst group: ok (collected on time), late "
            "(over 1.5 intervals), warning (a warning alert reads it), problem (failing, "
@@ -141,11 +143,11 @@ problems = logic.group_problems(targets, runs, views, intervals,
 if not problems.empty:
     with st.expander(f"Groups that are not ok ({len(problems)})", icon=":material/rule:",
                      expanded=True):
-        st.dataframe(logic.styled_problems(problems), hide_index=True, width="stretch")
+        dataframe(logic.styled_problems(problems), hide_index=True, width="stretch")
 if not pending_restart.empty:
     st.warning(f"{len(pending_restart)} changed setting(s) wait for a restart.",
                icon=":material/restart_alt:")
-    st.dataframe(pending_restart, hide_index=True, width="stretch")
+    dataframe(pending_restart, hide_index=True, width="stretch")
 
 # -- what changed ------------------------------------------------------------------------------
 
@@ -162,13 +164,13 @@ if figure is None:
 else:
     with st.container(border=True):
         chart(figure, config=CHART_CONFIG)
-    st.dataframe(timeline, hide_index=True, width="stretch", column_config={
+    dataframe(timeline, hide_index=True, width="stretch", column_config={
         "at": st.column_config.DatetimeColumn("at (UTC)", format="YYYY-MM-DD HH:mm:ss"),
         "what": st.column_config.TextColumn(width="large")})
 resolved = logic.resolved_table(views)
 if not resolved.empty:
     with st.expander(f"Resolved in the range ({len(resolved)})", icon=":material/done_all:"):
-        st.dataframe(resolved, hide_index=True, width="stretch")
+        dataframe(resolved, hide_index=True, width="stretch")
 
 # -- silences ----------------------------------------------------------------------------------
 
@@ -183,7 +185,7 @@ else:
                 ("in force" if start <= now else "planned")
                 for start, end, e in zip(silences["starts_at"], silences["effective_end"],
                                          silences["expired_at"], strict=True)])
-    st.dataframe(shown[["id", "status", "matchers", "starts_at", "ends_at", "created_by",
+    dataframe(shown[["id", "status", "matchers", "starts_at", "ends_at", "created_by",
                         "comment", "expired_by"]], hide_index=True, width="stretch")
 if auth.allowed("silence"):
     with st.expander("New silence", icon=":material/notifications_off:"), \
@@ -222,17 +224,17 @@ else:
     st.caption("Receivers: " + ", ".join(md(f"{h.name} ({h.format}, {h.min_severity} and up)")
                                           for h in receivers))
     if not sent.empty:
-        st.dataframe(sent.pivot_table(index="receiver", columns="status",
+        dataframe(sent.pivot_table(index="receiver", columns="status",
                                       values="notifications", fill_value=0).reset_index(),
-                     hide_index=True)
+                  hide_index=True)
     if trouble.empty:
         st.caption("No notification failed or is being retried.")
     else:
         st.warning(f"{len(trouble)} notification(s) failed or are being retried.",
                    icon=":material/sms_failed:")
-        st.dataframe(trouble[["receiver", "event", "status", "attempts", "target", "rule",
+        dataframe(trouble[["receiver", "event", "status", "attempts", "target", "rule",
                               "last_attempt_at", "next_attempt_at", "last_error"]],
-                     hide_index=True, width="stretch")
+                  hide_index=True, width="stretch")
 
 # -- incident snapshot -------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from dashboard.core.context import current
 from dashboard.core.loading import once_per_window, read_together
 from dashboard.core.panels import chart_panel, hidden_caption
 from dashboard.core.plain import md
+from dashboard.core.tables import dataframe
 from dashboard.core.timeseries import empty_reason
 from dashboard.features import active_sessions
 from dashboard.features.active_sessions import charts as ash_charts
@@ -158,5 +159,5 @@ st.subheader("Data freshness")
 st.caption(f"Last successful collection per metric group. Stale (red) when older than "
            f"{ctx.config.dashboard.stale_after_intervals:g} × the group's interval; failing "
            "when its latest run failed.")
-st.dataframe(freshness.freshness_table(groups), hide_index=True,
-             width="stretch", height=38 + 35 * len(groups))
+dataframe(freshness.freshness_table(groups), hide_index=True,
+          width="stretch", height=38 + 35 * len(groups))

@@ -20,6 +20,7 @@ from dashboard.core.context import current
 from dashboard.core.loading import once_per_window
 from dashboard.core.panels import hidden_caption
 from dashboard.core.plain import chart, md
+from dashboard.core.tables import dataframe
 from dashboard.core.timeseries import empty_reason
 from dashboard.features.queries import charts as query_charts
 from dashboard.features.queries import data as query_data
@@ -378,7 +379,7 @@ def regressions_section(hours: pd.DataFrame, recent_key: str, recent_start: date
     flagged = qa.with_previews(qa.regression_onsets(recent, flagged, rule),
                                query_data.statement_previews(
                                    dsn, ctx.target, tuple(k[:3] for k in recent_keys)))
-    event = st.dataframe(
+    event = dataframe(
         qa.regressions_table(flagged), hide_index=True, width="stretch", on_select="rerun",
         placeholder="—",
         selection_mode="single-row", key="regressions",
@@ -400,7 +401,7 @@ def top_statements_section(table: pd.DataFrame, keys: list[tuple[int, int, int, 
     if table.empty:
         st.info("No statement matches the filters.", icon=":material/filter_alt_off:")
         return
-    event = st.dataframe(
+    event = dataframe(
         table, hide_index=True, width="stretch", on_select="rerun",
         selection_mode="single-row", key="top_statements", height=38 + 35 * len(table),
         placeholder="—",

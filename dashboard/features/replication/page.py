@@ -11,6 +11,7 @@ from collectors.core.errors import StoreUnavailable
 from dashboard.core import recovery_states
 from dashboard.core.context import current
 from dashboard.core.plain import chart, md
+from dashboard.core.tables import dataframe
 from dashboard.core.units import format_bytes, format_seconds
 from dashboard.features.replication import charts, data
 from dashboard.features.replication import logic as tables
@@ -98,7 +99,7 @@ if standbys.empty:
     st.info("No standby was streaming from this target at the latest sample.",
             icon=":material/sync_disabled:")
 else:
-    st.dataframe(tables.standbys_table(standbys), hide_index=True, width="stretch")
+    dataframe(tables.standbys_table(standbys), hide_index=True, width="stretch")
 left, right = st.columns(2)
 for column, figure, what in (
         (left, charts.lag_bytes_figure(lag_history, x_range), "lag in bytes"),
@@ -119,7 +120,7 @@ for slot in inactive.itertuples(index=False):
 if slots.empty:
     st.info("No replication slots at the latest sample.", icon=":material/info:")
 else:
-    st.dataframe(tables.slots_table(slots), hide_index=True, width="stretch")
+    dataframe(tables.slots_table(slots), hide_index=True, width="stretch")
 with st.container(border=True):
     figure = charts.slot_retention_figure(slot_history, x_range)
     if figure is None:

@@ -13,6 +13,7 @@ from collectors.core.errors import StoreUnavailable
 from collectors.core.probe import probe_target
 from dashboard.core.context import current
 from dashboard.core.plain import md
+from dashboard.core.tables import dataframe
 from dashboard.features.security import data as security_data
 from dashboard.features.security import logic
 
@@ -37,16 +38,18 @@ counts = logic.summary(checks)
 for column, state in zip(st.columns(5), logic.STATE_ORDER, strict=True):
     column.metric(logic.STATE_LABELS[state], int(counts[state]), border=True)
 
-COLUMNS = {"state": st.column_config.TextColumn(width="small"),
-           "check": st.column_config.TextColumn(width="medium"),
-           "finding": st.column_config.TextColumn(width="large"),
-           "why it matters": st.column_config.TextColumn(width="large"),
-           "fix": st.column_config.TextColumn(width="large")}
+# Widths that fit the page from a 1600-px window (the "large" ones made it scroll sideways);
+# wider windows stretch them.
+COLUMNS = {"state": st.column_config.TextColumn(width=75),
+           "check": st.column_config.TextColumn(width=190),
+           "finding": st.column_config.TextColumn(width=280),
+           "why it matters": st.column_config.TextColumn(width=280),
+           "fix": st.column_config.TextColumn(width=300)}
 for area in logic.AREAS:
     st.subheader(area)
     table = logic.checks_table([c for c in checks if c.area == area])
-    st.dataframe(table, hide_index=True, width="stretch", column_config=COLUMNS,
-                 row_height=60, height=38 + 60 * len(table))
+    dataframe(table, hide_index=True, width="stretch", column_config=COLUMNS,
+              row_height=60, height=38 + 60 * len(table))
 
 st.subheader("Setup check")
 st.caption("Runs each metric group's query on the target now (read-only, under the "
@@ -57,5 +60,5 @@ if st.button("Run the setup check", icon=":material/fact_check:"):
     result = probe_target(ctx.config, ctx.target)
     if result.ok:
         st.success("Every metric group works on this target.", icon=":material/check_circle:")
-    st.dataframe(result.table(), hide_index=True, width="stretch",
-                 column_config={"fix": st.column_config.TextColumn(width="large")})
+    dataframe(result.table(), hide_index=True, width="stretch",
+              column_config={"fix": st.column_config.TextColumn(width="large")})

@@ -15,6 +15,7 @@ from dashboard.core import relations
 from dashboard.core.context import current
 from dashboard.core.loading import once_per_window
 from dashboard.core.plain import chart, md
+from dashboard.core.tables import dataframe
 from dashboard.core.units import format_bytes, format_bytes_column
 from dashboard.features.storage import charts, data, logic
 
@@ -85,14 +86,14 @@ with left:
         st.info("No disk_usage sample yet.", icon=":material/hourglass_empty:")
     else:
         shown = disk.sort_values("size_bytes", ascending=False)
-        st.dataframe(shown[["area", "name", "location"]].assign(
+        dataframe(shown[["area", "name", "location"]].assign(
                          size=format_bytes_column(shown["size_bytes"]),
                          **{"WAL files": shown["files"]}),
-                     hide_index=True, width="stretch")
+                  hide_index=True, width="stretch")
 with right:
     st.subheader("Databases")
-    st.dataframe(logic.as_text(logic.sizes_with_growth(databases, "database")),
-                 hide_index=True, width="stretch")
+    dataframe(logic.as_text(logic.sizes_with_growth(databases, "database")),
+              hide_index=True, width="stretch")
 
 st.subheader("Schemas")
 schema_table = logic.sizes_with_growth(schemas, "schema")
@@ -100,11 +101,11 @@ if not schemas.empty:
     parts = schemas.set_index("name")[["table_bytes", "index_bytes", "tables",
                                        "tables_skipped_locked"]]
     schema_table = schema_table.join(parts, on="schema")
-st.dataframe(logic.as_text(schema_table.rename(columns={
+dataframe(logic.as_text(schema_table.rename(columns={
                  "table_bytes": "tables (heap + TOAST)", "index_bytes": "indexes",
                  "tables_skipped_locked": "skipped (locked)"})), hide_index=True,
-             width="stretch",
-             column_config={"skipped (locked)": st.column_config.NumberColumn(
+          width="stretch",
+          column_config={"skipped (locked)": st.column_config.NumberColumn(
                  help="Tables someone held an ACCESS EXCLUSIVE lock on at collection: their "
                       "sizes are left out of this row rather than waited for")})
 
@@ -125,10 +126,10 @@ with right:
     if growing.empty:
         st.caption("No tracked table grew over the range (or each has one sample in it).")
     else:
-        st.dataframe(logic.as_text(growing[["table", "total", "growth per day"]]),
-                     hide_index=True, width="stretch")
-st.dataframe(logic.as_text(sizes), hide_index=True, width="stretch",
-             column_config={"live rows": st.column_config.NumberColumn(format="compact")})
+        dataframe(logic.as_text(growing[["table", "total", "growth per day"]]),
+                  hide_index=True, width="stretch")
+dataframe(logic.as_text(sizes), hide_index=True, width="stretch",
+          column_config={"live rows": st.column_config.NumberColumn(format="compact")})
 
 st.subheader("Disk reads and cache")
 left, right = st.columns(2)
@@ -138,8 +139,8 @@ with left:
     if reads.empty:
         st.caption("No tracked table read blocks from disk.")
     else:
-        st.dataframe(logic.as_text(reads), hide_index=True, width="stretch",
-                     column_config={"heap hit ratio": PERCENT, "index hit ratio": PERCENT})
+        dataframe(logic.as_text(reads), hide_index=True, width="stretch",
+                  column_config={"heap hit ratio": PERCENT, "index hit ratio": PERCENT})
         st.caption("A read from disk may still come from the OS page cache. Hit ratios "
                    "well below 99 % on a hot table mean its working set no longer fits "
                    "in shared_buffers.")
@@ -159,5 +160,5 @@ with right:
             with st.container(border=True):
                 chart(figure, config=CHART_CONFIG)
             with st.expander("Shared buffers by relation"):
-                st.dataframe(logic.as_text(buffer_table), hide_index=True, width="stretch",
-                             column_config={"share of cache": PERCENT})
+                dataframe(logic.as_text(buffer_table), hide_index=True, width="stretch",
+                          column_config={"share of cache": PERCENT})
