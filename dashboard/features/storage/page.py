@@ -86,10 +86,12 @@ with left:
         st.info("No disk_usage sample yet.", icon=":material/hourglass_empty:")
     else:
         shown = disk.sort_values("size_bytes", ascending=False)
+        # A data directory's path is long: the location column gets what the others leave.
         dataframe(shown[["area", "name", "location"]].assign(
-                         size=format_bytes_column(shown["size_bytes"]),
-                         **{"WAL files": shown["files"]}),
-                  hide_index=True, width="stretch")
+                      size=format_bytes_column(shown["size_bytes"]),
+                      **{"WAL files": shown["files"]}),
+                  hide_index=True, width="stretch", placeholder="—",
+                  column_config={"location": st.column_config.TextColumn(width=210)})
 with right:
     st.subheader("Databases")
     dataframe(logic.as_text(logic.sizes_with_growth(databases, "database")),
