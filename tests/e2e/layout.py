@@ -59,11 +59,14 @@ async (tableRule) => {
     if (!scroller || scroller.scrollWidth <= scroller.clientWidth + 2) continue;
     const wide = `table ${i} scrolls sideways (${scroller.scrollWidth} > ${scroller.clientWidth})`;
     if (tableRule !== 'pinned') { problems.push(wide); continue; }
-    // Scrolled to its right edge, the grid's accessible twin lists the columns in view: the
-    // first one is among them only when it is pinned.
-    const before = scroller.scrollLeft;
+    // Scrolled to its right edge, the grid's accessible twin lists the columns in view (once
+    // it has caught up with the scroll): the first one is among them only when it is pinned.
+    const listed = () => [...table.querySelectorAll('[role=columnheader]')]
+      .map(h => h.getAttribute('aria-colindex')).join();
+    const before = scroller.scrollLeft, wasListed = listed();
     scroller.scrollLeft = scroller.scrollWidth;
-    await new Promise(resolve => setTimeout(resolve, 500));
+    for (let waited = 0; waited < 1500 && listed() === wasListed; waited += 50)
+      await new Promise(resolve => setTimeout(resolve, 50));
     const named = table.querySelector('[role=columnheader][aria-colindex="1"]');
     scroller.scrollLeft = before;
     if (!named) problems.push(`${wide} without its first column pinned`);
