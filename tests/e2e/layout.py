@@ -68,7 +68,9 @@ async (tableRule) => {
     for (let waited = 0; waited < 1500 && listed() === wasListed; waited += 50)
       await new Promise(resolve => setTimeout(resolve, 50));
     const named = table.querySelector('[role=columnheader][aria-colindex="1"]');
-    scroller.scrollLeft = before;
+    scroller.scrollLeft = before;  // and back, for whatever reads the grid next
+    for (let waited = 0; waited < 1500 && listed() !== wasListed; waited += 50)
+      await new Promise(resolve => setTimeout(resolve, 50));
     if (!named) problems.push(`${wide} without its first column pinned`);
   }
   return problems;
