@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from demo.cluster import LocalCluster
 from tests.e2e.conftest import ARTIFACTS, running_dashboard
@@ -53,3 +54,21 @@ def test_security_page_shows_every_area_with_fixes(chromium_page: Any, pg_cluste
         page.get_by_text("No sign-in (auth mode none)").first.wait_for(timeout=30_000)
         assert layout_problems(page) == []
         page.screenshot(path=str(ARTIFACTS / "security-page.png"), full_page=True)
+
+        # A check's row opens it in full: its fix, cut at the table's column edge, whole below.
+        grid = page.get_by_test_id("stDataFrame").first
+        fix_column = grid.locator("[role=columnheader]", has_text="fix").get_attribute(
+            "aria-colindex")
+        fix = grid.locator(f'[role=row][aria-rowindex="2"] [aria-colindex="{fix_column}"]'
+                           ).text_content()
+        assert fix and len(fix) > 40, fix  # long enough to be cut in the table
+        grid.scroll_into_view_if_needed()
+        box = grid.bounding_box()
+        assert box is not None
+        page.mouse.click(box["x"] + 14, box["y"] + 38 + 30)  # the first row's marker
+        expect(page.get_by_test_id("stCode").filter(has_text=fix[:40])).to_be_visible(
+            timeout=30_000)
+        assert page.get_by_test_id("stCode").filter(has_text=fix[:40]).inner_text().strip() \
+            == fix.strip()
+        page.get_by_test_id("stCode").filter(has_text=fix[:40]).scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "security-detail.png"))

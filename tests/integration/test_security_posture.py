@@ -129,7 +129,10 @@ def test_a_login_role_without_expiry_is_named(cluster: LocalCluster) -> None:
     check = checks(cluster)["Login roles without password expiry"]
     assert check.state == "warn"
     assert "reporting_app" in check.finding and "rotated_app" not in check.finding
+    assert check.finding.startswith("2 roles: ")
     admin(cluster, "ALTER ROLE reporting_app VALID UNTIL '2099-01-01'")
+    assert checks(cluster)["Login roles without password expiry"].finding == \
+        f"1 role: {MONITOR_ROLE}"
     admin(cluster, f"ALTER ROLE {MONITOR_ROLE} VALID UNTIL '2099-01-01'")
     assert checks(cluster)["Login roles without password expiry"].state == "ok"
 

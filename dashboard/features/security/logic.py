@@ -84,7 +84,8 @@ def access_control(p: Posture) -> list[Check]:
         no_expiry = logins[~logins["superuser"] & logins["password_valid_until"].isna()]
         checks.append(Check(
             area, "Login roles without password expiry", "warn" if len(no_expiry) else "ok",
-            (f"{len(no_expiry)} roles: {_names(no_expiry['rolname'])}" if len(no_expiry)
+            (f"{len(no_expiry)} role{'s' if len(no_expiry) > 1 else ''}: "
+             f"{_names(no_expiry['rolname'])}" if len(no_expiry)
              else "every non-superuser login role has VALID UNTIL"),
             "A leaked password stays valid forever unless someone rotates it.",
             "ALTER ROLE name VALID UNTIL '2027-01-01'; -- and rotate before then"))

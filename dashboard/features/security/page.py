@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shlex
 
+import pandas as pd
 import streamlit as st
 
 from collectors.core.errors import StoreUnavailable
@@ -45,11 +46,27 @@ COLUMNS = {"state": st.column_config.TextColumn(width=75),
            "finding": st.column_config.TextColumn(width=280),
            "why it matters": st.column_config.TextColumn(width=280),
            "fix": st.column_config.TextColumn(width=300)}
+
+
+def check_detail(row: pd.Series) -> None:
+    """One check in full: the table cuts long findings and fixes at their column's edge."""
+    with st.container(border=True):
+        st.markdown(f"**{md(row['check'])}** · {md(row['state'])}")
+        st.text(row["finding"])
+        st.caption(md(row["why it matters"]))
+        st.code(row["fix"], language=None, wrap_lines=True)
+
+
+st.caption("Select a check's row to read its finding, why it matters and its fix in full.")
 for area in logic.AREAS:
     st.subheader(area)
     table = logic.checks_table([c for c in checks if c.area == area])
-    dataframe(table, hide_index=True, width="stretch", column_config=COLUMNS,
-              row_height=60, height=38 + 60 * len(table))
+    picked = dataframe(table, hide_index=True, width="stretch", column_config=COLUMNS,
+                       row_height=60, height=38 + 60 * len(table), on_select="rerun",
+                       selection_mode="single-row", key=f"security_checks_{area}")
+    rows = picked.selection.rows if picked else []
+    if rows:
+        check_detail(table.iloc[rows[0]])
 
 st.subheader("Setup check")
 st.caption("Runs each metric group's query on the target now (read-only, under the "
