@@ -1,8 +1,12 @@
-"""How a page shows a table: `dataframe`, st.dataframe with the row's name pinned.
+"""How a page shows a table: `dataframe`, st.dataframe that can pin the row's name.
 
 A table wider than its panel scrolls sideways. With its first column pinned, each row stays
-named while the far columns are read (Streamlit already pins a shown index). Pages call
-`dataframe`, never st.dataframe (tests/unit/test_tables.py checks both).
+named while the far columns are read (Streamlit already pins a shown index). Pinning is
+asked for per table (`pin_first=True`), for tables that cannot fit: a pinned column costs
+the browser time on every draw (on Queries, ten sessions at once went from 3.6 to 7.6 s with
+its tables pinned, tests/bench/bench_render.py). Pages call `dataframe`, never st.dataframe
+(tests/unit/test_tables.py checks both), and the layout rule reports a table that scrolls
+without its first column pinned.
 """
 
 from __future__ import annotations
@@ -42,9 +46,11 @@ def pinned_first_column(data: Any, column_config: Mapping[str, Any] | None,
 
 def dataframe(data: Any, *, column_config: Mapping[str, Any] | None = None,
               column_order: Iterable[str] | None = None, hide_index: bool | None = None,
-              **options: Any) -> Any:
-    """st.dataframe with the first shown column pinned (see `pinned_first_column`)."""
+              pin_first: bool = False, **options: Any) -> Any:
+    """st.dataframe; with `pin_first`, its first shown column pinned (see
+    `pinned_first_column`)."""
     order = list(column_order) if column_order is not None else None
-    return st.dataframe(data, column_config=pinned_first_column(data, column_config, order,
-                                                                hide_index),
-                        column_order=order, hide_index=hide_index, **options)
+    config = (pinned_first_column(data, column_config, order, hide_index) if pin_first
+              else column_config)
+    return st.dataframe(data, column_config=config, column_order=order,
+                        hide_index=hide_index, **options)

@@ -130,7 +130,7 @@ if stanza is not None:
     else:
         with st.container(border=True):
             chart(figure)
-        dataframe(tables.backups_table(backups), hide_index=True, width="stretch")
+        dataframe(tables.backups_table(backups), hide_index=True, width="stretch", pin_first=True)
         st.caption(md(tables.last_backups_line(last)))
     st.caption(md(tables.wal_continuity_line(stanza)))
     encrypted = "none" if stanza["cipher"] == "none" else str(stanza["cipher"])
@@ -256,4 +256,5 @@ if drills.empty:
             "on a schedule.", icon=":material/science:")
     st.code(f"kasho-ops restore-drill --target {ctx.target}", language="bash")
 else:
-    dataframe(tables.drills_table(drills, now), hide_index=True, width="stretch")
+    dataframe(tables.drills_table(drills, now), hide_index=True, width="stretch",
+              pin_first=True)

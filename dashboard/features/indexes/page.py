@@ -76,7 +76,8 @@ else:
         format_func=lambda k: f"{logic.KIND_LABELS[k]} ({counts[k]:d})")
     shown = frame[frame["finding"].isin([logic.KIND_LABELS[k] for k in chosen or kinds])]
     selection = dataframe(
-        bytes_as_text(shown, ("size",)), hide_index=True, width="stretch", on_select="rerun",
+        bytes_as_text(shown, ("size",)), hide_index=True, pin_first=True, width="stretch",
+        on_select="rerun",
         selection_mode="single-row", key="indexes_findings",
         column_config={"scans": COUNT, "index writes per day": COUNT,
                        "why it matters": st.column_config.TextColumn(width="large"),
@@ -124,6 +125,7 @@ def advice_section() -> None:
     else:
         picked = dataframe(
             statements[["query", "calls", "total_exec_time_ms", "datname"]], hide_index=True,
+            pin_first=True,
             width="stretch", on_select="rerun", selection_mode="single-row",
             key="indexes_statements",
             column_config={"query": st.column_config.TextColumn(width="large"),
@@ -143,7 +145,8 @@ def advice_section() -> None:
     if result is not None:
         show_advice(result)
     with st.expander("Recent index advice"):
-        dataframe(data.advice_runs(dsn, ctx.target), hide_index=True, width="stretch")
+        dataframe(data.advice_runs(dsn, ctx.target), hide_index=True, pin_first=True,
+                  width="stretch")
 
 
 def show_advice(result: AdviceResult) -> None:
@@ -167,7 +170,7 @@ def show_advice(result: AdviceResult) -> None:
             "cost before": advice.cost_before,
             "saving": [1 - c.cost / advice.cost_before if advice.cost_before else None
                        for c in advice.candidates],
-        }), hide_index=True, width="stretch",
+        }), hide_index=True, pin_first=True, width="stretch",
             column_config={"saving": st.column_config.NumberColumn(format="percent"),
                            "plan cost after": st.column_config.NumberColumn(format="localized"),
                            "cost before": st.column_config.NumberColumn(format="localized")})
@@ -180,7 +183,7 @@ cache = logic.index_cache_table(indexes)
 if cache.empty:
     st.caption("No tracked index yet.")
 else:
-    dataframe(bytes_as_text(cache, ("read from disk", "size")), hide_index=True,
+    dataframe(bytes_as_text(cache, ("read from disk", "size")), hide_index=True, pin_first=True,
               width="stretch",
               column_config={"scans": COUNT,
                                 "hit ratio": st.column_config.NumberColumn(format="percent")})

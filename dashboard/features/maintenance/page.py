@@ -110,10 +110,10 @@ elif table.empty:
                f"{pd.Timestamp(run_at):%H:%M:%S} UTC.", icon=":material/check_circle:")
 else:
     st.caption(f"As of {pd.Timestamp(run_at):%H:%M:%S} UTC (every 15 s by default).")
-    dataframe(table, hide_index=True, width="stretch",
+    dataframe(table, hide_index=True, width="stretch", pin_first=True,
               column_config={"pid": st.column_config.NumberColumn(format="%d"),
-                                "progress": st.column_config.ProgressColumn(
-                                    format="percent", min_value=0, max_value=1)})
+                             "progress": st.column_config.ProgressColumn(
+                                 format="percent", min_value=0, max_value=1)})
 
 st.subheader("Wraparound")
 if not wraparound:
@@ -154,10 +154,10 @@ elif horizon_rows.empty:
     st.success("Nothing held the xmin horizon at the latest sample: vacuum can remove every "
                "dead row.", icon=":material/check_circle:")
 else:
-    dataframe(horizon_rows, hide_index=True, width="stretch",
+    dataframe(horizon_rows, hide_index=True, width="stretch", pin_first=True,
               column_config={"xmin age": st.column_config.NumberColumn(
-                     format="localized", help="transactions since its xmin: dead rows newer "
-                     "than that cannot be removed by vacuum")})
+                  format="localized", help="transactions since its xmin: dead rows newer "
+                  "than that cannot be removed by vacuum")})
     st.caption("Dead rows younger than the oldest xmin cannot be removed by any vacuum, and "
                "nothing past it can be frozen: the top row is what to end first.")
 
@@ -170,10 +170,10 @@ vacuum = logic.vacuum_table(tables, state, now, logic.horizon_holder_label(holde
 if vacuum.empty:
     st.success("No tracked table has dead rows.", icon=":material/check_circle:")
 else:
-    dataframe(vacuum, hide_index=True, width="stretch",
+    dataframe(vacuum, hide_index=True, width="stretch", pin_first=True,
               column_config={"dead rows": COUNT, "dead ratio": PERCENT, "trigger at": COUNT,
-                                "over by": COUNT, "last vacuum": WHEN,
-                                "why": st.column_config.TextColumn(width="large")})
+                             "over by": COUNT, "last vacuum": WHEN,
+                             "why": st.column_config.TextColumn(width="large")})
 
 st.subheader("Analyze")
 analyze = logic.analyze_table(tables)

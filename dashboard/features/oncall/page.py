@@ -86,7 +86,7 @@ else:
     st.error(f"{len(firing)} alert(s) firing, {critical} critical.",
              icon=":material/notifications_active:")
     dataframe(logic.styled_firing(firing.drop(columns=["id"])), hide_index=True,
-              width="stretch",
+              width="stretch", pin_first=True,
               column_config={"alert": st.column_config.TextColumn(pinned=True),
                              "detail": st.column_config.TextColumn(width="large"),
                              "explained on": st.column_config.LinkColumn(
@@ -133,7 +133,7 @@ if open_alerts and auth.allowed("acknowledge"):
 st.subheader("Targets")
 lines = logic.target_lines(targets, runs, latest_states, views, intervals,
                            config.dashboard.stale_after_intervals, rules)
-dataframe(logic.styled_target_lines(lines), hide_index=True, width="stretch")
+dataframe(logic.styled_target_lines(lines), hide_index=True, width="stretch", pin_first=True)
 st.caption("One line per target: reachable or not, primary or standby, firing alerts, then "
            "each area of metric groups at its worst group: ok (collected on time), late "
            "(over 1.5 intervals), warning (a warning alert reads it), problem (failing, "
