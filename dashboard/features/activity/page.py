@@ -105,10 +105,10 @@ def live_view() -> None:
     if forest:
         dataframe(tables.blocking_tree_table(forest), hide_index=True, width="stretch",
                   placeholder="—", column_config={
-                         "session": st.column_config.TextColumn(width=220),
-                         "for (s)": seconds_column("for"),
-                         "application": st.column_config.TextColumn(width=170),
-                         "query": st.column_config.TextColumn(width=480)})
+                      "session": st.column_config.TextColumn(width=220),
+                      "for (s)": seconds_column("for"),
+                      "application": st.column_config.TextColumn(width=170),
+                      "query": st.column_config.TextColumn(width=480)})
         st.caption("Roots are the sessions everyone waits behind; end the root's "
                    "transaction (or the root itself) to release the chain.")
     else:

@@ -167,7 +167,7 @@ if stanza is not None:
 oldest = oldest_day["oldest_day"].iloc[0] if not oldest_day.empty else None
 st.caption("Kasho Ops' own store")
 dataframe(tables.store_retention_table(ctx.config.store.retention_days,
-                                          None if pd.isna(oldest) else oldest),
+                                       None if pd.isna(oldest) else oldest),
           hide_index=True, width="stretch")
 
 

@@ -105,9 +105,9 @@ st.caption(f"From {first_read:%Y-%m-%d %H:%M} to {last_read:%Y-%m-%d %H:%M} UTC:
            "created, or when settled later) and the amount that completed.")
 dataframe(logic.currency_table(totals), hide_index=True, width="stretch",
           key="currency_totals", column_config={
-                 "Amount": st.column_config.TextColumn(alignment="right"),
-                 "Completed amount": st.column_config.TextColumn(alignment="right"),
-                 "Failure rate": st.column_config.TextColumn(alignment="right")})
+              "Amount": st.column_config.TextColumn(alignment="right"),
+              "Completed amount": st.column_config.TextColumn(alignment="right"),
+              "Failure rate": st.column_config.TextColumn(alignment="right")})
 
 left, right = st.columns(2)
 with left:
@@ -118,8 +118,8 @@ with left:
     else:
         dataframe(logic.pending_table(waiting), hide_index=True, width="stretch",
                   key="pending_now", column_config={
-                         "Amount": st.column_config.TextColumn(alignment="right"),
-                         "Oldest": st.column_config.TextColumn(alignment="right")})
+                      "Amount": st.column_config.TextColumn(alignment="right"),
+                      "Oldest": st.column_config.TextColumn(alignment="right")})
 with right:
     st.subheader("Balances")
     if found.balances.empty:
@@ -129,5 +129,5 @@ with right:
         st.caption(f"Per currency and account type at {sampled:%Y-%m-%d %H:%M} UTC; exact.")
         dataframe(logic.balances_table(found.balances), hide_index=True, width="stretch",
                   key="balances", column_config={
-                         "Total": st.column_config.TextColumn(alignment="right"),
-                         "Negative total": st.column_config.TextColumn(alignment="right")})
+                      "Total": st.column_config.TextColumn(alignment="right"),
+                      "Negative total": st.column_config.TextColumn(alignment="right")})

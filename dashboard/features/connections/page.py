@@ -111,12 +111,12 @@ with right:
     st.caption(f"At the latest sample, by {md(breakdown)}")
     dataframe(logic.breakdown_table(shown, by_column), hide_index=True, width="stretch",
               placeholder="—", column_config={
-                     by_column: st.column_config.TextColumn(breakdown, width="medium"),
-                     "connections": st.column_config.NumberColumn(width="small"),
-                     "share %": st.column_config.NumberColumn(format="%.0f %%",
-                                                              width="small"),
-                     "waiting": st.column_config.NumberColumn(
-                         width="small", help="Of them, waiting for a lock")})
+                  by_column: st.column_config.TextColumn(breakdown, width="medium"),
+                  "connections": st.column_config.NumberColumn(width="small"),
+                  "share %": st.column_config.NumberColumn(format="%.0f %%",
+                                                           width="small"),
+                  "waiting": st.column_config.NumberColumn(
+                      width="small", help="Of them, waiting for a lock")})
 
 st.subheader("Idle in transaction and oldest ages")
 left, right = st.columns(2)

@@ -125,8 +125,7 @@ def advice_section() -> None:
     else:
         picked = dataframe(
             statements[["query", "calls", "total_exec_time_ms", "datname"]], hide_index=True,
-            pin_first=True,
-            width="stretch", on_select="rerun", selection_mode="single-row",
+            pin_first=True, width="stretch", on_select="rerun", selection_mode="single-row",
             key="indexes_statements",
             column_config={"query": st.column_config.TextColumn(width="large"),
                            "calls": COUNT, "total_exec_time_ms": st.column_config.NumberColumn(
@@ -186,4 +185,4 @@ else:
     dataframe(bytes_as_text(cache, ("read from disk", "size")), hide_index=True, pin_first=True,
               width="stretch",
               column_config={"scans": COUNT,
-                                "hit ratio": st.column_config.NumberColumn(format="percent")})
+                             "hit ratio": st.column_config.NumberColumn(format="percent")})

@@ -88,11 +88,11 @@ else:
     dataframe(once_per_window(ctx, "locks.waits", lambda: logic.lock_waits_table(waits)),
               hide_index=True, width="stretch",
               placeholder="—", column_config={
-                     "wait (s)": st.column_config.NumberColumn("wait", format="%.1f s"),
-                     "pid": st.column_config.NumberColumn(format="%d", width="small"),
-                     "depth": st.column_config.NumberColumn(width="small"),
-                     "root blocker": st.column_config.TextColumn(width="medium"),
-                     "waits for": st.column_config.TextColumn(width="medium")})
+                  "wait (s)": st.column_config.NumberColumn("wait", format="%.1f s"),
+                  "pid": st.column_config.NumberColumn(format="%d", width="small"),
+                  "depth": st.column_config.NumberColumn(width="small"),
+                  "root blocker": st.column_config.TextColumn(width="medium"),
+                  "waits for": st.column_config.TextColumn(width="medium")})
 hidden_caption(hidden_waits, "lock wait")
 
 st.subheader("Deadlocks, conflicts, rollbacks and temp files")

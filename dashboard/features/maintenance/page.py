@@ -182,8 +182,8 @@ if analyze.empty:
 else:
     dataframe(analyze, hide_index=True, width="stretch",
               column_config={"changed since analyze": COUNT, "trigger at": COUNT,
-                                "over by": COUNT, "last analyze": WHEN,
-                                "why": st.column_config.TextColumn(width="large")})
+                             "over by": COUNT, "last analyze": WHEN,
+                             "why": st.column_config.TextColumn(width="large")})
 
 
 def bloat_section() -> None:

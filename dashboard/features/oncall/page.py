@@ -186,7 +186,7 @@ else:
                 for start, end, e in zip(silences["starts_at"], silences["effective_end"],
                                          silences["expired_at"], strict=True)])
     dataframe(shown[["id", "status", "matchers", "starts_at", "ends_at", "created_by",
-                        "comment", "expired_by"]], hide_index=True, width="stretch")
+                     "comment", "expired_by"]], hide_index=True, width="stretch")
 if auth.allowed("silence"):
     with st.expander("New silence", icon=":material/notifications_off:"), \
             st.form("oncall_new_silence", border=False):
@@ -225,7 +225,7 @@ else:
                                           for h in receivers))
     if not sent.empty:
         dataframe(sent.pivot_table(index="receiver", columns="status",
-                                      values="notifications", fill_value=0).reset_index(),
+                                   values="notifications", fill_value=0).reset_index(),
                   hide_index=True)
     if trouble.empty:
         st.caption("No notification failed or is being retried.")
@@ -233,7 +233,7 @@ else:
         st.warning(f"{len(trouble)} notification(s) failed or are being retried.",
                    icon=":material/sms_failed:")
         dataframe(trouble[["receiver", "event", "status", "attempts", "target", "rule",
-                              "last_attempt_at", "next_attempt_at", "last_error"]],
+                           "last_attempt_at", "next_attempt_at", "last_error"]],
                   hide_index=True, width="stretch")
 
 # -- incident snapshot -------------------------------------------------------------------------

@@ -104,12 +104,12 @@ if not schemas.empty:
                                        "tables_skipped_locked"]]
     schema_table = schema_table.join(parts, on="schema")
 dataframe(logic.as_text(schema_table.rename(columns={
-                 "table_bytes": "tables (heap + TOAST)", "index_bytes": "indexes",
-                 "tables_skipped_locked": "skipped (locked)"})), hide_index=True,
+              "table_bytes": "tables (heap + TOAST)", "index_bytes": "indexes",
+              "tables_skipped_locked": "skipped (locked)"})), hide_index=True,
           width="stretch",
           column_config={"skipped (locked)": st.column_config.NumberColumn(
-                 help="Tables someone held an ACCESS EXCLUSIVE lock on at collection: their "
-                      "sizes are left out of this row rather than waited for")})
+              help="Tables someone held an ACCESS EXCLUSIVE lock on at collection: their "
+                   "sizes are left out of this row rather than waited for")})
 
 st.subheader("Tables")
 st.caption(md(logic.tracking_note(ctx.config.collector.top_tables, len(tables), summary)))
