@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from demo.cluster import LocalCluster
 from tests.conftest import KashoDatabase
 from tests.e2e.conftest import ARTIFACTS, running_dashboard, wait_for_charts
-from tests.e2e.layout import LAYOUT_PROBLEMS, TABLES_PINNED
+from tests.e2e.layout import LAYOUT_PROBLEMS, TABLES_PINNED, layout_problems
 from tests.integration.business_setup import collect_business_and_health
 from tests.integration.collector_setup import monitor_dsn, write_config_file
 
@@ -70,8 +70,7 @@ def test_business_page_and_correlation_view_with_a_click_through_to_the_locks(
     page.get_by_role("radio", name="EUR", exact=True).click()
     expect(page.locator(".js-plotly-plot .gtitle", has_text="Amount per interval in EUR")
            ).to_be_visible(timeout=LOAD_TIMEOUT_MS)
-    page.wait_for_timeout(1500)  # plotly's legend and text layout settle after the draw
-    assert page.evaluate(LAYOUT_PROBLEMS, TABLES_PINNED) == []
+    assert layout_problems(page) == []
     screenshot(page, "business.png", 5)
 
     page.set_viewport_size({"width": 1600, "height": 1000})

@@ -13,7 +13,7 @@ import pytest
 from tests.active_sessions_history import seed_active_sessions
 from tests.e2e.activity_history import seed_activity_history
 from tests.e2e.conftest import ARTIFACTS, SEEDED_TARGET, seeded_dashboard, wait_for_charts
-from tests.e2e.layout import LAYOUT_PROBLEMS, TABLES_FIT
+from tests.e2e.layout import LAYOUT_PROBLEMS, SETTLE_MS, TABLES_FIT
 from tests.query_history import KASHO_STATEMENTS, seed_query_history, tail_statements
 
 pytestmark = pytest.mark.e2e
@@ -40,7 +40,7 @@ def load(page: Any, url: str, charts: int) -> None:
     wait_for_charts(page, charts)
     page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')",
                            timeout=LOAD_TIMEOUT_MS)
-    page.wait_for_timeout(1500)  # plotly's legend and text layout settle after the draw
+    page.wait_for_timeout(SETTLE_MS)
 
 
 def screenshot(page: Any, name: str) -> None:
