@@ -90,7 +90,8 @@ def wait_for_text(page: Any, text: str, timeout_ms: int = 60_000) -> None:
     """Wait until the page shows `text`, as a reader sees it: markdown the dashboard escaped
     (dashboard/core/plain.py md) carries invisible word joiners before an '@'."""
     page.wait_for_function(
-        "text => document.body.innerText.replaceAll('\\u2060', '').includes(text)",
+        "text => !!document.body"  # between two documents of a redirect there is none
+        " && document.body.innerText.replaceAll('\\u2060', '').includes(text)",
         arg=text, timeout=timeout_ms)
 
 
